@@ -1,0 +1,221 @@
+using System;
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using System.Linq;
+using System.Threading;
+using AttentionGen.Generator.Diagnostics;
+using AttentionGen.Generator.Helpers;
+using AttentionGen.Generator.Model;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace AttentionGen.Generator;
+
+public sealed partial class AttentionGenerator
+{
+    /// <summary>Reads one <c>[Attention]</c> declaration into a <see cref="KernelModel"/> and its diagnostics.</summary>
+    internal static class Parser
+    {
+        public static ParseResult Parse(GeneratorAttributeSyntaxContext context, CancellationToken cancellationToken)
+        {
+            var typeSyntax = (TypeDeclarationSyntax)context.TargetNode;
+            var diagnostics = new List<DiagnosticInfo>();
+            try
+            {
+                KernelModel? model = Parse(context, typeSyntax, diagnostics, cancellationToken);
+                return new ParseResult(diagnostics.Count == 0 ? model : null, new EquatableArray<DiagnosticInfo>(diagnostics));
+            }
+            catch (Exception exception) when (exception is not OperationCanceledException)
+            {
+                // The generator never throws: a crash would surface only as warning CS8785 with the code gone.
+                diagnostics.Add(DiagnosticInfo.Create(
+                    DiagnosticDescriptors.InternalError, typeSyntax.Identifier.GetLocation(), typeSyntax.Identifier.ValueText, exception.Message));
+                return new ParseResult(null, new EquatableArray<DiagnosticInfo>(diagnostics));
+            }
+        }
+
+        private static KernelModel? Parse(
+            GeneratorAttributeSyntaxContext context, TypeDeclarationSyntax typeSyntax, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+        {
+            if (context.TargetSymbol is not INamedTypeSymbol type || type.TypeKind is not (TypeKind.Class or TypeKind.Struct) || context.Attributes.IsEmpty)
+            {
+                // [Attention] on anything else is already a compiler error (CS0592).
+                return null;
+            }
+
+            Location identifier = typeSyntax.Identifier.GetLocation();
+            string typeName = type.ToDisplayString(SymbolDisplayFormat.CSharpShortErrorMessageFormat);
+
+            if (!typeSyntax.Modifiers.Any(SyntaxKind.PartialKeyword))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TypeNotPartial, identifier, typeName));
+            }
+
+            for (INamedTypeSymbol? containing = type.ContainingType; containing is not null; containing = containing.ContainingType)
+            {
+                if (!IsPartial(containing, cancellationToken))
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(
+                        DiagnosticDescriptors.ContainingTypeNotPartial, identifier,
+                        containing.ToDisplayString(SymbolDisplayFormat.CSharpShortErrorMessageFormat), typeName));
+                }
+            }
+
+            if (type.IsGenericType)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.GenericType, identifier, typeName, string.Empty));
+            }
+            else if (FirstGenericContainer(type) is { } genericContainer)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(
+                    DiagnosticDescriptors.GenericType, identifier, typeName,
+                    " by being inside '" + genericContainer.ToDisplayString(SymbolDisplayFormat.CSharpShortErrorMessageFormat) + "'"));
+            }
+
+            LanguageVersion languageVersion = ((CSharpParseOptions)typeSyntax.SyntaxTree.Options).LanguageVersion;
+            if (languageVersion < LanguageVersion.CSharp11)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LanguageVersionTooLow, identifier, languageVersion.ToDisplayString()));
+            }
+
+            AttributeData attribute = context.Attributes[0];
+            var attributeSyntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
+            KernelConfiguration? configuration = ReadConfiguration(attribute, attributeSyntax, identifier, diagnostics);
+            if (configuration is null || diagnostics.Count > 0)
+            {
+                return null;
+            }
+
+            return new KernelModel(ReadHierarchy(type), configuration);
+        }
+
+        /// <summary>
+        /// Reads and checks the attribute's properties. Returns null, with no diagnostic of its own, when the attribute
+        /// itself does not bind (half-typed code): the compiler already reports that.
+        /// </summary>
+        private static KernelConfiguration? ReadConfiguration(
+            AttributeData attribute, AttributeSyntax? syntax, Location fallback, List<DiagnosticInfo> diagnostics)
+        {
+            if (attribute.AttributeClass is null or IErrorTypeSymbol || !attribute.ConstructorArguments.IsEmpty)
+            {
+                return null;
+            }
+
+            int heads = 0, kvHeads = 0, headDim = 0, valueDim = 0, windowLeft = 0, windowRight = 0;
+            int mask = 0, alignment = 0, layout = 0;
+            float scale = 0, softcap = 0;
+            foreach (KeyValuePair<string, TypedConstant> argument in attribute.NamedArguments)
+            {
+                TypedConstant value = argument.Value;
+                if (value.Kind == TypedConstantKind.Error || value.IsNull || value.Value is null)
+                {
+                    return null;
+                }
+
+                switch (argument.Key)
+                {
+                    case nameof(AttentionAttribute.Heads): heads = (int)value.Value; break;
+                    case nameof(AttentionAttribute.KvHeads): kvHeads = (int)value.Value; break;
+                    case nameof(AttentionAttribute.HeadDim): headDim = (int)value.Value; break;
+                    case nameof(AttentionAttribute.ValueDim): valueDim = (int)value.Value; break;
+                    case nameof(AttentionAttribute.Mask): mask = Convert.ToInt32(value.Value, System.Globalization.CultureInfo.InvariantCulture); break;
+                    case nameof(AttentionAttribute.Alignment): alignment = Convert.ToInt32(value.Value, System.Globalization.CultureInfo.InvariantCulture); break;
+                    case nameof(AttentionAttribute.WindowLeft): windowLeft = (int)value.Value; break;
+                    case nameof(AttentionAttribute.WindowRight): windowRight = (int)value.Value; break;
+                    case nameof(AttentionAttribute.Scale): scale = (float)value.Value; break;
+                    case nameof(AttentionAttribute.Softcap): softcap = (float)value.Value; break;
+                    case nameof(AttentionAttribute.Layout): layout = Convert.ToInt32(value.Value, System.Globalization.CultureInfo.InvariantCulture); break;
+                    default: return null;
+                }
+            }
+
+            List<ConfigurationIssue> issues = ConfigurationRules.Check(
+                heads, kvHeads, headDim, valueDim, (AttentionMask)mask, (MaskAlignment)alignment, windowLeft, windowRight, scale, softcap, (AttentionLayout)layout);
+            foreach (ConfigurationIssue issue in issues)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(
+                    DiagnosticDescriptors.For(issue.Problem), ArgumentLocation(syntax, issue.Property) ?? syntax?.GetLocation() ?? fallback, issue.Arguments));
+            }
+
+            if (issues.Count > 0)
+            {
+                return null;
+            }
+
+            return new KernelConfiguration(
+                heads,
+                kvHeads == 0 ? heads : kvHeads,
+                headDim,
+                valueDim == 0 ? headDim : valueDim,
+                (AttentionMask)mask,
+                (MaskAlignment)alignment,
+                windowLeft,
+                windowRight,
+                scale == 0 ? ConfigurationRules.DefaultScale(headDim) : scale,
+                ScaleIsDefault: scale == 0,
+                softcap,
+                (AttentionLayout)layout);
+        }
+
+        /// <summary>The location of <c>Property = value</c> in the attribute, so the squiggle lands on the value at fault.</summary>
+        private static Location? ArgumentLocation(AttributeSyntax? syntax, string property) =>
+            syntax?.ArgumentList?.Arguments
+                .FirstOrDefault(argument => argument.NameEquals?.Name.Identifier.ValueText == property)
+                ?.GetLocation();
+
+        private static TypeHierarchy ReadHierarchy(INamedTypeSymbol type)
+        {
+            var types = new List<TypeDeclaration>();
+            for (INamedTypeSymbol? current = type; current is not null; current = current.ContainingType)
+            {
+                types.Add(new TypeDeclaration(Keyword(current), current.Name));
+            }
+
+            types.Reverse();
+            string ns = type.ContainingNamespace is { IsGlobalNamespace: false } containingNamespace
+                ? containingNamespace.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat.WithGlobalNamespaceStyle(SymbolDisplayGlobalNamespaceStyle.Omitted))
+                : string.Empty;
+            return new TypeHierarchy(ns, new EquatableArray<TypeDeclaration>(types));
+        }
+
+        private static string Keyword(INamedTypeSymbol type) => (type.IsRecord, type.TypeKind, type.IsRefLikeType, type.IsReadOnly) switch
+        {
+            (true, TypeKind.Struct, _, true) => "readonly partial record struct",
+            (true, TypeKind.Struct, _, false) => "partial record struct",
+            (true, _, _, _) => "partial record",
+            (false, TypeKind.Struct, true, true) => "readonly ref partial struct",
+            (false, TypeKind.Struct, true, false) => "ref partial struct",
+            (false, TypeKind.Struct, false, true) => "readonly partial struct",
+            (false, TypeKind.Struct, false, false) => "partial struct",
+            (false, TypeKind.Interface, _, _) => "partial interface",
+            _ => type.IsStatic ? "static partial class" : "partial class",
+        };
+
+        private static bool IsPartial(INamedTypeSymbol type, CancellationToken cancellationToken)
+        {
+            foreach (SyntaxReference reference in type.DeclaringSyntaxReferences)
+            {
+                if (reference.GetSyntax(cancellationToken) is TypeDeclarationSyntax declaration && declaration.Modifiers.Any(SyntaxKind.PartialKeyword))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        private static INamedTypeSymbol? FirstGenericContainer(INamedTypeSymbol type)
+        {
+            for (INamedTypeSymbol? containing = type.ContainingType; containing is not null; containing = containing.ContainingType)
+            {
+                if (containing.IsGenericType)
+                {
+                    return containing;
+                }
+            }
+
+            return null;
+        }
+    }
+}

@@ -1,0 +1,96 @@
+using System;
+using System.Collections.Immutable;
+using AttentionGen.Generator.Diagnostics;
+using AttentionGen.Generator.Emitter;
+using AttentionGen.Generator.Helpers;
+using AttentionGen.Generator.Model;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
+
+namespace AttentionGen.Generator;
+
+/// <summary>
+/// Turns each <c>[Attention]</c> partial type into a specialized, fused SIMD attention kernel.
+/// </summary>
+/// <remarks>
+/// The pipeline is parser → model → emitter. <see cref="Parser"/> reads the attribute into a
+/// <see cref="KernelModel"/> (plain equatable values) and a list of <see cref="DiagnosticInfo"/>; diagnostics and
+/// source are reported by two separate outputs, so a change that only moves a diagnostic never re-emits code, and
+/// an edit anywhere else leaves every output cached.
+/// </remarks>
+[Generator(LanguageNames.CSharp)]
+public sealed partial class AttentionGenerator : IIncrementalGenerator
+{
+    /// <summary>The metadata name of the attribute the generator looks for.</summary>
+    public const string AttributeMetadataName = "AttentionGen.AttentionAttribute";
+
+    /// <summary>Names of the pipeline steps, for incremental-generation tests.</summary>
+    public static class StepNames
+    {
+        /// <summary>The attribute read into a model and diagnostics.</summary>
+        public const string Parse = nameof(Parse);
+
+        /// <summary>The diagnostics alone.</summary>
+        public const string Diagnostics = nameof(Diagnostics);
+
+        /// <summary>The model alone, for declarations that can be generated.</summary>
+        public const string Model = nameof(Model);
+
+        /// <summary>The emitted source text.</summary>
+        public const string Emit = nameof(Emit);
+    }
+
+    /// <inheritdoc/>
+    public void Initialize(IncrementalGeneratorInitializationContext context)
+    {
+        IncrementalValuesProvider<ParseResult> parsed = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                AttributeMetadataName,
+                static (node, _) => node is TypeDeclarationSyntax,
+                static (context, cancellationToken) => Parser.Parse(context, cancellationToken))
+            .WithTrackingName(StepNames.Parse);
+
+        IncrementalValuesProvider<EquatableArray<DiagnosticInfo>> diagnostics = parsed
+            .Select(static (result, _) => result.Diagnostics)
+            .Where(static diagnostics => diagnostics.Count > 0)
+            .WithTrackingName(StepNames.Diagnostics);
+
+        context.RegisterSourceOutput(diagnostics, static (context, diagnostics) =>
+        {
+            foreach (DiagnosticInfo diagnostic in diagnostics)
+            {
+                context.ReportDiagnostic(diagnostic.ToDiagnostic());
+            }
+        });
+
+        IncrementalValuesProvider<KernelModel> models = parsed
+            .Select(static (result, _) => result.Model!)
+            .Where(static model => model is not null)
+            .WithTrackingName(StepNames.Model);
+
+        IncrementalValuesProvider<GeneratedSource> sources = models
+            .Select(static (model, cancellationToken) => KernelEmitter.TryEmit(model, cancellationToken))
+            .WithTrackingName(StepNames.Emit);
+
+        context.RegisterSourceOutput(sources, static (context, source) =>
+        {
+            if (source.Failure is null)
+            {
+                context.AddSource(source.HintName, source.Text);
+            }
+            else
+            {
+                // The only diagnostic raised here: emitting failed, which a correct generator never does. Saying so
+                // beats the alternative, a generator exception that the compiler turns into warning CS8785 while the
+                // code silently disappears.
+                context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, Location.None, source.TypeName, source.Failure));
+            }
+        });
+    }
+
+    /// <summary>What the parser makes of one declaration: a model when it can be generated, and its diagnostics.</summary>
+    internal sealed record ParseResult(KernelModel? Model, EquatableArray<DiagnosticInfo> Diagnostics);
+}
+
+/// <summary>The emitter's output for one type: a hint name and source text, or why it could not be written.</summary>
+internal sealed record GeneratedSource(string TypeName, string HintName, string Text, string? Failure);

@@ -1,0 +1,99 @@
+using Microsoft.CodeAnalysis;
+
+namespace AttentionGen.Generator.Diagnostics;
+
+/// <summary>
+/// Every diagnostic the generator reports. IDs are stable: a shipped ID is never reused for another meaning.
+/// Each has a page at <c>docs/diagnostics/ATTNxxxx.md</c>, linked from the IDE.
+/// </summary>
+internal static class DiagnosticDescriptors
+{
+    private const string Category = "AttentionGen";
+    private const string HelpLinkBase = "https://github.com/attention-gen/attention-gen/blob/main/docs/diagnostics/";
+
+    /// <summary>ATTN0001: the annotated type is not partial.</summary>
+    public static readonly DiagnosticDescriptor TypeNotPartial = Error(
+        "ATTN0001",
+        "Attention type must be partial",
+        "The type '{0}' has [Attention] but is not partial; add the 'partial' modifier so the generator can add the kernel to it");
+
+    /// <summary>ATTN0002: a type that contains the annotated type is not partial.</summary>
+    public static readonly DiagnosticDescriptor ContainingTypeNotPartial = Error(
+        "ATTN0002",
+        "Type containing an attention type must be partial",
+        "The type '{0}' contains the [Attention] type '{1}' but is not partial; add the 'partial' modifier to '{0}' or move '{1}' out of it");
+
+    /// <summary>ATTN0003: the annotated type, or a type containing it, is generic.</summary>
+    public static readonly DiagnosticDescriptor GenericType = Error(
+        "ATTN0003",
+        "Attention type cannot be generic",
+        "The type '{0}' is generic{1}; a kernel is specialized to constants, so declare it on a non-generic type outside any generic type");
+
+    /// <summary>ATTN0004: Heads is not positive.</summary>
+    public static readonly DiagnosticDescriptor HeadsNotPositive = Rule("ATTN0004", "Heads must be positive", ConfigurationProblem.HeadsNotPositive);
+
+    /// <summary>ATTN0005: HeadDim is outside 1–512.</summary>
+    public static readonly DiagnosticDescriptor HeadDimOutOfRange = Rule("ATTN0005", "HeadDim must be from 1 to 512", ConfigurationProblem.HeadDimOutOfRange);
+
+    /// <summary>ATTN0006: ValueDim is outside 1–512 (0 means HeadDim).</summary>
+    public static readonly DiagnosticDescriptor ValueDimOutOfRange = Rule("ATTN0006", "ValueDim must be from 1 to 512, or 0", ConfigurationProblem.ValueDimOutOfRange);
+
+    /// <summary>ATTN0007: KvHeads does not divide Heads.</summary>
+    public static readonly DiagnosticDescriptor KvHeadsInvalid = Rule("ATTN0007", "KvHeads must divide Heads", ConfigurationProblem.KvHeadsInvalid);
+
+    /// <summary>ATTN0008: Causal or SlidingWindow without an Alignment.</summary>
+    public static readonly DiagnosticDescriptor AlignmentRequired = Rule("ATTN0008", "Causal and sliding-window masks need an Alignment", ConfigurationProblem.AlignmentRequired);
+
+    /// <summary>ATTN0009: Alignment without a mask that uses it.</summary>
+    public static readonly DiagnosticDescriptor AlignmentWithoutPositionalMask = Rule("ATTN0009", "Alignment is set without a mask that uses it", ConfigurationProblem.AlignmentWithoutPositionalMask);
+
+    /// <summary>ATTN0010: a window size without SlidingWindow.</summary>
+    public static readonly DiagnosticDescriptor WindowWithoutSlidingWindow = Rule("ATTN0010", "Window size is set without SlidingWindow", ConfigurationProblem.WindowWithoutSlidingWindow);
+
+    /// <summary>ATTN0011: a negative window size.</summary>
+    public static readonly DiagnosticDescriptor WindowNegative = Rule("ATTN0011", "Window sizes cannot be negative", ConfigurationProblem.WindowNegative);
+
+    /// <summary>ATTN0012: Scale is negative, NaN or infinite.</summary>
+    public static readonly DiagnosticDescriptor ScaleInvalid = Rule("ATTN0012", "Scale must be finite and positive, or 0", ConfigurationProblem.ScaleInvalid);
+
+    /// <summary>ATTN0013: Softcap is negative, NaN or infinite.</summary>
+    public static readonly DiagnosticDescriptor SoftcapInvalid = Rule("ATTN0013", "Softcap must be finite and positive, or 0", ConfigurationProblem.SoftcapInvalid);
+
+    /// <summary>ATTN0014: an enum property holds a value that is not one of its members.</summary>
+    public static readonly DiagnosticDescriptor UnknownEnumValue = Rule("ATTN0014", "Attention property has an unknown enum value", ConfigurationProblem.UnknownEnumValue);
+
+    /// <summary>ATTN0015: the project's C# version is older than 11.</summary>
+    public static readonly DiagnosticDescriptor LanguageVersionTooLow = Error(
+        "ATTN0015",
+        "Attention kernels need C# 11 or later",
+        "The project compiles with C# {0}, but generated kernels need C# 11 or later (static abstract interface members, file-local types); remove the LangVersion setting or set it to 11 or later");
+
+    /// <summary>ATTN0016: the generator failed; reported instead of letting the build drop the generator.</summary>
+    public static readonly DiagnosticDescriptor InternalError = Error(
+        "ATTN0016",
+        "The attention generator failed",
+        "The attention generator failed on '{0}' and generated nothing for it: {1}. Please report this, with the declaration, as an issue.");
+
+    /// <summary>The descriptor for a rule of <see cref="ConfigurationRules"/>.</summary>
+    public static DiagnosticDescriptor For(ConfigurationProblem problem) => problem switch
+    {
+        ConfigurationProblem.HeadsNotPositive => HeadsNotPositive,
+        ConfigurationProblem.HeadDimOutOfRange => HeadDimOutOfRange,
+        ConfigurationProblem.ValueDimOutOfRange => ValueDimOutOfRange,
+        ConfigurationProblem.KvHeadsInvalid => KvHeadsInvalid,
+        ConfigurationProblem.AlignmentRequired => AlignmentRequired,
+        ConfigurationProblem.AlignmentWithoutPositionalMask => AlignmentWithoutPositionalMask,
+        ConfigurationProblem.WindowWithoutSlidingWindow => WindowWithoutSlidingWindow,
+        ConfigurationProblem.WindowNegative => WindowNegative,
+        ConfigurationProblem.ScaleInvalid => ScaleInvalid,
+        ConfigurationProblem.SoftcapInvalid => SoftcapInvalid,
+        _ => UnknownEnumValue,
+    };
+
+    private static DiagnosticDescriptor Rule(string id, string title, ConfigurationProblem problem) =>
+        Error(id, title, ConfigurationRules.MessageFormat(problem));
+
+    private static DiagnosticDescriptor Error(string id, string title, string message) =>
+        new(id, title, message, Category, DiagnosticSeverity.Error, isEnabledByDefault: true,
+            description: null, helpLinkUri: HelpLinkBase + id + ".md");
+}

@@ -1,0 +1,167 @@
+using AttentionGen.Generator.Helpers;
+using AttentionGen.Generator.Model;
+
+namespace AttentionGen.Generator.Emitter;
+
+internal static partial class KernelEmitter
+{
+    /// <summary>Independent partial sums per dot product, so consecutive fused multiply-adds do not wait on each other.</summary>
+    private const int DotAccumulators = 4;
+
+    /// <summary>
+    /// Writes the row kernel for one vector width: the query and the output accumulators live in registers, the head
+    /// dimensions are unrolled completely, and keys are processed in tiles with an online softmax.
+    /// </summary>
+    private static void WriteVectorRow(SourceWriter writer, KernelConfiguration kernel, VectorPath path)
+    {
+        string v = path.Type;
+        int lanes = path.Lanes;
+        Chunks head = path.Head;
+        Chunks value = path.Value;
+
+        writer.WriteLine($"/// <summary>One query row on {v}: {Literals.Int(head.Count)} vector{Plural(head.Count)} per query/key head, {Literals.Int(value.Count)} per value head.</summary>");
+        writer.OpenBlock($"private static void {path.MethodName}({RowParameters(kernel)})");
+
+        writer.WriteLine("// Load the query row once, scaled, so that each score is a plain dot product.");
+        if (head.Overlap > 0)
+        {
+            writer.WriteLine($"// The last vector starts at {Literals.Int(head.Offsets[head.Count - 1])} and overlaps the one before by {Literals.Int(head.Overlap)} lanes; those lanes are zeroed so they count once.");
+        }
+
+        writer.WriteLine($"{v}<float> scale = {v}.Create(Scale);");
+        for (int c = 0; c < head.Count; c++)
+        {
+            string load = $"{v}.LoadUnsafe(ref query{Offset(head.Offsets[c])}) * scale";
+            writer.WriteLine(c == head.Count - 1 && head.Overlap > 0
+                ? $"{v}<float> q{c} = ({load}) & {v}.GreaterThanOrEqual({v}<int>.Indices, {v}.Create({Literals.Int(head.Overlap)})).AsSingle();"
+                : $"{v}<float> q{c} = {load};");
+        }
+
+        writer.WriteLine();
+        writer.WriteLine("// Output accumulators, one per vector of the value head, and the row's online-softmax state.");
+        for (int c = 0; c < value.Count; c++)
+        {
+            writer.WriteLine($"{v}<float> o{c} = {v}<float>.Zero;");
+        }
+
+        writer.WriteLine("float rowMax = float.NegativeInfinity;");
+        writer.WriteLine("float rowSum = 0f;");
+        writer.WriteLine("Span<float> scores = stackalloc float[KeyTile];");
+        writer.WriteLine("ref float score = ref MemoryMarshal.GetReference(scores);");
+        writer.WriteLine();
+
+        writer.OpenBlock("for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)");
+        writer.WriteLine("int tileLength = Math.Min(KeyTile, endKey - tileStart);");
+        writer.WriteLine();
+
+        int accumulators = System.Math.Min(head.Count, DotAccumulators);
+        writer.WriteLine(accumulators == 1
+            ? $"// Scores: s_j = (scale · q) · k_j, {Literals.Int(head.Count)} multiply{(head.Count == 1 ? string.Empty : "-adds")} and one horizontal sum per key."
+            : $"// Scores: s_j = (scale · q) · k_j, {Literals.Int(head.Count)} multiply-adds over {Literals.Int(accumulators)} independent sums, then one horizontal sum per key.");
+        writer.OpenBlock("for (int j = 0; j < tileLength; j++)");
+        writer.WriteLine("ref float k = ref Unsafe.Add(ref keys, (nint)(tileStart + j) * KeyStride);");
+        for (int c = 0; c < head.Count; c++)
+        {
+            string load = $"{v}.LoadUnsafe(ref k{Offset(head.Offsets[c])})";
+            writer.WriteLine(c < accumulators
+                ? $"{v}<float> dot{c} = q{c} * {load};"
+                : $"dot{c % accumulators} = {v}.FusedMultiplyAdd(q{c}, {load}, dot{c % accumulators});");
+        }
+
+        string total = accumulators switch
+        {
+            1 => "dot0",
+            2 => "dot0 + dot1",
+            3 => "(dot0 + dot1) + dot2",
+            _ => "(dot0 + dot1) + (dot2 + dot3)",
+        };
+        writer.WriteLine($"scores[j] = {v}.Sum({total});");
+        writer.CloseBlock();
+
+        if (kernel.HasSoftcap)
+        {
+            writer.WriteLine();
+            writer.WriteLine("// Soft-cap before any mask: s = c · tanh(s / c), with tanh(x) = 1 − 2 / (exp(2x) + 1).");
+            writer.OpenBlock($"for (int j = 0; j < tileLength; j += {Literals.Int(lanes)})");
+            writer.WriteLine($"{v}<float> e = {v}.Exp({v}.LoadUnsafe(ref score, (nuint)j) * (2f / Softcap));");
+            writer.WriteLine($"({v}.Create(Softcap) - {v}.Create(2f * Softcap) / (e + {v}<float>.One)).StoreUnsafe(ref score, (nuint)j);");
+            writer.CloseBlock();
+        }
+
+        if (kernel.HasExplicitMask)
+        {
+            writer.WriteLine();
+            writer.WriteLine("ApplyExplicitMask(scores, tileStart, tileLength, in mask, maskStart);");
+        }
+
+        writer.WriteLine();
+        writer.WriteLine("// Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.");
+        writer.WriteLine($"int paddedLength = (tileLength + {Literals.Int(lanes - 1)}) & ~{Literals.Int(lanes - 1)};");
+        writer.WriteLine("scores[tileLength..paddedLength].Fill(float.NegativeInfinity);");
+        writer.WriteLine($"{v}<float> maxima = {v}.LoadUnsafe(ref score);");
+        writer.OpenBlock($"for (int j = {Literals.Int(lanes)}; j < paddedLength; j += {Literals.Int(lanes)})");
+        writer.WriteLine($"maxima = {v}.Max(maxima, {v}.LoadUnsafe(ref score, (nuint)j));");
+        writer.CloseBlock();
+        writer.WriteLine("float tileMax = KernelMath.MaxAcross(maxima);");
+        writer.OpenBlock("if (tileMax == float.NegativeInfinity)");
+        writer.WriteLine("continue; // every key of the tile is masked: it adds nothing");
+        writer.CloseBlock();
+        writer.WriteLine();
+
+        writer.WriteLine("// Online softmax: when the maximum grows, rescale the sum and the accumulators by exp(old max - new max).");
+        writer.OpenBlock("if (tileMax > rowMax)");
+        writer.WriteLine("float correction = MathF.Exp(rowMax - tileMax);");
+        writer.WriteLine("rowMax = tileMax;");
+        writer.WriteLine("rowSum *= correction;");
+        for (int c = 0; c < value.Count; c++)
+        {
+            writer.WriteLine($"o{c} *= correction;");
+        }
+
+        writer.CloseBlock();
+        writer.WriteLine();
+
+        writer.WriteLine("// Probabilities p_j = exp(s_j - max), written over the scores.");
+        writer.WriteLine($"{v}<float> maximum = {v}.Create(rowMax);");
+        writer.WriteLine($"{v}<float> tileSum = {v}<float>.Zero;");
+        writer.OpenBlock($"for (int j = 0; j < paddedLength; j += {Literals.Int(lanes)})");
+        writer.WriteLine($"{v}<float> p = {v}.Exp({v}.LoadUnsafe(ref score, (nuint)j) - maximum);");
+        writer.WriteLine("p.StoreUnsafe(ref score, (nuint)j);");
+        writer.WriteLine("tileSum += p;");
+        writer.CloseBlock();
+        writer.WriteLine($"rowSum += {v}.Sum(tileSum);");
+        writer.WriteLine();
+
+        writer.WriteLine("// Accumulate P·V: output += p_j · v_j.");
+        writer.OpenBlock("for (int j = 0; j < tileLength; j++)");
+        writer.WriteLine($"{v}<float> p = {v}.Create(scores[j]);");
+        writer.WriteLine("ref float v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueStride);");
+        for (int c = 0; c < value.Count; c++)
+        {
+            writer.WriteLine($"o{c} = {v}.FusedMultiplyAdd(p, {v}.LoadUnsafe(ref v{Offset(value.Offsets[c])}), o{c});");
+        }
+
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.WriteLine();
+
+        writer.WriteLine("// Normalize and store. A row that saw no key has rowSum = 0 and is written as zeros.");
+        if (value.Overlap > 0)
+        {
+            writer.WriteLine($"// The last vector overlaps the one before by {Literals.Int(value.Overlap)} lanes, which hold the same values in both, so the overlapping store is exact.");
+        }
+
+        writer.WriteLine($"{v}<float> inverse = {v}.Create(rowSum == 0f ? 0f : 1f / rowSum);");
+        for (int c = 0; c < value.Count; c++)
+        {
+            writer.WriteLine($"(o{c} * inverse).StoreUnsafe(ref output{Offset(value.Offsets[c])});");
+        }
+
+        writer.CloseBlock();
+    }
+
+    /// <summary>The element-offset argument of a load or store: nothing for 0, else <c>, N</c>.</summary>
+    private static string Offset(int offset) => offset == 0 ? string.Empty : ", " + Literals.Int(offset);
+
+    private static string Plural(int count) => count == 1 ? string.Empty : "s";
+}

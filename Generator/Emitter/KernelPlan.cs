@@ -1,0 +1,108 @@
+using System.Collections.Generic;
+using AttentionGen.Generator.Model;
+
+namespace AttentionGen.Generator.Emitter;
+
+/// <summary>
+/// The decisions the emitter takes for one configuration: tile sizes, strides, and how each vector width covers
+/// the head dimensions. Derived from <see cref="KernelConfiguration"/> alone, so it never needs to be cached.
+/// </summary>
+internal sealed class KernelPlan
+{
+    /// <summary>Query rows in one work item: the unit the scheduler hands to a thread.</summary>
+    public const int RowsPerItem = 16;
+
+    /// <summary>Keys scored, soft-maxed and accumulated together; a multiple of every vector width.</summary>
+    public const int KeyTile = 64;
+
+    /// <summary>The vector widths the emitter knows, widest first.</summary>
+    private static readonly (string Type, int Bits)[] s_widths = { ("Vector512", 512), ("Vector256", 256), ("Vector128", 128) };
+
+    public KernelPlan(KernelConfiguration kernel)
+    {
+        Kernel = kernel;
+        bool bshd = kernel.Layout == AttentionLayout.Bshd;
+        KeyStride = bshd ? kernel.KvHeads * kernel.HeadDim : kernel.HeadDim;
+        ValueStride = bshd ? kernel.KvHeads * kernel.ValueDim : kernel.ValueDim;
+
+        var paths = new List<VectorPath>();
+        var skipped = new List<(string Type, int Lanes)>();
+        foreach ((string type, int bits) in s_widths)
+        {
+            int lanes = bits / 32;
+            if (kernel.HeadDim >= lanes && kernel.ValueDim >= lanes)
+            {
+                paths.Add(new VectorPath(type, bits, lanes, new Chunks(kernel.HeadDim, lanes), new Chunks(kernel.ValueDim, lanes)));
+            }
+            else
+            {
+                skipped.Add((type, lanes));
+            }
+        }
+
+        Paths = paths;
+        SkippedPaths = skipped;
+    }
+
+    public KernelConfiguration Kernel { get; }
+
+    /// <summary>Floats between consecutive key rows of one key/value head.</summary>
+    public int KeyStride { get; }
+
+    /// <summary>Floats between consecutive value rows of one key/value head.</summary>
+    public int ValueStride { get; }
+
+    /// <summary>The vector paths the kernel has, widest first. A width needs both head dims to hold at least one vector.</summary>
+    public IReadOnlyList<VectorPath> Paths { get; }
+
+    /// <summary>The widths left out because a head is narrower than one vector.</summary>
+    public IReadOnlyList<(string Type, int Lanes)> SkippedPaths { get; }
+}
+
+/// <summary>One vector width, and how it covers the query/key and value heads.</summary>
+internal sealed record VectorPath(string Type, int Bits, int Lanes, Chunks Head, Chunks Value)
+{
+    /// <summary>The row method's name, such as <c>RowVector512</c>.</summary>
+    public string MethodName => "Row" + Type;
+}
+
+/// <summary>
+/// How a head of <see cref="Dim"/> floats splits into vectors of <see cref="Lanes"/> floats: whole vectors from
+/// the start, and when the dim is not a multiple of the width, one last vector that ends at the last float and
+/// overlaps the one before it by <see cref="Overlap"/> lanes.
+/// </summary>
+internal sealed class Chunks
+{
+    public Chunks(int dim, int lanes)
+    {
+        Dim = dim;
+        Lanes = lanes;
+        int whole = dim / lanes;
+        var offsets = new List<int>();
+        for (int i = 0; i < whole; i++)
+        {
+            offsets.Add(i * lanes);
+        }
+
+        int remainder = dim % lanes;
+        if (remainder != 0)
+        {
+            offsets.Add(dim - lanes);
+            Overlap = lanes - remainder;
+        }
+
+        Offsets = offsets;
+    }
+
+    public int Dim { get; }
+
+    public int Lanes { get; }
+
+    /// <summary>Where each vector starts, in floats from the start of the head.</summary>
+    public IReadOnlyList<int> Offsets { get; }
+
+    public int Count => Offsets.Count;
+
+    /// <summary>How many leading lanes of the last vector the previous vector already covers; 0 when none.</summary>
+    public int Overlap { get; }
+}

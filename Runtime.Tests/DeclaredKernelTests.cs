@@ -1,0 +1,85 @@
+using System;
+using AttentionGen.Runtime.Tests.Infrastructure;
+using Xunit;
+
+namespace AttentionGen.Runtime.Tests;
+
+/// <summary>Each declared kernel against <see cref="ReferenceAttention"/> on random shapes and data.</summary>
+public sealed class DeclaredKernelTests
+{
+    [Theory]
+    [MemberData(nameof(DeclaredKernels.Names), MemberType = typeof(DeclaredKernels))]
+    public void Kernel_matches_the_reference_on_random_problems(string name)
+    {
+        KernelUnderTest kernel = DeclaredKernels.Get(name);
+        var random = new Random(TestSeed.For(name));
+        for (int trial = 0; trial < 12; trial++)
+        {
+            AttentionProblem.Random(kernel.Configuration, random).AssertMatchesReference(kernel);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(DeclaredKernels.Names), MemberType = typeof(DeclaredKernels))]
+    public void Kernel_matches_the_reference_on_edge_shapes(string name)
+    {
+        KernelUnderTest kernel = DeclaredKernels.Get(name);
+        var random = new Random(TestSeed.For(name + "edges"));
+        foreach ((int batch, int queryLength, int keyLength) in new[] { (1, 1, 1), (1, 1, 0), (2, 0, 5), (0, 3, 3), (1, 64, 64), (1, 65, 63), (2, 1, 129), (1, 17, 1), (3, 2, 200) })
+        {
+            AttentionProblem.Create(kernel.Configuration, random, batch, queryLength, keyLength).AssertMatchesReference(kernel);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(DeclaredKernels.Names), MemberType = typeof(DeclaredKernels))]
+    public void Constants_and_configuration_agree(string name)
+    {
+        AttentionConfiguration configuration = DeclaredKernels.Get(name).Configuration;
+        configuration.Validate();
+        Assert.Equal(0, configuration.Heads % configuration.KvHeads);
+        Assert.InRange(configuration.HeadDim, 1, 512);
+        Assert.InRange(configuration.ValueDim, 1, 512);
+    }
+
+    [Fact]
+    public void Generated_constants_are_the_declared_values()
+    {
+        Assert.Equal(8, LlamaKernel.Heads);
+        Assert.Equal(2, LlamaKernel.KvHeads);
+        Assert.Equal(128, LlamaKernel.HeadDim);
+        Assert.Equal(128, LlamaKernel.ValueDim);
+        Assert.Equal(40, ExplicitKernel.ValueDim + 31);
+        Assert.Equal(9, ExplicitKernel.ValueDim);
+        Assert.Equal(1f / MathF.Sqrt(128), LlamaKernel.Configuration.Scale);
+        Assert.Equal(0.0625f, GemmaKernel.Configuration.Scale);
+        Assert.Equal(50f, GemmaKernel.Configuration.Softcap);
+    }
+
+    [Fact]
+    public void Large_logits_do_not_overflow()
+    {
+        // Scores in the hundreds: exp would overflow float without the running maximum subtracted.
+        KernelUnderTest kernel = DeclaredKernels.Get(nameof(LlamaKernel));
+        var random = new Random(TestSeed.For("large logits"));
+        AttentionProblem problem = AttentionProblem.Create(kernel.Configuration, random, 1, 40, 90);
+        for (int i = 0; i < problem.Query.Length; i++)
+        {
+            problem.Query[i] *= 40;
+        }
+
+        problem.AssertMatchesReference(kernel, absolute: 1e-4, relative: 1e-3);
+    }
+
+    [Fact]
+    public void Fully_masked_rows_are_zero_and_never_NaN()
+    {
+        // keyLengths of 0 leave every row of that batch entry without a visible key.
+        KernelUnderTest kernel = DeclaredKernels.Get(nameof(BertKernel));
+        var random = new Random(TestSeed.For("masked rows"));
+        AttentionProblem problem = AttentionProblem.Create(kernel.Configuration, random, 2, 5, 7);
+        Array.Clear(problem.KeyLengths);
+        float[] output = problem.Run(kernel);
+        Assert.All(output, value => Assert.Equal(0f, value));
+    }
+}

@@ -1,0 +1,73 @@
+using System;
+using System.Globalization;
+using Xunit.Sdk;
+
+namespace AttentionGen.Runtime.Tests.Infrastructure;
+
+/// <summary>Random test data and tolerant comparison.</summary>
+public static class Tensors
+{
+    /// <summary>Values from a standard normal distribution, times <paramref name="scale"/>.</summary>
+    public static float[] Normal(Random random, int length, float scale = 1f)
+    {
+        var values = new float[length];
+        for (int i = 0; i < length; i++)
+        {
+            double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();
+            values[i] = scale * (float)(Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2));
+        }
+
+        return values;
+    }
+
+    /// <summary>
+    /// Fails unless every element of <paramref name="actual"/> is within <c>absolute + relative · |expected|</c> of
+    /// <paramref name="expected"/>; the message names the worst element.
+    /// </summary>
+    public static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double absolute, double relative, string context)
+    {
+        if (expected.Length != actual.Length)
+        {
+            throw new XunitException($"{context}: length {actual.Length}, expected {expected.Length}.");
+        }
+
+        int worst = -1;
+        double worstExcess = 0, worstError = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double e = expected[i], a = actual[i];
+            if (double.IsNaN(a) != double.IsNaN(e))
+            {
+                throw new XunitException($"{context}: element {i} is {a}, expected {e}.");
+            }
+
+            double error = Math.Abs(a - e);
+            double excess = error - (absolute + relative * Math.Abs(e));
+            if (excess > worstExcess || double.IsNaN(excess))
+            {
+                worst = i;
+                worstExcess = excess;
+                worstError = error;
+            }
+        }
+
+        if (worst >= 0)
+        {
+            throw new XunitException(string.Format(CultureInfo.InvariantCulture,
+                "{0}: element {1} is {2:R}, expected {3:R} (error {4:E3}, tolerance {5:E1} + {6:E1}·|expected|).",
+                context, worst, actual[worst], expected[worst], worstError, absolute, relative));
+        }
+    }
+
+    /// <summary>The largest absolute difference between two arrays.</summary>
+    public static double MaxError(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual)
+    {
+        double max = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            max = Math.Max(max, Math.Abs((double)expected[i] - actual[i]));
+        }
+
+        return max;
+    }
+}

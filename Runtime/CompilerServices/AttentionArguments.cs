@@ -1,0 +1,66 @@
+using System;
+using System.ComponentModel;
+
+namespace AttentionGen.CompilerServices;
+
+/// <summary>
+/// The arguments of one <c>Forward</c> call, as a generated kernel receives them. Used by generated code; not
+/// meant to be called directly.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly ref struct AttentionArguments
+{
+    /// <summary>Bundles the arguments of a <c>Forward</c> call. They are assumed to be validated already.</summary>
+    public AttentionArguments(
+        ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output,
+        int batch, int queryLength, int keyLength, ReadOnlySpan<int> keyLengths, ExplicitMask mask)
+    {
+        Query = query;
+        Key = key;
+        Value = value;
+        Output = output;
+        Batch = batch;
+        QueryLength = queryLength;
+        KeyLength = keyLength;
+        KeyLengths = keyLengths;
+        Mask = mask;
+    }
+
+    /// <summary>The query tensor.</summary>
+    public ReadOnlySpan<float> Query { get; }
+
+    /// <summary>The key tensor.</summary>
+    public ReadOnlySpan<float> Key { get; }
+
+    /// <summary>The value tensor.</summary>
+    public ReadOnlySpan<float> Value { get; }
+
+    /// <summary>The output tensor.</summary>
+    public Span<float> Output { get; }
+
+    /// <summary>The batch size.</summary>
+    public int Batch { get; }
+
+    /// <summary>The number of query rows per batch entry and head.</summary>
+    public int QueryLength { get; }
+
+    /// <summary>The number of key rows per batch entry and key/value head.</summary>
+    public int KeyLength { get; }
+
+    /// <summary>With key padding: the number of valid keys of each batch entry; otherwise empty.</summary>
+    public ReadOnlySpan<int> KeyLengths { get; }
+
+    /// <summary>With an explicit mask: the mask; otherwise <see langword="default"/>.</summary>
+    public ExplicitMask Mask { get; }
+}
+
+/// <summary>
+/// A generated kernel: runs a range of work items of a <c>Forward</c> call. The scheduler calls it on one or
+/// more threads with disjoint ranges. Implemented by generated code; not meant to be called directly.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public interface IAttentionKernel
+{
+    /// <summary>Runs work items <paramref name="start"/> (inclusive) to <paramref name="end"/> (exclusive).</summary>
+    static abstract void Execute(scoped in AttentionArguments arguments, int start, int end);
+}

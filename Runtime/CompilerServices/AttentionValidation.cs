@@ -1,0 +1,106 @@
+using System;
+using System.ComponentModel;
+using System.Globalization;
+
+namespace AttentionGen.CompilerServices;
+
+/// <summary>
+/// Argument checks shared by every generated <c>Forward</c> method and <see cref="ReferenceAttention"/>. Each
+/// failure names the parameter, the expected size and the actual one, and happens before anything is written.
+/// Used by generated code; not meant to be called directly.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class AttentionValidation
+{
+    /// <summary>Checks the arguments of a <c>Forward</c> call against a kernel's constants.</summary>
+    /// <param name="heads">The kernel's number of query heads.</param>
+    /// <param name="kvHeads">The kernel's number of key/value heads.</param>
+    /// <param name="headDim">The kernel's query/key head size.</param>
+    /// <param name="valueDim">The kernel's value head size.</param>
+    /// <param name="mask">The kernel's mask flags: they decide whether <c>keyLengths</c> and <c>mask</c> are used.</param>
+    /// <param name="layout">The kernel's layout, used to name the axes in messages.</param>
+    /// <param name="arguments">The call's arguments.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A length is negative, or a <c>keyLengths</c> entry is outside [0, keyLength].</exception>
+    /// <exception cref="ArgumentException">A span is shorter than its shape needs, or the mask does not fit.</exception>
+    public static void ValidateForward(int heads, int kvHeads, int headDim, int valueDim, AttentionMask mask, AttentionLayout layout, scoped in AttentionArguments arguments)
+    {
+        int batch = arguments.Batch, queryLength = arguments.QueryLength, keyLength = arguments.KeyLength;
+        ArgumentOutOfRangeException.ThrowIfNegative(batch, "batch");
+        ArgumentOutOfRangeException.ThrowIfNegative(queryLength, "queryLength");
+        ArgumentOutOfRangeException.ThrowIfNegative(keyLength, "keyLength");
+
+        bool bshd = layout == AttentionLayout.Bshd;
+        CheckLength(arguments.Query.Length, "query", bshd, batch, "queryLength", queryLength, "Heads", heads, "HeadDim", headDim);
+        CheckLength(arguments.Key.Length, "key", bshd, batch, "keyLength", keyLength, "KvHeads", kvHeads, "HeadDim", headDim);
+        CheckLength(arguments.Value.Length, "value", bshd, batch, "keyLength", keyLength, "KvHeads", kvHeads, "ValueDim", valueDim);
+        CheckLength(arguments.Output.Length, "output", bshd, batch, "queryLength", queryLength, "Heads", heads, "ValueDim", valueDim);
+
+        if ((mask & AttentionMask.KeyPadding) != 0)
+        {
+            ReadOnlySpan<int> keyLengths = arguments.KeyLengths;
+            if (keyLengths.Length < batch)
+            {
+                throw new ArgumentException(
+                    Format("keyLengths needs one entry per batch entry, {0}, but has {1}.", batch, keyLengths.Length), "keyLengths");
+            }
+
+            for (int b = 0; b < batch; b++)
+            {
+                if ((uint)keyLengths[b] > (uint)keyLength)
+                {
+                    throw new ArgumentOutOfRangeException(
+                        "keyLengths", keyLengths[b], Format("keyLengths[{0}] must be from 0 to keyLength ({1}), but is {2}.", b, keyLength, keyLengths[b]));
+                }
+            }
+        }
+
+        if ((mask & AttentionMask.Explicit) != 0)
+        {
+            ValidateMask(arguments.Mask, batch, heads, queryLength, keyLength);
+        }
+    }
+
+    private static void ValidateMask(ExplicitMask mask, int batch, int heads, int queryLength, int keyLength)
+    {
+        if (mask.IsDefault)
+        {
+            throw new ArgumentException("This kernel is declared with AttentionMask.Explicit: pass a mask made by ExplicitMask.Additive or ExplicitMask.Boolean.", "mask");
+        }
+
+        CheckAxis(mask.Batch, batch, "batch");
+        CheckAxis(mask.Heads, heads, "head");
+        CheckAxis(mask.QueryLength, queryLength, "query");
+        if (mask.KeyLength > keyLength)
+        {
+            throw new ArgumentException(
+                Format("The mask's key axis has {0} entries, more than keyLength ({1}); it may have at most keyLength (missing keys are masked).", mask.KeyLength, keyLength),
+                "mask");
+        }
+
+        static void CheckAxis(int actual, int expected, string axis)
+        {
+            if (actual != 1 && actual != expected)
+            {
+                throw new ArgumentException(
+                    Format("The mask's {0} axis has {1} entries; it must be 1 (broadcast) or {2}.", axis, actual, expected), "mask");
+            }
+        }
+    }
+
+    private static void CheckLength(
+        int actual, string parameter, bool bshd, int batch, string sequenceName, int sequence, string headsName, int heads, string dimName, int dim)
+    {
+        long expected = (long)batch * sequence * heads * dim;
+        if (actual < expected)
+        {
+            string shape = bshd
+                ? Format("[batch, {0}, {1}, {2}] = [{3}, {4}, {5}, {6}]", sequenceName, headsName, dimName, batch, sequence, heads, dim)
+                : Format("[batch, {1}, {0}, {2}] = [{3}, {5}, {4}, {6}]", sequenceName, headsName, dimName, batch, sequence, heads, dim);
+            throw new ArgumentException(
+                Format("{0} is too short: {1} needs {2} elements, but the span has {3}.", parameter, shape, expected, actual),
+                parameter);
+        }
+    }
+
+    private static string Format(string format, params object[] args) => string.Format(CultureInfo.InvariantCulture, format, args);
+}
