@@ -29,15 +29,15 @@ internal static partial class KernelEmitter
         writer.WriteLine("int tileLength = Math.Min(KeyTile, endKey - tileStart);");
         writer.WriteLine();
         writer.WriteLine(kernel.HasSoftcap
-            ? "// Scores: s_j = (scale · q) · k_j, soft-capped to c · tanh(s_j / c) before any mask."
-            : "// Scores: s_j = (scale · q) · k_j.");
+            ? "// Scores: s_j = (scale · q) · k_j, soft-capped to c · tanh(s_j / c) before any mask. A scalar unit adds doubles\n// as fast as floats, so the dot product accumulates in double, as accurate as the vector paths' many partial sums."
+            : "// Scores: s_j = (scale · q) · k_j. A scalar unit adds doubles as fast as floats, so the dot product accumulates\n// in double, as accurate as the vector paths' many partial sums.");
         writer.OpenBlock("for (int j = 0; j < tileLength; j++)");
         writer.WriteLine("ref float k = ref Unsafe.Add(ref keys, (nint)(tileStart + j) * KeyStride);");
-        writer.WriteLine("float s = 0f;");
+        writer.WriteLine("double dot = 0;");
         writer.OpenBlock("for (int d = 0; d < HeadDim; d++)");
-        writer.WriteLine("s += q[d] * Unsafe.Add(ref k, d);");
+        writer.WriteLine("dot += (double)q[d] * Unsafe.Add(ref k, d);");
         writer.CloseBlock();
-        writer.WriteLine(kernel.HasSoftcap ? "scores[j] = Softcap * MathF.Tanh(s / Softcap);" : "scores[j] = s;");
+        writer.WriteLine(kernel.HasSoftcap ? "scores[j] = Softcap * MathF.Tanh((float)dot / Softcap);" : "scores[j] = (float)dot;");
         writer.CloseBlock();
         if (kernel.HasExplicitMask)
         {

@@ -27,8 +27,8 @@ public static class InMemoryKernels
             bool padding = (configuration.Mask & AttentionMask.KeyPadding) != 0;
             bool explicitMask = (configuration.Mask & AttentionMask.Explicit) != 0;
             source.AppendLine($"[Attention({AttributeArguments(configuration)})]");
-            source.AppendLine($"public static partial class {name};");
-            source.AppendLine($"public static class {name}Adapter");
+            source.AppendLine($"internal static partial class {name};");
+            source.AppendLine($"internal static class {name}Adapter");
             source.AppendLine("{");
             source.AppendLine("    public static void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int batch, int queryLength, int keyLength, ReadOnlySpan<int> keyLengths, ExplicitMask mask) =>");
             source.AppendLine($"        {name}.Forward(query, key, value, output, batch, queryLength, keyLength{(padding ? ", keyLengths" : string.Empty)}{(explicitMask ? ", mask" : string.Empty)});");

@@ -1,0 +1,121 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using AttentionGen.Runtime.Tests.Infrastructure;
+using Xunit;
+
+namespace AttentionGen.Runtime.Tests;
+
+/// <summary>
+/// Kernels for random configurations, generated and compiled in memory once per run, each checked against
+/// <see cref="ReferenceAttention"/> on random problems. Configurations cover heads and GQA groups, head dims from
+/// 1 to 512 (mostly not multiples of 16), every mask combination, both alignments, both layouts, scale and softcap.
+/// </summary>
+public sealed class RandomConfigurationTests : IClassFixture<RandomConfigurationTests.Kernels>
+{
+    public const int ConfigurationCount = 48;
+    private readonly Kernels _kernels;
+
+    public RandomConfigurationTests(Kernels kernels) => _kernels = kernels;
+
+    public static IEnumerable<object[]> Indices() => Enumerable.Range(0, ConfigurationCount).Select(i => new object[] { i });
+
+    [Theory]
+    [MemberData(nameof(Indices))]
+    public void Generated_kernel_matches_the_reference(int index)
+    {
+        KernelUnderTest kernel = _kernels.All[index];
+        var random = new Random(TestSeed.For("random problems " + index));
+        for (int trial = 0; trial < 6; trial++)
+        {
+            AttentionProblem.Random(kernel.Configuration, random).AssertMatchesReference(kernel);
+        }
+    }
+
+    [Fact]
+    public void The_configurations_cover_what_they_claim_to()
+    {
+        AttentionConfiguration[] all = _kernels.All.Select(kernel => kernel.Configuration).ToArray();
+        Assert.Contains(all, c => c.HeadDim % 16 != 0 && c.HeadDim > 16);
+        Assert.Contains(all, c => c.HeadDim < 4);
+        Assert.Contains(all, c => c.HeadDim > 256);
+        Assert.Contains(all, c => c.KvHeads < c.Heads && c.KvHeads > 1);
+        Assert.Contains(all, c => c.KvHeads == 1 && c.Heads > 1);
+        Assert.Contains(all, c => c.ValueDim != c.HeadDim);
+        Assert.Contains(all, c => c.Layout == AttentionLayout.Bhsd);
+        Assert.Contains(all, c => c.Alignment == MaskAlignment.TopLeft);
+        Assert.Contains(all, c => c.Alignment == MaskAlignment.BottomRight);
+        Assert.Contains(all, c => c.Softcap > 0);
+        for (int mask = 0; mask < 16; mask++)
+        {
+            Assert.Contains(all, c => (int)c.Mask == mask);
+        }
+    }
+
+    /// <summary>Draws the configurations and compiles their kernels, once for the whole class.</summary>
+    public sealed class Kernels
+    {
+        public Kernels()
+        {
+            var random = new Random(TestSeed.For("random configurations"));
+            var declarations = new List<(string, AttentionConfiguration)>();
+            for (int i = 0; i < ConfigurationCount; i++)
+            {
+                declarations.Add(($"Random{i}", RandomConfiguration(random, i)));
+            }
+
+            All = InMemoryKernels.Build(declarations);
+        }
+
+        public IReadOnlyList<KernelUnderTest> All { get; }
+
+        /// <summary>
+        /// A random configuration. Whatever the seed, the first 16 walk through every mask combination, layouts and
+        /// alignments alternate, and indices 16 to 22 force one property each that must not be left to chance.
+        /// </summary>
+        private static AttentionConfiguration RandomConfiguration(Random random, int index)
+        {
+            AttentionMask mask = (AttentionMask)(index < 16 ? index : random.Next(16));
+            int kvHeads = random.Next(1, 4);
+            int group = new[] { 1, 1, 2, 3, 4 }[random.Next(5)];
+            int headDim = RandomDim(random);
+            int valueDim = random.Next(3) == 0 ? RandomDim(random) : headDim;
+            float softcap = random.Next(4) == 0 ? (float)(random.NextDouble() * 20 + 0.5) : 0f;
+            switch (index)
+            {
+                case 16: headDim = random.Next(1, 4); break;
+                case 17: headDim = random.Next(129, 256) * 2 - 1; break;
+                case 18: kvHeads = random.Next(2, 4); group = random.Next(2, 5); break;
+                case 19: kvHeads = 1; group = random.Next(2, 9); break;
+                case 20: valueDim = headDim + random.Next(1, 40); break;
+                case 21: softcap = (float)(random.NextDouble() * 20 + 0.5); break;
+                case 22: headDim = random.Next(17, 256) | 1; break;
+            }
+
+            bool positional = (mask & (AttentionMask.Causal | AttentionMask.SlidingWindow)) != 0;
+            bool window = (mask & AttentionMask.SlidingWindow) != 0;
+            return new AttentionConfiguration
+            {
+                Heads = kvHeads * group,
+                KvHeads = kvHeads,
+                HeadDim = headDim,
+                ValueDim = valueDim,
+                Mask = mask,
+                Alignment = positional ? (index / 2 % 2 == 0 ? MaskAlignment.TopLeft : MaskAlignment.BottomRight) : MaskAlignment.Unspecified,
+                WindowLeft = window ? random.Next(0, 80) : 0,
+                WindowRight = window ? random.Next(0, 3) * random.Next(0, 40) : 0,
+                Scale = random.Next(3) == 0 ? (float)(random.NextDouble() * 0.5 + 0.01) : 0f,
+                Softcap = softcap,
+                Layout = index % 2 == 0 ? AttentionLayout.Bshd : AttentionLayout.Bhsd,
+            };
+        }
+
+        private static int RandomDim(Random random) => random.Next(10) switch
+        {
+            < 5 => random.Next(1, 100),
+            < 7 => new[] { 16, 32, 64, 80, 96, 128 }[random.Next(6)],
+            < 9 => random.Next(100, 257),
+            _ => random.Next(257, 513),
+        };
+    }
+}
