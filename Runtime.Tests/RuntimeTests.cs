@@ -1,0 +1,144 @@
+using System;
+using System.Collections.Concurrent;
+using System.Threading;
+using AttentionGen.CompilerServices;
+using AttentionGen.Runtime.Tests.Infrastructure;
+using Xunit;
+
+namespace AttentionGen.Runtime.Tests;
+
+/// <summary>The runtime's own pieces: configuration rules, the thread setting and the scheduler.</summary>
+public sealed class RuntimeTests
+{
+    [Fact]
+    public void Configuration_validation_applies_the_generator_rules()
+    {
+        var configuration = new AttentionConfiguration { Heads = 6, KvHeads = 4, HeadDim = 600, Mask = AttentionMask.Causal };
+        ArgumentException exception = Assert.Throws<ArgumentException>(configuration.Validate);
+        Assert.Contains("KvHeads is 4, which does not divide Heads = 6", exception.Message);
+        Assert.Contains("HeadDim is 600", exception.Message);
+        Assert.Contains("Mask Causal needs an Alignment", exception.Message);
+        Assert.Equal("KvHeads", exception.ParamName);
+    }
+
+    [Fact]
+    public void Configuration_resolves_defaults()
+    {
+        var configuration = new AttentionConfiguration { Heads = 4, HeadDim = 64 };
+        Assert.Equal(4, configuration.KvHeads);
+        Assert.Equal(64, configuration.ValueDim);
+        Assert.Equal(0.125f, configuration.Scale);
+        Assert.Equal(1, configuration.GroupSize);
+        configuration.Validate();
+    }
+
+    [Fact]
+    public void Reference_rejects_arguments_the_configuration_does_not_use()
+    {
+        var configuration = new AttentionConfiguration { Heads = 1, HeadDim = 4 };
+        ArgumentException exception = Assert.Throws<ArgumentException>(() =>
+            ReferenceAttention.Forward(configuration, new float[4], new float[4], new float[4], new float[4], 1, 1, 1, mask: ExplicitMask.Additive(new float[1], 1, 1)));
+        Assert.Equal("mask", exception.ParamName);
+    }
+
+    [Fact]
+    public void Max_degree_of_parallelism_must_be_positive()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => AttentionRuntime.MaxDegreeOfParallelism = 0);
+        Assert.True(AttentionRuntime.MaxDegreeOfParallelism >= 1);
+    }
+
+    [Fact]
+    public void Small_calls_stay_on_one_thread_and_large_ones_spread()
+    {
+        int previous = AttentionRuntime.MaxDegreeOfParallelism;
+        try
+        {
+            AttentionRuntime.MaxDegreeOfParallelism = 2;
+            Assert.Equal(1, AttentionScheduler.ThreadCount(workItems: 4, workPerItem: 100));
+            Assert.Equal(1, AttentionScheduler.ThreadCount(workItems: 1, workPerItem: long.MaxValue / 2));
+            Assert.Equal(2, AttentionScheduler.ThreadCount(workItems: 64, workPerItem: 1 << 20));
+            AttentionRuntime.MaxDegreeOfParallelism = 1;
+            Assert.Equal(1, AttentionScheduler.ThreadCount(workItems: 64, workPerItem: 1 << 20));
+        }
+        finally
+        {
+            AttentionRuntime.MaxDegreeOfParallelism = previous;
+        }
+    }
+
+    [Fact]
+    public void Results_do_not_depend_on_the_thread_count()
+    {
+        // Each row is computed by one thread with the same arithmetic, so the results are bitwise identical.
+        KernelUnderTest kernel = DeclaredKernels.Get(nameof(LlamaKernel));
+        AttentionProblem problem = AttentionProblem.Create(kernel.Configuration, new Random(TestSeed.For("threads")), 2, 96, 160);
+        int previous = AttentionRuntime.MaxDegreeOfParallelism;
+        try
+        {
+            AttentionRuntime.MaxDegreeOfParallelism = 1;
+            float[] single = problem.Run(kernel);
+            AttentionRuntime.MaxDegreeOfParallelism = 2;
+            float[] parallel = problem.Run(kernel);
+            Assert.Equal(single, parallel);
+        }
+        finally
+        {
+            AttentionRuntime.MaxDegreeOfParallelism = previous;
+        }
+    }
+
+    [Fact]
+    public void The_scheduler_runs_every_item_exactly_once_and_reports_failures()
+    {
+        int previous = AttentionRuntime.MaxDegreeOfParallelism;
+        try
+        {
+            AttentionRuntime.MaxDegreeOfParallelism = 4;
+            RecordingKernel.Reset(failOn: -1);
+            var arguments = new AttentionArguments(new float[8], default, default, new float[8], 1, 1, 1, default, default);
+            AttentionScheduler.Run<RecordingKernel>(in arguments, 500, 1 << 20);
+            Assert.Equal(500, RecordingKernel.Items.Count);
+            Assert.All(RecordingKernel.Items.Values, count => Assert.Equal(1, count));
+
+            RecordingKernel.Reset(failOn: 123);
+            InvalidOperationException exception = Assert.Throws<InvalidOperationException>(() =>
+            {
+                var failing = new AttentionArguments(new float[8], default, default, new float[8], 1, 1, 1, default, default);
+                AttentionScheduler.Run<RecordingKernel>(in failing, 500, 1 << 20);
+            });
+            Assert.Equal("item 123", exception.Message);
+            Assert.Equal(500, RecordingKernel.Items.Count);
+        }
+        finally
+        {
+            AttentionRuntime.MaxDegreeOfParallelism = previous;
+        }
+    }
+
+    private readonly struct RecordingKernel : IAttentionKernel
+    {
+        private static int s_failOn;
+
+        public static ConcurrentDictionary<int, int> Items { get; private set; } = new();
+
+        public static void Reset(int failOn)
+        {
+            Items = new ConcurrentDictionary<int, int>();
+            Volatile.Write(ref s_failOn, failOn);
+        }
+
+        public static void Execute(scoped in AttentionArguments arguments, int start, int end)
+        {
+            for (int item = start; item < end; item++)
+            {
+                Assert.Equal(8, arguments.Query.Length);
+                Items.AddOrUpdate(item, 1, (_, count) => count + 1);
+                if (item == Volatile.Read(ref s_failOn))
+                {
+                    throw new InvalidOperationException("item " + item);
+                }
+            }
+        }
+    }
+}
