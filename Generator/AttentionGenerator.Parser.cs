@@ -44,6 +44,12 @@ public sealed partial class AttentionGenerator
                 return null;
             }
 
+            if (HasMissingName(type))
+            {
+                // Half-typed code such as "partial class [Attention(...)]" with no name yet: the compiler reports it.
+                return null;
+            }
+
             Location identifier = typeSyntax.Identifier.GetLocation();
             string typeName = type.ToDisplayString(SymbolDisplayFormat.CSharpShortErrorMessageFormat);
 
@@ -62,7 +68,7 @@ public sealed partial class AttentionGenerator
                 }
             }
 
-            if (type.IsGenericType)
+            if (type.TypeParameters.Length > 0)
             {
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.GenericType, identifier, typeName, string.Empty));
             }
@@ -205,11 +211,24 @@ public sealed partial class AttentionGenerator
             return false;
         }
 
+        private static bool HasMissingName(INamedTypeSymbol type)
+        {
+            for (INamedTypeSymbol? current = type; current is not null; current = current.ContainingType)
+            {
+                if (string.IsNullOrEmpty(current.Name))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
         private static INamedTypeSymbol? FirstGenericContainer(INamedTypeSymbol type)
         {
             for (INamedTypeSymbol? containing = type.ContainingType; containing is not null; containing = containing.ContainingType)
             {
-                if (containing.IsGenericType)
+                if (containing.TypeParameters.Length > 0)
                 {
                     return containing;
                 }

@@ -51,6 +51,7 @@ internal static class TestCompilation
                 OutputKind.DynamicallyLinkedLibrary,
                 nullableContextOptions: NullableContextOptions.Enable,
                 optimizationLevel: OptimizationLevel.Release,
+                warningLevel: 9999,
                 deterministic: true));
     }
 

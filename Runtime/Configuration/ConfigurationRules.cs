@@ -106,7 +106,7 @@ internal static class ConfigurationRules
         }
         else if (positional && alignment == MaskAlignment.Unspecified)
         {
-            issues.Add(new(ConfigurationProblem.AlignmentRequired, "Alignment", PositionalMaskName(mask)));
+            issues.Add(new(ConfigurationProblem.AlignmentRequired, "Mask", PositionalMaskName(mask)));
         }
         else if (!positional && alignment != MaskAlignment.Unspecified)
         {

@@ -1,0 +1,91 @@
+using System.Linq;
+using AttentionGen.Testing;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Xunit;
+
+namespace AttentionGen.Generator.Tests;
+
+/// <summary>
+/// Incrementality: an edit that does not touch an [Attention] declaration leaves the model and the emitted source
+/// cached (what keeps the IDE responsive); a change to the attribute regenerates.
+/// </summary>
+public sealed class IncrementalTests
+{
+    private const string Kernel = """
+        using AttentionGen;
+        namespace Demo;
+        [Attention(Heads = 4, HeadDim = 64, Mask = AttentionMask.Causal, Alignment = MaskAlignment.TopLeft)]
+        public static partial class Attention;
+        """;
+
+    private const string Other = "namespace Demo; public static class Other { public static int Value => 1; }";
+
+    [Fact]
+    public void An_unrelated_edit_leaves_everything_cached()
+    {
+        (GeneratorDriver driver, Compilation compilation) = Start(Kernel, Other);
+        Compilation edited = Replace(compilation, 1, "namespace Demo; public static class Other { public static int Value => 2; }");
+        GeneratorRunResult result = driver.RunGenerators(edited).GetRunResult().Results.Single();
+
+        AssertReasons(result, AttentionGenerator.StepNames.Model, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
+        AssertReasons(result, AttentionGenerator.StepNames.Emit, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
+        Assert.All(result.TrackedOutputSteps.SelectMany(step => step.Value).SelectMany(run => run.Outputs),
+            output => Assert.Equal(IncrementalStepRunReason.Cached, output.Reason));
+    }
+
+    [Fact]
+    public void An_edit_beside_the_attribute_reparses_but_emits_nothing_new()
+    {
+        // Adding a member to the same partial class re-runs the parser, whose model compares equal: nothing is emitted again.
+        (GeneratorDriver driver, Compilation compilation) = Start(Kernel, Other);
+        Compilation edited = Replace(compilation, 0, Kernel.Replace("public static partial class Attention;", "public static partial class Attention { public static int Extra => 3; }"));
+        GeneratorRunResult result = driver.RunGenerators(edited).GetRunResult().Results.Single();
+
+        AssertReasons(result, AttentionGenerator.StepNames.Model, IncrementalStepRunReason.Unchanged, IncrementalStepRunReason.Cached);
+        AssertReasons(result, AttentionGenerator.StepNames.Emit, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
+    }
+
+    [Fact]
+    public void Changing_the_attribute_regenerates()
+    {
+        (GeneratorDriver driver, Compilation compilation) = Start(Kernel, Other);
+        Compilation edited = Replace(compilation, 0, Kernel.Replace("HeadDim = 64", "HeadDim = 80"));
+        GeneratorDriverRunResult run = driver.RunGenerators(edited).GetRunResult();
+
+        AssertReasons(run.Results.Single(), AttentionGenerator.StepNames.Model, IncrementalStepRunReason.Modified);
+        AssertReasons(run.Results.Single(), AttentionGenerator.StepNames.Emit, IncrementalStepRunReason.Modified);
+        Assert.Contains("public const int HeadDim = 80;", run.Results.Single().GeneratedSources.Single().SourceText.ToString());
+    }
+
+    [Fact]
+    public void Every_step_has_a_tracking_name()
+    {
+        (GeneratorDriver driver, _) = Start(Kernel, Other);
+        GeneratorRunResult result = driver.GetRunResult().Results.Single();
+        foreach (string step in new[] { AttentionGenerator.StepNames.Parse, AttentionGenerator.StepNames.Model, AttentionGenerator.StepNames.Emit })
+        {
+            Assert.True(result.TrackedSteps.ContainsKey(step), $"No step is tracked as '{step}'.");
+        }
+    }
+
+    private static (GeneratorDriver Driver, Compilation Compilation) Start(params string[] sources)
+    {
+        CSharpCompilation compilation = TestCompilation.Create(sources);
+        GeneratorDriver driver = TestCompilation.CreateDriver().RunGenerators(compilation);
+        return (driver, compilation);
+    }
+
+    private static Compilation Replace(Compilation compilation, int index, string text)
+    {
+        SyntaxTree old = compilation.SyntaxTrees.ElementAt(index);
+        return compilation.ReplaceSyntaxTree(old, CSharpSyntaxTree.ParseText(text, (CSharpParseOptions)old.Options, old.FilePath));
+    }
+
+    private static void AssertReasons(GeneratorRunResult result, string step, params IncrementalStepRunReason[] allowed)
+    {
+        IncrementalGeneratorRunStep[] runs = result.TrackedSteps[step].ToArray();
+        Assert.NotEmpty(runs);
+        Assert.All(runs.SelectMany(run => run.Outputs), output => Assert.Contains(output.Reason, allowed));
+    }
+}
