@@ -1,7 +1,6 @@
 using System.IO;
 using System.Linq;
 using System.Reflection;
-using System.Runtime.CompilerServices;
 using AttentionGen.Generator.Diagnostics;
 using Microsoft.CodeAnalysis;
 using Xunit;
@@ -39,6 +38,5 @@ public sealed class DiagnosticDocumentationTests
         Assert.Equal(Descriptors.Length, Descriptors.Select(d => d.Id).Distinct().Count());
     }
 
-    private static string RepositoryRoot([CallerFilePath] string file = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(file)!, ".."));
+    private static string RepositoryRoot() => Path.GetFullPath(Path.Combine(Testing.Snapshot.ProjectDirectory, ".."));
 }

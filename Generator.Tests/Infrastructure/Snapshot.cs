@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Linq;
+using System.Reflection;
 using System.Runtime.CompilerServices;
 using Microsoft.CodeAnalysis;
 using Xunit.Sdk;
@@ -21,9 +22,15 @@ internal static class Snapshot
 
     private static bool Accept => Environment.GetEnvironmentVariable(AcceptVariable) is "1" or "true";
 
+    /// <summary>The test project's directory, stamped into the assembly at build time.</summary>
+    public static string ProjectDirectory { get; } = typeof(Snapshot).Assembly
+        .GetCustomAttributes<System.Reflection.AssemblyMetadataAttribute>()
+        .Single(attribute => attribute.Key == "ProjectDirectory").Value!;
+
     public static void Verify(GeneratorDriverRunResult result, [CallerFilePath] string testFile = "", [CallerMemberName] string testMethod = "")
     {
-        string directory = Path.Combine(Path.GetDirectoryName(testFile)!, "Snapshots");
+        // Only the file name of the caller is used: in CI builds its directory is mapped to /_/.
+        string directory = Path.Combine(ProjectDirectory, "Snapshots");
         Directory.CreateDirectory(directory);
         string prefix = $"{Path.GetFileNameWithoutExtension(testFile)}.{testMethod}#";
 
