@@ -83,7 +83,7 @@ internal static partial class KernelEmitter
             writer.WriteLine();
             writer.WriteLine("// Soft-cap before any mask: s = c · tanh(s / c), with tanh(x) = 1 − 2 / (exp(2x) + 1).");
             writer.OpenBlock($"for (int j = 0; j < tileLength; j += {Literals.Int(lanes)})");
-            writer.WriteLine($"{v}<float> e = {v}.Exp({v}.LoadUnsafe(ref score, (nuint)j) * (2f / Softcap));");
+            writer.WriteLine($"{v}<float> e = KernelMath.Exp({v}.LoadUnsafe(ref score, (nuint)j) * (2f / Softcap));");
             writer.WriteLine($"({v}.Create(Softcap) - {v}.Create(2f * Softcap) / (e + {v}<float>.One)).StoreUnsafe(ref score, (nuint)j);");
             writer.CloseBlock();
         }
@@ -125,7 +125,7 @@ internal static partial class KernelEmitter
         writer.WriteLine($"{v}<float> maximum = {v}.Create(rowMax);");
         writer.WriteLine($"{v}<float> tileSum = {v}<float>.Zero;");
         writer.OpenBlock($"for (int j = 0; j < paddedLength; j += {Literals.Int(lanes)})");
-        writer.WriteLine($"{v}<float> p = {v}.Exp({v}.LoadUnsafe(ref score, (nuint)j) - maximum);");
+        writer.WriteLine($"{v}<float> p = KernelMath.Exp({v}.LoadUnsafe(ref score, (nuint)j) - maximum);");
         writer.WriteLine("p.StoreUnsafe(ref score, (nuint)j);");
         writer.WriteLine("tileSum += p;");
         writer.CloseBlock();

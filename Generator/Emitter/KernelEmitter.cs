@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Threading;
 using AttentionGen.Generator.Helpers;
 using AttentionGen.Generator.Model;
@@ -296,16 +297,34 @@ internal static partial class KernelEmitter
         writer.WriteLine($"/// <summary>Floats from one value row to the next{(kernel.Layout == AttentionLayout.Bshd ? " (KvHeads · ValueDim in the Bshd layout)" : " (ValueDim in the Bhsd layout)")}.</summary>");
         writer.WriteLine($"private const int ValueStride = {Literals.Int(plan.ValueStride)};");
         writer.WriteLine();
+        writer.WriteLine($"/// <summary>Floats from one query row of a head to the next{(kernel.Layout == AttentionLayout.Bshd ? " (Heads · HeadDim in the Bshd layout)" : " (HeadDim in the Bhsd layout)")}.</summary>");
+        writer.WriteLine($"private const int QueryRowStride = {Literals.Int(plan.QueryRowStride)};");
+        writer.WriteLine();
+        writer.WriteLine($"/// <summary>Floats from one output row of a head to the next{(kernel.Layout == AttentionLayout.Bshd ? " (Heads · ValueDim in the Bshd layout)" : " (ValueDim in the Bhsd layout)")}.</summary>");
+        writer.WriteLine($"private const int OutputRowStride = {Literals.Int(plan.OutputRowStride)};");
+        writer.WriteLine();
 
         WriteExecute(writer, kernel);
         writer.WriteLine();
-        WriteRowDispatch(writer, kernel, plan);
+        WriteRowsDispatch(writer, kernel, plan);
+        writer.WriteLine();
+        WriteVisibleRange(writer, kernel);
         if (kernel.HasExplicitMask)
         {
             writer.WriteLine();
             WriteExplicitMask(writer);
+            writer.WriteLine();
+            WriteExplicitMaskForLanes(writer);
         }
 
+        foreach (BlockPath path in plan.BlockPaths)
+        {
+            writer.WriteLine();
+            WriteBlock(writer, kernel, path);
+        }
+
+        writer.WriteLine();
+        WriteRowDispatch(writer, kernel, plan);
         foreach (VectorPath path in plan.Paths)
         {
             writer.WriteLine();
@@ -329,6 +348,7 @@ internal static partial class KernelEmitter
         writer.WriteLine("int batch = arguments.Batch;");
         writer.WriteLine("int queryLength = arguments.QueryLength;");
         writer.WriteLine("int keyLength = arguments.KeyLength;");
+        writer.WriteLine("int queryBlocks = (queryLength + RowsPerItem - 1) / RowsPerItem;");
         writer.WriteLine("ref float query = ref MemoryMarshal.GetReference(arguments.Query);");
         writer.WriteLine("ref float key = ref MemoryMarshal.GetReference(arguments.Key);");
         writer.WriteLine("ref float value = ref MemoryMarshal.GetReference(arguments.Value);");
@@ -346,13 +366,15 @@ internal static partial class KernelEmitter
         writer.WriteLine();
         writer.OpenBlock("for (int item = start; item < end; item++)");
         writer.WriteLine(kernel.GroupSize > 1
-            ? $"// Work item -> (query block, batch entry, head). Heads vary fastest, so the {Literals.Int(kernel.GroupSize)} query heads that share a\n// key/value head run back to back while its keys and values are in cache."
-            : "// Work item -> (query block, batch entry, head), heads varying fastest.");
-        writer.WriteLine("int head = item % Heads;");
-        writer.WriteLine("int b = item / Heads % batch;");
-        writer.WriteLine("int firstRow = item / Heads / batch * RowsPerItem;");
-        writer.WriteLine("int endRow = Math.Min(firstRow + RowsPerItem, queryLength);");
-        writer.WriteLine("int kvHead = head / GroupSize;");
+            ? $"// Work item -> (batch entry, key/value head, query block, query head of the group), the last varying fastest: the\n// {Literals.Int(kernel.GroupSize)} query heads that share a key/value head, then all its query blocks, run back to back while its keys and\n// values are in cache."
+            : "// Work item -> (batch entry, head, query block), the block varying fastest: all the blocks of one head run back to\n// back while its keys and values are in cache.");
+        writer.WriteLine("int member = item % GroupSize;");
+        writer.WriteLine("int block = item / GroupSize % queryBlocks;");
+        writer.WriteLine("int kvHead = item / GroupSize / queryBlocks % KvHeads;");
+        writer.WriteLine("int b = item / GroupSize / queryBlocks / KvHeads;");
+        writer.WriteLine("int head = kvHead * GroupSize + member;");
+        writer.WriteLine("int firstRow = block * RowsPerItem;");
+        writer.WriteLine("int rows = Math.Min(RowsPerItem, queryLength - firstRow);");
         writer.WriteLine(kernel.HasKeyPadding
             ? "int valid = keyLengths[b]; // keys at or after keyLengths[b] are padding"
             : "int valid = keyLength;");
@@ -369,57 +391,98 @@ internal static partial class KernelEmitter
         writer.WriteLine(bshd
             ? "ref float values = ref Unsafe.Add(ref value, ((nint)b * keyLength * KvHeads + kvHead) * ValueDim);"
             : "ref float values = ref Unsafe.Add(ref value, ((nint)b * KvHeads + kvHead) * keyLength * ValueDim);");
-        writer.WriteLine();
-        writer.OpenBlock("for (int i = firstRow; i < endRow; i++)");
-        WriteVisibleRange(writer, kernel);
         writer.WriteLine(bshd
-            ? "nint row = ((nint)b * queryLength + i) * Heads + head;"
-            : "nint row = ((nint)b * Heads + head) * queryLength + i;");
-        string maskArguments = kernel.HasExplicitMask ? ", in mask, mask.GetRowStart(b, head, i)" : string.Empty;
-        writer.WriteLine($"Row(ref Unsafe.Add(ref query, row * HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * ValueDim), firstKey, endKey{maskArguments});");
-        writer.CloseBlock();
+            ? "nint row = ((nint)b * queryLength + firstRow) * Heads + head;"
+            : "nint row = ((nint)b * Heads + head) * queryLength + firstRow;");
+        writer.WriteLine($"Rows(ref Unsafe.Add(ref query, row * HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * ValueDim), rows, {(positional ? "firstRow + offset" : "firstRow")}, valid{(kernel.HasExplicitMask ? ", in mask, b, head, firstRow" : string.Empty)});");
         writer.CloseBlock();
         writer.CloseBlock();
     }
 
-    /// <summary>Writes the computation of [firstKey, endKey), the one interval of keys the structural masks leave visible.</summary>
+    /// <summary>Writes the dispatch of a work item's rows: to a row-block kernel when there are enough rows to fill its lanes, else one row at a time.</summary>
+    private static void WriteRowsDispatch(SourceWriter writer, KernelConfiguration kernel, KernelPlan plan)
+    {
+        writer.WriteLine("/// <summary>");
+        writer.WriteLine("/// Computes <paramref name=\"rows\"/> consecutive query rows of one (batch entry, head), the first at key position");
+        writer.WriteLine("/// <paramref name=\"position\"/>: on the widest row-block kernel whose lanes they fill at least half, else one row at a");
+        writer.WriteLine("/// time (decoding a single token, say). IsHardwareAccelerated is a JIT-time constant, so only the chosen paths are compiled.");
+        writer.WriteLine("/// </summary>");
+        writer.OpenBlock($"private static void Rows({BlockParameters(kernel)})");
+        foreach (BlockPath path in plan.BlockPaths)
+        {
+            string lanes = Literals.Int(path.Lanes);
+            writer.OpenBlock($"if ({path.Type}.IsHardwareAccelerated && rows >= {Literals.Int(path.MinimumRows)})");
+            if (path.Lanes >= KernelPlan.RowsPerItem)
+            {
+                writer.WriteLine($"{path.BlockName}({BlockArguments(kernel, "query", "output", "rows", "position")});");
+            }
+            else
+            {
+                writer.OpenBlock($"for (int r = 0; r < rows; r += {lanes})");
+                writer.WriteLine($"{path.BlockName}({BlockArguments(kernel, "Unsafe.Add(ref query, (nint)r * QueryRowStride)", "Unsafe.Add(ref output, (nint)r * OutputRowStride)", $"Math.Min({lanes}, rows - r)", "position + r").Replace(", firstRow", ", firstRow + r")});");
+                writer.CloseBlock();
+            }
+
+            writer.WriteLine("return;");
+            writer.CloseBlock();
+            writer.WriteLine();
+        }
+
+        writer.OpenBlock("for (int r = 0; r < rows; r++)");
+        writer.WriteLine("VisibleRange(position + r, valid, out int firstKey, out int endKey);");
+        string maskArguments = kernel.HasExplicitMask ? ", in mask, mask.GetRowStart(b, head, firstRow + r)" : string.Empty;
+        writer.WriteLine($"Row(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride), firstKey, endKey{maskArguments});");
+        writer.CloseBlock();
+        writer.CloseBlock();
+    }
+
+    /// <summary>Writes <c>VisibleRange</c>: [firstKey, endKey), the one interval of keys the structural masks leave a row.</summary>
     private static void WriteVisibleRange(SourceWriter writer, KernelConfiguration kernel)
     {
+        writer.WriteLine("/// <summary>");
         if (!kernel.IsCausal && !kernel.HasWindow)
         {
             writer.WriteLine(kernel.HasKeyPadding
-                ? "// Every valid key is visible."
-                : "// Every key is visible.");
-            writer.WriteLine("int firstKey = 0;");
-            writer.WriteLine("int endKey = valid;");
+                ? "/// The keys a row sees: every valid key, [0, keyLengths[b])."
+                : "/// The keys a row sees: all of them.");
+            writer.WriteLine("/// </summary>");
+            writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
+            writer.OpenBlock("private static void VisibleRange(long position, int valid, out int firstKey, out int endKey)");
+            writer.WriteLine("firstKey = 0;");
+            writer.WriteLine("endKey = valid;");
+            writer.CloseBlock();
             return;
         }
 
         var rules = new System.Collections.Generic.List<string>();
         if (kernel.IsCausal)
         {
-            rules.Add("j <= p");
+            rules.Add("j &lt;= p");
         }
 
         if (kernel.HasWindow)
         {
-            rules.Add("p - WindowLeft <= j <= p + WindowRight");
+            rules.Add("p - WindowLeft &lt;= j &lt;= p + WindowRight");
         }
 
         if (kernel.HasKeyPadding)
         {
-            rules.Add("j < keyLengths[b]");
+            rules.Add("j &lt; keyLengths[b]");
         }
 
-        writer.WriteLine($"// Row i sits at key position p = i + offset and sees key j only if {string.Join(" and ", rules)}:");
-        writer.WriteLine("// one interval [firstKey, endKey), empty when the row sees nothing. Keys outside it are never read.");
-        writer.WriteLine("long position = i + offset;");
+        rules.Add(kernel.HasKeyPadding ? "j &lt; valid" : "j &lt; keyLength");
+        writer.WriteLine($"/// The keys a row at key position p sees, j with {string.Join(" and ", rules.Distinct())}: one interval");
+        writer.WriteLine("/// [firstKey, endKey), empty when the row sees nothing. Keys outside it are never read.");
+        writer.WriteLine("/// </summary>");
+        writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
+        writer.OpenBlock("private static void VisibleRange(long position, int valid, out int firstKey, out int endKey)");
         writer.WriteLine(kernel.HasWindow
-            ? "int firstKey = (int)Math.Clamp(position - WindowLeft, 0, valid);"
-            : "int firstKey = 0;");
+            ? "firstKey = (int)Math.Clamp(position - WindowLeft, 0, valid);"
+            : "firstKey = 0;");
         writer.WriteLine(kernel.IsCausal
-            ? "int endKey = (int)Math.Clamp(position + 1, 0, valid);"
-            : "int endKey = (int)Math.Clamp(position + WindowRight + 1, 0, valid);");
+            ? "endKey = (int)Math.Clamp(position + 1, 0, valid);"
+            : "endKey = (int)Math.Clamp(position + WindowRight + 1, 0, valid);");
+        writer.CloseBlock();
     }
 
     private static string RowParameters(KernelConfiguration kernel) =>
@@ -457,6 +520,36 @@ internal static partial class KernelEmitter
             writer.CloseBlock();
         }
 
+        writer.CloseBlock();
+    }
+
+    private static void WriteExplicitMaskForLanes(SourceWriter writer)
+    {
+        writer.WriteLine("/// <summary>");
+        writer.WriteLine("/// Applies the explicit mask to a row block's tile of scores, stored key by key with one row per lane: lane r holds row");
+        writer.WriteLine("/// firstRow + r (lanes past the last row repeat it). Boolean: excluded keys get -infinity; additive: the value is added.");
+        writer.WriteLine("/// Keys past the mask's key axis are masked.");
+        writer.WriteLine("/// </summary>");
+        writer.OpenBlock("private static void ApplyExplicitMask(Span<float> tile, int lanes, int tileStart, int count, int rows, scoped in ExplicitMask mask, int b, int head, int firstRow)");
+        writer.OpenBlock("for (int r = 0; r < lanes; r++)");
+        writer.WriteLine("int maskStart = mask.GetRowStart(b, head, firstRow + Math.Min(r, rows - 1));");
+        writer.OpenBlock("if (mask.IsBoolean)");
+        writer.WriteLine("ReadOnlySpan<bool> allowed = mask.AllowedValues.Slice(maskStart, mask.KeyLength);");
+        writer.OpenBlock("for (int c = 0; c < count; c++)");
+        writer.WriteLine("int keyIndex = tileStart + c;");
+        writer.OpenBlock("if (keyIndex >= allowed.Length || !allowed[keyIndex])");
+        writer.WriteLine("tile[c * lanes + r] = float.NegativeInfinity;");
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.OpenBlock("else");
+        writer.WriteLine("ReadOnlySpan<float> added = mask.AdditiveValues.Slice(maskStart, mask.KeyLength);");
+        writer.OpenBlock("for (int c = 0; c < count; c++)");
+        writer.WriteLine("int keyIndex = tileStart + c;");
+        writer.WriteLine("tile[c * lanes + r] = keyIndex < added.Length ? tile[c * lanes + r] + added[keyIndex] : float.NegativeInfinity;");
+        writer.CloseBlock();
+        writer.CloseBlock();
+        writer.CloseBlock();
         writer.CloseBlock();
     }
 

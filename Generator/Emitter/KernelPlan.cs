@@ -18,6 +18,13 @@ internal sealed class KernelPlan
     /// <summary>The vector widths the emitter knows, widest first.</summary>
     private static readonly (string Type, int Bits)[] s_widths = { ("Vector512", 512), ("Vector256", 256), ("Vector128", 128) };
 
+    /// <summary>
+    /// Keys per score register block, for each width. The block holds one accumulator per key, plus the query vector:
+    /// AVX-512 has 32 vector registers, so 16 accumulators leave room to spare; AVX2, SSE and the x64 view of Vector128
+    /// have 16, so 12 accumulators, the query and a broadcast temporary fit.
+    /// </summary>
+    private static int KeyChunk(int bits) => bits == 512 ? 16 : 12;
+
     public KernelPlan(KernelConfiguration kernel)
     {
         Kernel = kernel;
@@ -42,6 +49,14 @@ internal sealed class KernelPlan
 
         Paths = paths;
         SkippedPaths = skipped;
+
+        var blocks = new List<BlockPath>();
+        foreach ((string type, int bits) in s_widths)
+        {
+            blocks.Add(new BlockPath(type, bits / 32, KeyChunk(bits)));
+        }
+
+        BlockPaths = blocks;
     }
 
     public KernelConfiguration Kernel { get; }
@@ -57,6 +72,33 @@ internal sealed class KernelPlan
 
     /// <summary>The widths left out because a head is narrower than one vector.</summary>
     public IReadOnlyList<(string Type, int Lanes)> SkippedPaths { get; }
+
+    /// <summary>The row-block (tiled) paths, widest first. Rows go in lanes, so every width works for every head size.</summary>
+    public IReadOnlyList<BlockPath> BlockPaths { get; }
+
+    /// <summary>Floats from one query row of a (batch entry, head) to the next.</summary>
+    public int QueryRowStride => Kernel.Layout == AttentionLayout.Bshd ? Kernel.Heads * Kernel.HeadDim : Kernel.HeadDim;
+
+    /// <summary>Floats from one output row of a (batch entry, head) to the next.</summary>
+    public int OutputRowStride => Kernel.Layout == AttentionLayout.Bshd ? Kernel.Heads * Kernel.ValueDim : Kernel.ValueDim;
+}
+
+/// <summary>
+/// A row-block path: <see cref="Lanes"/> query rows at once, one per lane, and score register blocks of
+/// <see cref="KeyChunk"/> keys.
+/// </summary>
+internal sealed record BlockPath(string Type, int Lanes, int KeyChunk)
+{
+    public string BlockName => "Block" + Type;
+
+    public string ScoreKeysName => "ScoreKeys" + Type;
+
+    public string ScoreKeyName => "ScoreKey" + Type;
+
+    public string AccumulateName => "Accumulate" + Type;
+
+    /// <summary>The fewest rows worth a block of this width; fewer go to the one-row kernels.</summary>
+    public int MinimumRows => Lanes / 2;
 }
 
 /// <summary>One vector width, and how it covers the query/key and value heads.</summary>

@@ -32,10 +32,14 @@ internal sealed class SourceWriter
 
     public void WriteLine() => _builder.Append('\n');
 
-    /// <summary>Writes <paramref name="header"/> and an opening brace, and indents what follows.</summary>
+    /// <summary>Writes <paramref name="header"/> (if any) and an opening brace, and indents what follows.</summary>
     public void OpenBlock(string header)
     {
-        WriteLine(header);
+        if (header.Length > 0)
+        {
+            WriteLine(header);
+        }
+
         WriteLine("{");
         Indentation++;
     }

@@ -12,7 +12,9 @@ namespace AttentionGen.CompilerServices;
 /// <remarks>
 /// Work items are handed out one at a time from a shared counter, so threads that draw cheap items (early causal
 /// rows) simply take more of them. The spans are pinned for the duration of the call; the call returns only when
-/// every item is finished, so no helper thread can touch the caller's memory afterwards.
+/// every item is finished, so no helper thread can touch the caller's memory afterwards. The object that carries a
+/// call to the helpers is pooled: it goes back to the pool when the last helper that was queued for it has run, so a
+/// helper that starts late never sees the next call's arguments, and a steady stream of calls allocates nothing.
 /// </remarks>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class AttentionScheduler
@@ -51,20 +53,30 @@ public static unsafe class AttentionScheduler
         fixed (float* maskAdditive = mask.AdditiveValues)
         fixed (bool* maskAllowed = mask.AllowedValues)
         {
-            var job = new Job<TKernel>
-            {
-                Query = query, QueryLength = arguments.Query.Length,
-                Key = key, KeyLength = arguments.Key.Length,
-                Value = value, ValueLength = arguments.Value.Length,
-                Output = output, OutputLength = arguments.Output.Length,
-                KeyLengths = keyLengths, KeyLengthsLength = arguments.KeyLengths.Length,
-                MaskAdditive = maskAdditive, MaskAdditiveLength = mask.AdditiveValues.Length,
-                MaskAllowed = maskAllowed, MaskAllowedLength = mask.AllowedValues.Length,
-                MaskIsBoolean = mask.IsBoolean,
-                MaskBatch = mask.Batch, MaskHeads = mask.Heads, MaskQueryLength = mask.QueryLength, MaskKeyLength = mask.KeyLength,
-                Batch = arguments.Batch, QueryRows = arguments.QueryLength, KeyRows = arguments.KeyLength,
-                WorkItems = workItems,
-            };
+            Job<TKernel> job = Job<TKernel>.Rent();
+            job.Query = query;
+            job.QueryLength = arguments.Query.Length;
+            job.Key = key;
+            job.KeyLength = arguments.Key.Length;
+            job.Value = value;
+            job.ValueLength = arguments.Value.Length;
+            job.Output = output;
+            job.OutputLength = arguments.Output.Length;
+            job.KeyLengths = keyLengths;
+            job.KeyLengthsLength = arguments.KeyLengths.Length;
+            job.MaskAdditive = maskAdditive;
+            job.MaskAdditiveLength = mask.AdditiveValues.Length;
+            job.MaskAllowed = maskAllowed;
+            job.MaskAllowedLength = mask.AllowedValues.Length;
+            job.MaskIsBoolean = mask.IsBoolean;
+            job.MaskBatch = mask.Batch;
+            job.MaskHeads = mask.Heads;
+            job.MaskQueryLength = mask.QueryLength;
+            job.MaskKeyLength = mask.KeyLength;
+            job.Batch = arguments.Batch;
+            job.QueryRows = arguments.QueryLength;
+            job.KeyRows = arguments.KeyLength;
+            job.Start(workItems, helpers: threads - 1);
 
             for (int i = 1; i < threads; i++)
             {
@@ -72,7 +84,7 @@ public static unsafe class AttentionScheduler
             }
 
             job.Work();
-            job.WaitForAllItems();
+            job.WaitForAllItemsAndRelease();
         }
     }
 
@@ -101,11 +113,42 @@ public static unsafe class AttentionScheduler
         public int MaskBatch, MaskHeads, MaskQueryLength, MaskKeyLength;
         public int Batch, QueryRows, KeyRows, WorkItems;
 
+        private static readonly Job<TKernel>?[] s_pool = new Job<TKernel>?[4];
+
         private int _next;
         private int _finished;
+        private int _references;
         private ExceptionDispatchInfo? _failure;
 
-        void IThreadPoolWorkItem.Execute() => Work();
+        /// <summary>A job from the pool, or a new one when every pooled job is still in use.</summary>
+        public static Job<TKernel> Rent()
+        {
+            for (int i = 0; i < s_pool.Length; i++)
+            {
+                if (Interlocked.Exchange(ref s_pool[i], null) is { } job)
+                {
+                    return job;
+                }
+            }
+
+            return new Job<TKernel>();
+        }
+
+        /// <summary>Arms the job for <paramref name="workItems"/> items, run by the caller and <paramref name="helpers"/> helpers.</summary>
+        public void Start(int workItems, int helpers)
+        {
+            WorkItems = workItems;
+            _finished = 0;
+            _failure = null;
+            _references = helpers + 1;
+            Volatile.Write(ref _next, 0);
+        }
+
+        void IThreadPoolWorkItem.Execute()
+        {
+            Work();
+            Release();
+        }
 
         /// <summary>Takes items until none is left. Runs on the caller and on each helper.</summary>
         public void Work()
@@ -140,8 +183,11 @@ public static unsafe class AttentionScheduler
             }
         }
 
-        /// <summary>Blocks until every item has finished, then rethrows the first failure, if any.</summary>
-        public void WaitForAllItems()
+        /// <summary>
+        /// Blocks until every item has finished, gives up the caller's reference to the job, then rethrows the first
+        /// failure, if any.
+        /// </summary>
+        public void WaitForAllItemsAndRelease()
         {
             var spinner = new SpinWait();
             while (Volatile.Read(ref _finished) < WorkItems)
@@ -149,7 +195,30 @@ public static unsafe class AttentionScheduler
                 spinner.SpinOnce(sleep1Threshold: -1);
             }
 
-            _failure?.Throw();
+            ExceptionDispatchInfo? failure = _failure;
+            Release();
+            failure?.Throw();
+        }
+
+        /// <summary>The last of the caller and the helpers to be done with the job returns it to the pool.</summary>
+        private void Release()
+        {
+            if (Interlocked.Decrement(ref _references) != 0)
+            {
+                return;
+            }
+
+            Query = Key = Value = Output = MaskAdditive = null;
+            KeyLengths = null;
+            MaskAllowed = null;
+            _failure = null;
+            for (int i = 0; i < s_pool.Length; i++)
+            {
+                if (Interlocked.CompareExchange(ref s_pool[i], this, null) is null)
+                {
+                    return;
+                }
+            }
         }
     }
 }

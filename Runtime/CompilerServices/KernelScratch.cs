@@ -1,0 +1,49 @@
+using System;
+using System.ComponentModel;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace AttentionGen.CompilerServices;
+
+/// <summary>
+/// Per-thread working memory for generated kernels: one pinned, 64-byte-aligned buffer per thread, allocated on the
+/// first call and grown only when a kernel needs more, so a call allocates nothing after the first. Used by
+/// generated code; not meant to be called directly.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static unsafe class KernelScratch
+{
+    private const int Alignment = 64;
+
+    [ThreadStatic]
+    private static float[]? t_buffer;
+
+    [ThreadStatic]
+    private static int t_offset;
+
+    /// <summary>
+    /// This thread's scratch, at least <paramref name="floats"/> long and starting on a 64-byte boundary. Its contents
+    /// are whatever the last kernel on this thread left; it stays valid until this thread asks again.
+    /// </summary>
+    public static Span<float> Get(int floats)
+    {
+        float[]? buffer = t_buffer;
+        if (buffer is null || buffer.Length - t_offset < floats)
+        {
+            buffer = Grow(floats);
+        }
+
+        return buffer.AsSpan(t_offset, floats);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static float[] Grow(int floats)
+    {
+        // Pinned, so the alignment computed here holds for the buffer's lifetime.
+        float[] buffer = GC.AllocateUninitializedArray<float>(floats + Alignment / sizeof(float), pinned: true);
+        nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        t_offset = (int)((Alignment - (address & (Alignment - 1))) & (Alignment - 1)) / sizeof(float);
+        t_buffer = buffer;
+        return buffer;
+    }
+}
