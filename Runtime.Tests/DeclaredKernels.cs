@@ -47,6 +47,10 @@ public static partial class WideKernel;
            Alignment = MaskAlignment.BottomRight, WindowLeft = 20, Softcap = 5f, Layout = AttentionLayout.Bhsd)]
 public static partial class EverythingKernel;
 
+/// <summary>Key rows 4 KiB apart (8 key/value heads of 128 in Bshd), which row blocks pack before scoring.</summary>
+[Attention(Heads = 16, KvHeads = 8, HeadDim = 128, ValueDim = 40, Mask = AttentionMask.Causal, Alignment = MaskAlignment.TopLeft)]
+public static partial class PackedKeysKernel;
+
 public static partial class Outer
 {
     /// <summary>A kernel nested in another type.</summary>
@@ -69,6 +73,7 @@ public static class DeclaredKernels
         new(nameof(NarrowKernel), NarrowKernel.Configuration, (q, k, v, o, b, ql, kl, _, _) => NarrowKernel.Forward(q, k, v, o, b, ql, kl)),
         new(nameof(WideKernel), WideKernel.Configuration, (q, k, v, o, b, ql, kl, kls, _) => WideKernel.Forward(q, k, v, o, b, ql, kl, kls)),
         new(nameof(EverythingKernel), EverythingKernel.Configuration, (q, k, v, o, b, ql, kl, kls, m) => EverythingKernel.Forward(q, k, v, o, b, ql, kl, kls, m)),
+        new(nameof(PackedKeysKernel), PackedKeysKernel.Configuration, (q, k, v, o, b, ql, kl, _, _) => PackedKeysKernel.Forward(q, k, v, o, b, ql, kl)),
         new(nameof(Outer.NestedKernel), Outer.NestedKernel.Configuration, (q, k, v, o, b, ql, kl, _, _) => Outer.NestedKernel.Forward(q, k, v, o, b, ql, kl)),
         new(nameof(GlobalNamespaceKernel), GlobalNamespaceKernel.Configuration, (q, k, v, o, b, ql, kl, _, _) => GlobalNamespaceKernel.Forward(q, k, v, o, b, ql, kl)),
     };

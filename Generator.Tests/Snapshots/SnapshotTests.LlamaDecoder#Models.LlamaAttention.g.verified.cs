@@ -55,9 +55,11 @@ namespace Models
         /// <item><description>Configuration: 32 query heads sharing 8 key/value heads, 4 per group (query head h reads key/value head h / 4); HeadDim 128, ValueDim 128; layout Bshd ([batch, sequence, heads, dim]).</description></item>
         /// <item><description>Scores: s_j = Scale · (q · k_j) with Scale = 0.088388346f, 1/sqrt(128), not soft-capped.</description></item>
         /// <item><description>Mask: query row i sits at key position p = i + valid − queryLength (bottom-right alignment), where valid is keyLength; causal: key j is visible only if j ≤ p; together these rules leave each row one interval of keys, and the kernel reads nothing outside it.</description></item>
-        /// <item><description>Softmax: online, over tiles of 64 keys: each tile's scores are computed, their maximum taken, the running sum and accumulators rescaled by exp(old max − new max) only when the maximum grows, and p_j = exp(s_j − max) accumulated into output += p_j · v_j. The scores of one tile are the only intermediate; no queryLength × keyLength matrix exists. A row that sees no key is written as zeros, never NaN.</description></item>
-        /// <item><description>Work: items of 16 query rows of one (batch entry, head), handed out one at a time to up to AttentionRuntime.MaxDegreeOfParallelism threads; small calls stay on the calling thread.</description></item>
-        /// <item><description>Paths, chosen at JIT time from IsHardwareAccelerated, widest first: Vector512 (8 vectors per query/key head; 8 vectors per value head; fused multiply-add); Vector256 (16 vectors per query/key head; 16 vectors per value head; fused multiply-add); Vector128 (32 vectors per query/key head; 32 vectors per value head; fused multiply-add); a scalar path when no vector width is accelerated.</description></item>
+        /// <item><description>Tiles: blocks of up to 16 query rows, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 64 keys. The queries are transposed into lanes once per block. Q·Kᵀ is a register block of 16 keys × 16 rows on Vector512: 16 accumulators, each key element broadcast from memory into a fused multiply-add, HeadDim (128) steps deep. P·V is a register block of 16 value elements × 16 rows, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch.</description></item>
+        /// <item><description>Softmax: online, lane by lane: per tile, the maximum, a rescale of the running sum and accumulators by exp(old max − new max), and p = exp(s − max) written over the scores. The tile of scores is the only intermediate; no queryLength × keyLength matrix exists. exp is KernelMath.Exp, a polynomial within 2 ulp. A row that sees no key is written as zeros, never NaN.</description></item>
+        /// <item><description>Skipped work: a block reads only the keys some row of it sees; tiles every row sees whole skip per-element masking, so only the tiles where the rows' ranges differ (the causal diagonal, the window's edges) are masked element by element.</description></item>
+        /// <item><description>One-row kernels, for blocks that would fill less than half a vector (decoding a token, say): the query row in registers, scores by fused multiply-add and one horizontal sum per key, tiles of the same size. Paths: Vector512 (8 vectors per query/key head; 8 vectors per value head); Vector256 (16 vectors per query/key head; 16 vectors per value head); Vector128 (32 vectors per query/key head; 32 vectors per value head); a scalar kernel.</description></item>
+        /// <item><description>Work: items of up to 16 rows of one (batch entry, head), ordered so that the blocks sharing a key/value head run back to back, handed out one at a time to up to AttentionRuntime.MaxDegreeOfParallelism threads (so the causal mask's cheap early blocks and costly late ones even out); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time from IsHardwareAccelerated; without SIMD every row takes the scalar kernel.</description></item>
         /// </list>
         /// </remarks>
         [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
@@ -113,12 +115,19 @@ namespace AttentionGen.Generated
         /// <summary>Floats from one value row to the next (KvHeads · ValueDim in the Bshd layout).</summary>
         private const int ValueStride = 1024;
 
+        /// <summary>Floats from one query row of a head to the next (Heads · HeadDim in the Bshd layout).</summary>
+        private const int QueryRowStride = 4096;
+
+        /// <summary>Floats from one output row of a head to the next (Heads · ValueDim in the Bshd layout).</summary>
+        private const int OutputRowStride = 4096;
+
         /// <summary>Runs work items [start, end): each is up to RowsPerItem query rows of one (batch entry, head).</summary>
         public static void Execute(scoped in AttentionArguments arguments, int start, int end)
         {
             int batch = arguments.Batch;
             int queryLength = arguments.QueryLength;
             int keyLength = arguments.KeyLength;
+            int queryBlocks = (queryLength + RowsPerItem - 1) / RowsPerItem;
             ref float query = ref MemoryMarshal.GetReference(arguments.Query);
             ref float key = ref MemoryMarshal.GetReference(arguments.Key);
             ref float value = ref MemoryMarshal.GetReference(arguments.Value);
@@ -126,28 +135,897 @@ namespace AttentionGen.Generated
 
             for (int item = start; item < end; item++)
             {
-                // Work item -> (query block, batch entry, head). Heads vary fastest, so the 4 query heads that share a
-                // key/value head run back to back while its keys and values are in cache.
-                int head = item % Heads;
-                int b = item / Heads % batch;
-                int firstRow = item / Heads / batch * RowsPerItem;
-                int endRow = Math.Min(firstRow + RowsPerItem, queryLength);
-                int kvHead = head / GroupSize;
+                // Work item -> (batch entry, key/value head, query block, query head of the group), the last varying fastest: the
+                // 4 query heads that share a key/value head, then all its query blocks, run back to back while its keys and
+                // values are in cache.
+                int member = item % GroupSize;
+                int block = item / GroupSize % queryBlocks;
+                int kvHead = item / GroupSize / queryBlocks % KvHeads;
+                int b = item / GroupSize / queryBlocks / KvHeads;
+                int head = kvHead * GroupSize + member;
+                int firstRow = block * RowsPerItem;
+                int rows = Math.Min(RowsPerItem, queryLength - firstRow);
                 int valid = keyLength;
                 long offset = (long)valid - queryLength; // bottom-right: the last query row sits at the last valid key
                 ref float keys = ref Unsafe.Add(ref key, ((nint)b * keyLength * KvHeads + kvHead) * HeadDim);
                 ref float values = ref Unsafe.Add(ref value, ((nint)b * keyLength * KvHeads + kvHead) * ValueDim);
+                nint row = ((nint)b * queryLength + firstRow) * Heads + head;
+                Rows(ref Unsafe.Add(ref query, row * HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * ValueDim), rows, firstRow + offset, valid);
+            }
+        }
 
-                for (int i = firstRow; i < endRow; i++)
+        /// <summary>
+        /// Computes <paramref name="rows"/> consecutive query rows of one (batch entry, head), the first at key position
+        /// <paramref name="position"/>: on the widest row-block kernel whose lanes they fill at least half, else one row at a
+        /// time (decoding a single token, say). IsHardwareAccelerated is a JIT-time constant, so only the chosen paths are compiled.
+        /// </summary>
+        private static void Rows(ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid)
+        {
+            if (Vector512.IsHardwareAccelerated && rows >= 8)
+            {
+                BlockVector512(ref query, ref keys, ref values, ref output, rows, position, valid);
+                return;
+            }
+
+            if (Vector256.IsHardwareAccelerated && rows >= 4)
+            {
+                for (int r = 0; r < rows; r += 8)
                 {
-                    // Row i sits at key position p = i + offset and sees key j only if j <= p:
-                    // one interval [firstKey, endKey), empty when the row sees nothing. Keys outside it are never read.
-                    long position = i + offset;
-                    int firstKey = 0;
-                    int endKey = (int)Math.Clamp(position + 1, 0, valid);
-                    nint row = ((nint)b * queryLength + i) * Heads + head;
-                    Row(ref Unsafe.Add(ref query, row * HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * ValueDim), firstKey, endKey);
+                    BlockVector256(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride), Math.Min(8, rows - r), position + r, valid);
                 }
+                return;
+            }
+
+            if (Vector128.IsHardwareAccelerated && rows >= 2)
+            {
+                for (int r = 0; r < rows; r += 4)
+                {
+                    BlockVector128(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride), Math.Min(4, rows - r), position + r, valid);
+                }
+                return;
+            }
+
+            for (int r = 0; r < rows; r++)
+            {
+                VisibleRange(position + r, valid, out int firstKey, out int endKey);
+                Row(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride), firstKey, endKey);
+            }
+        }
+
+        /// <summary>
+        /// The keys a row at key position p sees, j with j &lt;= p and j &lt; keyLength: one interval
+        /// [firstKey, endKey), empty when the row sees nothing. Keys outside it are never read.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void VisibleRange(long position, int valid, out int firstKey, out int endKey)
+        {
+            firstKey = 0;
+            endKey = (int)Math.Clamp(position + 1, 0, valid);
+        }
+
+        /// <summary>
+        /// Up to 16 query rows at once on Vector512, one row per lane. Per tile of keys: Q·Kᵀ as 16-key register blocks,
+        /// the online softmax lane by lane, and P·V accumulated into the block's output, which lives transposed in scratch.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void BlockVector512(ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid)
+        {
+            // Scratch: the scaled queries transposed [HeadDim][16], one tile of scores or probabilities [KeyTile][16], the
+            // output accumulators [ValueDim][16], and 16 packed key rows [16][HeadDim].
+            // Key rows lie a multiple of 4 KiB apart (KeyStride), where a register block's keys would all compete for one
+            // L1 cache set, so each block's keys are copied into consecutive rows first.
+            Span<float> scratch = KernelScratch.Get((HeadDim + KeyTile + ValueDim) * 16 + 16 * HeadDim);
+            ref float qT = ref MemoryMarshal.GetReference(scratch);
+            ref float sT = ref Unsafe.Add(ref qT, HeadDim * 16);
+            ref float oT = ref Unsafe.Add(ref sT, KeyTile * 16);
+            ref float packedKeys = ref Unsafe.Add(ref oT, ValueDim * 16);
+            scratch.Slice((HeadDim + KeyTile) * 16, ValueDim * 16).Clear();
+
+            // Transpose the rows into lanes, scaled, and find each row's visible keys. Lanes past the last row repeat it;
+            // their results are never stored.
+            Span<int> firstKeys = stackalloc int[16];
+            Span<int> endKeys = stackalloc int[16];
+            int unionFirst = int.MaxValue, unionEnd = 0, sharedFirst = 0, sharedEnd = int.MaxValue;
+            for (int r = 0; r < 16; r++)
+            {
+                int source = Math.Min(r, rows - 1);
+                ref float q = ref Unsafe.Add(ref query, (nint)source * QueryRowStride);
+                for (int d = 0; d < HeadDim; d++)
+                {
+                    Unsafe.Add(ref qT, d * 16 + r) = Unsafe.Add(ref q, d) * Scale;
+                }
+
+                VisibleRange(position + source, valid, out int firstKey, out int endKey);
+                firstKeys[r] = firstKey;
+                endKeys[r] = endKey;
+                sharedFirst = Math.Max(sharedFirst, firstKey);
+                sharedEnd = Math.Min(sharedEnd, endKey);
+                if (firstKey < endKey)
+                {
+                    unionFirst = Math.Min(unionFirst, firstKey);
+                    unionEnd = Math.Max(unionEnd, endKey);
+                }
+            }
+
+            Vector512<int> first = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(firstKeys));
+            Vector512<int> end = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(endKeys));
+            Vector512<float> rowMax = Vector512.Create(float.NegativeInfinity);
+            Vector512<float> rowSum = Vector512<float>.Zero;
+
+            // Walk the keys that any row sees; keys no row sees are never read.
+            for (int tileStart = unionFirst; tileStart < unionEnd; tileStart += KeyTile)
+            {
+                int count = Math.Min(KeyTile, unionEnd - tileStart);
+
+                // Scores: s = (scale · q) · k for every row and key of the tile, 16 keys per register block.
+                int c = 0;
+                for (; c + 16 <= count; c += 16)
+                {
+                    KernelMath.CopyRows(ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), KeyStride, ref packedKeys, 16, HeadDim);
+                    ScoreKeysVector512(ref qT, ref packedKeys, ref Unsafe.Add(ref sT, c * 16));
+                }
+                for (; c < count; c++)
+                {
+                    ScoreKeyVector512(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), ref Unsafe.Add(ref sT, c * 16));
+                }
+
+                // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys outside a
+                // row's own range get -infinity in its lane. Tiles that every row sees whole skip this.
+                if (tileStart < sharedFirst || tileStart + count > sharedEnd)
+                {
+                    for (c = 0; c < count; c++)
+                    {
+                        Vector512<int> keyIndex = Vector512.Create(tileStart + c);
+                        Vector512<float> visible = (Vector512.GreaterThanOrEqual(keyIndex, first) & Vector512.LessThan(keyIndex, end)).AsSingle();
+                        Vector512.ConditionalSelect(visible, Vector512.LoadUnsafe(ref sT, (nuint)(c * 16)), Vector512.Create(float.NegativeInfinity)).StoreUnsafe(ref sT, (nuint)(c * 16));
+                    }
+                }
+
+                // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by which
+                // the running sum and the accumulators shrink when it grows (exactly 1 when it does not).
+                Vector512<float> tileMax = Vector512.LoadUnsafe(ref sT);
+                for (c = 1; c < count; c++)
+                {
+                    tileMax = Vector512.MaxNative(tileMax, Vector512.LoadUnsafe(ref sT, (nuint)(c * 16)));
+                }
+                Vector512<float> newMax = Vector512.MaxNative(rowMax, tileMax);
+                // A lane that has seen only masked keys still has a maximum of -infinity; exp is taken against 0 there, so its
+                // probabilities are 0 rather than NaN.
+                Vector512<float> shift = Vector512.ConditionalSelect(Vector512.Equals(newMax, Vector512.Create(float.NegativeInfinity)), Vector512<float>.Zero, newMax);
+                Vector512<float> correction = KernelMath.Exp(rowMax - shift);
+                rowMax = newMax;
+
+                // Probabilities p = exp(s - max), written over the scores.
+                Vector512<float> tileSum = Vector512<float>.Zero;
+                for (c = 0; c < count; c++)
+                {
+                    Vector512<float> p = KernelMath.Exp(Vector512.LoadUnsafe(ref sT, (nuint)(c * 16)) - shift);
+                    p.StoreUnsafe(ref sT, (nuint)(c * 16));
+                    tileSum += p;
+                }
+                rowSum = Vector512.FusedMultiplyAdd(rowSum, correction, tileSum);
+
+                // P·V: rescale the accumulators and add this tile's probabilities times its values.
+                AccumulateVector512(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, correction);
+            }
+
+            // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
+            // written as zeros.
+            Span<float> inverses = stackalloc float[16];
+            Vector512.ConditionalSelect(Vector512.Equals(rowSum, Vector512<float>.Zero), Vector512<float>.Zero, Vector512<float>.One / rowSum).StoreUnsafe(ref MemoryMarshal.GetReference(inverses));
+            for (int r = 0; r < rows; r++)
+            {
+                ref float o = ref Unsafe.Add(ref output, (nint)r * OutputRowStride);
+                float inverse = inverses[r];
+                for (int dv = 0; dv < ValueDim; dv++)
+                {
+                    Unsafe.Add(ref o, dv) = Unsafe.Add(ref oT, dv * 16 + r) * inverse;
+                }
+            }
+        }
+
+        /// <summary>
+        /// Scores 16 keys against the block's rows: 16 accumulators, one per key, each a Vector512 of rows.
+        /// Each step loads one query element for every row and multiplies it by the same element of each key, broadcast.
+        /// The keys are consecutive rows of HeadDim floats, packed.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void ScoreKeysVector512(ref float qT, ref float k, ref float sT)
+        {
+            Vector512<float> s0 = Vector512<float>.Zero;
+            Vector512<float> s1 = Vector512<float>.Zero;
+            Vector512<float> s2 = Vector512<float>.Zero;
+            Vector512<float> s3 = Vector512<float>.Zero;
+            Vector512<float> s4 = Vector512<float>.Zero;
+            Vector512<float> s5 = Vector512<float>.Zero;
+            Vector512<float> s6 = Vector512<float>.Zero;
+            Vector512<float> s7 = Vector512<float>.Zero;
+            Vector512<float> s8 = Vector512<float>.Zero;
+            Vector512<float> s9 = Vector512<float>.Zero;
+            Vector512<float> s10 = Vector512<float>.Zero;
+            Vector512<float> s11 = Vector512<float>.Zero;
+            Vector512<float> s12 = Vector512<float>.Zero;
+            Vector512<float> s13 = Vector512<float>.Zero;
+            Vector512<float> s14 = Vector512<float>.Zero;
+            Vector512<float> s15 = Vector512<float>.Zero;
+            for (int d = 0; d < HeadDim; d++)
+            {
+                Vector512<float> q = Vector512.LoadUnsafe(ref qT, (nuint)(d * 16));
+                s0 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + HeadDim)), s1);
+                s2 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 2 * HeadDim)), s2);
+                s3 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 3 * HeadDim)), s3);
+                s4 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 4 * HeadDim)), s4);
+                s5 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 5 * HeadDim)), s5);
+                s6 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 6 * HeadDim)), s6);
+                s7 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 7 * HeadDim)), s7);
+                s8 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 8 * HeadDim)), s8);
+                s9 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 9 * HeadDim)), s9);
+                s10 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 10 * HeadDim)), s10);
+                s11 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 11 * HeadDim)), s11);
+                s12 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 12 * HeadDim)), s12);
+                s13 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 13 * HeadDim)), s13);
+                s14 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 14 * HeadDim)), s14);
+                s15 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 15 * HeadDim)), s15);
+            }
+            s0.StoreUnsafe(ref sT);
+            s1.StoreUnsafe(ref sT, 16);
+            s2.StoreUnsafe(ref sT, 32);
+            s3.StoreUnsafe(ref sT, 48);
+            s4.StoreUnsafe(ref sT, 64);
+            s5.StoreUnsafe(ref sT, 80);
+            s6.StoreUnsafe(ref sT, 96);
+            s7.StoreUnsafe(ref sT, 112);
+            s8.StoreUnsafe(ref sT, 128);
+            s9.StoreUnsafe(ref sT, 144);
+            s10.StoreUnsafe(ref sT, 160);
+            s11.StoreUnsafe(ref sT, 176);
+            s12.StoreUnsafe(ref sT, 192);
+            s13.StoreUnsafe(ref sT, 208);
+            s14.StoreUnsafe(ref sT, 224);
+            s15.StoreUnsafe(ref sT, 240);
+        }
+
+        /// <summary>Scores one key against the block's rows, in 4 independent chains of fused multiply-adds.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void ScoreKeyVector512(ref float qT, ref float k, ref float sT)
+        {
+            Vector512<float> s0 = Vector512<float>.Zero;
+            Vector512<float> s1 = Vector512<float>.Zero;
+            Vector512<float> s2 = Vector512<float>.Zero;
+            Vector512<float> s3 = Vector512<float>.Zero;
+            for (int d = 0; d < 128; d += 4)
+            {
+                s0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref qT, (nuint)((d) * 16)), Vector512.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref qT, (nuint)((d + 1) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 1)), s1);
+                s2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref qT, (nuint)((d + 2) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 2)), s2);
+                s3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref qT, (nuint)((d + 3) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 3)), s3);
+            }
+            ((s0 + s1) + (s2 + s3)).StoreUnsafe(ref sT);
+        }
+
+        /// <summary>
+        /// Rescales the block's output accumulators by <paramref name="correction"/> and adds P·V for <paramref name="count"/> keys,
+        /// 16 value elements at a time: 16 accumulators, each one value element across the block's rows.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void AccumulateVector512(ref float pT, int count, ref float v, ref float oT, Vector512<float> correction)
+        {
+            for (int dv = 0; dv < 128; dv += 16)
+            {
+                ref float o = ref Unsafe.Add(ref oT, dv * 16);
+                Vector512<float> a0 = Vector512.LoadUnsafe(ref o) * correction;
+                Vector512<float> a1 = Vector512.LoadUnsafe(ref o, 16) * correction;
+                Vector512<float> a2 = Vector512.LoadUnsafe(ref o, 32) * correction;
+                Vector512<float> a3 = Vector512.LoadUnsafe(ref o, 48) * correction;
+                Vector512<float> a4 = Vector512.LoadUnsafe(ref o, 64) * correction;
+                Vector512<float> a5 = Vector512.LoadUnsafe(ref o, 80) * correction;
+                Vector512<float> a6 = Vector512.LoadUnsafe(ref o, 96) * correction;
+                Vector512<float> a7 = Vector512.LoadUnsafe(ref o, 112) * correction;
+                Vector512<float> a8 = Vector512.LoadUnsafe(ref o, 128) * correction;
+                Vector512<float> a9 = Vector512.LoadUnsafe(ref o, 144) * correction;
+                Vector512<float> a10 = Vector512.LoadUnsafe(ref o, 160) * correction;
+                Vector512<float> a11 = Vector512.LoadUnsafe(ref o, 176) * correction;
+                Vector512<float> a12 = Vector512.LoadUnsafe(ref o, 192) * correction;
+                Vector512<float> a13 = Vector512.LoadUnsafe(ref o, 208) * correction;
+                Vector512<float> a14 = Vector512.LoadUnsafe(ref o, 224) * correction;
+                Vector512<float> a15 = Vector512.LoadUnsafe(ref o, 240) * correction;
+                ref float vRow = ref Unsafe.Add(ref v, dv);
+                for (int c = 0; c < count; c++)
+                {
+                    Vector512<float> p = Vector512.LoadUnsafe(ref pT, (nuint)(c * 16));
+                    a0 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a4 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 4)), a4);
+                    a5 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 5)), a5);
+                    a6 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 6)), a6);
+                    a7 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 7)), a7);
+                    a8 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 8)), a8);
+                    a9 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 9)), a9);
+                    a10 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 10)), a10);
+                    a11 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 11)), a11);
+                    a12 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 12)), a12);
+                    a13 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 13)), a13);
+                    a14 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 14)), a14);
+                    a15 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 15)), a15);
+                    vRow = ref Unsafe.Add(ref vRow, ValueStride);
+                }
+                a0.StoreUnsafe(ref o);
+                a1.StoreUnsafe(ref o, 16);
+                a2.StoreUnsafe(ref o, 32);
+                a3.StoreUnsafe(ref o, 48);
+                a4.StoreUnsafe(ref o, 64);
+                a5.StoreUnsafe(ref o, 80);
+                a6.StoreUnsafe(ref o, 96);
+                a7.StoreUnsafe(ref o, 112);
+                a8.StoreUnsafe(ref o, 128);
+                a9.StoreUnsafe(ref o, 144);
+                a10.StoreUnsafe(ref o, 160);
+                a11.StoreUnsafe(ref o, 176);
+                a12.StoreUnsafe(ref o, 192);
+                a13.StoreUnsafe(ref o, 208);
+                a14.StoreUnsafe(ref o, 224);
+                a15.StoreUnsafe(ref o, 240);
+            }
+        }
+
+        /// <summary>
+        /// Up to 8 query rows at once on Vector256, one row per lane. Per tile of keys: Q·Kᵀ as 12-key register blocks,
+        /// the online softmax lane by lane, and P·V accumulated into the block's output, which lives transposed in scratch.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void BlockVector256(ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid)
+        {
+            // Scratch: the scaled queries transposed [HeadDim][8], one tile of scores or probabilities [KeyTile][8], the
+            // output accumulators [ValueDim][8], and 12 packed key rows [12][HeadDim].
+            // Key rows lie a multiple of 4 KiB apart (KeyStride), where a register block's keys would all compete for one
+            // L1 cache set, so each block's keys are copied into consecutive rows first.
+            Span<float> scratch = KernelScratch.Get((HeadDim + KeyTile + ValueDim) * 8 + 12 * HeadDim);
+            ref float qT = ref MemoryMarshal.GetReference(scratch);
+            ref float sT = ref Unsafe.Add(ref qT, HeadDim * 8);
+            ref float oT = ref Unsafe.Add(ref sT, KeyTile * 8);
+            ref float packedKeys = ref Unsafe.Add(ref oT, ValueDim * 8);
+            scratch.Slice((HeadDim + KeyTile) * 8, ValueDim * 8).Clear();
+
+            // Transpose the rows into lanes, scaled, and find each row's visible keys. Lanes past the last row repeat it;
+            // their results are never stored.
+            Span<int> firstKeys = stackalloc int[8];
+            Span<int> endKeys = stackalloc int[8];
+            int unionFirst = int.MaxValue, unionEnd = 0, sharedFirst = 0, sharedEnd = int.MaxValue;
+            for (int r = 0; r < 8; r++)
+            {
+                int source = Math.Min(r, rows - 1);
+                ref float q = ref Unsafe.Add(ref query, (nint)source * QueryRowStride);
+                for (int d = 0; d < HeadDim; d++)
+                {
+                    Unsafe.Add(ref qT, d * 8 + r) = Unsafe.Add(ref q, d) * Scale;
+                }
+
+                VisibleRange(position + source, valid, out int firstKey, out int endKey);
+                firstKeys[r] = firstKey;
+                endKeys[r] = endKey;
+                sharedFirst = Math.Max(sharedFirst, firstKey);
+                sharedEnd = Math.Min(sharedEnd, endKey);
+                if (firstKey < endKey)
+                {
+                    unionFirst = Math.Min(unionFirst, firstKey);
+                    unionEnd = Math.Max(unionEnd, endKey);
+                }
+            }
+
+            Vector256<int> first = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(firstKeys));
+            Vector256<int> end = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(endKeys));
+            Vector256<float> rowMax = Vector256.Create(float.NegativeInfinity);
+            Vector256<float> rowSum = Vector256<float>.Zero;
+
+            // Walk the keys that any row sees; keys no row sees are never read.
+            for (int tileStart = unionFirst; tileStart < unionEnd; tileStart += KeyTile)
+            {
+                int count = Math.Min(KeyTile, unionEnd - tileStart);
+
+                // Scores: s = (scale · q) · k for every row and key of the tile, 12 keys per register block.
+                int c = 0;
+                for (; c + 12 <= count; c += 12)
+                {
+                    KernelMath.CopyRows(ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), KeyStride, ref packedKeys, 12, HeadDim);
+                    ScoreKeysVector256(ref qT, ref packedKeys, ref Unsafe.Add(ref sT, c * 8));
+                }
+                for (; c < count; c++)
+                {
+                    ScoreKeyVector256(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), ref Unsafe.Add(ref sT, c * 8));
+                }
+
+                // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys outside a
+                // row's own range get -infinity in its lane. Tiles that every row sees whole skip this.
+                if (tileStart < sharedFirst || tileStart + count > sharedEnd)
+                {
+                    for (c = 0; c < count; c++)
+                    {
+                        Vector256<int> keyIndex = Vector256.Create(tileStart + c);
+                        Vector256<float> visible = (Vector256.GreaterThanOrEqual(keyIndex, first) & Vector256.LessThan(keyIndex, end)).AsSingle();
+                        Vector256.ConditionalSelect(visible, Vector256.LoadUnsafe(ref sT, (nuint)(c * 8)), Vector256.Create(float.NegativeInfinity)).StoreUnsafe(ref sT, (nuint)(c * 8));
+                    }
+                }
+
+                // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by which
+                // the running sum and the accumulators shrink when it grows (exactly 1 when it does not).
+                Vector256<float> tileMax = Vector256.LoadUnsafe(ref sT);
+                for (c = 1; c < count; c++)
+                {
+                    tileMax = Vector256.MaxNative(tileMax, Vector256.LoadUnsafe(ref sT, (nuint)(c * 8)));
+                }
+                Vector256<float> newMax = Vector256.MaxNative(rowMax, tileMax);
+                // A lane that has seen only masked keys still has a maximum of -infinity; exp is taken against 0 there, so its
+                // probabilities are 0 rather than NaN.
+                Vector256<float> shift = Vector256.ConditionalSelect(Vector256.Equals(newMax, Vector256.Create(float.NegativeInfinity)), Vector256<float>.Zero, newMax);
+                Vector256<float> correction = KernelMath.Exp(rowMax - shift);
+                rowMax = newMax;
+
+                // Probabilities p = exp(s - max), written over the scores.
+                Vector256<float> tileSum = Vector256<float>.Zero;
+                for (c = 0; c < count; c++)
+                {
+                    Vector256<float> p = KernelMath.Exp(Vector256.LoadUnsafe(ref sT, (nuint)(c * 8)) - shift);
+                    p.StoreUnsafe(ref sT, (nuint)(c * 8));
+                    tileSum += p;
+                }
+                rowSum = Vector256.FusedMultiplyAdd(rowSum, correction, tileSum);
+
+                // P·V: rescale the accumulators and add this tile's probabilities times its values.
+                AccumulateVector256(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, correction);
+            }
+
+            // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
+            // written as zeros.
+            Span<float> inverses = stackalloc float[8];
+            Vector256.ConditionalSelect(Vector256.Equals(rowSum, Vector256<float>.Zero), Vector256<float>.Zero, Vector256<float>.One / rowSum).StoreUnsafe(ref MemoryMarshal.GetReference(inverses));
+            for (int r = 0; r < rows; r++)
+            {
+                ref float o = ref Unsafe.Add(ref output, (nint)r * OutputRowStride);
+                float inverse = inverses[r];
+                for (int dv = 0; dv < ValueDim; dv++)
+                {
+                    Unsafe.Add(ref o, dv) = Unsafe.Add(ref oT, dv * 8 + r) * inverse;
+                }
+            }
+        }
+
+        /// <summary>
+        /// Scores 12 keys against the block's rows: 12 accumulators, one per key, each a Vector256 of rows.
+        /// Each step loads one query element for every row and multiplies it by the same element of each key, broadcast.
+        /// The keys are consecutive rows of HeadDim floats, packed.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void ScoreKeysVector256(ref float qT, ref float k, ref float sT)
+        {
+            Vector256<float> s0 = Vector256<float>.Zero;
+            Vector256<float> s1 = Vector256<float>.Zero;
+            Vector256<float> s2 = Vector256<float>.Zero;
+            Vector256<float> s3 = Vector256<float>.Zero;
+            Vector256<float> s4 = Vector256<float>.Zero;
+            Vector256<float> s5 = Vector256<float>.Zero;
+            Vector256<float> s6 = Vector256<float>.Zero;
+            Vector256<float> s7 = Vector256<float>.Zero;
+            Vector256<float> s8 = Vector256<float>.Zero;
+            Vector256<float> s9 = Vector256<float>.Zero;
+            Vector256<float> s10 = Vector256<float>.Zero;
+            Vector256<float> s11 = Vector256<float>.Zero;
+            for (int d = 0; d < HeadDim; d++)
+            {
+                Vector256<float> q = Vector256.LoadUnsafe(ref qT, (nuint)(d * 8));
+                s0 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + HeadDim)), s1);
+                s2 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 2 * HeadDim)), s2);
+                s3 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 3 * HeadDim)), s3);
+                s4 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 4 * HeadDim)), s4);
+                s5 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 5 * HeadDim)), s5);
+                s6 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 6 * HeadDim)), s6);
+                s7 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 7 * HeadDim)), s7);
+                s8 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 8 * HeadDim)), s8);
+                s9 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 9 * HeadDim)), s9);
+                s10 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 10 * HeadDim)), s10);
+                s11 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 11 * HeadDim)), s11);
+            }
+            s0.StoreUnsafe(ref sT);
+            s1.StoreUnsafe(ref sT, 8);
+            s2.StoreUnsafe(ref sT, 16);
+            s3.StoreUnsafe(ref sT, 24);
+            s4.StoreUnsafe(ref sT, 32);
+            s5.StoreUnsafe(ref sT, 40);
+            s6.StoreUnsafe(ref sT, 48);
+            s7.StoreUnsafe(ref sT, 56);
+            s8.StoreUnsafe(ref sT, 64);
+            s9.StoreUnsafe(ref sT, 72);
+            s10.StoreUnsafe(ref sT, 80);
+            s11.StoreUnsafe(ref sT, 88);
+        }
+
+        /// <summary>Scores one key against the block's rows, in 4 independent chains of fused multiply-adds.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void ScoreKeyVector256(ref float qT, ref float k, ref float sT)
+        {
+            Vector256<float> s0 = Vector256<float>.Zero;
+            Vector256<float> s1 = Vector256<float>.Zero;
+            Vector256<float> s2 = Vector256<float>.Zero;
+            Vector256<float> s3 = Vector256<float>.Zero;
+            for (int d = 0; d < 128; d += 4)
+            {
+                s0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref qT, (nuint)((d) * 8)), Vector256.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref qT, (nuint)((d + 1) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 1)), s1);
+                s2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref qT, (nuint)((d + 2) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 2)), s2);
+                s3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref qT, (nuint)((d + 3) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 3)), s3);
+            }
+            ((s0 + s1) + (s2 + s3)).StoreUnsafe(ref sT);
+        }
+
+        /// <summary>
+        /// Rescales the block's output accumulators by <paramref name="correction"/> and adds P·V for <paramref name="count"/> keys,
+        /// 12 value elements at a time: 12 accumulators, each one value element across the block's rows.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void AccumulateVector256(ref float pT, int count, ref float v, ref float oT, Vector256<float> correction)
+        {
+            for (int dv = 0; dv < 120; dv += 12)
+            {
+                ref float o = ref Unsafe.Add(ref oT, dv * 8);
+                Vector256<float> a0 = Vector256.LoadUnsafe(ref o) * correction;
+                Vector256<float> a1 = Vector256.LoadUnsafe(ref o, 8) * correction;
+                Vector256<float> a2 = Vector256.LoadUnsafe(ref o, 16) * correction;
+                Vector256<float> a3 = Vector256.LoadUnsafe(ref o, 24) * correction;
+                Vector256<float> a4 = Vector256.LoadUnsafe(ref o, 32) * correction;
+                Vector256<float> a5 = Vector256.LoadUnsafe(ref o, 40) * correction;
+                Vector256<float> a6 = Vector256.LoadUnsafe(ref o, 48) * correction;
+                Vector256<float> a7 = Vector256.LoadUnsafe(ref o, 56) * correction;
+                Vector256<float> a8 = Vector256.LoadUnsafe(ref o, 64) * correction;
+                Vector256<float> a9 = Vector256.LoadUnsafe(ref o, 72) * correction;
+                Vector256<float> a10 = Vector256.LoadUnsafe(ref o, 80) * correction;
+                Vector256<float> a11 = Vector256.LoadUnsafe(ref o, 88) * correction;
+                ref float vRow = ref Unsafe.Add(ref v, dv);
+                for (int c = 0; c < count; c++)
+                {
+                    Vector256<float> p = Vector256.LoadUnsafe(ref pT, (nuint)(c * 8));
+                    a0 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a4 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 4)), a4);
+                    a5 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 5)), a5);
+                    a6 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 6)), a6);
+                    a7 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 7)), a7);
+                    a8 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 8)), a8);
+                    a9 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 9)), a9);
+                    a10 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 10)), a10);
+                    a11 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 11)), a11);
+                    vRow = ref Unsafe.Add(ref vRow, ValueStride);
+                }
+                a0.StoreUnsafe(ref o);
+                a1.StoreUnsafe(ref o, 8);
+                a2.StoreUnsafe(ref o, 16);
+                a3.StoreUnsafe(ref o, 24);
+                a4.StoreUnsafe(ref o, 32);
+                a5.StoreUnsafe(ref o, 40);
+                a6.StoreUnsafe(ref o, 48);
+                a7.StoreUnsafe(ref o, 56);
+                a8.StoreUnsafe(ref o, 64);
+                a9.StoreUnsafe(ref o, 72);
+                a10.StoreUnsafe(ref o, 80);
+                a11.StoreUnsafe(ref o, 88);
+            }
+
+            // The last 8 value elements.
+            {
+                ref float o = ref Unsafe.Add(ref oT, 120 * 8);
+                Vector256<float> a0 = Vector256.LoadUnsafe(ref o) * correction;
+                Vector256<float> a1 = Vector256.LoadUnsafe(ref o, 8) * correction;
+                Vector256<float> a2 = Vector256.LoadUnsafe(ref o, 16) * correction;
+                Vector256<float> a3 = Vector256.LoadUnsafe(ref o, 24) * correction;
+                Vector256<float> a4 = Vector256.LoadUnsafe(ref o, 32) * correction;
+                Vector256<float> a5 = Vector256.LoadUnsafe(ref o, 40) * correction;
+                Vector256<float> a6 = Vector256.LoadUnsafe(ref o, 48) * correction;
+                Vector256<float> a7 = Vector256.LoadUnsafe(ref o, 56) * correction;
+                ref float vRow = ref Unsafe.Add(ref v, 120);
+                for (int c = 0; c < count; c++)
+                {
+                    Vector256<float> p = Vector256.LoadUnsafe(ref pT, (nuint)(c * 8));
+                    a0 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a4 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 4)), a4);
+                    a5 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 5)), a5);
+                    a6 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 6)), a6);
+                    a7 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 7)), a7);
+                    vRow = ref Unsafe.Add(ref vRow, ValueStride);
+                }
+                a0.StoreUnsafe(ref o);
+                a1.StoreUnsafe(ref o, 8);
+                a2.StoreUnsafe(ref o, 16);
+                a3.StoreUnsafe(ref o, 24);
+                a4.StoreUnsafe(ref o, 32);
+                a5.StoreUnsafe(ref o, 40);
+                a6.StoreUnsafe(ref o, 48);
+                a7.StoreUnsafe(ref o, 56);
+            }
+        }
+
+        /// <summary>
+        /// Up to 4 query rows at once on Vector128, one row per lane. Per tile of keys: Q·Kᵀ as 12-key register blocks,
+        /// the online softmax lane by lane, and P·V accumulated into the block's output, which lives transposed in scratch.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static void BlockVector128(ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid)
+        {
+            // Scratch: the scaled queries transposed [HeadDim][4], one tile of scores or probabilities [KeyTile][4], the
+            // output accumulators [ValueDim][4], and 12 packed key rows [12][HeadDim].
+            // Key rows lie a multiple of 4 KiB apart (KeyStride), where a register block's keys would all compete for one
+            // L1 cache set, so each block's keys are copied into consecutive rows first.
+            Span<float> scratch = KernelScratch.Get((HeadDim + KeyTile + ValueDim) * 4 + 12 * HeadDim);
+            ref float qT = ref MemoryMarshal.GetReference(scratch);
+            ref float sT = ref Unsafe.Add(ref qT, HeadDim * 4);
+            ref float oT = ref Unsafe.Add(ref sT, KeyTile * 4);
+            ref float packedKeys = ref Unsafe.Add(ref oT, ValueDim * 4);
+            scratch.Slice((HeadDim + KeyTile) * 4, ValueDim * 4).Clear();
+
+            // Transpose the rows into lanes, scaled, and find each row's visible keys. Lanes past the last row repeat it;
+            // their results are never stored.
+            Span<int> firstKeys = stackalloc int[4];
+            Span<int> endKeys = stackalloc int[4];
+            int unionFirst = int.MaxValue, unionEnd = 0, sharedFirst = 0, sharedEnd = int.MaxValue;
+            for (int r = 0; r < 4; r++)
+            {
+                int source = Math.Min(r, rows - 1);
+                ref float q = ref Unsafe.Add(ref query, (nint)source * QueryRowStride);
+                for (int d = 0; d < HeadDim; d++)
+                {
+                    Unsafe.Add(ref qT, d * 4 + r) = Unsafe.Add(ref q, d) * Scale;
+                }
+
+                VisibleRange(position + source, valid, out int firstKey, out int endKey);
+                firstKeys[r] = firstKey;
+                endKeys[r] = endKey;
+                sharedFirst = Math.Max(sharedFirst, firstKey);
+                sharedEnd = Math.Min(sharedEnd, endKey);
+                if (firstKey < endKey)
+                {
+                    unionFirst = Math.Min(unionFirst, firstKey);
+                    unionEnd = Math.Max(unionEnd, endKey);
+                }
+            }
+
+            Vector128<int> first = Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(firstKeys));
+            Vector128<int> end = Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(endKeys));
+            Vector128<float> rowMax = Vector128.Create(float.NegativeInfinity);
+            Vector128<float> rowSum = Vector128<float>.Zero;
+
+            // Walk the keys that any row sees; keys no row sees are never read.
+            for (int tileStart = unionFirst; tileStart < unionEnd; tileStart += KeyTile)
+            {
+                int count = Math.Min(KeyTile, unionEnd - tileStart);
+
+                // Scores: s = (scale · q) · k for every row and key of the tile, 12 keys per register block.
+                int c = 0;
+                for (; c + 12 <= count; c += 12)
+                {
+                    KernelMath.CopyRows(ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), KeyStride, ref packedKeys, 12, HeadDim);
+                    ScoreKeysVector128(ref qT, ref packedKeys, ref Unsafe.Add(ref sT, c * 4));
+                }
+                for (; c < count; c++)
+                {
+                    ScoreKeyVector128(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), ref Unsafe.Add(ref sT, c * 4));
+                }
+
+                // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys outside a
+                // row's own range get -infinity in its lane. Tiles that every row sees whole skip this.
+                if (tileStart < sharedFirst || tileStart + count > sharedEnd)
+                {
+                    for (c = 0; c < count; c++)
+                    {
+                        Vector128<int> keyIndex = Vector128.Create(tileStart + c);
+                        Vector128<float> visible = (Vector128.GreaterThanOrEqual(keyIndex, first) & Vector128.LessThan(keyIndex, end)).AsSingle();
+                        Vector128.ConditionalSelect(visible, Vector128.LoadUnsafe(ref sT, (nuint)(c * 4)), Vector128.Create(float.NegativeInfinity)).StoreUnsafe(ref sT, (nuint)(c * 4));
+                    }
+                }
+
+                // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by which
+                // the running sum and the accumulators shrink when it grows (exactly 1 when it does not).
+                Vector128<float> tileMax = Vector128.LoadUnsafe(ref sT);
+                for (c = 1; c < count; c++)
+                {
+                    tileMax = Vector128.MaxNative(tileMax, Vector128.LoadUnsafe(ref sT, (nuint)(c * 4)));
+                }
+                Vector128<float> newMax = Vector128.MaxNative(rowMax, tileMax);
+                // A lane that has seen only masked keys still has a maximum of -infinity; exp is taken against 0 there, so its
+                // probabilities are 0 rather than NaN.
+                Vector128<float> shift = Vector128.ConditionalSelect(Vector128.Equals(newMax, Vector128.Create(float.NegativeInfinity)), Vector128<float>.Zero, newMax);
+                Vector128<float> correction = KernelMath.Exp(rowMax - shift);
+                rowMax = newMax;
+
+                // Probabilities p = exp(s - max), written over the scores.
+                Vector128<float> tileSum = Vector128<float>.Zero;
+                for (c = 0; c < count; c++)
+                {
+                    Vector128<float> p = KernelMath.Exp(Vector128.LoadUnsafe(ref sT, (nuint)(c * 4)) - shift);
+                    p.StoreUnsafe(ref sT, (nuint)(c * 4));
+                    tileSum += p;
+                }
+                rowSum = Vector128.FusedMultiplyAdd(rowSum, correction, tileSum);
+
+                // P·V: rescale the accumulators and add this tile's probabilities times its values.
+                AccumulateVector128(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, correction);
+            }
+
+            // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
+            // written as zeros.
+            Span<float> inverses = stackalloc float[4];
+            Vector128.ConditionalSelect(Vector128.Equals(rowSum, Vector128<float>.Zero), Vector128<float>.Zero, Vector128<float>.One / rowSum).StoreUnsafe(ref MemoryMarshal.GetReference(inverses));
+            for (int r = 0; r < rows; r++)
+            {
+                ref float o = ref Unsafe.Add(ref output, (nint)r * OutputRowStride);
+                float inverse = inverses[r];
+                for (int dv = 0; dv < ValueDim; dv++)
+                {
+                    Unsafe.Add(ref o, dv) = Unsafe.Add(ref oT, dv * 4 + r) * inverse;
+                }
+            }
+        }
+
+        /// <summary>
+        /// Scores 12 keys against the block's rows: 12 accumulators, one per key, each a Vector128 of rows.
+        /// Each step loads one query element for every row and multiplies it by the same element of each key, broadcast.
+        /// The keys are consecutive rows of HeadDim floats, packed.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void ScoreKeysVector128(ref float qT, ref float k, ref float sT)
+        {
+            Vector128<float> s0 = Vector128<float>.Zero;
+            Vector128<float> s1 = Vector128<float>.Zero;
+            Vector128<float> s2 = Vector128<float>.Zero;
+            Vector128<float> s3 = Vector128<float>.Zero;
+            Vector128<float> s4 = Vector128<float>.Zero;
+            Vector128<float> s5 = Vector128<float>.Zero;
+            Vector128<float> s6 = Vector128<float>.Zero;
+            Vector128<float> s7 = Vector128<float>.Zero;
+            Vector128<float> s8 = Vector128<float>.Zero;
+            Vector128<float> s9 = Vector128<float>.Zero;
+            Vector128<float> s10 = Vector128<float>.Zero;
+            Vector128<float> s11 = Vector128<float>.Zero;
+            for (int d = 0; d < HeadDim; d++)
+            {
+                Vector128<float> q = Vector128.LoadUnsafe(ref qT, (nuint)(d * 4));
+                s0 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + HeadDim)), s1);
+                s2 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 2 * HeadDim)), s2);
+                s3 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 3 * HeadDim)), s3);
+                s4 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 4 * HeadDim)), s4);
+                s5 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 5 * HeadDim)), s5);
+                s6 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 6 * HeadDim)), s6);
+                s7 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 7 * HeadDim)), s7);
+                s8 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 8 * HeadDim)), s8);
+                s9 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 9 * HeadDim)), s9);
+                s10 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 10 * HeadDim)), s10);
+                s11 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 11 * HeadDim)), s11);
+            }
+            s0.StoreUnsafe(ref sT);
+            s1.StoreUnsafe(ref sT, 4);
+            s2.StoreUnsafe(ref sT, 8);
+            s3.StoreUnsafe(ref sT, 12);
+            s4.StoreUnsafe(ref sT, 16);
+            s5.StoreUnsafe(ref sT, 20);
+            s6.StoreUnsafe(ref sT, 24);
+            s7.StoreUnsafe(ref sT, 28);
+            s8.StoreUnsafe(ref sT, 32);
+            s9.StoreUnsafe(ref sT, 36);
+            s10.StoreUnsafe(ref sT, 40);
+            s11.StoreUnsafe(ref sT, 44);
+        }
+
+        /// <summary>Scores one key against the block's rows, in 4 independent chains of fused multiply-adds.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void ScoreKeyVector128(ref float qT, ref float k, ref float sT)
+        {
+            Vector128<float> s0 = Vector128<float>.Zero;
+            Vector128<float> s1 = Vector128<float>.Zero;
+            Vector128<float> s2 = Vector128<float>.Zero;
+            Vector128<float> s3 = Vector128<float>.Zero;
+            for (int d = 0; d < 128; d += 4)
+            {
+                s0 = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref qT, (nuint)((d) * 4)), Vector128.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref qT, (nuint)((d + 1) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 1)), s1);
+                s2 = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref qT, (nuint)((d + 2) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 2)), s2);
+                s3 = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref qT, (nuint)((d + 3) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 3)), s3);
+            }
+            ((s0 + s1) + (s2 + s3)).StoreUnsafe(ref sT);
+        }
+
+        /// <summary>
+        /// Rescales the block's output accumulators by <paramref name="correction"/> and adds P·V for <paramref name="count"/> keys,
+        /// 12 value elements at a time: 12 accumulators, each one value element across the block's rows.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void AccumulateVector128(ref float pT, int count, ref float v, ref float oT, Vector128<float> correction)
+        {
+            for (int dv = 0; dv < 120; dv += 12)
+            {
+                ref float o = ref Unsafe.Add(ref oT, dv * 4);
+                Vector128<float> a0 = Vector128.LoadUnsafe(ref o) * correction;
+                Vector128<float> a1 = Vector128.LoadUnsafe(ref o, 4) * correction;
+                Vector128<float> a2 = Vector128.LoadUnsafe(ref o, 8) * correction;
+                Vector128<float> a3 = Vector128.LoadUnsafe(ref o, 12) * correction;
+                Vector128<float> a4 = Vector128.LoadUnsafe(ref o, 16) * correction;
+                Vector128<float> a5 = Vector128.LoadUnsafe(ref o, 20) * correction;
+                Vector128<float> a6 = Vector128.LoadUnsafe(ref o, 24) * correction;
+                Vector128<float> a7 = Vector128.LoadUnsafe(ref o, 28) * correction;
+                Vector128<float> a8 = Vector128.LoadUnsafe(ref o, 32) * correction;
+                Vector128<float> a9 = Vector128.LoadUnsafe(ref o, 36) * correction;
+                Vector128<float> a10 = Vector128.LoadUnsafe(ref o, 40) * correction;
+                Vector128<float> a11 = Vector128.LoadUnsafe(ref o, 44) * correction;
+                ref float vRow = ref Unsafe.Add(ref v, dv);
+                for (int c = 0; c < count; c++)
+                {
+                    Vector128<float> p = Vector128.LoadUnsafe(ref pT, (nuint)(c * 4));
+                    a0 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a4 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 4)), a4);
+                    a5 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 5)), a5);
+                    a6 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 6)), a6);
+                    a7 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 7)), a7);
+                    a8 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 8)), a8);
+                    a9 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 9)), a9);
+                    a10 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 10)), a10);
+                    a11 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 11)), a11);
+                    vRow = ref Unsafe.Add(ref vRow, ValueStride);
+                }
+                a0.StoreUnsafe(ref o);
+                a1.StoreUnsafe(ref o, 4);
+                a2.StoreUnsafe(ref o, 8);
+                a3.StoreUnsafe(ref o, 12);
+                a4.StoreUnsafe(ref o, 16);
+                a5.StoreUnsafe(ref o, 20);
+                a6.StoreUnsafe(ref o, 24);
+                a7.StoreUnsafe(ref o, 28);
+                a8.StoreUnsafe(ref o, 32);
+                a9.StoreUnsafe(ref o, 36);
+                a10.StoreUnsafe(ref o, 40);
+                a11.StoreUnsafe(ref o, 44);
+            }
+
+            // The last 8 value elements.
+            {
+                ref float o = ref Unsafe.Add(ref oT, 120 * 4);
+                Vector128<float> a0 = Vector128.LoadUnsafe(ref o) * correction;
+                Vector128<float> a1 = Vector128.LoadUnsafe(ref o, 4) * correction;
+                Vector128<float> a2 = Vector128.LoadUnsafe(ref o, 8) * correction;
+                Vector128<float> a3 = Vector128.LoadUnsafe(ref o, 12) * correction;
+                Vector128<float> a4 = Vector128.LoadUnsafe(ref o, 16) * correction;
+                Vector128<float> a5 = Vector128.LoadUnsafe(ref o, 20) * correction;
+                Vector128<float> a6 = Vector128.LoadUnsafe(ref o, 24) * correction;
+                Vector128<float> a7 = Vector128.LoadUnsafe(ref o, 28) * correction;
+                ref float vRow = ref Unsafe.Add(ref v, 120);
+                for (int c = 0; c < count; c++)
+                {
+                    Vector128<float> p = Vector128.LoadUnsafe(ref pT, (nuint)(c * 4));
+                    a0 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a4 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 4)), a4);
+                    a5 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 5)), a5);
+                    a6 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 6)), a6);
+                    a7 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 7)), a7);
+                    vRow = ref Unsafe.Add(ref vRow, ValueStride);
+                }
+                a0.StoreUnsafe(ref o);
+                a1.StoreUnsafe(ref o, 4);
+                a2.StoreUnsafe(ref o, 8);
+                a3.StoreUnsafe(ref o, 12);
+                a4.StoreUnsafe(ref o, 16);
+                a5.StoreUnsafe(ref o, 20);
+                a6.StoreUnsafe(ref o, 24);
+                a7.StoreUnsafe(ref o, 28);
             }
         }
 
@@ -258,7 +1136,7 @@ namespace AttentionGen.Generated
                 Vector512<float> tileSum = Vector512<float>.Zero;
                 for (int j = 0; j < paddedLength; j += 16)
                 {
-                    Vector512<float> p = Vector512.Exp(Vector512.LoadUnsafe(ref score, (nuint)j) - maximum);
+                    Vector512<float> p = KernelMath.Exp(Vector512.LoadUnsafe(ref score, (nuint)j) - maximum);
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
@@ -406,7 +1284,7 @@ namespace AttentionGen.Generated
                 Vector256<float> tileSum = Vector256<float>.Zero;
                 for (int j = 0; j < paddedLength; j += 8)
                 {
-                    Vector256<float> p = Vector256.Exp(Vector256.LoadUnsafe(ref score, (nuint)j) - maximum);
+                    Vector256<float> p = KernelMath.Exp(Vector256.LoadUnsafe(ref score, (nuint)j) - maximum);
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
@@ -634,7 +1512,7 @@ namespace AttentionGen.Generated
                 Vector128<float> tileSum = Vector128<float>.Zero;
                 for (int j = 0; j < paddedLength; j += 4)
                 {
-                    Vector128<float> p = Vector128.Exp(Vector128.LoadUnsafe(ref score, (nuint)j) - maximum);
+                    Vector128<float> p = KernelMath.Exp(Vector128.LoadUnsafe(ref score, (nuint)j) - maximum);
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }

@@ -10,7 +10,7 @@ internal static partial class KernelEmitter
     /// in lanes makes both matrix products broadcast-and-FMA register blocks with no horizontal sums, and makes the
     /// online softmax purely element-wise.
     /// </summary>
-    private static void WriteBlock(SourceWriter writer, KernelConfiguration kernel, BlockPath path)
+    private static void WriteBlock(SourceWriter writer, KernelConfiguration kernel, KernelPlan plan, BlockPath path)
     {
         string v = path.Type;
         string l = Literals.Int(path.Lanes);
@@ -23,13 +23,26 @@ internal static partial class KernelEmitter
         writer.WriteLine("/// </summary>");
         writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
         writer.OpenBlock($"private static void {path.BlockName}({BlockParameters(kernel)})");
-        writer.WriteLine($"// Scratch, {l} lanes wide: the scaled queries transposed [HeadDim][{l}], one tile of scores or probabilities");
-        writer.WriteLine($"// [KeyTile][{l}], and the output accumulators [ValueDim][{l}].");
-        writer.WriteLine($"Span<float> scratch = KernelScratch.Get((HeadDim + KeyTile + ValueDim) * {l});");
+        string packed = plan.PackKeys ? $", and {c} packed key rows [{c}][HeadDim]" : string.Empty;
+        string packedSize = plan.PackKeys ? $" + {c} * HeadDim" : string.Empty;
+        writer.WriteLine($"// Scratch: the scaled queries transposed [HeadDim][{l}], one tile of scores or probabilities [KeyTile][{l}], the");
+        writer.WriteLine($"// output accumulators [ValueDim][{l}]{packed}.");
+        if (plan.PackKeys)
+        {
+            writer.WriteLine("// Key rows lie a multiple of 4 KiB apart (KeyStride), where a register block's keys would all compete for one");
+            writer.WriteLine("// L1 cache set, so each block's keys are copied into consecutive rows first.");
+        }
+
+        writer.WriteLine($"Span<float> scratch = KernelScratch.Get((HeadDim + KeyTile + ValueDim) * {l}{packedSize});");
         writer.WriteLine("ref float qT = ref MemoryMarshal.GetReference(scratch);");
         writer.WriteLine($"ref float sT = ref Unsafe.Add(ref qT, HeadDim * {l});");
         writer.WriteLine($"ref float oT = ref Unsafe.Add(ref sT, KeyTile * {l});");
-        writer.WriteLine($"scratch.Slice((HeadDim + KeyTile) * {l}).Clear();");
+        if (plan.PackKeys)
+        {
+            writer.WriteLine($"ref float packedKeys = ref Unsafe.Add(ref oT, ValueDim * {l});");
+        }
+
+        writer.WriteLine($"scratch.Slice((HeadDim + KeyTile) * {l}, ValueDim * {l}).Clear();");
         writer.WriteLine();
         writer.WriteLine("// Transpose the rows into lanes, scaled, and find each row's visible keys. Lanes past the last row repeat it;");
         writer.WriteLine("// their results are never stored.");
@@ -70,7 +83,16 @@ internal static partial class KernelEmitter
         writer.WriteLine($"// Scores: s = (scale · q) · k for every row and key of the tile, {c} keys per register block.");
         writer.WriteLine("int c = 0;");
         writer.OpenBlock($"for (; c + {c} <= count; c += {c})");
-        writer.WriteLine($"{path.ScoreKeysName}(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), ref Unsafe.Add(ref sT, c * {l}));");
+        if (plan.PackKeys)
+        {
+            writer.WriteLine($"KernelMath.CopyRows(ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), KeyStride, ref packedKeys, {c}, HeadDim);");
+            writer.WriteLine($"{path.ScoreKeysName}(ref qT, ref packedKeys, ref Unsafe.Add(ref sT, c * {l}));");
+        }
+        else
+        {
+            writer.WriteLine($"{path.ScoreKeysName}(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), ref Unsafe.Add(ref sT, c * {l}));");
+        }
+
         writer.CloseBlock();
         writer.OpenBlock("for (; c < count; c++)");
         writer.WriteLine($"{path.ScoreKeyName}(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), ref Unsafe.Add(ref sT, c * {l}));");
@@ -148,7 +170,7 @@ internal static partial class KernelEmitter
         writer.CloseBlock();
 
         writer.WriteLine();
-        WriteScoreKeys(writer, path);
+        WriteScoreKeys(writer, plan, path);
         writer.WriteLine();
         WriteScoreKey(writer, kernel, path);
         writer.WriteLine();
@@ -164,13 +186,17 @@ internal static partial class KernelEmitter
         + (kernel.HasExplicitMask ? ", in mask, b, head, firstRow" : string.Empty);
 
     /// <summary>The Q·Kᵀ register block: one accumulator per key, each holding that key's score for every row (lane).</summary>
-    private static void WriteScoreKeys(SourceWriter writer, BlockPath path)
+    private static void WriteScoreKeys(SourceWriter writer, KernelPlan plan, BlockPath path)
     {
+        string stride = plan.PackKeys ? "HeadDim" : "KeyStride";
         string v = path.Type;
         string l = Literals.Int(path.Lanes);
         writer.WriteLine("/// <summary>");
         writer.WriteLine($"/// Scores {Literals.Int(path.KeyChunk)} keys against the block's rows: {Literals.Int(path.KeyChunk)} accumulators, one per key, each a {v} of rows.");
         writer.WriteLine("/// Each step loads one query element for every row and multiplies it by the same element of each key, broadcast.");
+        writer.WriteLine(plan.PackKeys
+            ? "/// The keys are consecutive rows of HeadDim floats, packed."
+            : "/// The keys are rows KeyStride floats apart, read where they are.");
         writer.WriteLine("/// </summary>");
         writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
         writer.OpenBlock($"private static void {path.ScoreKeysName}(ref float qT, ref float k, ref float sT)");
@@ -183,7 +209,7 @@ internal static partial class KernelEmitter
         writer.WriteLine($"{v}<float> q = {v}.LoadUnsafe(ref qT, (nuint)(d * {l}));");
         for (int key = 0; key < path.KeyChunk; key++)
         {
-            string offset = key == 0 ? "d" : key == 1 ? "d + KeyStride" : $"d + {Literals.Int(key)} * KeyStride";
+            string offset = key == 0 ? "d" : key == 1 ? $"d + {stride}" : $"d + {Literals.Int(key)} * {stride}";
             writer.WriteLine($"s{key} = {v}.FusedMultiplyAdd(q, {v}.Create(Unsafe.Add(ref k, {offset})), s{key});");
         }
 

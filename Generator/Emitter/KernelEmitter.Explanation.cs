@@ -39,26 +39,53 @@ internal static partial class KernelEmitter
 
         yield return "Mask: " + MaskExplanation(kernel);
 
-        yield return $"Softmax: online, over tiles of {Literals.Int(KernelPlan.KeyTile)} keys: each tile's scores are computed, their maximum taken, the running sum and " +
-            "accumulators rescaled by exp(old max − new max) only when the maximum grows, and p_j = exp(s_j − max) accumulated into output += p_j · v_j. " +
-            "The scores of one tile are the only intermediate; no queryLength × keyLength matrix exists. A row that sees no key is written as zeros, never NaN.";
+        BlockPath widest = plan.BlockPaths[0];
+        yield return $"Tiles: blocks of up to {Literals.Int(KernelPlan.RowsPerItem)} query rows, one row per lane ({BlockList(plan)}), against tiles of " +
+            $"{Literals.Int(KernelPlan.KeyTile)} keys. The queries are transposed into lanes once per block. Q·Kᵀ is a register block of " +
+            $"{Literals.Int(widest.KeyChunk)} keys × {Literals.Int(widest.Lanes)} rows on {widest.Type}: {Literals.Int(widest.KeyChunk)} accumulators, each key element broadcast from memory " +
+            $"into a fused multiply-add, HeadDim ({Literals.Int(kernel.HeadDim)}) steps deep. P·V is a register block of {Literals.Int(widest.KeyChunk)} value elements × " +
+            $"{Literals.Int(widest.Lanes)} rows, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch.";
 
-        yield return $"Work: items of {Literals.Int(KernelPlan.RowsPerItem)} query rows of one (batch entry, head), handed out one at a time to up to " +
-            "AttentionRuntime.MaxDegreeOfParallelism threads; small calls stay on the calling thread.";
+        yield return $"Softmax: online, lane by lane: per tile, the maximum, a rescale of the running sum and accumulators by exp(old max − new max), and " +
+            "p = exp(s − max) written over the scores. The tile of scores is the only intermediate; no queryLength × keyLength matrix exists. " +
+            "exp is KernelMath.Exp, a polynomial within 2 ulp. A row that sees no key is written as zeros, never NaN.";
+
+        if (kernel.IsCausal || kernel.HasWindow)
+        {
+            yield return "Skipped work: a block reads only the keys some row of it sees; tiles every row sees whole skip per-element masking, so " +
+                "only the tiles where the rows' ranges differ (the causal diagonal, the window's edges) are masked element by element.";
+        }
 
         var paths = new List<string>();
         foreach (VectorPath path in plan.Paths)
         {
-            paths.Add($"{path.Type} ({ChunkText(path.Head, "query/key head")}; {ChunkText(path.Value, "value head")}; fused multiply-add)");
+            paths.Add($"{path.Type} ({ChunkText(path.Head, "query/key head")}; {ChunkText(path.Value, "value head")})");
         }
 
         foreach ((string type, int lanes) in plan.SkippedPaths)
         {
-            paths.Add($"no {type} path (a head narrower than {Literals.Int(lanes)} floats does not fill one vector)");
+            paths.Add($"no {type} one-row kernel (a head narrower than {Literals.Int(lanes)} floats does not fill one vector)");
         }
 
-        paths.Add("a scalar path when no vector width is accelerated");
-        yield return "Paths, chosen at JIT time from IsHardwareAccelerated, widest first: " + string.Join("; ", paths) + ".";
+        paths.Add("a scalar kernel");
+        yield return $"One-row kernels, for blocks that would fill less than half a vector (decoding a token, say): the query row in registers, " +
+            "scores by fused multiply-add and one horizontal sum per key, tiles of the same size. Paths: " + string.Join("; ", paths) + ".";
+
+        yield return $"Work: items of up to {Literals.Int(KernelPlan.RowsPerItem)} rows of one (batch entry, head), ordered so that the blocks sharing a key/value head run " +
+            "back to back, handed out one at a time to up to AttentionRuntime.MaxDegreeOfParallelism threads (so the causal mask's cheap early " +
+            "blocks and costly late ones even out); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time " +
+            "from IsHardwareAccelerated; without SIMD every row takes the scalar kernel.";
+    }
+
+    private static string BlockList(KernelPlan plan)
+    {
+        var parts = new List<string>();
+        foreach (BlockPath path in plan.BlockPaths)
+        {
+            parts.Add($"{Literals.Int(path.Lanes)} on {path.Type}");
+        }
+
+        return string.Join(", ", parts);
     }
 
     private static string MaskExplanation(KernelConfiguration kernel)

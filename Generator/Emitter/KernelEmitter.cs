@@ -320,7 +320,7 @@ internal static partial class KernelEmitter
         foreach (BlockPath path in plan.BlockPaths)
         {
             writer.WriteLine();
-            WriteBlock(writer, kernel, path);
+            WriteBlock(writer, kernel, plan, path);
         }
 
         writer.WriteLine();

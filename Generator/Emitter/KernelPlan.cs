@@ -76,6 +76,16 @@ internal sealed class KernelPlan
     /// <summary>The row-block (tiled) paths, widest first. Rows go in lanes, so every width works for every head size.</summary>
     public IReadOnlyList<BlockPath> BlockPaths { get; }
 
+    /// <summary>
+    /// Whether row blocks copy each register block's keys into contiguous scratch first. A register block reads one
+    /// line from each of its keys at every step; when key rows lie a multiple of 4 KiB apart (Bshd with KvHeads · HeadDim
+    /// a multiple of 1024, such as 8 heads of 128), all those lines fall into the same L1 set and evict each other. At
+    /// other strides the copy costs more than it saves (measured: d = 64 with a 2 KiB stride ran about 7% slower packed).
+    /// Values are never packed: each value line is used once per tile, so they stream from L2 at any stride, and packing
+    /// them too pushed the block's scratch out of L1.
+    /// </summary>
+    public bool PackKeys => KeyStride != Kernel.HeadDim && KeyStride * sizeof(float) % 4096 == 0;
+
     /// <summary>Floats from one query row of a (batch entry, head) to the next.</summary>
     public int QueryRowStride => Kernel.Layout == AttentionLayout.Bshd ? Kernel.Heads * Kernel.HeadDim : Kernel.HeadDim;
 

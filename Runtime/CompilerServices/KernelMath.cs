@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace AttentionGen.CompilerServices;
@@ -8,6 +9,57 @@ namespace AttentionGen.CompilerServices;
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class KernelMath
 {
+    /// <summary>
+    /// Copies <paramref name="rows"/> rows of <paramref name="length"/> floats, <paramref name="sourceStride"/> apart, into
+    /// consecutive rows at <paramref name="destination"/>. Kernels pack key and value rows that lie a multiple of 4 KiB
+    /// apart (heads interleaved in the Bshd layout), which would otherwise compete for the same L1 cache sets.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void CopyRows(ref float source, nint sourceStride, ref float destination, int rows, int length)
+    {
+        // Whole vectors, then one last vector that ends at the row's end and overlaps the one before (a copy can
+        // overlap); rows shorter than a vector go element by element. Inlined with a constant length, only one of
+        // these branches remains.
+        for (int row = 0; row < rows; row++)
+        {
+            ref float from = ref Unsafe.Add(ref source, row * sourceStride);
+            ref float to = ref Unsafe.Add(ref destination, row * length);
+            if (Vector512.IsHardwareAccelerated && length >= Vector512<float>.Count)
+            {
+                int i = 0;
+                for (; i <= length - Vector512<float>.Count; i += Vector512<float>.Count)
+                {
+                    Vector512.LoadUnsafe(ref from, (nuint)i).StoreUnsafe(ref to, (nuint)i);
+                }
+
+                if (i < length)
+                {
+                    Vector512.LoadUnsafe(ref from, (nuint)(length - Vector512<float>.Count)).StoreUnsafe(ref to, (nuint)(length - Vector512<float>.Count));
+                }
+            }
+            else if (Vector256.IsHardwareAccelerated && length >= Vector256<float>.Count)
+            {
+                int i = 0;
+                for (; i <= length - Vector256<float>.Count; i += Vector256<float>.Count)
+                {
+                    Vector256.LoadUnsafe(ref from, (nuint)i).StoreUnsafe(ref to, (nuint)i);
+                }
+
+                if (i < length)
+                {
+                    Vector256.LoadUnsafe(ref from, (nuint)(length - Vector256<float>.Count)).StoreUnsafe(ref to, (nuint)(length - Vector256<float>.Count));
+                }
+            }
+            else
+            {
+                for (int i = 0; i < length; i++)
+                {
+                    Unsafe.Add(ref to, i) = Unsafe.Add(ref from, i);
+                }
+            }
+        }
+    }
+
     /// <summary>The largest lane of <paramref name="vector"/>; NaN if any lane is NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector512<float> vector) => MaxAcross(Vector256.Max(vector.GetLower(), vector.GetUpper()));
