@@ -1,0 +1,61 @@
+using System;
+using AttentionGen.Runtime.Tests.Infrastructure;
+using Xunit;
+
+namespace AttentionGen.Runtime.Tests;
+
+/// <summary>Tests that read process-wide counters, so nothing else may run beside them.</summary>
+[CollectionDefinition(nameof(SerialTests), DisableParallelization = true)]
+public sealed class SerialTests;
+
+/// <summary>
+/// Once warm, a Forward call allocates nothing: scratch and scheduler jobs are reused. "Warm" includes the runtime's
+/// own first-call costs (tiered compilation replacing methods about 100 ms after their first calls, a thread-pool
+/// thread's first work item), so the test calls in windows until one window allocates nothing, and fails if none
+/// does.
+/// </summary>
+[Collection(nameof(SerialTests))]
+public sealed class AllocationTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Steady_state_calls_allocate_nothing(int threads)
+    {
+        KernelUnderTest kernel = DeclaredKernels.Get(nameof(LlamaKernel));
+        AttentionProblem problem = AttentionProblem.Create(kernel.Configuration, new Random(5), 1, 96, 96);
+        var output = new float[problem.OutputLength];
+        int previous = AttentionRuntime.MaxDegreeOfParallelism;
+        try
+        {
+            AttentionRuntime.MaxDegreeOfParallelism = threads;
+            void Call() => LlamaKernel.Forward(problem.Query, problem.Key, problem.Value, output, 1, 96, 96);
+
+            long lastThread = -1, lastProcess = -1;
+            for (int window = 0; window < 30; window++)
+            {
+                long thread = GC.GetAllocatedBytesForCurrentThread();
+                long process = GC.GetTotalAllocatedBytes(precise: true);
+                for (int i = 0; i < 50; i++)
+                {
+                    Call();
+                }
+
+                lastThread = GC.GetAllocatedBytesForCurrentThread() - thread;
+                lastProcess = GC.GetTotalAllocatedBytes(precise: true) - process;
+                if (lastThread == 0 && lastProcess == 0)
+                {
+                    return;
+                }
+
+                System.Threading.Thread.Sleep(120);
+            }
+
+            Assert.Fail($"Every window of 50 calls allocated; the last one {lastThread} bytes on the calling thread and {lastProcess} in the process.");
+        }
+        finally
+        {
+            AttentionRuntime.MaxDegreeOfParallelism = previous;
+        }
+    }
+}
