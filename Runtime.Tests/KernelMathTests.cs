@@ -16,20 +16,22 @@ public sealed class KernelMathTests
     [Fact]
     public void Exp_is_within_2_ulp_across_its_range()
     {
-        // Every 97th float from -87.33 to 88.37 (about 22 million values), against the correctly rounded result.
-        // Negative floats' bit patterns run from int.MinValue (-0) up as the magnitude grows; positive ones from 0.
+        // Every 97th float from -87.33 to 88.37 (about 22 million values), against the correctly rounded result, on the
+        // widest accelerated width; without SIMD (software vectors) every 9973rd. Negative floats' bit patterns run
+        // from int.MinValue (-0) up as the magnitude grows; positive ones from 0.
+        int stride = Vector128.IsHardwareAccelerated ? 97 : 9973;
         int worst = 0;
         float worstAt = 0;
         int lowest = BitConverter.SingleToInt32Bits(-87.33654f), highest = BitConverter.SingleToInt32Bits(88.37626f);
         Span<float> batch = stackalloc float[16];
         Span<float> result = stackalloc float[16];
         int filled = 0;
-        for (long bits = int.MinValue; bits <= lowest; bits += 97)
+        for (long bits = int.MinValue; bits <= lowest; bits += stride)
         {
             Add(BitConverter.Int32BitsToSingle((int)bits), batch, result);
         }
 
-        for (long bits = 0; bits <= highest; bits += 97)
+        for (long bits = 0; bits <= highest; bits += stride)
         {
             Add(BitConverter.Int32BitsToSingle((int)bits), batch, result);
         }
@@ -46,8 +48,23 @@ public sealed class KernelMathTests
             }
 
             filled = 0;
-            Vector512<float> input = Vector512.Create<float>(batch);
-            KernelMath.Exp(input).CopyTo(result);
+            if (Vector512.IsHardwareAccelerated)
+            {
+                KernelMath.Exp(Vector512.Create<float>(batch)).CopyTo(result);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                KernelMath.Exp(Vector256.Create<float>(batch)).CopyTo(result);
+                KernelMath.Exp(Vector256.Create<float>(batch[8..])).CopyTo(result[8..]);
+            }
+            else
+            {
+                for (int i = 0; i < 16; i += 4)
+                {
+                    KernelMath.Exp(Vector128.Create<float>(batch[i..])).CopyTo(result[i..]);
+                }
+            }
+
             for (int i = 0; i < 16; i++)
             {
                 float exact = (float)Math.Exp(batch[i]);

@@ -89,7 +89,36 @@ public sealed class RuntimeTests
     }
 
     [Fact]
-    public void The_scheduler_runs_every_item_exactly_once_and_reports_failures()
+    public void Concurrent_calls_from_several_threads_are_all_correct()
+    {
+        // One call at a time gets the helper threads; the others run on their own threads. All must be right.
+        KernelUnderTest kernel = DeclaredKernels.Get(nameof(LlamaKernel));
+        AttentionProblem[] problems = new AttentionProblem[6];
+        float[][] expected = new float[problems.Length][];
+        for (int i = 0; i < problems.Length; i++)
+        {
+            problems[i] = AttentionProblem.Create(kernel.Configuration, new Random(100 + i), 1, 80, 80);
+            expected[i] = problems[i].Run(kernel);
+        }
+
+        int previous = AttentionRuntime.MaxDegreeOfParallelism;
+        try
+        {
+            AttentionRuntime.MaxDegreeOfParallelism = 2;
+            System.Threading.Tasks.Parallel.For(0, problems.Length * 4, new System.Threading.Tasks.ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+            {
+                float[] actual = problems[i % problems.Length].Run(kernel);
+                Assert.Equal(expected[i % problems.Length], actual);
+            });
+        }
+        finally
+        {
+            AttentionRuntime.MaxDegreeOfParallelism = previous;
+        }
+    }
+
+    [Fact]
+    public void The_scheduler_runs_every_item_exactly_once_and_rethrows_the_first_failure()
     {
         int previous = AttentionRuntime.MaxDegreeOfParallelism;
         try
@@ -108,7 +137,8 @@ public sealed class RuntimeTests
                 AttentionScheduler.Run<RecordingKernel>(in failing, 500, 1 << 20);
             });
             Assert.Equal("item 123", exception.Message);
-            Assert.Equal(500, RecordingKernel.Items.Count);
+            Assert.True(RecordingKernel.Items.ContainsKey(123));
+            Assert.All(RecordingKernel.Items.Values, count => Assert.Equal(1, count));
         }
         finally
         {

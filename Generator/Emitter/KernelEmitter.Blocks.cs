@@ -149,7 +149,7 @@ internal static partial class KernelEmitter
         writer.WriteLine($"p.StoreUnsafe(ref sT, (nuint)(c * {l}));");
         writer.WriteLine("tileSum += p;");
         writer.CloseBlock();
-        writer.WriteLine($"rowSum = {v}.FusedMultiplyAdd(rowSum, correction, tileSum);");
+        writer.WriteLine($"rowSum = {v}.MultiplyAddEstimate(rowSum, correction, tileSum);");
         writer.WriteLine();
         writer.WriteLine("// P·V: rescale the accumulators and add this tile's probabilities times its values.");
         writer.WriteLine($"{path.AccumulateName}(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, correction);");
@@ -210,7 +210,7 @@ internal static partial class KernelEmitter
         for (int key = 0; key < path.KeyChunk; key++)
         {
             string offset = key == 0 ? "d" : key == 1 ? $"d + {stride}" : $"d + {Literals.Int(key)} * {stride}";
-            writer.WriteLine($"s{key} = {v}.FusedMultiplyAdd(q, {v}.Create(Unsafe.Add(ref k, {offset})), s{key});");
+            writer.WriteLine($"s{key} = {v}.MultiplyAddEstimate(q, {v}.Create(Unsafe.Add(ref k, {offset})), s{key});");
         }
 
         writer.CloseBlock();
@@ -241,13 +241,13 @@ internal static partial class KernelEmitter
         for (int chain = 0; chain < chains; chain++)
         {
             string d = chain == 0 ? "d" : $"d + {Literals.Int(chain)}";
-            writer.WriteLine($"s{chain} = {v}.FusedMultiplyAdd({v}.LoadUnsafe(ref qT, (nuint)(({d}) * {l})), {v}.Create(Unsafe.Add(ref k, {d})), s{chain});");
+            writer.WriteLine($"s{chain} = {v}.MultiplyAddEstimate({v}.LoadUnsafe(ref qT, (nuint)(({d}) * {l})), {v}.Create(Unsafe.Add(ref k, {d})), s{chain});");
         }
 
         writer.CloseBlock();
         for (int d = whole; d < kernel.HeadDim; d++)
         {
-            writer.WriteLine($"s0 = {v}.FusedMultiplyAdd({v}.LoadUnsafe(ref qT, {Literals.Int(d * path.Lanes)}), {v}.Create(Unsafe.Add(ref k, {Literals.Int(d)})), s0);");
+            writer.WriteLine($"s0 = {v}.MultiplyAddEstimate({v}.LoadUnsafe(ref qT, {Literals.Int(d * path.Lanes)}), {v}.Create(Unsafe.Add(ref k, {Literals.Int(d)})), s0);");
         }
 
         writer.WriteLine(chains switch
@@ -316,7 +316,7 @@ internal static partial class KernelEmitter
         writer.WriteLine($"{v}<float> p = {v}.LoadUnsafe(ref pT, (nuint)(c * {l}));");
         for (int j = 0; j < size; j++)
         {
-            writer.WriteLine($"a{j} = {v}.FusedMultiplyAdd(p, {v}.Create(Unsafe.Add(ref vRow, {Literals.Int(j)})), a{j});");
+            writer.WriteLine($"a{j} = {v}.MultiplyAddEstimate(p, {v}.Create(Unsafe.Add(ref vRow, {Literals.Int(j)})), a{j});");
         }
 
         writer.WriteLine("vRow = ref Unsafe.Add(ref vRow, ValueStride);");

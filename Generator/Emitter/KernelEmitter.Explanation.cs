@@ -74,7 +74,8 @@ internal static partial class KernelEmitter
         yield return $"Work: items of up to {Literals.Int(KernelPlan.RowsPerItem)} rows of one (batch entry, head), ordered so that the blocks sharing a key/value head run " +
             "back to back, handed out one at a time to up to AttentionRuntime.MaxDegreeOfParallelism threads (so the causal mask's cheap early " +
             "blocks and costly late ones even out); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time " +
-            "from IsHardwareAccelerated; without SIMD every row takes the scalar kernel.";
+            "from IsHardwareAccelerated; without SIMD every row takes the scalar kernel. Multiply-adds use MultiplyAddEstimate: one fused " +
+            "instruction on AVX2, AVX-512 and NEON, a multiply and an add on x64 machines without FMA (where the fused form would be emulated).";
     }
 
     private static string BlockList(KernelPlan plan)

@@ -65,7 +65,7 @@ internal static partial class KernelEmitter
             string load = $"{v}.LoadUnsafe(ref k{Offset(head.Offsets[c])})";
             writer.WriteLine(c < accumulators
                 ? $"{v}<float> dot{c} = q{c} * {load};"
-                : $"dot{c % accumulators} = {v}.FusedMultiplyAdd(q{c}, {load}, dot{c % accumulators});");
+                : $"dot{c % accumulators} = {v}.MultiplyAddEstimate(q{c}, {load}, dot{c % accumulators});");
         }
 
         string total = accumulators switch
@@ -138,7 +138,7 @@ internal static partial class KernelEmitter
         writer.WriteLine("ref float v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueStride);");
         for (int c = 0; c < value.Count; c++)
         {
-            writer.WriteLine($"o{c} = {v}.FusedMultiplyAdd(p, {v}.LoadUnsafe(ref v{Offset(value.Offsets[c])}), o{c});");
+            writer.WriteLine($"o{c} = {v}.MultiplyAddEstimate(p, {v}.LoadUnsafe(ref v{Offset(value.Offsets[c])}), o{c});");
         }
 
         writer.CloseBlock();

@@ -10,11 +10,16 @@ namespace AttentionGen.CompilerServices;
 /// threads, the calling thread included. Used by generated code; not meant to be called directly.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Work items are handed out one at a time from a shared counter, so threads that draw cheap items (early causal
-/// rows) simply take more of them. The spans are pinned for the duration of the call; the call returns only when
-/// every item is finished, so no helper thread can touch the caller's memory afterwards. The object that carries a
-/// call to the helpers is pooled: it goes back to the pool when the last helper that was queued for it has run, so a
-/// helper that starts late never sees the next call's arguments, and a steady stream of calls allocates nothing.
+/// rows) simply take more of them. The spans are pinned for the duration of the call.
+/// </para>
+/// <para>
+/// The helpers are dedicated background threads, started once and kept. A call hands them its job, works on it
+/// itself, and returns only when every helper has checked out of it, so no helper can touch the caller's memory
+/// afterwards and the job object can serve the caller's next call: after the first call nothing is allocated. One
+/// call uses the helpers at a time; a call that finds them busy (another thread's call) runs on its own thread.
+/// </para>
 /// </remarks>
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static unsafe class AttentionScheduler
@@ -38,53 +43,62 @@ public static unsafe class AttentionScheduler
         }
 
         int threads = ThreadCount(workItems, workPerItem);
-        if (threads <= 1)
+        if (threads <= 1 || !Workers.TryAcquire(threads - 1, out Worker[] helpers))
         {
             TKernel.Execute(in arguments, 0, workItems);
             return;
         }
 
-        ExplicitMask mask = arguments.Mask;
-        fixed (float* query = arguments.Query)
-        fixed (float* key = arguments.Key)
-        fixed (float* value = arguments.Value)
-        fixed (float* output = arguments.Output)
-        fixed (int* keyLengths = arguments.KeyLengths)
-        fixed (float* maskAdditive = mask.AdditiveValues)
-        fixed (bool* maskAllowed = mask.AllowedValues)
+        try
         {
-            Job<TKernel> job = Job<TKernel>.Rent();
-            job.Query = query;
-            job.QueryLength = arguments.Query.Length;
-            job.Key = key;
-            job.KeyLength = arguments.Key.Length;
-            job.Value = value;
-            job.ValueLength = arguments.Value.Length;
-            job.Output = output;
-            job.OutputLength = arguments.Output.Length;
-            job.KeyLengths = keyLengths;
-            job.KeyLengthsLength = arguments.KeyLengths.Length;
-            job.MaskAdditive = maskAdditive;
-            job.MaskAdditiveLength = mask.AdditiveValues.Length;
-            job.MaskAllowed = maskAllowed;
-            job.MaskAllowedLength = mask.AllowedValues.Length;
-            job.MaskIsBoolean = mask.IsBoolean;
-            job.MaskBatch = mask.Batch;
-            job.MaskHeads = mask.Heads;
-            job.MaskQueryLength = mask.QueryLength;
-            job.MaskKeyLength = mask.KeyLength;
-            job.Batch = arguments.Batch;
-            job.QueryRows = arguments.QueryLength;
-            job.KeyRows = arguments.KeyLength;
-            job.Start(workItems, helpers: threads - 1);
-
-            for (int i = 1; i < threads; i++)
+            ExplicitMask mask = arguments.Mask;
+            fixed (float* query = arguments.Query)
+            fixed (float* key = arguments.Key)
+            fixed (float* value = arguments.Value)
+            fixed (float* output = arguments.Output)
+            fixed (int* keyLengths = arguments.KeyLengths)
+            fixed (float* maskAdditive = mask.AdditiveValues)
+            fixed (bool* maskAllowed = mask.AllowedValues)
             {
-                ThreadPool.UnsafeQueueUserWorkItem(job, preferLocal: false);
-            }
+                Job<TKernel> job = Job<TKernel>.ForThisThread;
+                job.Query = query;
+                job.QueryLength = arguments.Query.Length;
+                job.Key = key;
+                job.KeyLength = arguments.Key.Length;
+                job.Value = value;
+                job.ValueLength = arguments.Value.Length;
+                job.Output = output;
+                job.OutputLength = arguments.Output.Length;
+                job.KeyLengths = keyLengths;
+                job.KeyLengthsLength = arguments.KeyLengths.Length;
+                job.MaskAdditive = maskAdditive;
+                job.MaskAdditiveLength = mask.AdditiveValues.Length;
+                job.MaskAllowed = maskAllowed;
+                job.MaskAllowedLength = mask.AllowedValues.Length;
+                job.MaskIsBoolean = mask.IsBoolean;
+                job.MaskBatch = mask.Batch;
+                job.MaskHeads = mask.Heads;
+                job.MaskQueryLength = mask.QueryLength;
+                job.MaskKeyLength = mask.KeyLength;
+                job.Batch = arguments.Batch;
+                job.QueryRows = arguments.QueryLength;
+                job.KeyRows = arguments.KeyLength;
+                job.Start(workItems, threads - 1);
 
-            job.Work();
-            job.WaitForAllItemsAndRelease();
+                for (int i = 0; i < threads - 1; i++)
+                {
+                    helpers[i].Begin(job);
+                }
+
+                job.Work();
+                job.WaitForHelpers();
+                job.Clear();
+                job.ThrowIfFailed();
+            }
+        }
+        finally
+        {
+            Workers.Release();
         }
     }
 
@@ -102,56 +116,84 @@ public static unsafe class AttentionScheduler
         return (int)Math.Clamp(affordable, 1, threads);
     }
 
-    private sealed class Job<TKernel> : IThreadPoolWorkItem
+    /// <summary>A job the helper threads can work on.</summary>
+    private abstract class ParallelJob
+    {
+        private int _helpersLeft;
+        private ExceptionDispatchInfo? _failure;
+
+        /// <summary>Takes items until none is left.</summary>
+        public abstract void Work();
+
+        /// <summary>Runs <see cref="Work"/> on a helper, keeps the first failure, and checks the helper out.</summary>
+        public void WorkAsHelper()
+        {
+            try
+            {
+                Work();
+            }
+            catch (Exception exception)
+            {
+                Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(exception), null);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _helpersLeft);
+            }
+        }
+
+        protected void StartHelpers(int helpers)
+        {
+            _failure = null;
+            Volatile.Write(ref _helpersLeft, helpers);
+        }
+
+        protected void Fail(Exception exception) => Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(exception), null);
+
+        /// <summary>Blocks until every helper has checked out of the job (so all items are done).</summary>
+        public void WaitForHelpers()
+        {
+            var spinner = new SpinWait();
+            while (Volatile.Read(ref _helpersLeft) > 0)
+            {
+                spinner.SpinOnce(sleep1Threshold: -1);
+            }
+        }
+
+        public void ThrowIfFailed() => _failure?.Throw();
+    }
+
+    private sealed class Job<TKernel> : ParallelJob
         where TKernel : IAttentionKernel
     {
+        [ThreadStatic]
+        private static Job<TKernel>? t_job;
+
         public float* Query, Key, Value, Output, MaskAdditive;
         public int* KeyLengths;
         public bool* MaskAllowed;
         public int QueryLength, KeyLength, ValueLength, OutputLength, KeyLengthsLength, MaskAdditiveLength, MaskAllowedLength;
         public bool MaskIsBoolean;
         public int MaskBatch, MaskHeads, MaskQueryLength, MaskKeyLength;
-        public int Batch, QueryRows, KeyRows, WorkItems;
-
-        private static readonly Job<TKernel>?[] s_pool = new Job<TKernel>?[4];
+        public int Batch, QueryRows, KeyRows;
 
         private int _next;
-        private int _finished;
-        private int _references;
-        private ExceptionDispatchInfo? _failure;
+        private int _workItems;
 
-        /// <summary>A job from the pool, or a new one when every pooled job is still in use.</summary>
-        public static Job<TKernel> Rent()
-        {
-            for (int i = 0; i < s_pool.Length; i++)
-            {
-                if (Interlocked.Exchange(ref s_pool[i], null) is { } job)
-                {
-                    return job;
-                }
-            }
+        /// <summary>
+        /// The calling thread's job for this kernel, created on its first parallel call. Reusing it is safe because a
+        /// call returns only after every helper has checked out of it.
+        /// </summary>
+        public static Job<TKernel> ForThisThread => t_job ??= new Job<TKernel>();
 
-            return new Job<TKernel>();
-        }
-
-        /// <summary>Arms the job for <paramref name="workItems"/> items, run by the caller and <paramref name="helpers"/> helpers.</summary>
         public void Start(int workItems, int helpers)
         {
-            WorkItems = workItems;
-            _finished = 0;
-            _failure = null;
-            _references = helpers + 1;
-            Volatile.Write(ref _next, 0);
+            _workItems = workItems;
+            _next = 0;
+            StartHelpers(helpers);
         }
 
-        void IThreadPoolWorkItem.Execute()
-        {
-            Work();
-            Release();
-        }
-
-        /// <summary>Takes items until none is left. Runs on the caller and on each helper.</summary>
-        public void Work()
+        public override void Work()
         {
             var arguments = new AttentionArguments(
                 new ReadOnlySpan<float>(Query, QueryLength),
@@ -166,7 +208,7 @@ public static unsafe class AttentionScheduler
                     MaskIsBoolean, MaskBatch, MaskHeads, MaskQueryLength, MaskKeyLength));
 
             int item;
-            while ((item = Interlocked.Increment(ref _next) - 1) < WorkItems)
+            while ((item = Interlocked.Increment(ref _next) - 1) < _workItems)
             {
                 try
                 {
@@ -174,50 +216,91 @@ public static unsafe class AttentionScheduler
                 }
                 catch (Exception exception)
                 {
-                    Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(exception), null);
-                }
-                finally
-                {
-                    Interlocked.Increment(ref _finished);
+                    // Stop handing out items, as a call on one thread stops at its first exception.
+                    Fail(exception);
+                    Volatile.Write(ref _next, _workItems);
                 }
             }
         }
 
-        /// <summary>
-        /// Blocks until every item has finished, gives up the caller's reference to the job, then rethrows the first
-        /// failure, if any.
-        /// </summary>
-        public void WaitForAllItemsAndRelease()
+        /// <summary>Forgets the caller's pointers, which are unpinned once the call returns.</summary>
+        public void Clear()
         {
-            var spinner = new SpinWait();
-            while (Volatile.Read(ref _finished) < WorkItems)
-            {
-                spinner.SpinOnce(sleep1Threshold: -1);
-            }
-
-            ExceptionDispatchInfo? failure = _failure;
-            Release();
-            failure?.Throw();
-        }
-
-        /// <summary>The last of the caller and the helpers to be done with the job returns it to the pool.</summary>
-        private void Release()
-        {
-            if (Interlocked.Decrement(ref _references) != 0)
-            {
-                return;
-            }
-
             Query = Key = Value = Output = MaskAdditive = null;
             KeyLengths = null;
             MaskAllowed = null;
-            _failure = null;
-            for (int i = 0; i < s_pool.Length; i++)
+        }
+    }
+
+    /// <summary>The shared helper threads, handed to one call at a time.</summary>
+    private static class Workers
+    {
+        private static readonly object s_gate = new();
+        private static Worker[] s_workers = Array.Empty<Worker>();
+        private static int s_busy;
+
+        /// <summary>Takes at least <paramref name="count"/> helpers for the calling thread, starting more if needed; false when another call has them.</summary>
+        public static bool TryAcquire(int count, out Worker[] workers)
+        {
+            if (Interlocked.CompareExchange(ref s_busy, 1, 0) != 0)
             {
-                if (Interlocked.CompareExchange(ref s_pool[i], this, null) is null)
+                workers = Array.Empty<Worker>();
+                return false;
+            }
+
+            workers = s_workers;
+            if (workers.Length < count)
+            {
+                lock (s_gate)
                 {
-                    return;
+                    var grown = new Worker[count];
+                    Array.Copy(s_workers, grown, s_workers.Length);
+                    for (int i = s_workers.Length; i < count; i++)
+                    {
+                        grown[i] = new Worker(i);
+                    }
+
+                    s_workers = workers = grown;
                 }
+            }
+
+            return true;
+        }
+
+        public static void Release() => Volatile.Write(ref s_busy, 0);
+    }
+
+    /// <summary>One helper thread: waits for a job, works on it, checks out, waits again.</summary>
+    private sealed class Worker
+    {
+        private readonly ManualResetEventSlim _ready = new(initialState: false, spinCount: 200);
+        private ParallelJob? _job;
+
+        public Worker(int index)
+        {
+            var thread = new Thread(Loop, maxStackSize: 1 << 20)
+            {
+                IsBackground = true,
+                Name = "AttentionGen worker " + (index + 1),
+            };
+            thread.Start();
+        }
+
+        public void Begin(ParallelJob job)
+        {
+            Volatile.Write(ref _job, job);
+            _ready.Set();
+        }
+
+        private void Loop()
+        {
+            while (true)
+            {
+                _ready.Wait();
+                _ready.Reset();
+                ParallelJob job = Volatile.Read(ref _job)!;
+                _job = null;
+                job.WorkAsHelper();
             }
         }
     }

@@ -151,7 +151,7 @@ public static class KernelMath
         public static Vector512<float> Add(Vector512<float> left, Vector512<float> right) => left + right;
         public static Vector512<float> Subtract(Vector512<float> left, Vector512<float> right) => left - right;
         public static Vector512<float> Multiply(Vector512<float> left, Vector512<float> right) => left * right;
-        public static Vector512<float> MultiplyAdd(Vector512<float> left, Vector512<float> right, Vector512<float> addend) => Vector512.FusedMultiplyAdd(left, right, addend);
+        public static Vector512<float> MultiplyAdd(Vector512<float> left, Vector512<float> right, Vector512<float> addend) => Vector512.MultiplyAddEstimate(left, right, addend);
         public static Vector512<float> Min(Vector512<float> left, Vector512<float> right) => Vector512.MinNative(left, right);
         public static Vector512<float> Max(Vector512<float> left, Vector512<float> right) => Vector512.MaxNative(left, right);
         public static Vector512<float> ShiftIntoExponent(Vector512<float> shifted) => (shifted.AsInt32() << 23).AsSingle();
@@ -165,7 +165,7 @@ public static class KernelMath
         public static Vector256<float> Add(Vector256<float> left, Vector256<float> right) => left + right;
         public static Vector256<float> Subtract(Vector256<float> left, Vector256<float> right) => left - right;
         public static Vector256<float> Multiply(Vector256<float> left, Vector256<float> right) => left * right;
-        public static Vector256<float> MultiplyAdd(Vector256<float> left, Vector256<float> right, Vector256<float> addend) => Vector256.FusedMultiplyAdd(left, right, addend);
+        public static Vector256<float> MultiplyAdd(Vector256<float> left, Vector256<float> right, Vector256<float> addend) => Vector256.MultiplyAddEstimate(left, right, addend);
         public static Vector256<float> Min(Vector256<float> left, Vector256<float> right) => Vector256.MinNative(left, right);
         public static Vector256<float> Max(Vector256<float> left, Vector256<float> right) => Vector256.MaxNative(left, right);
         public static Vector256<float> ShiftIntoExponent(Vector256<float> shifted) => (shifted.AsInt32() << 23).AsSingle();
@@ -179,7 +179,7 @@ public static class KernelMath
         public static Vector128<float> Add(Vector128<float> left, Vector128<float> right) => left + right;
         public static Vector128<float> Subtract(Vector128<float> left, Vector128<float> right) => left - right;
         public static Vector128<float> Multiply(Vector128<float> left, Vector128<float> right) => left * right;
-        public static Vector128<float> MultiplyAdd(Vector128<float> left, Vector128<float> right, Vector128<float> addend) => Vector128.FusedMultiplyAdd(left, right, addend);
+        public static Vector128<float> MultiplyAdd(Vector128<float> left, Vector128<float> right, Vector128<float> addend) => Vector128.MultiplyAddEstimate(left, right, addend);
         public static Vector128<float> Min(Vector128<float> left, Vector128<float> right) => Vector128.MinNative(left, right);
         public static Vector128<float> Max(Vector128<float> left, Vector128<float> right) => Vector128.MaxNative(left, right);
         public static Vector128<float> ShiftIntoExponent(Vector128<float> shifted) => (shifted.AsInt32() << 23).AsSingle();
