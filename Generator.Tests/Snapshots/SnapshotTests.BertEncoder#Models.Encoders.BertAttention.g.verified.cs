@@ -56,10 +56,10 @@ namespace Models.Encoders
         /// <item><description>Configuration: 12 query heads, each with its own key/value head; HeadDim 64, ValueDim 64; layout Bhsd ([batch, heads, sequence, dim]).</description></item>
         /// <item><description>Scores: s_j = Scale · (q · k_j) with Scale = 0.125f, 1/sqrt(64), not soft-capped.</description></item>
         /// <item><description>Mask: key padding: key j of batch entry b is visible only if j &lt; keyLengths[b]; together these rules leave each row one interval of keys, and the kernel reads nothing outside it.</description></item>
-        /// <item><description>Tiles: blocks of up to 16 query rows, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 64 keys. The queries are transposed into lanes once per block. Q·Kᵀ is a register block of 16 keys × 16 rows on Vector512: 16 accumulators, each key element broadcast from memory into a fused multiply-add, HeadDim (64) steps deep. P·V is a register block of 16 value elements × 16 rows, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch.</description></item>
+        /// <item><description>Tiles: blocks of up to 16 query rows, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 128 keys. The queries are transposed into lanes once per block. Q·Kᵀ is a register block of 16 keys × 16 rows on Vector512: 16 accumulators, each key element broadcast from memory into a fused multiply-add, HeadDim (64) steps deep. P·V is a register block of 16 value elements × 16 rows, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch.</description></item>
         /// <item><description>Softmax: online, lane by lane: per tile, the maximum, a rescale of the running sum and accumulators by exp(old max − new max), and p = exp(s − max) written over the scores. The tile of scores is the only intermediate; no queryLength × keyLength matrix exists. exp is KernelMath.Exp, a polynomial within 2 ulp. A row that sees no key is written as zeros, never NaN.</description></item>
         /// <item><description>One-row kernels, for blocks that would fill less than half a vector (decoding a token, say): the query row in registers, scores by fused multiply-add and one horizontal sum per key, tiles of the same size. Paths: Vector512 (4 vectors per query/key head; 4 vectors per value head); Vector256 (8 vectors per query/key head; 8 vectors per value head); Vector128 (16 vectors per query/key head; 16 vectors per value head); a scalar kernel.</description></item>
-        /// <item><description>Work: items of up to 16 rows of one (batch entry, head), ordered so that the blocks sharing a key/value head run back to back, handed out one at a time to up to AttentionRuntime.MaxDegreeOfParallelism threads (so the causal mask's cheap early blocks and costly late ones even out); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time from IsHardwareAccelerated; without SIMD every row takes the scalar kernel.</description></item>
+        /// <item><description>Work: items of up to 16 rows of one (batch entry, head), ordered so that the blocks sharing a key/value head run back to back, handed out one at a time to up to AttentionRuntime.MaxDegreeOfParallelism threads (so the causal mask's cheap early blocks and costly late ones even out); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time from IsHardwareAccelerated; without SIMD every row takes the scalar kernel. Multiply-adds use MultiplyAddEstimate: one fused instruction on AVX2, AVX-512 and NEON, a multiply and an add on x64 machines without FMA (where the fused form would be emulated).</description></item>
         /// </list>
         /// </remarks>
         [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
@@ -107,7 +107,7 @@ namespace AttentionGen.Generated
         private const int RowsPerItem = 16;
 
         /// <summary>Keys scored, soft-maxed and accumulated together.</summary>
-        private const int KeyTile = 64;
+        private const int KeyTile = 128;
 
         /// <summary>Floats from one key row to the next (HeadDim in the Bhsd layout).</summary>
         private const int KeyStride = 64;
@@ -283,7 +283,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref sT, (nuint)(c * 16));
                     tileSum += p;
                 }
-                rowSum = Vector512.FusedMultiplyAdd(rowSum, correction, tileSum);
+                rowSum = Vector512.MultiplyAddEstimate(rowSum, correction, tileSum);
 
                 // P·V: rescale the accumulators and add this tile's probabilities times its values.
                 AccumulateVector512(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, correction);
@@ -331,22 +331,22 @@ namespace AttentionGen.Generated
             for (int d = 0; d < HeadDim; d++)
             {
                 Vector512<float> q = Vector512.LoadUnsafe(ref qT, (nuint)(d * 16));
-                s0 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + KeyStride)), s1);
-                s2 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 2 * KeyStride)), s2);
-                s3 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 3 * KeyStride)), s3);
-                s4 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 4 * KeyStride)), s4);
-                s5 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 5 * KeyStride)), s5);
-                s6 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 6 * KeyStride)), s6);
-                s7 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 7 * KeyStride)), s7);
-                s8 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 8 * KeyStride)), s8);
-                s9 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 9 * KeyStride)), s9);
-                s10 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 10 * KeyStride)), s10);
-                s11 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 11 * KeyStride)), s11);
-                s12 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 12 * KeyStride)), s12);
-                s13 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 13 * KeyStride)), s13);
-                s14 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 14 * KeyStride)), s14);
-                s15 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 15 * KeyStride)), s15);
+                s0 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + KeyStride)), s1);
+                s2 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 2 * KeyStride)), s2);
+                s3 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 3 * KeyStride)), s3);
+                s4 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 4 * KeyStride)), s4);
+                s5 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 5 * KeyStride)), s5);
+                s6 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 6 * KeyStride)), s6);
+                s7 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 7 * KeyStride)), s7);
+                s8 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 8 * KeyStride)), s8);
+                s9 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 9 * KeyStride)), s9);
+                s10 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 10 * KeyStride)), s10);
+                s11 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 11 * KeyStride)), s11);
+                s12 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 12 * KeyStride)), s12);
+                s13 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 13 * KeyStride)), s13);
+                s14 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 14 * KeyStride)), s14);
+                s15 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 15 * KeyStride)), s15);
             }
             s0.StoreUnsafe(ref sT);
             s1.StoreUnsafe(ref sT, 16);
@@ -376,10 +376,10 @@ namespace AttentionGen.Generated
             Vector512<float> s3 = Vector512<float>.Zero;
             for (int d = 0; d < 64; d += 4)
             {
-                s0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref qT, (nuint)((d) * 16)), Vector512.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref qT, (nuint)((d + 1) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 1)), s1);
-                s2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref qT, (nuint)((d + 2) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 2)), s2);
-                s3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref qT, (nuint)((d + 3) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 3)), s3);
+                s0 = Vector512.MultiplyAddEstimate(Vector512.LoadUnsafe(ref qT, (nuint)((d) * 16)), Vector512.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector512.MultiplyAddEstimate(Vector512.LoadUnsafe(ref qT, (nuint)((d + 1) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 1)), s1);
+                s2 = Vector512.MultiplyAddEstimate(Vector512.LoadUnsafe(ref qT, (nuint)((d + 2) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 2)), s2);
+                s3 = Vector512.MultiplyAddEstimate(Vector512.LoadUnsafe(ref qT, (nuint)((d + 3) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 3)), s3);
             }
             ((s0 + s1) + (s2 + s3)).StoreUnsafe(ref sT);
         }
@@ -414,22 +414,22 @@ namespace AttentionGen.Generated
                 for (int c = 0; c < count; c++)
                 {
                     Vector512<float> p = Vector512.LoadUnsafe(ref pT, (nuint)(c * 16));
-                    a0 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 0)), a0);
-                    a1 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 1)), a1);
-                    a2 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 2)), a2);
-                    a3 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 3)), a3);
-                    a4 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 4)), a4);
-                    a5 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 5)), a5);
-                    a6 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 6)), a6);
-                    a7 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 7)), a7);
-                    a8 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 8)), a8);
-                    a9 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 9)), a9);
-                    a10 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 10)), a10);
-                    a11 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 11)), a11);
-                    a12 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 12)), a12);
-                    a13 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 13)), a13);
-                    a14 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 14)), a14);
-                    a15 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 15)), a15);
+                    a0 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a4 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 4)), a4);
+                    a5 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 5)), a5);
+                    a6 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 6)), a6);
+                    a7 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 7)), a7);
+                    a8 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 8)), a8);
+                    a9 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 9)), a9);
+                    a10 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 10)), a10);
+                    a11 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 11)), a11);
+                    a12 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 12)), a12);
+                    a13 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 13)), a13);
+                    a14 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 14)), a14);
+                    a15 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 15)), a15);
                     vRow = ref Unsafe.Add(ref vRow, ValueStride);
                 }
                 a0.StoreUnsafe(ref o);
@@ -533,7 +533,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref sT, (nuint)(c * 8));
                     tileSum += p;
                 }
-                rowSum = Vector256.FusedMultiplyAdd(rowSum, correction, tileSum);
+                rowSum = Vector256.MultiplyAddEstimate(rowSum, correction, tileSum);
 
                 // P·V: rescale the accumulators and add this tile's probabilities times its values.
                 AccumulateVector256(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, correction);
@@ -577,18 +577,18 @@ namespace AttentionGen.Generated
             for (int d = 0; d < HeadDim; d++)
             {
                 Vector256<float> q = Vector256.LoadUnsafe(ref qT, (nuint)(d * 8));
-                s0 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + KeyStride)), s1);
-                s2 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 2 * KeyStride)), s2);
-                s3 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 3 * KeyStride)), s3);
-                s4 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 4 * KeyStride)), s4);
-                s5 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 5 * KeyStride)), s5);
-                s6 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 6 * KeyStride)), s6);
-                s7 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 7 * KeyStride)), s7);
-                s8 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 8 * KeyStride)), s8);
-                s9 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 9 * KeyStride)), s9);
-                s10 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 10 * KeyStride)), s10);
-                s11 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 11 * KeyStride)), s11);
+                s0 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + KeyStride)), s1);
+                s2 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 2 * KeyStride)), s2);
+                s3 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 3 * KeyStride)), s3);
+                s4 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 4 * KeyStride)), s4);
+                s5 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 5 * KeyStride)), s5);
+                s6 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 6 * KeyStride)), s6);
+                s7 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 7 * KeyStride)), s7);
+                s8 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 8 * KeyStride)), s8);
+                s9 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 9 * KeyStride)), s9);
+                s10 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 10 * KeyStride)), s10);
+                s11 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 11 * KeyStride)), s11);
             }
             s0.StoreUnsafe(ref sT);
             s1.StoreUnsafe(ref sT, 8);
@@ -614,10 +614,10 @@ namespace AttentionGen.Generated
             Vector256<float> s3 = Vector256<float>.Zero;
             for (int d = 0; d < 64; d += 4)
             {
-                s0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref qT, (nuint)((d) * 8)), Vector256.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref qT, (nuint)((d + 1) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 1)), s1);
-                s2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref qT, (nuint)((d + 2) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 2)), s2);
-                s3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref qT, (nuint)((d + 3) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 3)), s3);
+                s0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref qT, (nuint)((d) * 8)), Vector256.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref qT, (nuint)((d + 1) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 1)), s1);
+                s2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref qT, (nuint)((d + 2) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 2)), s2);
+                s3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref qT, (nuint)((d + 3) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 3)), s3);
             }
             ((s0 + s1) + (s2 + s3)).StoreUnsafe(ref sT);
         }
@@ -648,18 +648,18 @@ namespace AttentionGen.Generated
                 for (int c = 0; c < count; c++)
                 {
                     Vector256<float> p = Vector256.LoadUnsafe(ref pT, (nuint)(c * 8));
-                    a0 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 0)), a0);
-                    a1 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 1)), a1);
-                    a2 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 2)), a2);
-                    a3 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 3)), a3);
-                    a4 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 4)), a4);
-                    a5 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 5)), a5);
-                    a6 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 6)), a6);
-                    a7 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 7)), a7);
-                    a8 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 8)), a8);
-                    a9 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 9)), a9);
-                    a10 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 10)), a10);
-                    a11 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 11)), a11);
+                    a0 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a4 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 4)), a4);
+                    a5 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 5)), a5);
+                    a6 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 6)), a6);
+                    a7 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 7)), a7);
+                    a8 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 8)), a8);
+                    a9 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 9)), a9);
+                    a10 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 10)), a10);
+                    a11 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 11)), a11);
                     vRow = ref Unsafe.Add(ref vRow, ValueStride);
                 }
                 a0.StoreUnsafe(ref o);
@@ -687,10 +687,10 @@ namespace AttentionGen.Generated
                 for (int c = 0; c < count; c++)
                 {
                     Vector256<float> p = Vector256.LoadUnsafe(ref pT, (nuint)(c * 8));
-                    a0 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 0)), a0);
-                    a1 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 1)), a1);
-                    a2 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 2)), a2);
-                    a3 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a0 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 3)), a3);
                     vRow = ref Unsafe.Add(ref vRow, ValueStride);
                 }
                 a0.StoreUnsafe(ref o);
@@ -782,7 +782,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref sT, (nuint)(c * 4));
                     tileSum += p;
                 }
-                rowSum = Vector128.FusedMultiplyAdd(rowSum, correction, tileSum);
+                rowSum = Vector128.MultiplyAddEstimate(rowSum, correction, tileSum);
 
                 // P·V: rescale the accumulators and add this tile's probabilities times its values.
                 AccumulateVector128(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, correction);
@@ -826,18 +826,18 @@ namespace AttentionGen.Generated
             for (int d = 0; d < HeadDim; d++)
             {
                 Vector128<float> q = Vector128.LoadUnsafe(ref qT, (nuint)(d * 4));
-                s0 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + KeyStride)), s1);
-                s2 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 2 * KeyStride)), s2);
-                s3 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 3 * KeyStride)), s3);
-                s4 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 4 * KeyStride)), s4);
-                s5 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 5 * KeyStride)), s5);
-                s6 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 6 * KeyStride)), s6);
-                s7 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 7 * KeyStride)), s7);
-                s8 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 8 * KeyStride)), s8);
-                s9 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 9 * KeyStride)), s9);
-                s10 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 10 * KeyStride)), s10);
-                s11 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 11 * KeyStride)), s11);
+                s0 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + KeyStride)), s1);
+                s2 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 2 * KeyStride)), s2);
+                s3 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 3 * KeyStride)), s3);
+                s4 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 4 * KeyStride)), s4);
+                s5 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 5 * KeyStride)), s5);
+                s6 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 6 * KeyStride)), s6);
+                s7 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 7 * KeyStride)), s7);
+                s8 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 8 * KeyStride)), s8);
+                s9 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 9 * KeyStride)), s9);
+                s10 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 10 * KeyStride)), s10);
+                s11 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 11 * KeyStride)), s11);
             }
             s0.StoreUnsafe(ref sT);
             s1.StoreUnsafe(ref sT, 4);
@@ -863,10 +863,10 @@ namespace AttentionGen.Generated
             Vector128<float> s3 = Vector128<float>.Zero;
             for (int d = 0; d < 64; d += 4)
             {
-                s0 = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref qT, (nuint)((d) * 4)), Vector128.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref qT, (nuint)((d + 1) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 1)), s1);
-                s2 = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref qT, (nuint)((d + 2) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 2)), s2);
-                s3 = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref qT, (nuint)((d + 3) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 3)), s3);
+                s0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref qT, (nuint)((d) * 4)), Vector128.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref qT, (nuint)((d + 1) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 1)), s1);
+                s2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref qT, (nuint)((d + 2) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 2)), s2);
+                s3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref qT, (nuint)((d + 3) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 3)), s3);
             }
             ((s0 + s1) + (s2 + s3)).StoreUnsafe(ref sT);
         }
@@ -897,18 +897,18 @@ namespace AttentionGen.Generated
                 for (int c = 0; c < count; c++)
                 {
                     Vector128<float> p = Vector128.LoadUnsafe(ref pT, (nuint)(c * 4));
-                    a0 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 0)), a0);
-                    a1 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 1)), a1);
-                    a2 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 2)), a2);
-                    a3 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 3)), a3);
-                    a4 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 4)), a4);
-                    a5 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 5)), a5);
-                    a6 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 6)), a6);
-                    a7 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 7)), a7);
-                    a8 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 8)), a8);
-                    a9 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 9)), a9);
-                    a10 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 10)), a10);
-                    a11 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 11)), a11);
+                    a0 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a4 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 4)), a4);
+                    a5 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 5)), a5);
+                    a6 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 6)), a6);
+                    a7 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 7)), a7);
+                    a8 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 8)), a8);
+                    a9 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 9)), a9);
+                    a10 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 10)), a10);
+                    a11 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 11)), a11);
                     vRow = ref Unsafe.Add(ref vRow, ValueStride);
                 }
                 a0.StoreUnsafe(ref o);
@@ -936,10 +936,10 @@ namespace AttentionGen.Generated
                 for (int c = 0; c < count; c++)
                 {
                     Vector128<float> p = Vector128.LoadUnsafe(ref pT, (nuint)(c * 4));
-                    a0 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 0)), a0);
-                    a1 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 1)), a1);
-                    a2 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 2)), a2);
-                    a3 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a0 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 3)), a3);
                     vRow = ref Unsafe.Add(ref vRow, ValueStride);
                 }
                 a0.StoreUnsafe(ref o);
@@ -1051,10 +1051,10 @@ namespace AttentionGen.Generated
                 {
                     Vector512<float> p = Vector512.Create(scores[j]);
                     ref float v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueStride);
-                    o0 = Vector512.FusedMultiplyAdd(p, Vector512.LoadUnsafe(ref v), o0);
-                    o1 = Vector512.FusedMultiplyAdd(p, Vector512.LoadUnsafe(ref v, 16), o1);
-                    o2 = Vector512.FusedMultiplyAdd(p, Vector512.LoadUnsafe(ref v, 32), o2);
-                    o3 = Vector512.FusedMultiplyAdd(p, Vector512.LoadUnsafe(ref v, 48), o3);
+                    o0 = Vector512.MultiplyAddEstimate(p, Vector512.LoadUnsafe(ref v), o0);
+                    o1 = Vector512.MultiplyAddEstimate(p, Vector512.LoadUnsafe(ref v, 16), o1);
+                    o2 = Vector512.MultiplyAddEstimate(p, Vector512.LoadUnsafe(ref v, 32), o2);
+                    o3 = Vector512.MultiplyAddEstimate(p, Vector512.LoadUnsafe(ref v, 48), o3);
                 }
             }
 
@@ -1106,10 +1106,10 @@ namespace AttentionGen.Generated
                     Vector256<float> dot1 = q1 * Vector256.LoadUnsafe(ref k, 8);
                     Vector256<float> dot2 = q2 * Vector256.LoadUnsafe(ref k, 16);
                     Vector256<float> dot3 = q3 * Vector256.LoadUnsafe(ref k, 24);
-                    dot0 = Vector256.FusedMultiplyAdd(q4, Vector256.LoadUnsafe(ref k, 32), dot0);
-                    dot1 = Vector256.FusedMultiplyAdd(q5, Vector256.LoadUnsafe(ref k, 40), dot1);
-                    dot2 = Vector256.FusedMultiplyAdd(q6, Vector256.LoadUnsafe(ref k, 48), dot2);
-                    dot3 = Vector256.FusedMultiplyAdd(q7, Vector256.LoadUnsafe(ref k, 56), dot3);
+                    dot0 = Vector256.MultiplyAddEstimate(q4, Vector256.LoadUnsafe(ref k, 32), dot0);
+                    dot1 = Vector256.MultiplyAddEstimate(q5, Vector256.LoadUnsafe(ref k, 40), dot1);
+                    dot2 = Vector256.MultiplyAddEstimate(q6, Vector256.LoadUnsafe(ref k, 48), dot2);
+                    dot3 = Vector256.MultiplyAddEstimate(q7, Vector256.LoadUnsafe(ref k, 56), dot3);
                     scores[j] = Vector256.Sum((dot0 + dot1) + (dot2 + dot3));
                 }
 
@@ -1159,14 +1159,14 @@ namespace AttentionGen.Generated
                 {
                     Vector256<float> p = Vector256.Create(scores[j]);
                     ref float v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueStride);
-                    o0 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v), o0);
-                    o1 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 8), o1);
-                    o2 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 16), o2);
-                    o3 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 24), o3);
-                    o4 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 32), o4);
-                    o5 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 40), o5);
-                    o6 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 48), o6);
-                    o7 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 56), o7);
+                    o0 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v), o0);
+                    o1 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 8), o1);
+                    o2 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 16), o2);
+                    o3 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 24), o3);
+                    o4 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 32), o4);
+                    o5 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 40), o5);
+                    o6 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 48), o6);
+                    o7 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 56), o7);
                 }
             }
 
@@ -1238,18 +1238,18 @@ namespace AttentionGen.Generated
                     Vector128<float> dot1 = q1 * Vector128.LoadUnsafe(ref k, 4);
                     Vector128<float> dot2 = q2 * Vector128.LoadUnsafe(ref k, 8);
                     Vector128<float> dot3 = q3 * Vector128.LoadUnsafe(ref k, 12);
-                    dot0 = Vector128.FusedMultiplyAdd(q4, Vector128.LoadUnsafe(ref k, 16), dot0);
-                    dot1 = Vector128.FusedMultiplyAdd(q5, Vector128.LoadUnsafe(ref k, 20), dot1);
-                    dot2 = Vector128.FusedMultiplyAdd(q6, Vector128.LoadUnsafe(ref k, 24), dot2);
-                    dot3 = Vector128.FusedMultiplyAdd(q7, Vector128.LoadUnsafe(ref k, 28), dot3);
-                    dot0 = Vector128.FusedMultiplyAdd(q8, Vector128.LoadUnsafe(ref k, 32), dot0);
-                    dot1 = Vector128.FusedMultiplyAdd(q9, Vector128.LoadUnsafe(ref k, 36), dot1);
-                    dot2 = Vector128.FusedMultiplyAdd(q10, Vector128.LoadUnsafe(ref k, 40), dot2);
-                    dot3 = Vector128.FusedMultiplyAdd(q11, Vector128.LoadUnsafe(ref k, 44), dot3);
-                    dot0 = Vector128.FusedMultiplyAdd(q12, Vector128.LoadUnsafe(ref k, 48), dot0);
-                    dot1 = Vector128.FusedMultiplyAdd(q13, Vector128.LoadUnsafe(ref k, 52), dot1);
-                    dot2 = Vector128.FusedMultiplyAdd(q14, Vector128.LoadUnsafe(ref k, 56), dot2);
-                    dot3 = Vector128.FusedMultiplyAdd(q15, Vector128.LoadUnsafe(ref k, 60), dot3);
+                    dot0 = Vector128.MultiplyAddEstimate(q4, Vector128.LoadUnsafe(ref k, 16), dot0);
+                    dot1 = Vector128.MultiplyAddEstimate(q5, Vector128.LoadUnsafe(ref k, 20), dot1);
+                    dot2 = Vector128.MultiplyAddEstimate(q6, Vector128.LoadUnsafe(ref k, 24), dot2);
+                    dot3 = Vector128.MultiplyAddEstimate(q7, Vector128.LoadUnsafe(ref k, 28), dot3);
+                    dot0 = Vector128.MultiplyAddEstimate(q8, Vector128.LoadUnsafe(ref k, 32), dot0);
+                    dot1 = Vector128.MultiplyAddEstimate(q9, Vector128.LoadUnsafe(ref k, 36), dot1);
+                    dot2 = Vector128.MultiplyAddEstimate(q10, Vector128.LoadUnsafe(ref k, 40), dot2);
+                    dot3 = Vector128.MultiplyAddEstimate(q11, Vector128.LoadUnsafe(ref k, 44), dot3);
+                    dot0 = Vector128.MultiplyAddEstimate(q12, Vector128.LoadUnsafe(ref k, 48), dot0);
+                    dot1 = Vector128.MultiplyAddEstimate(q13, Vector128.LoadUnsafe(ref k, 52), dot1);
+                    dot2 = Vector128.MultiplyAddEstimate(q14, Vector128.LoadUnsafe(ref k, 56), dot2);
+                    dot3 = Vector128.MultiplyAddEstimate(q15, Vector128.LoadUnsafe(ref k, 60), dot3);
                     scores[j] = Vector128.Sum((dot0 + dot1) + (dot2 + dot3));
                 }
 
@@ -1307,22 +1307,22 @@ namespace AttentionGen.Generated
                 {
                     Vector128<float> p = Vector128.Create(scores[j]);
                     ref float v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueStride);
-                    o0 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v), o0);
-                    o1 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 4), o1);
-                    o2 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 8), o2);
-                    o3 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 12), o3);
-                    o4 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 16), o4);
-                    o5 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 20), o5);
-                    o6 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 24), o6);
-                    o7 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 28), o7);
-                    o8 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 32), o8);
-                    o9 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 36), o9);
-                    o10 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 40), o10);
-                    o11 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 44), o11);
-                    o12 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 48), o12);
-                    o13 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 52), o13);
-                    o14 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 56), o14);
-                    o15 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 60), o15);
+                    o0 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v), o0);
+                    o1 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 4), o1);
+                    o2 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 8), o2);
+                    o3 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 12), o3);
+                    o4 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 16), o4);
+                    o5 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 20), o5);
+                    o6 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 24), o6);
+                    o7 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 28), o7);
+                    o8 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 32), o8);
+                    o9 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 36), o9);
+                    o10 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 40), o10);
+                    o11 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 44), o11);
+                    o12 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 48), o12);
+                    o13 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 52), o13);
+                    o14 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 56), o14);
+                    o15 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 60), o15);
                 }
             }
 

@@ -55,11 +55,11 @@ namespace Models
         /// <item><description>Configuration: 32 query heads sharing 8 key/value heads, 4 per group (query head h reads key/value head h / 4); HeadDim 128, ValueDim 128; layout Bshd ([batch, sequence, heads, dim]).</description></item>
         /// <item><description>Scores: s_j = Scale · (q · k_j) with Scale = 0.088388346f, 1/sqrt(128), not soft-capped.</description></item>
         /// <item><description>Mask: query row i sits at key position p = i + valid − queryLength (bottom-right alignment), where valid is keyLength; causal: key j is visible only if j ≤ p; sliding window: key j is visible only if p − 4095 ≤ j ≤ p + 0; together these rules leave each row one interval of keys, and the kernel reads nothing outside it.</description></item>
-        /// <item><description>Tiles: blocks of up to 16 query rows, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 64 keys. The queries are transposed into lanes once per block. Q·Kᵀ is a register block of 16 keys × 16 rows on Vector512: 16 accumulators, each key element broadcast from memory into a fused multiply-add, HeadDim (128) steps deep. P·V is a register block of 16 value elements × 16 rows, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch.</description></item>
+        /// <item><description>Tiles: blocks of up to 16 query rows, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 128 keys. The queries are transposed into lanes once per block. Q·Kᵀ is a register block of 16 keys × 16 rows on Vector512: 16 accumulators, each key element broadcast from memory into a fused multiply-add, HeadDim (128) steps deep. P·V is a register block of 16 value elements × 16 rows, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch.</description></item>
         /// <item><description>Softmax: online, lane by lane: per tile, the maximum, a rescale of the running sum and accumulators by exp(old max − new max), and p = exp(s − max) written over the scores. The tile of scores is the only intermediate; no queryLength × keyLength matrix exists. exp is KernelMath.Exp, a polynomial within 2 ulp. A row that sees no key is written as zeros, never NaN.</description></item>
         /// <item><description>Skipped work: a block reads only the keys some row of it sees; tiles every row sees whole skip per-element masking, so only the tiles where the rows' ranges differ (the causal diagonal, the window's edges) are masked element by element.</description></item>
         /// <item><description>One-row kernels, for blocks that would fill less than half a vector (decoding a token, say): the query row in registers, scores by fused multiply-add and one horizontal sum per key, tiles of the same size. Paths: Vector512 (8 vectors per query/key head; 8 vectors per value head); Vector256 (16 vectors per query/key head; 16 vectors per value head); Vector128 (32 vectors per query/key head; 32 vectors per value head); a scalar kernel.</description></item>
-        /// <item><description>Work: items of up to 16 rows of one (batch entry, head), ordered so that the blocks sharing a key/value head run back to back, handed out one at a time to up to AttentionRuntime.MaxDegreeOfParallelism threads (so the causal mask's cheap early blocks and costly late ones even out); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time from IsHardwareAccelerated; without SIMD every row takes the scalar kernel.</description></item>
+        /// <item><description>Work: items of up to 16 rows of one (batch entry, head), ordered so that the blocks sharing a key/value head run back to back, handed out one at a time to up to AttentionRuntime.MaxDegreeOfParallelism threads (so the causal mask's cheap early blocks and costly late ones even out); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time from IsHardwareAccelerated; without SIMD every row takes the scalar kernel. Multiply-adds use MultiplyAddEstimate: one fused instruction on AVX2, AVX-512 and NEON, a multiply and an add on x64 machines without FMA (where the fused form would be emulated).</description></item>
         /// </list>
         /// </remarks>
         [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
@@ -110,7 +110,7 @@ namespace AttentionGen.Generated
         private const int RowsPerItem = 16;
 
         /// <summary>Keys scored, soft-maxed and accumulated together.</summary>
-        private const int KeyTile = 64;
+        private const int KeyTile = 128;
 
         /// <summary>Floats from one key row to the next (KvHeads · HeadDim in the Bshd layout).</summary>
         private const int KeyStride = 1024;
@@ -306,7 +306,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref sT, (nuint)(c * 16));
                     tileSum += p;
                 }
-                rowSum = Vector512.FusedMultiplyAdd(rowSum, correction, tileSum);
+                rowSum = Vector512.MultiplyAddEstimate(rowSum, correction, tileSum);
 
                 // P·V: rescale the accumulators and add this tile's probabilities times its values.
                 AccumulateVector512(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, correction);
@@ -354,22 +354,22 @@ namespace AttentionGen.Generated
             for (int d = 0; d < HeadDim; d++)
             {
                 Vector512<float> q = Vector512.LoadUnsafe(ref qT, (nuint)(d * 16));
-                s0 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + HeadDim)), s1);
-                s2 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 2 * HeadDim)), s2);
-                s3 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 3 * HeadDim)), s3);
-                s4 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 4 * HeadDim)), s4);
-                s5 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 5 * HeadDim)), s5);
-                s6 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 6 * HeadDim)), s6);
-                s7 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 7 * HeadDim)), s7);
-                s8 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 8 * HeadDim)), s8);
-                s9 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 9 * HeadDim)), s9);
-                s10 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 10 * HeadDim)), s10);
-                s11 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 11 * HeadDim)), s11);
-                s12 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 12 * HeadDim)), s12);
-                s13 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 13 * HeadDim)), s13);
-                s14 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 14 * HeadDim)), s14);
-                s15 = Vector512.FusedMultiplyAdd(q, Vector512.Create(Unsafe.Add(ref k, d + 15 * HeadDim)), s15);
+                s0 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + HeadDim)), s1);
+                s2 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 2 * HeadDim)), s2);
+                s3 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 3 * HeadDim)), s3);
+                s4 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 4 * HeadDim)), s4);
+                s5 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 5 * HeadDim)), s5);
+                s6 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 6 * HeadDim)), s6);
+                s7 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 7 * HeadDim)), s7);
+                s8 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 8 * HeadDim)), s8);
+                s9 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 9 * HeadDim)), s9);
+                s10 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 10 * HeadDim)), s10);
+                s11 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 11 * HeadDim)), s11);
+                s12 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 12 * HeadDim)), s12);
+                s13 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 13 * HeadDim)), s13);
+                s14 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 14 * HeadDim)), s14);
+                s15 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 15 * HeadDim)), s15);
             }
             s0.StoreUnsafe(ref sT);
             s1.StoreUnsafe(ref sT, 16);
@@ -399,10 +399,10 @@ namespace AttentionGen.Generated
             Vector512<float> s3 = Vector512<float>.Zero;
             for (int d = 0; d < 128; d += 4)
             {
-                s0 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref qT, (nuint)((d) * 16)), Vector512.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref qT, (nuint)((d + 1) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 1)), s1);
-                s2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref qT, (nuint)((d + 2) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 2)), s2);
-                s3 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref qT, (nuint)((d + 3) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 3)), s3);
+                s0 = Vector512.MultiplyAddEstimate(Vector512.LoadUnsafe(ref qT, (nuint)((d) * 16)), Vector512.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector512.MultiplyAddEstimate(Vector512.LoadUnsafe(ref qT, (nuint)((d + 1) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 1)), s1);
+                s2 = Vector512.MultiplyAddEstimate(Vector512.LoadUnsafe(ref qT, (nuint)((d + 2) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 2)), s2);
+                s3 = Vector512.MultiplyAddEstimate(Vector512.LoadUnsafe(ref qT, (nuint)((d + 3) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 3)), s3);
             }
             ((s0 + s1) + (s2 + s3)).StoreUnsafe(ref sT);
         }
@@ -437,22 +437,22 @@ namespace AttentionGen.Generated
                 for (int c = 0; c < count; c++)
                 {
                     Vector512<float> p = Vector512.LoadUnsafe(ref pT, (nuint)(c * 16));
-                    a0 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 0)), a0);
-                    a1 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 1)), a1);
-                    a2 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 2)), a2);
-                    a3 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 3)), a3);
-                    a4 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 4)), a4);
-                    a5 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 5)), a5);
-                    a6 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 6)), a6);
-                    a7 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 7)), a7);
-                    a8 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 8)), a8);
-                    a9 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 9)), a9);
-                    a10 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 10)), a10);
-                    a11 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 11)), a11);
-                    a12 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 12)), a12);
-                    a13 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 13)), a13);
-                    a14 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 14)), a14);
-                    a15 = Vector512.FusedMultiplyAdd(p, Vector512.Create(Unsafe.Add(ref vRow, 15)), a15);
+                    a0 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a4 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 4)), a4);
+                    a5 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 5)), a5);
+                    a6 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 6)), a6);
+                    a7 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 7)), a7);
+                    a8 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 8)), a8);
+                    a9 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 9)), a9);
+                    a10 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 10)), a10);
+                    a11 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 11)), a11);
+                    a12 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 12)), a12);
+                    a13 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 13)), a13);
+                    a14 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 14)), a14);
+                    a15 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 15)), a15);
                     vRow = ref Unsafe.Add(ref vRow, ValueStride);
                 }
                 a0.StoreUnsafe(ref o);
@@ -574,7 +574,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref sT, (nuint)(c * 8));
                     tileSum += p;
                 }
-                rowSum = Vector256.FusedMultiplyAdd(rowSum, correction, tileSum);
+                rowSum = Vector256.MultiplyAddEstimate(rowSum, correction, tileSum);
 
                 // P·V: rescale the accumulators and add this tile's probabilities times its values.
                 AccumulateVector256(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, correction);
@@ -618,18 +618,18 @@ namespace AttentionGen.Generated
             for (int d = 0; d < HeadDim; d++)
             {
                 Vector256<float> q = Vector256.LoadUnsafe(ref qT, (nuint)(d * 8));
-                s0 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + HeadDim)), s1);
-                s2 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 2 * HeadDim)), s2);
-                s3 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 3 * HeadDim)), s3);
-                s4 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 4 * HeadDim)), s4);
-                s5 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 5 * HeadDim)), s5);
-                s6 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 6 * HeadDim)), s6);
-                s7 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 7 * HeadDim)), s7);
-                s8 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 8 * HeadDim)), s8);
-                s9 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 9 * HeadDim)), s9);
-                s10 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 10 * HeadDim)), s10);
-                s11 = Vector256.FusedMultiplyAdd(q, Vector256.Create(Unsafe.Add(ref k, d + 11 * HeadDim)), s11);
+                s0 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + HeadDim)), s1);
+                s2 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 2 * HeadDim)), s2);
+                s3 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 3 * HeadDim)), s3);
+                s4 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 4 * HeadDim)), s4);
+                s5 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 5 * HeadDim)), s5);
+                s6 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 6 * HeadDim)), s6);
+                s7 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 7 * HeadDim)), s7);
+                s8 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 8 * HeadDim)), s8);
+                s9 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 9 * HeadDim)), s9);
+                s10 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 10 * HeadDim)), s10);
+                s11 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 11 * HeadDim)), s11);
             }
             s0.StoreUnsafe(ref sT);
             s1.StoreUnsafe(ref sT, 8);
@@ -655,10 +655,10 @@ namespace AttentionGen.Generated
             Vector256<float> s3 = Vector256<float>.Zero;
             for (int d = 0; d < 128; d += 4)
             {
-                s0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref qT, (nuint)((d) * 8)), Vector256.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref qT, (nuint)((d + 1) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 1)), s1);
-                s2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref qT, (nuint)((d + 2) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 2)), s2);
-                s3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref qT, (nuint)((d + 3) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 3)), s3);
+                s0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref qT, (nuint)((d) * 8)), Vector256.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref qT, (nuint)((d + 1) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 1)), s1);
+                s2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref qT, (nuint)((d + 2) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 2)), s2);
+                s3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref qT, (nuint)((d + 3) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 3)), s3);
             }
             ((s0 + s1) + (s2 + s3)).StoreUnsafe(ref sT);
         }
@@ -689,18 +689,18 @@ namespace AttentionGen.Generated
                 for (int c = 0; c < count; c++)
                 {
                     Vector256<float> p = Vector256.LoadUnsafe(ref pT, (nuint)(c * 8));
-                    a0 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 0)), a0);
-                    a1 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 1)), a1);
-                    a2 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 2)), a2);
-                    a3 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 3)), a3);
-                    a4 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 4)), a4);
-                    a5 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 5)), a5);
-                    a6 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 6)), a6);
-                    a7 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 7)), a7);
-                    a8 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 8)), a8);
-                    a9 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 9)), a9);
-                    a10 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 10)), a10);
-                    a11 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 11)), a11);
+                    a0 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a4 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 4)), a4);
+                    a5 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 5)), a5);
+                    a6 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 6)), a6);
+                    a7 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 7)), a7);
+                    a8 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 8)), a8);
+                    a9 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 9)), a9);
+                    a10 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 10)), a10);
+                    a11 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 11)), a11);
                     vRow = ref Unsafe.Add(ref vRow, ValueStride);
                 }
                 a0.StoreUnsafe(ref o);
@@ -732,14 +732,14 @@ namespace AttentionGen.Generated
                 for (int c = 0; c < count; c++)
                 {
                     Vector256<float> p = Vector256.LoadUnsafe(ref pT, (nuint)(c * 8));
-                    a0 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 0)), a0);
-                    a1 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 1)), a1);
-                    a2 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 2)), a2);
-                    a3 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 3)), a3);
-                    a4 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 4)), a4);
-                    a5 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 5)), a5);
-                    a6 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 6)), a6);
-                    a7 = Vector256.FusedMultiplyAdd(p, Vector256.Create(Unsafe.Add(ref vRow, 7)), a7);
+                    a0 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a4 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 4)), a4);
+                    a5 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 5)), a5);
+                    a6 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 6)), a6);
+                    a7 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 7)), a7);
                     vRow = ref Unsafe.Add(ref vRow, ValueStride);
                 }
                 a0.StoreUnsafe(ref o);
@@ -853,7 +853,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref sT, (nuint)(c * 4));
                     tileSum += p;
                 }
-                rowSum = Vector128.FusedMultiplyAdd(rowSum, correction, tileSum);
+                rowSum = Vector128.MultiplyAddEstimate(rowSum, correction, tileSum);
 
                 // P·V: rescale the accumulators and add this tile's probabilities times its values.
                 AccumulateVector128(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, correction);
@@ -897,18 +897,18 @@ namespace AttentionGen.Generated
             for (int d = 0; d < HeadDim; d++)
             {
                 Vector128<float> q = Vector128.LoadUnsafe(ref qT, (nuint)(d * 4));
-                s0 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + HeadDim)), s1);
-                s2 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 2 * HeadDim)), s2);
-                s3 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 3 * HeadDim)), s3);
-                s4 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 4 * HeadDim)), s4);
-                s5 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 5 * HeadDim)), s5);
-                s6 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 6 * HeadDim)), s6);
-                s7 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 7 * HeadDim)), s7);
-                s8 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 8 * HeadDim)), s8);
-                s9 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 9 * HeadDim)), s9);
-                s10 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 10 * HeadDim)), s10);
-                s11 = Vector128.FusedMultiplyAdd(q, Vector128.Create(Unsafe.Add(ref k, d + 11 * HeadDim)), s11);
+                s0 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + HeadDim)), s1);
+                s2 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 2 * HeadDim)), s2);
+                s3 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 3 * HeadDim)), s3);
+                s4 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 4 * HeadDim)), s4);
+                s5 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 5 * HeadDim)), s5);
+                s6 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 6 * HeadDim)), s6);
+                s7 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 7 * HeadDim)), s7);
+                s8 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 8 * HeadDim)), s8);
+                s9 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 9 * HeadDim)), s9);
+                s10 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 10 * HeadDim)), s10);
+                s11 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 11 * HeadDim)), s11);
             }
             s0.StoreUnsafe(ref sT);
             s1.StoreUnsafe(ref sT, 4);
@@ -934,10 +934,10 @@ namespace AttentionGen.Generated
             Vector128<float> s3 = Vector128<float>.Zero;
             for (int d = 0; d < 128; d += 4)
             {
-                s0 = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref qT, (nuint)((d) * 4)), Vector128.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref qT, (nuint)((d + 1) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 1)), s1);
-                s2 = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref qT, (nuint)((d + 2) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 2)), s2);
-                s3 = Vector128.FusedMultiplyAdd(Vector128.LoadUnsafe(ref qT, (nuint)((d + 3) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 3)), s3);
+                s0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref qT, (nuint)((d) * 4)), Vector128.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref qT, (nuint)((d + 1) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 1)), s1);
+                s2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref qT, (nuint)((d + 2) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 2)), s2);
+                s3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref qT, (nuint)((d + 3) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 3)), s3);
             }
             ((s0 + s1) + (s2 + s3)).StoreUnsafe(ref sT);
         }
@@ -968,18 +968,18 @@ namespace AttentionGen.Generated
                 for (int c = 0; c < count; c++)
                 {
                     Vector128<float> p = Vector128.LoadUnsafe(ref pT, (nuint)(c * 4));
-                    a0 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 0)), a0);
-                    a1 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 1)), a1);
-                    a2 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 2)), a2);
-                    a3 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 3)), a3);
-                    a4 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 4)), a4);
-                    a5 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 5)), a5);
-                    a6 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 6)), a6);
-                    a7 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 7)), a7);
-                    a8 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 8)), a8);
-                    a9 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 9)), a9);
-                    a10 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 10)), a10);
-                    a11 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 11)), a11);
+                    a0 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a4 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 4)), a4);
+                    a5 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 5)), a5);
+                    a6 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 6)), a6);
+                    a7 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 7)), a7);
+                    a8 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 8)), a8);
+                    a9 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 9)), a9);
+                    a10 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 10)), a10);
+                    a11 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 11)), a11);
                     vRow = ref Unsafe.Add(ref vRow, ValueStride);
                 }
                 a0.StoreUnsafe(ref o);
@@ -1011,14 +1011,14 @@ namespace AttentionGen.Generated
                 for (int c = 0; c < count; c++)
                 {
                     Vector128<float> p = Vector128.LoadUnsafe(ref pT, (nuint)(c * 4));
-                    a0 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 0)), a0);
-                    a1 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 1)), a1);
-                    a2 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 2)), a2);
-                    a3 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 3)), a3);
-                    a4 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 4)), a4);
-                    a5 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 5)), a5);
-                    a6 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 6)), a6);
-                    a7 = Vector128.FusedMultiplyAdd(p, Vector128.Create(Unsafe.Add(ref vRow, 7)), a7);
+                    a0 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a4 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 4)), a4);
+                    a5 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 5)), a5);
+                    a6 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 6)), a6);
+                    a7 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 7)), a7);
                     vRow = ref Unsafe.Add(ref vRow, ValueStride);
                 }
                 a0.StoreUnsafe(ref o);
@@ -1097,10 +1097,10 @@ namespace AttentionGen.Generated
                     Vector512<float> dot1 = q1 * Vector512.LoadUnsafe(ref k, 16);
                     Vector512<float> dot2 = q2 * Vector512.LoadUnsafe(ref k, 32);
                     Vector512<float> dot3 = q3 * Vector512.LoadUnsafe(ref k, 48);
-                    dot0 = Vector512.FusedMultiplyAdd(q4, Vector512.LoadUnsafe(ref k, 64), dot0);
-                    dot1 = Vector512.FusedMultiplyAdd(q5, Vector512.LoadUnsafe(ref k, 80), dot1);
-                    dot2 = Vector512.FusedMultiplyAdd(q6, Vector512.LoadUnsafe(ref k, 96), dot2);
-                    dot3 = Vector512.FusedMultiplyAdd(q7, Vector512.LoadUnsafe(ref k, 112), dot3);
+                    dot0 = Vector512.MultiplyAddEstimate(q4, Vector512.LoadUnsafe(ref k, 64), dot0);
+                    dot1 = Vector512.MultiplyAddEstimate(q5, Vector512.LoadUnsafe(ref k, 80), dot1);
+                    dot2 = Vector512.MultiplyAddEstimate(q6, Vector512.LoadUnsafe(ref k, 96), dot2);
+                    dot3 = Vector512.MultiplyAddEstimate(q7, Vector512.LoadUnsafe(ref k, 112), dot3);
                     scores[j] = Vector512.Sum((dot0 + dot1) + (dot2 + dot3));
                 }
 
@@ -1150,14 +1150,14 @@ namespace AttentionGen.Generated
                 {
                     Vector512<float> p = Vector512.Create(scores[j]);
                     ref float v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueStride);
-                    o0 = Vector512.FusedMultiplyAdd(p, Vector512.LoadUnsafe(ref v), o0);
-                    o1 = Vector512.FusedMultiplyAdd(p, Vector512.LoadUnsafe(ref v, 16), o1);
-                    o2 = Vector512.FusedMultiplyAdd(p, Vector512.LoadUnsafe(ref v, 32), o2);
-                    o3 = Vector512.FusedMultiplyAdd(p, Vector512.LoadUnsafe(ref v, 48), o3);
-                    o4 = Vector512.FusedMultiplyAdd(p, Vector512.LoadUnsafe(ref v, 64), o4);
-                    o5 = Vector512.FusedMultiplyAdd(p, Vector512.LoadUnsafe(ref v, 80), o5);
-                    o6 = Vector512.FusedMultiplyAdd(p, Vector512.LoadUnsafe(ref v, 96), o6);
-                    o7 = Vector512.FusedMultiplyAdd(p, Vector512.LoadUnsafe(ref v, 112), o7);
+                    o0 = Vector512.MultiplyAddEstimate(p, Vector512.LoadUnsafe(ref v), o0);
+                    o1 = Vector512.MultiplyAddEstimate(p, Vector512.LoadUnsafe(ref v, 16), o1);
+                    o2 = Vector512.MultiplyAddEstimate(p, Vector512.LoadUnsafe(ref v, 32), o2);
+                    o3 = Vector512.MultiplyAddEstimate(p, Vector512.LoadUnsafe(ref v, 48), o3);
+                    o4 = Vector512.MultiplyAddEstimate(p, Vector512.LoadUnsafe(ref v, 64), o4);
+                    o5 = Vector512.MultiplyAddEstimate(p, Vector512.LoadUnsafe(ref v, 80), o5);
+                    o6 = Vector512.MultiplyAddEstimate(p, Vector512.LoadUnsafe(ref v, 96), o6);
+                    o7 = Vector512.MultiplyAddEstimate(p, Vector512.LoadUnsafe(ref v, 112), o7);
                 }
             }
 
@@ -1229,18 +1229,18 @@ namespace AttentionGen.Generated
                     Vector256<float> dot1 = q1 * Vector256.LoadUnsafe(ref k, 8);
                     Vector256<float> dot2 = q2 * Vector256.LoadUnsafe(ref k, 16);
                     Vector256<float> dot3 = q3 * Vector256.LoadUnsafe(ref k, 24);
-                    dot0 = Vector256.FusedMultiplyAdd(q4, Vector256.LoadUnsafe(ref k, 32), dot0);
-                    dot1 = Vector256.FusedMultiplyAdd(q5, Vector256.LoadUnsafe(ref k, 40), dot1);
-                    dot2 = Vector256.FusedMultiplyAdd(q6, Vector256.LoadUnsafe(ref k, 48), dot2);
-                    dot3 = Vector256.FusedMultiplyAdd(q7, Vector256.LoadUnsafe(ref k, 56), dot3);
-                    dot0 = Vector256.FusedMultiplyAdd(q8, Vector256.LoadUnsafe(ref k, 64), dot0);
-                    dot1 = Vector256.FusedMultiplyAdd(q9, Vector256.LoadUnsafe(ref k, 72), dot1);
-                    dot2 = Vector256.FusedMultiplyAdd(q10, Vector256.LoadUnsafe(ref k, 80), dot2);
-                    dot3 = Vector256.FusedMultiplyAdd(q11, Vector256.LoadUnsafe(ref k, 88), dot3);
-                    dot0 = Vector256.FusedMultiplyAdd(q12, Vector256.LoadUnsafe(ref k, 96), dot0);
-                    dot1 = Vector256.FusedMultiplyAdd(q13, Vector256.LoadUnsafe(ref k, 104), dot1);
-                    dot2 = Vector256.FusedMultiplyAdd(q14, Vector256.LoadUnsafe(ref k, 112), dot2);
-                    dot3 = Vector256.FusedMultiplyAdd(q15, Vector256.LoadUnsafe(ref k, 120), dot3);
+                    dot0 = Vector256.MultiplyAddEstimate(q4, Vector256.LoadUnsafe(ref k, 32), dot0);
+                    dot1 = Vector256.MultiplyAddEstimate(q5, Vector256.LoadUnsafe(ref k, 40), dot1);
+                    dot2 = Vector256.MultiplyAddEstimate(q6, Vector256.LoadUnsafe(ref k, 48), dot2);
+                    dot3 = Vector256.MultiplyAddEstimate(q7, Vector256.LoadUnsafe(ref k, 56), dot3);
+                    dot0 = Vector256.MultiplyAddEstimate(q8, Vector256.LoadUnsafe(ref k, 64), dot0);
+                    dot1 = Vector256.MultiplyAddEstimate(q9, Vector256.LoadUnsafe(ref k, 72), dot1);
+                    dot2 = Vector256.MultiplyAddEstimate(q10, Vector256.LoadUnsafe(ref k, 80), dot2);
+                    dot3 = Vector256.MultiplyAddEstimate(q11, Vector256.LoadUnsafe(ref k, 88), dot3);
+                    dot0 = Vector256.MultiplyAddEstimate(q12, Vector256.LoadUnsafe(ref k, 96), dot0);
+                    dot1 = Vector256.MultiplyAddEstimate(q13, Vector256.LoadUnsafe(ref k, 104), dot1);
+                    dot2 = Vector256.MultiplyAddEstimate(q14, Vector256.LoadUnsafe(ref k, 112), dot2);
+                    dot3 = Vector256.MultiplyAddEstimate(q15, Vector256.LoadUnsafe(ref k, 120), dot3);
                     scores[j] = Vector256.Sum((dot0 + dot1) + (dot2 + dot3));
                 }
 
@@ -1298,22 +1298,22 @@ namespace AttentionGen.Generated
                 {
                     Vector256<float> p = Vector256.Create(scores[j]);
                     ref float v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueStride);
-                    o0 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v), o0);
-                    o1 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 8), o1);
-                    o2 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 16), o2);
-                    o3 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 24), o3);
-                    o4 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 32), o4);
-                    o5 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 40), o5);
-                    o6 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 48), o6);
-                    o7 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 56), o7);
-                    o8 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 64), o8);
-                    o9 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 72), o9);
-                    o10 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 80), o10);
-                    o11 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 88), o11);
-                    o12 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 96), o12);
-                    o13 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 104), o13);
-                    o14 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 112), o14);
-                    o15 = Vector256.FusedMultiplyAdd(p, Vector256.LoadUnsafe(ref v, 120), o15);
+                    o0 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v), o0);
+                    o1 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 8), o1);
+                    o2 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 16), o2);
+                    o3 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 24), o3);
+                    o4 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 32), o4);
+                    o5 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 40), o5);
+                    o6 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 48), o6);
+                    o7 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 56), o7);
+                    o8 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 64), o8);
+                    o9 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 72), o9);
+                    o10 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 80), o10);
+                    o11 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 88), o11);
+                    o12 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 96), o12);
+                    o13 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 104), o13);
+                    o14 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 112), o14);
+                    o15 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 120), o15);
                 }
             }
 
@@ -1425,34 +1425,34 @@ namespace AttentionGen.Generated
                     Vector128<float> dot1 = q1 * Vector128.LoadUnsafe(ref k, 4);
                     Vector128<float> dot2 = q2 * Vector128.LoadUnsafe(ref k, 8);
                     Vector128<float> dot3 = q3 * Vector128.LoadUnsafe(ref k, 12);
-                    dot0 = Vector128.FusedMultiplyAdd(q4, Vector128.LoadUnsafe(ref k, 16), dot0);
-                    dot1 = Vector128.FusedMultiplyAdd(q5, Vector128.LoadUnsafe(ref k, 20), dot1);
-                    dot2 = Vector128.FusedMultiplyAdd(q6, Vector128.LoadUnsafe(ref k, 24), dot2);
-                    dot3 = Vector128.FusedMultiplyAdd(q7, Vector128.LoadUnsafe(ref k, 28), dot3);
-                    dot0 = Vector128.FusedMultiplyAdd(q8, Vector128.LoadUnsafe(ref k, 32), dot0);
-                    dot1 = Vector128.FusedMultiplyAdd(q9, Vector128.LoadUnsafe(ref k, 36), dot1);
-                    dot2 = Vector128.FusedMultiplyAdd(q10, Vector128.LoadUnsafe(ref k, 40), dot2);
-                    dot3 = Vector128.FusedMultiplyAdd(q11, Vector128.LoadUnsafe(ref k, 44), dot3);
-                    dot0 = Vector128.FusedMultiplyAdd(q12, Vector128.LoadUnsafe(ref k, 48), dot0);
-                    dot1 = Vector128.FusedMultiplyAdd(q13, Vector128.LoadUnsafe(ref k, 52), dot1);
-                    dot2 = Vector128.FusedMultiplyAdd(q14, Vector128.LoadUnsafe(ref k, 56), dot2);
-                    dot3 = Vector128.FusedMultiplyAdd(q15, Vector128.LoadUnsafe(ref k, 60), dot3);
-                    dot0 = Vector128.FusedMultiplyAdd(q16, Vector128.LoadUnsafe(ref k, 64), dot0);
-                    dot1 = Vector128.FusedMultiplyAdd(q17, Vector128.LoadUnsafe(ref k, 68), dot1);
-                    dot2 = Vector128.FusedMultiplyAdd(q18, Vector128.LoadUnsafe(ref k, 72), dot2);
-                    dot3 = Vector128.FusedMultiplyAdd(q19, Vector128.LoadUnsafe(ref k, 76), dot3);
-                    dot0 = Vector128.FusedMultiplyAdd(q20, Vector128.LoadUnsafe(ref k, 80), dot0);
-                    dot1 = Vector128.FusedMultiplyAdd(q21, Vector128.LoadUnsafe(ref k, 84), dot1);
-                    dot2 = Vector128.FusedMultiplyAdd(q22, Vector128.LoadUnsafe(ref k, 88), dot2);
-                    dot3 = Vector128.FusedMultiplyAdd(q23, Vector128.LoadUnsafe(ref k, 92), dot3);
-                    dot0 = Vector128.FusedMultiplyAdd(q24, Vector128.LoadUnsafe(ref k, 96), dot0);
-                    dot1 = Vector128.FusedMultiplyAdd(q25, Vector128.LoadUnsafe(ref k, 100), dot1);
-                    dot2 = Vector128.FusedMultiplyAdd(q26, Vector128.LoadUnsafe(ref k, 104), dot2);
-                    dot3 = Vector128.FusedMultiplyAdd(q27, Vector128.LoadUnsafe(ref k, 108), dot3);
-                    dot0 = Vector128.FusedMultiplyAdd(q28, Vector128.LoadUnsafe(ref k, 112), dot0);
-                    dot1 = Vector128.FusedMultiplyAdd(q29, Vector128.LoadUnsafe(ref k, 116), dot1);
-                    dot2 = Vector128.FusedMultiplyAdd(q30, Vector128.LoadUnsafe(ref k, 120), dot2);
-                    dot3 = Vector128.FusedMultiplyAdd(q31, Vector128.LoadUnsafe(ref k, 124), dot3);
+                    dot0 = Vector128.MultiplyAddEstimate(q4, Vector128.LoadUnsafe(ref k, 16), dot0);
+                    dot1 = Vector128.MultiplyAddEstimate(q5, Vector128.LoadUnsafe(ref k, 20), dot1);
+                    dot2 = Vector128.MultiplyAddEstimate(q6, Vector128.LoadUnsafe(ref k, 24), dot2);
+                    dot3 = Vector128.MultiplyAddEstimate(q7, Vector128.LoadUnsafe(ref k, 28), dot3);
+                    dot0 = Vector128.MultiplyAddEstimate(q8, Vector128.LoadUnsafe(ref k, 32), dot0);
+                    dot1 = Vector128.MultiplyAddEstimate(q9, Vector128.LoadUnsafe(ref k, 36), dot1);
+                    dot2 = Vector128.MultiplyAddEstimate(q10, Vector128.LoadUnsafe(ref k, 40), dot2);
+                    dot3 = Vector128.MultiplyAddEstimate(q11, Vector128.LoadUnsafe(ref k, 44), dot3);
+                    dot0 = Vector128.MultiplyAddEstimate(q12, Vector128.LoadUnsafe(ref k, 48), dot0);
+                    dot1 = Vector128.MultiplyAddEstimate(q13, Vector128.LoadUnsafe(ref k, 52), dot1);
+                    dot2 = Vector128.MultiplyAddEstimate(q14, Vector128.LoadUnsafe(ref k, 56), dot2);
+                    dot3 = Vector128.MultiplyAddEstimate(q15, Vector128.LoadUnsafe(ref k, 60), dot3);
+                    dot0 = Vector128.MultiplyAddEstimate(q16, Vector128.LoadUnsafe(ref k, 64), dot0);
+                    dot1 = Vector128.MultiplyAddEstimate(q17, Vector128.LoadUnsafe(ref k, 68), dot1);
+                    dot2 = Vector128.MultiplyAddEstimate(q18, Vector128.LoadUnsafe(ref k, 72), dot2);
+                    dot3 = Vector128.MultiplyAddEstimate(q19, Vector128.LoadUnsafe(ref k, 76), dot3);
+                    dot0 = Vector128.MultiplyAddEstimate(q20, Vector128.LoadUnsafe(ref k, 80), dot0);
+                    dot1 = Vector128.MultiplyAddEstimate(q21, Vector128.LoadUnsafe(ref k, 84), dot1);
+                    dot2 = Vector128.MultiplyAddEstimate(q22, Vector128.LoadUnsafe(ref k, 88), dot2);
+                    dot3 = Vector128.MultiplyAddEstimate(q23, Vector128.LoadUnsafe(ref k, 92), dot3);
+                    dot0 = Vector128.MultiplyAddEstimate(q24, Vector128.LoadUnsafe(ref k, 96), dot0);
+                    dot1 = Vector128.MultiplyAddEstimate(q25, Vector128.LoadUnsafe(ref k, 100), dot1);
+                    dot2 = Vector128.MultiplyAddEstimate(q26, Vector128.LoadUnsafe(ref k, 104), dot2);
+                    dot3 = Vector128.MultiplyAddEstimate(q27, Vector128.LoadUnsafe(ref k, 108), dot3);
+                    dot0 = Vector128.MultiplyAddEstimate(q28, Vector128.LoadUnsafe(ref k, 112), dot0);
+                    dot1 = Vector128.MultiplyAddEstimate(q29, Vector128.LoadUnsafe(ref k, 116), dot1);
+                    dot2 = Vector128.MultiplyAddEstimate(q30, Vector128.LoadUnsafe(ref k, 120), dot2);
+                    dot3 = Vector128.MultiplyAddEstimate(q31, Vector128.LoadUnsafe(ref k, 124), dot3);
                     scores[j] = Vector128.Sum((dot0 + dot1) + (dot2 + dot3));
                 }
 
@@ -1526,38 +1526,38 @@ namespace AttentionGen.Generated
                 {
                     Vector128<float> p = Vector128.Create(scores[j]);
                     ref float v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueStride);
-                    o0 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v), o0);
-                    o1 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 4), o1);
-                    o2 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 8), o2);
-                    o3 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 12), o3);
-                    o4 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 16), o4);
-                    o5 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 20), o5);
-                    o6 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 24), o6);
-                    o7 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 28), o7);
-                    o8 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 32), o8);
-                    o9 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 36), o9);
-                    o10 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 40), o10);
-                    o11 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 44), o11);
-                    o12 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 48), o12);
-                    o13 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 52), o13);
-                    o14 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 56), o14);
-                    o15 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 60), o15);
-                    o16 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 64), o16);
-                    o17 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 68), o17);
-                    o18 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 72), o18);
-                    o19 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 76), o19);
-                    o20 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 80), o20);
-                    o21 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 84), o21);
-                    o22 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 88), o22);
-                    o23 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 92), o23);
-                    o24 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 96), o24);
-                    o25 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 100), o25);
-                    o26 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 104), o26);
-                    o27 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 108), o27);
-                    o28 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 112), o28);
-                    o29 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 116), o29);
-                    o30 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 120), o30);
-                    o31 = Vector128.FusedMultiplyAdd(p, Vector128.LoadUnsafe(ref v, 124), o31);
+                    o0 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v), o0);
+                    o1 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 4), o1);
+                    o2 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 8), o2);
+                    o3 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 12), o3);
+                    o4 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 16), o4);
+                    o5 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 20), o5);
+                    o6 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 24), o6);
+                    o7 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 28), o7);
+                    o8 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 32), o8);
+                    o9 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 36), o9);
+                    o10 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 40), o10);
+                    o11 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 44), o11);
+                    o12 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 48), o12);
+                    o13 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 52), o13);
+                    o14 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 56), o14);
+                    o15 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 60), o15);
+                    o16 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 64), o16);
+                    o17 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 68), o17);
+                    o18 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 72), o18);
+                    o19 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 76), o19);
+                    o20 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 80), o20);
+                    o21 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 84), o21);
+                    o22 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 88), o22);
+                    o23 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 92), o23);
+                    o24 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 96), o24);
+                    o25 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 100), o25);
+                    o26 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 104), o26);
+                    o27 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 108), o27);
+                    o28 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 112), o28);
+                    o29 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 116), o29);
+                    o30 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 120), o30);
+                    o31 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 124), o31);
                 }
             }
 

@@ -13,7 +13,7 @@ internal sealed class KernelPlan
     public const int RowsPerItem = 16;
 
     /// <summary>Keys scored, soft-maxed and accumulated together; a multiple of every vector width.</summary>
-    public const int KeyTile = 64;
+    public const int KeyTile = 128;
 
     /// <summary>The vector widths the emitter knows, widest first.</summary>
     private static readonly (string Type, int Bits)[] s_widths = { ("Vector512", 512), ("Vector256", 256), ("Vector128", 128) };

@@ -78,11 +78,11 @@ public static class KernelMath
 
     /// <summary>
     /// e^x for each lane, within 2 ulp of the correctly rounded result on [-87.33, 88.37]; the runtime tests sweep
-    /// every 97th float of that range and find at most 1 ulp. Below -87.33, where e^x is no longer a normal float, the
-    /// result is exactly 0, so -∞ gives 0; above 88.37, where 2^n would overflow, it saturates at e^88.37 ≈ 2.4·10^38;
+    /// every 97th float of that range and find at most 1 ulp. At and below -87.68 the result is exactly 0 (e^x is
+    /// subnormal there), so -∞ gives 0; above 88.37, where 2^n would overflow, it saturates at e^88.37 ≈ 2.4·10^38;
     /// NaN gives NaN. The kernels call it on s − max ≤ 0, and for soft-capping, where any argument above 88 means
-    /// tanh = 1 anyway. About 15 operations per vector, against about 40 for
-    /// <see cref="Vector512.Exp(Vector512{float})"/>, which widens to double.
+    /// tanh = 1 anyway. 16 operations per vector, against about 40 for <see cref="Vector512.Exp(Vector512{float})"/>,
+    /// which widens to double.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> Exp(Vector512<float> x) => Exp<Vector512Ops, Vector512<float>, Vector512<int>>(x);
@@ -98,16 +98,19 @@ public static class KernelMath
     /// <summary>
     /// exp(x) = 2^n · exp(r), with n = round(x / ln 2) and r = x − n·ln 2 in [−ln 2 / 2, ln 2 / 2] (Cody–Waite, ln 2 in
     /// two parts), exp(r) by the Cephes degree-6 polynomial, and 2^n built in the exponent bits. Rounding x / ln 2 adds
-    /// 1.5 · 2^23 + 127, which leaves n + 127 in the low bits of the sum, ready to shift into place.
+    /// 1.5 · 2^23 + 127, which leaves n + 127 in the low bits of the sum, ready to shift into place. Clamping x at −88
+    /// makes n at least −127, where those bits are 0 and 2^n is +0: the result is an exact 0 with no compare. The clamps
+    /// put the constant first: MaxNative and MinNative return their second operand when either is NaN (x86) or
+    /// propagate NaN (Arm), so a NaN input reaches the result.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static TFloat Exp<TOps, TFloat, TInt>(TFloat x)
         where TOps : struct, IVectorOps<TFloat, TInt>
     {
-        const float Lowest = -87.33654f;  // ln(2^-126): below it the result would not be a normal float
+        const float Lowest = -88f;        // n = −127 here: 2^n is built as +0, so the result is 0
         const float Highest = 88.37626f;  // 127.5 · ln 2: n stays at most 127, so 2^n is a normal float
         const float Shifter = 12582912f + 127f;
-        TFloat clamped = TOps.Min(TOps.Max(x, TOps.Create(Lowest)), TOps.Create(Highest));
+        TFloat clamped = TOps.Min(TOps.Create(Highest), TOps.Max(TOps.Create(Lowest), x));
         TFloat shifted = TOps.MultiplyAdd(clamped, TOps.Create(1.44269504088896341f), TOps.Create(Shifter));
         TFloat n = TOps.Subtract(shifted, TOps.Create(Shifter));
         TFloat r = TOps.MultiplyAdd(n, TOps.Create(-0.693359375f), clamped);
@@ -119,9 +122,7 @@ public static class KernelMath
         p = TOps.MultiplyAdd(p, r, TOps.Create(1.6666665459e-1f));
         p = TOps.MultiplyAdd(p, r, TOps.Create(5.0000001201e-1f));
         p = TOps.MultiplyAdd(p, TOps.Multiply(r, r), TOps.Add(r, TOps.Create(1f)));
-        TFloat result = TOps.Multiply(p, TOps.ShiftIntoExponent(shifted));
-        result = TOps.ZeroWhereLess(x, Lowest, result);
-        return TOps.NaNWhereNaN(x, result);
+        return TOps.Multiply(p, TOps.ShiftIntoExponent(shifted));
     }
 
     /// <summary>The few vector operations <see cref="Exp{TOps, TFloat, TInt}"/> needs, implemented once per width.</summary>
@@ -137,12 +138,6 @@ public static class KernelMath
 
         /// <summary>Reinterprets the low bits of <paramref name="shifted"/> as a biased exponent: 2^(bits − 127).</summary>
         static abstract TFloat ShiftIntoExponent(TFloat shifted);
-
-        /// <summary>0 where <paramref name="x"/> &lt; <paramref name="limit"/>, else <paramref name="value"/>.</summary>
-        static abstract TFloat ZeroWhereLess(TFloat x, float limit, TFloat value);
-
-        /// <summary><paramref name="x"/> where it is NaN, else <paramref name="value"/>.</summary>
-        static abstract TFloat NaNWhereNaN(TFloat x, TFloat value);
     }
 
     private readonly struct Vector512Ops : IVectorOps<Vector512<float>, Vector512<int>>
@@ -155,8 +150,6 @@ public static class KernelMath
         public static Vector512<float> Min(Vector512<float> left, Vector512<float> right) => Vector512.MinNative(left, right);
         public static Vector512<float> Max(Vector512<float> left, Vector512<float> right) => Vector512.MaxNative(left, right);
         public static Vector512<float> ShiftIntoExponent(Vector512<float> shifted) => (shifted.AsInt32() << 23).AsSingle();
-        public static Vector512<float> ZeroWhereLess(Vector512<float> x, float limit, Vector512<float> value) => Vector512.AndNot(value, Vector512.LessThan(x, Vector512.Create(limit)));
-        public static Vector512<float> NaNWhereNaN(Vector512<float> x, Vector512<float> value) => Vector512.ConditionalSelect(Vector512.Equals(x, x), value, x);
     }
 
     private readonly struct Vector256Ops : IVectorOps<Vector256<float>, Vector256<int>>
@@ -169,8 +162,6 @@ public static class KernelMath
         public static Vector256<float> Min(Vector256<float> left, Vector256<float> right) => Vector256.MinNative(left, right);
         public static Vector256<float> Max(Vector256<float> left, Vector256<float> right) => Vector256.MaxNative(left, right);
         public static Vector256<float> ShiftIntoExponent(Vector256<float> shifted) => (shifted.AsInt32() << 23).AsSingle();
-        public static Vector256<float> ZeroWhereLess(Vector256<float> x, float limit, Vector256<float> value) => Vector256.AndNot(value, Vector256.LessThan(x, Vector256.Create(limit)));
-        public static Vector256<float> NaNWhereNaN(Vector256<float> x, Vector256<float> value) => Vector256.ConditionalSelect(Vector256.Equals(x, x), value, x);
     }
 
     private readonly struct Vector128Ops : IVectorOps<Vector128<float>, Vector128<int>>
@@ -183,7 +174,5 @@ public static class KernelMath
         public static Vector128<float> Min(Vector128<float> left, Vector128<float> right) => Vector128.MinNative(left, right);
         public static Vector128<float> Max(Vector128<float> left, Vector128<float> right) => Vector128.MaxNative(left, right);
         public static Vector128<float> ShiftIntoExponent(Vector128<float> shifted) => (shifted.AsInt32() << 23).AsSingle();
-        public static Vector128<float> ZeroWhereLess(Vector128<float> x, float limit, Vector128<float> value) => Vector128.AndNot(value, Vector128.LessThan(x, Vector128.Create(limit)));
-        public static Vector128<float> NaNWhereNaN(Vector128<float> x, Vector128<float> value) => Vector128.ConditionalSelect(Vector128.Equals(x, x), value, x);
     }
 }

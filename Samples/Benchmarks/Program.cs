@@ -1,0 +1,26 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Exporters;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+
+namespace Benchmarks;
+
+/// <summary>
+/// The prefill benchmarks of docs/PERFORMANCE.md. Run everything with
+/// <c>dotnet run -c Release --project Samples/Benchmarks -- --filter '*'</c>, or a part with a narrower filter. All
+/// classes land in one joined summary, so every result can be read against the FMA peak measured in the same run.
+/// </summary>
+public static class Program
+{
+    public static void Main(string[] args)
+    {
+        IConfig config = DefaultConfig.Instance
+            .AddJob(Job.Default.WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(8))
+            .AddColumn(new GflopsColumn(), new PeakFractionColumn())
+            .AddDiagnoser(MemoryDiagnoser.Default)
+            .AddExporter(MarkdownExporter.GitHub)
+            .WithOptions(ConfigOptions.JoinSummary);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
+    }
+}
