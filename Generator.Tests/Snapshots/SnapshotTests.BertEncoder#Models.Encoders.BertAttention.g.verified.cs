@@ -285,8 +285,10 @@ namespace AttentionGen.Generated
                 }
                 rowSum = Vector512.MultiplyAddEstimate(rowSum, correction, tileSum);
 
-                // P·V: rescale the accumulators and add this tile's probabilities times its values.
-                AccumulateVector512(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, correction);
+                // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
+                // and add this tile's probabilities times its values.
+                bool rescale = !Vector512.EqualsAll(correction, Vector512<float>.One);
+                AccumulateVector512(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, rescale, correction);
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -385,31 +387,51 @@ namespace AttentionGen.Generated
         }
 
         /// <summary>
-        /// Rescales the block's output accumulators by <paramref name="correction"/> and adds P·V for <paramref name="count"/> keys,
-        /// 16 value elements at a time: 16 accumulators, each one value element across the block's rows.
+        /// Rescales the block's output accumulators by <paramref name="correction"/> when <paramref name="rescale"/> is set,
+        /// and adds P·V for <paramref name="count"/> keys, 16 value elements at a time: 16 accumulators, each one
+        /// value element across the block's rows.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void AccumulateVector512(ref float pT, int count, ref float v, ref float oT, Vector512<float> correction)
+        private static void AccumulateVector512(ref float pT, int count, ref float v, ref float oT, bool rescale, Vector512<float> correction)
         {
             for (int dv = 0; dv < 64; dv += 16)
             {
                 ref float o = ref Unsafe.Add(ref oT, dv * 16);
-                Vector512<float> a0 = Vector512.LoadUnsafe(ref o) * correction;
-                Vector512<float> a1 = Vector512.LoadUnsafe(ref o, 16) * correction;
-                Vector512<float> a2 = Vector512.LoadUnsafe(ref o, 32) * correction;
-                Vector512<float> a3 = Vector512.LoadUnsafe(ref o, 48) * correction;
-                Vector512<float> a4 = Vector512.LoadUnsafe(ref o, 64) * correction;
-                Vector512<float> a5 = Vector512.LoadUnsafe(ref o, 80) * correction;
-                Vector512<float> a6 = Vector512.LoadUnsafe(ref o, 96) * correction;
-                Vector512<float> a7 = Vector512.LoadUnsafe(ref o, 112) * correction;
-                Vector512<float> a8 = Vector512.LoadUnsafe(ref o, 128) * correction;
-                Vector512<float> a9 = Vector512.LoadUnsafe(ref o, 144) * correction;
-                Vector512<float> a10 = Vector512.LoadUnsafe(ref o, 160) * correction;
-                Vector512<float> a11 = Vector512.LoadUnsafe(ref o, 176) * correction;
-                Vector512<float> a12 = Vector512.LoadUnsafe(ref o, 192) * correction;
-                Vector512<float> a13 = Vector512.LoadUnsafe(ref o, 208) * correction;
-                Vector512<float> a14 = Vector512.LoadUnsafe(ref o, 224) * correction;
-                Vector512<float> a15 = Vector512.LoadUnsafe(ref o, 240) * correction;
+                Vector512<float> a0 = Vector512.LoadUnsafe(ref o);
+                Vector512<float> a1 = Vector512.LoadUnsafe(ref o, 16);
+                Vector512<float> a2 = Vector512.LoadUnsafe(ref o, 32);
+                Vector512<float> a3 = Vector512.LoadUnsafe(ref o, 48);
+                Vector512<float> a4 = Vector512.LoadUnsafe(ref o, 64);
+                Vector512<float> a5 = Vector512.LoadUnsafe(ref o, 80);
+                Vector512<float> a6 = Vector512.LoadUnsafe(ref o, 96);
+                Vector512<float> a7 = Vector512.LoadUnsafe(ref o, 112);
+                Vector512<float> a8 = Vector512.LoadUnsafe(ref o, 128);
+                Vector512<float> a9 = Vector512.LoadUnsafe(ref o, 144);
+                Vector512<float> a10 = Vector512.LoadUnsafe(ref o, 160);
+                Vector512<float> a11 = Vector512.LoadUnsafe(ref o, 176);
+                Vector512<float> a12 = Vector512.LoadUnsafe(ref o, 192);
+                Vector512<float> a13 = Vector512.LoadUnsafe(ref o, 208);
+                Vector512<float> a14 = Vector512.LoadUnsafe(ref o, 224);
+                Vector512<float> a15 = Vector512.LoadUnsafe(ref o, 240);
+                if (rescale)
+                {
+                    a0 *= correction;
+                    a1 *= correction;
+                    a2 *= correction;
+                    a3 *= correction;
+                    a4 *= correction;
+                    a5 *= correction;
+                    a6 *= correction;
+                    a7 *= correction;
+                    a8 *= correction;
+                    a9 *= correction;
+                    a10 *= correction;
+                    a11 *= correction;
+                    a12 *= correction;
+                    a13 *= correction;
+                    a14 *= correction;
+                    a15 *= correction;
+                }
                 ref float vRow = ref Unsafe.Add(ref v, dv);
                 for (int c = 0; c < count; c++)
                 {
@@ -535,8 +557,10 @@ namespace AttentionGen.Generated
                 }
                 rowSum = Vector256.MultiplyAddEstimate(rowSum, correction, tileSum);
 
-                // P·V: rescale the accumulators and add this tile's probabilities times its values.
-                AccumulateVector256(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, correction);
+                // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
+                // and add this tile's probabilities times its values.
+                bool rescale = !Vector256.EqualsAll(correction, Vector256<float>.One);
+                AccumulateVector256(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, rescale, correction);
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -623,27 +647,43 @@ namespace AttentionGen.Generated
         }
 
         /// <summary>
-        /// Rescales the block's output accumulators by <paramref name="correction"/> and adds P·V for <paramref name="count"/> keys,
-        /// 12 value elements at a time: 12 accumulators, each one value element across the block's rows.
+        /// Rescales the block's output accumulators by <paramref name="correction"/> when <paramref name="rescale"/> is set,
+        /// and adds P·V for <paramref name="count"/> keys, 12 value elements at a time: 12 accumulators, each one
+        /// value element across the block's rows.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void AccumulateVector256(ref float pT, int count, ref float v, ref float oT, Vector256<float> correction)
+        private static void AccumulateVector256(ref float pT, int count, ref float v, ref float oT, bool rescale, Vector256<float> correction)
         {
             for (int dv = 0; dv < 60; dv += 12)
             {
                 ref float o = ref Unsafe.Add(ref oT, dv * 8);
-                Vector256<float> a0 = Vector256.LoadUnsafe(ref o) * correction;
-                Vector256<float> a1 = Vector256.LoadUnsafe(ref o, 8) * correction;
-                Vector256<float> a2 = Vector256.LoadUnsafe(ref o, 16) * correction;
-                Vector256<float> a3 = Vector256.LoadUnsafe(ref o, 24) * correction;
-                Vector256<float> a4 = Vector256.LoadUnsafe(ref o, 32) * correction;
-                Vector256<float> a5 = Vector256.LoadUnsafe(ref o, 40) * correction;
-                Vector256<float> a6 = Vector256.LoadUnsafe(ref o, 48) * correction;
-                Vector256<float> a7 = Vector256.LoadUnsafe(ref o, 56) * correction;
-                Vector256<float> a8 = Vector256.LoadUnsafe(ref o, 64) * correction;
-                Vector256<float> a9 = Vector256.LoadUnsafe(ref o, 72) * correction;
-                Vector256<float> a10 = Vector256.LoadUnsafe(ref o, 80) * correction;
-                Vector256<float> a11 = Vector256.LoadUnsafe(ref o, 88) * correction;
+                Vector256<float> a0 = Vector256.LoadUnsafe(ref o);
+                Vector256<float> a1 = Vector256.LoadUnsafe(ref o, 8);
+                Vector256<float> a2 = Vector256.LoadUnsafe(ref o, 16);
+                Vector256<float> a3 = Vector256.LoadUnsafe(ref o, 24);
+                Vector256<float> a4 = Vector256.LoadUnsafe(ref o, 32);
+                Vector256<float> a5 = Vector256.LoadUnsafe(ref o, 40);
+                Vector256<float> a6 = Vector256.LoadUnsafe(ref o, 48);
+                Vector256<float> a7 = Vector256.LoadUnsafe(ref o, 56);
+                Vector256<float> a8 = Vector256.LoadUnsafe(ref o, 64);
+                Vector256<float> a9 = Vector256.LoadUnsafe(ref o, 72);
+                Vector256<float> a10 = Vector256.LoadUnsafe(ref o, 80);
+                Vector256<float> a11 = Vector256.LoadUnsafe(ref o, 88);
+                if (rescale)
+                {
+                    a0 *= correction;
+                    a1 *= correction;
+                    a2 *= correction;
+                    a3 *= correction;
+                    a4 *= correction;
+                    a5 *= correction;
+                    a6 *= correction;
+                    a7 *= correction;
+                    a8 *= correction;
+                    a9 *= correction;
+                    a10 *= correction;
+                    a11 *= correction;
+                }
                 ref float vRow = ref Unsafe.Add(ref v, dv);
                 for (int c = 0; c < count; c++)
                 {
@@ -679,10 +719,17 @@ namespace AttentionGen.Generated
             // The last 4 value elements.
             {
                 ref float o = ref Unsafe.Add(ref oT, 60 * 8);
-                Vector256<float> a0 = Vector256.LoadUnsafe(ref o) * correction;
-                Vector256<float> a1 = Vector256.LoadUnsafe(ref o, 8) * correction;
-                Vector256<float> a2 = Vector256.LoadUnsafe(ref o, 16) * correction;
-                Vector256<float> a3 = Vector256.LoadUnsafe(ref o, 24) * correction;
+                Vector256<float> a0 = Vector256.LoadUnsafe(ref o);
+                Vector256<float> a1 = Vector256.LoadUnsafe(ref o, 8);
+                Vector256<float> a2 = Vector256.LoadUnsafe(ref o, 16);
+                Vector256<float> a3 = Vector256.LoadUnsafe(ref o, 24);
+                if (rescale)
+                {
+                    a0 *= correction;
+                    a1 *= correction;
+                    a2 *= correction;
+                    a3 *= correction;
+                }
                 ref float vRow = ref Unsafe.Add(ref v, 60);
                 for (int c = 0; c < count; c++)
                 {
@@ -784,8 +831,10 @@ namespace AttentionGen.Generated
                 }
                 rowSum = Vector128.MultiplyAddEstimate(rowSum, correction, tileSum);
 
-                // P·V: rescale the accumulators and add this tile's probabilities times its values.
-                AccumulateVector128(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, correction);
+                // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
+                // and add this tile's probabilities times its values.
+                bool rescale = !Vector128.EqualsAll(correction, Vector128<float>.One);
+                AccumulateVector128(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, rescale, correction);
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -872,27 +921,43 @@ namespace AttentionGen.Generated
         }
 
         /// <summary>
-        /// Rescales the block's output accumulators by <paramref name="correction"/> and adds P·V for <paramref name="count"/> keys,
-        /// 12 value elements at a time: 12 accumulators, each one value element across the block's rows.
+        /// Rescales the block's output accumulators by <paramref name="correction"/> when <paramref name="rescale"/> is set,
+        /// and adds P·V for <paramref name="count"/> keys, 12 value elements at a time: 12 accumulators, each one
+        /// value element across the block's rows.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void AccumulateVector128(ref float pT, int count, ref float v, ref float oT, Vector128<float> correction)
+        private static void AccumulateVector128(ref float pT, int count, ref float v, ref float oT, bool rescale, Vector128<float> correction)
         {
             for (int dv = 0; dv < 60; dv += 12)
             {
                 ref float o = ref Unsafe.Add(ref oT, dv * 4);
-                Vector128<float> a0 = Vector128.LoadUnsafe(ref o) * correction;
-                Vector128<float> a1 = Vector128.LoadUnsafe(ref o, 4) * correction;
-                Vector128<float> a2 = Vector128.LoadUnsafe(ref o, 8) * correction;
-                Vector128<float> a3 = Vector128.LoadUnsafe(ref o, 12) * correction;
-                Vector128<float> a4 = Vector128.LoadUnsafe(ref o, 16) * correction;
-                Vector128<float> a5 = Vector128.LoadUnsafe(ref o, 20) * correction;
-                Vector128<float> a6 = Vector128.LoadUnsafe(ref o, 24) * correction;
-                Vector128<float> a7 = Vector128.LoadUnsafe(ref o, 28) * correction;
-                Vector128<float> a8 = Vector128.LoadUnsafe(ref o, 32) * correction;
-                Vector128<float> a9 = Vector128.LoadUnsafe(ref o, 36) * correction;
-                Vector128<float> a10 = Vector128.LoadUnsafe(ref o, 40) * correction;
-                Vector128<float> a11 = Vector128.LoadUnsafe(ref o, 44) * correction;
+                Vector128<float> a0 = Vector128.LoadUnsafe(ref o);
+                Vector128<float> a1 = Vector128.LoadUnsafe(ref o, 4);
+                Vector128<float> a2 = Vector128.LoadUnsafe(ref o, 8);
+                Vector128<float> a3 = Vector128.LoadUnsafe(ref o, 12);
+                Vector128<float> a4 = Vector128.LoadUnsafe(ref o, 16);
+                Vector128<float> a5 = Vector128.LoadUnsafe(ref o, 20);
+                Vector128<float> a6 = Vector128.LoadUnsafe(ref o, 24);
+                Vector128<float> a7 = Vector128.LoadUnsafe(ref o, 28);
+                Vector128<float> a8 = Vector128.LoadUnsafe(ref o, 32);
+                Vector128<float> a9 = Vector128.LoadUnsafe(ref o, 36);
+                Vector128<float> a10 = Vector128.LoadUnsafe(ref o, 40);
+                Vector128<float> a11 = Vector128.LoadUnsafe(ref o, 44);
+                if (rescale)
+                {
+                    a0 *= correction;
+                    a1 *= correction;
+                    a2 *= correction;
+                    a3 *= correction;
+                    a4 *= correction;
+                    a5 *= correction;
+                    a6 *= correction;
+                    a7 *= correction;
+                    a8 *= correction;
+                    a9 *= correction;
+                    a10 *= correction;
+                    a11 *= correction;
+                }
                 ref float vRow = ref Unsafe.Add(ref v, dv);
                 for (int c = 0; c < count; c++)
                 {
@@ -928,10 +993,17 @@ namespace AttentionGen.Generated
             // The last 4 value elements.
             {
                 ref float o = ref Unsafe.Add(ref oT, 60 * 4);
-                Vector128<float> a0 = Vector128.LoadUnsafe(ref o) * correction;
-                Vector128<float> a1 = Vector128.LoadUnsafe(ref o, 4) * correction;
-                Vector128<float> a2 = Vector128.LoadUnsafe(ref o, 8) * correction;
-                Vector128<float> a3 = Vector128.LoadUnsafe(ref o, 12) * correction;
+                Vector128<float> a0 = Vector128.LoadUnsafe(ref o);
+                Vector128<float> a1 = Vector128.LoadUnsafe(ref o, 4);
+                Vector128<float> a2 = Vector128.LoadUnsafe(ref o, 8);
+                Vector128<float> a3 = Vector128.LoadUnsafe(ref o, 12);
+                if (rescale)
+                {
+                    a0 *= correction;
+                    a1 *= correction;
+                    a2 *= correction;
+                    a3 *= correction;
+                }
                 ref float vRow = ref Unsafe.Add(ref v, 60);
                 for (int c = 0; c < count; c++)
                 {

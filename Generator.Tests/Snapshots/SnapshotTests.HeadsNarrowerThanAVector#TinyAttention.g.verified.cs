@@ -280,8 +280,10 @@ namespace AttentionGen.Generated
                 }
                 rowSum = Vector512.MultiplyAddEstimate(rowSum, correction, tileSum);
 
-                // P·V: rescale the accumulators and add this tile's probabilities times its values.
-                AccumulateVector512(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, correction);
+                // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
+                // and add this tile's probabilities times its values.
+                bool rescale = !Vector512.EqualsAll(correction, Vector512<float>.One);
+                AccumulateVector512(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, rescale, correction);
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -378,19 +380,28 @@ namespace AttentionGen.Generated
         }
 
         /// <summary>
-        /// Rescales the block's output accumulators by <paramref name="correction"/> and adds P·V for <paramref name="count"/> keys,
-        /// 16 value elements at a time: 16 accumulators, each one value element across the block's rows.
+        /// Rescales the block's output accumulators by <paramref name="correction"/> when <paramref name="rescale"/> is set,
+        /// and adds P·V for <paramref name="count"/> keys, 16 value elements at a time: 16 accumulators, each one
+        /// value element across the block's rows.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void AccumulateVector512(ref float pT, int count, ref float v, ref float oT, Vector512<float> correction)
+        private static void AccumulateVector512(ref float pT, int count, ref float v, ref float oT, bool rescale, Vector512<float> correction)
         {
             {
                 ref float o = ref Unsafe.Add(ref oT, 0 * 16);
-                Vector512<float> a0 = Vector512.LoadUnsafe(ref o) * correction;
-                Vector512<float> a1 = Vector512.LoadUnsafe(ref o, 16) * correction;
-                Vector512<float> a2 = Vector512.LoadUnsafe(ref o, 32) * correction;
-                Vector512<float> a3 = Vector512.LoadUnsafe(ref o, 48) * correction;
-                Vector512<float> a4 = Vector512.LoadUnsafe(ref o, 64) * correction;
+                Vector512<float> a0 = Vector512.LoadUnsafe(ref o);
+                Vector512<float> a1 = Vector512.LoadUnsafe(ref o, 16);
+                Vector512<float> a2 = Vector512.LoadUnsafe(ref o, 32);
+                Vector512<float> a3 = Vector512.LoadUnsafe(ref o, 48);
+                Vector512<float> a4 = Vector512.LoadUnsafe(ref o, 64);
+                if (rescale)
+                {
+                    a0 *= correction;
+                    a1 *= correction;
+                    a2 *= correction;
+                    a3 *= correction;
+                    a4 *= correction;
+                }
                 ref float vRow = ref Unsafe.Add(ref v, 0);
                 for (int c = 0; c < count; c++)
                 {
@@ -494,8 +505,10 @@ namespace AttentionGen.Generated
                 }
                 rowSum = Vector256.MultiplyAddEstimate(rowSum, correction, tileSum);
 
-                // P·V: rescale the accumulators and add this tile's probabilities times its values.
-                AccumulateVector256(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, correction);
+                // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
+                // and add this tile's probabilities times its values.
+                bool rescale = !Vector256.EqualsAll(correction, Vector256<float>.One);
+                AccumulateVector256(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, rescale, correction);
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -580,19 +593,28 @@ namespace AttentionGen.Generated
         }
 
         /// <summary>
-        /// Rescales the block's output accumulators by <paramref name="correction"/> and adds P·V for <paramref name="count"/> keys,
-        /// 12 value elements at a time: 12 accumulators, each one value element across the block's rows.
+        /// Rescales the block's output accumulators by <paramref name="correction"/> when <paramref name="rescale"/> is set,
+        /// and adds P·V for <paramref name="count"/> keys, 12 value elements at a time: 12 accumulators, each one
+        /// value element across the block's rows.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void AccumulateVector256(ref float pT, int count, ref float v, ref float oT, Vector256<float> correction)
+        private static void AccumulateVector256(ref float pT, int count, ref float v, ref float oT, bool rescale, Vector256<float> correction)
         {
             {
                 ref float o = ref Unsafe.Add(ref oT, 0 * 8);
-                Vector256<float> a0 = Vector256.LoadUnsafe(ref o) * correction;
-                Vector256<float> a1 = Vector256.LoadUnsafe(ref o, 8) * correction;
-                Vector256<float> a2 = Vector256.LoadUnsafe(ref o, 16) * correction;
-                Vector256<float> a3 = Vector256.LoadUnsafe(ref o, 24) * correction;
-                Vector256<float> a4 = Vector256.LoadUnsafe(ref o, 32) * correction;
+                Vector256<float> a0 = Vector256.LoadUnsafe(ref o);
+                Vector256<float> a1 = Vector256.LoadUnsafe(ref o, 8);
+                Vector256<float> a2 = Vector256.LoadUnsafe(ref o, 16);
+                Vector256<float> a3 = Vector256.LoadUnsafe(ref o, 24);
+                Vector256<float> a4 = Vector256.LoadUnsafe(ref o, 32);
+                if (rescale)
+                {
+                    a0 *= correction;
+                    a1 *= correction;
+                    a2 *= correction;
+                    a3 *= correction;
+                    a4 *= correction;
+                }
                 ref float vRow = ref Unsafe.Add(ref v, 0);
                 for (int c = 0; c < count; c++)
                 {
@@ -696,8 +718,10 @@ namespace AttentionGen.Generated
                 }
                 rowSum = Vector128.MultiplyAddEstimate(rowSum, correction, tileSum);
 
-                // P·V: rescale the accumulators and add this tile's probabilities times its values.
-                AccumulateVector128(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, correction);
+                // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
+                // and add this tile's probabilities times its values.
+                bool rescale = !Vector128.EqualsAll(correction, Vector128<float>.One);
+                AccumulateVector128(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, rescale, correction);
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -782,19 +806,28 @@ namespace AttentionGen.Generated
         }
 
         /// <summary>
-        /// Rescales the block's output accumulators by <paramref name="correction"/> and adds P·V for <paramref name="count"/> keys,
-        /// 12 value elements at a time: 12 accumulators, each one value element across the block's rows.
+        /// Rescales the block's output accumulators by <paramref name="correction"/> when <paramref name="rescale"/> is set,
+        /// and adds P·V for <paramref name="count"/> keys, 12 value elements at a time: 12 accumulators, each one
+        /// value element across the block's rows.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void AccumulateVector128(ref float pT, int count, ref float v, ref float oT, Vector128<float> correction)
+        private static void AccumulateVector128(ref float pT, int count, ref float v, ref float oT, bool rescale, Vector128<float> correction)
         {
             {
                 ref float o = ref Unsafe.Add(ref oT, 0 * 4);
-                Vector128<float> a0 = Vector128.LoadUnsafe(ref o) * correction;
-                Vector128<float> a1 = Vector128.LoadUnsafe(ref o, 4) * correction;
-                Vector128<float> a2 = Vector128.LoadUnsafe(ref o, 8) * correction;
-                Vector128<float> a3 = Vector128.LoadUnsafe(ref o, 12) * correction;
-                Vector128<float> a4 = Vector128.LoadUnsafe(ref o, 16) * correction;
+                Vector128<float> a0 = Vector128.LoadUnsafe(ref o);
+                Vector128<float> a1 = Vector128.LoadUnsafe(ref o, 4);
+                Vector128<float> a2 = Vector128.LoadUnsafe(ref o, 8);
+                Vector128<float> a3 = Vector128.LoadUnsafe(ref o, 12);
+                Vector128<float> a4 = Vector128.LoadUnsafe(ref o, 16);
+                if (rescale)
+                {
+                    a0 *= correction;
+                    a1 *= correction;
+                    a2 *= correction;
+                    a3 *= correction;
+                    a4 *= correction;
+                }
                 ref float vRow = ref Unsafe.Add(ref v, 0);
                 for (int c = 0; c < count; c++)
                 {

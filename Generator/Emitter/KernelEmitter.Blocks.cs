@@ -151,8 +151,10 @@ internal static partial class KernelEmitter
         writer.CloseBlock();
         writer.WriteLine($"rowSum = {v}.MultiplyAddEstimate(rowSum, correction, tileSum);");
         writer.WriteLine();
-        writer.WriteLine("// P·V: rescale the accumulators and add this tile's probabilities times its values.");
-        writer.WriteLine($"{path.AccumulateName}(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, correction);");
+        writer.WriteLine("// P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),");
+        writer.WriteLine("// and add this tile's probabilities times its values.");
+        writer.WriteLine($"bool rescale = !{v}.EqualsAll(correction, {v}<float>.One);");
+        writer.WriteLine($"{path.AccumulateName}(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, rescale, correction);");
         writer.CloseBlock();
         writer.WriteLine();
 
@@ -271,11 +273,12 @@ internal static partial class KernelEmitter
         int whole = kernel.ValueDim / chunk;
         int remainder = kernel.ValueDim % chunk;
         writer.WriteLine("/// <summary>");
-        writer.WriteLine($"/// Rescales the block's output accumulators by <paramref name=\"correction\"/> and adds P·V for <paramref name=\"count\"/> keys,");
-        writer.WriteLine($"/// {Literals.Int(chunk)} value elements at a time: {Literals.Int(chunk)} accumulators, each one value element across the block's rows.");
+        writer.WriteLine("/// Rescales the block's output accumulators by <paramref name=\"correction\"/> when <paramref name=\"rescale\"/> is set,");
+        writer.WriteLine($"/// and adds P·V for <paramref name=\"count\"/> keys, {Literals.Int(chunk)} value elements at a time: {Literals.Int(chunk)} accumulators, each one");
+        writer.WriteLine("/// value element across the block's rows.");
         writer.WriteLine("/// </summary>");
         writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
-        writer.OpenBlock($"private static void {path.AccumulateName}(ref float pT, int count, ref float v, ref float oT, {v}<float> correction)");
+        writer.OpenBlock($"private static void {path.AccumulateName}(ref float pT, int count, ref float v, ref float oT, bool rescale, {v}<float> correction)");
         if (whole > 0)
         {
             writer.OpenBlock($"for (int dv = 0; dv < {Literals.Int(whole * chunk)}; dv += {Literals.Int(chunk)})");
@@ -307,9 +310,17 @@ internal static partial class KernelEmitter
         for (int j = 0; j < size; j++)
         {
             writer.WriteLine(j == 0
-                ? $"{v}<float> a0 = {v}.LoadUnsafe(ref o) * correction;"
-                : $"{v}<float> a{j} = {v}.LoadUnsafe(ref o, {Literals.Int(j * path.Lanes)}) * correction;");
+                ? $"{v}<float> a0 = {v}.LoadUnsafe(ref o);"
+                : $"{v}<float> a{j} = {v}.LoadUnsafe(ref o, {Literals.Int(j * path.Lanes)});");
         }
+
+        writer.OpenBlock("if (rescale)");
+        for (int j = 0; j < size; j++)
+        {
+            writer.WriteLine($"a{j} *= correction;");
+        }
+
+        writer.CloseBlock();
 
         writer.WriteLine($"ref float vRow = ref Unsafe.Add(ref v, {start});");
         writer.OpenBlock("for (int c = 0; c < count; c++)");
