@@ -183,9 +183,9 @@ internal static partial class KernelEmitter
         "ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid"
         + (kernel.HasExplicitMask ? ", scoped in ExplicitMask mask, int b, int head, int firstRow" : string.Empty);
 
-    private static string BlockArguments(KernelConfiguration kernel, string query, string output, string rows, string position) =>
+    private static string BlockArguments(KernelConfiguration kernel, string query, string output, string rows, string position, string firstRow) =>
         $"ref {query}, ref keys, ref values, ref {output}, {rows}, {position}, valid"
-        + (kernel.HasExplicitMask ? ", in mask, b, head, firstRow" : string.Empty);
+        + (kernel.HasExplicitMask ? $", in mask, b, head, {firstRow}" : string.Empty);
 
     /// <summary>The Q·Kᵀ register block: one accumulator per key, each holding that key's score for every row (lane).</summary>
     private static void WriteScoreKeys(SourceWriter writer, KernelPlan plan, BlockPath path)

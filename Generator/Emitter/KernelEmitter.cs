@@ -414,12 +414,12 @@ internal static partial class KernelEmitter
             writer.OpenBlock($"if ({path.Type}.IsHardwareAccelerated && rows >= {Literals.Int(path.MinimumRows)})");
             if (path.Lanes >= KernelPlan.RowsPerItem)
             {
-                writer.WriteLine($"{path.BlockName}({BlockArguments(kernel, "query", "output", "rows", "position")});");
+                writer.WriteLine($"{path.BlockName}({BlockArguments(kernel, "query", "output", "rows", "position", "firstRow")});");
             }
             else
             {
                 writer.OpenBlock($"for (int r = 0; r < rows; r += {lanes})");
-                writer.WriteLine($"{path.BlockName}({BlockArguments(kernel, "Unsafe.Add(ref query, (nint)r * QueryRowStride)", "Unsafe.Add(ref output, (nint)r * OutputRowStride)", $"Math.Min({lanes}, rows - r)", "position + r").Replace(", firstRow", ", firstRow + r")});");
+                writer.WriteLine($"{path.BlockName}({BlockArguments(kernel, "Unsafe.Add(ref query, (nint)r * QueryRowStride)", "Unsafe.Add(ref output, (nint)r * OutputRowStride)", $"Math.Min({lanes}, rows - r)", "position + r", "firstRow + r")});");
                 writer.CloseBlock();
             }
 
