@@ -111,6 +111,23 @@ public sealed class KernelMathTests
     }
 
     [Fact]
+    public void Soft_cap_matches_tanh_on_every_width()
+    {
+        foreach (float cap in new[] { 0.5f, 2f, 30f, 50f })
+        {
+            for (float x = -400f; x <= 400f; x += 0.37f)
+            {
+                float expected = (float)(cap * Math.Tanh(x / cap));
+                Assert.InRange(KernelMath.SoftCap(Vector512.Create(x), cap).ToScalar(), expected - 8e-7f * cap, expected + 8e-7f * cap);
+                Assert.InRange(KernelMath.SoftCap(Vector256.Create(x), cap).ToScalar(), expected - 8e-7f * cap, expected + 8e-7f * cap);
+                Assert.InRange(KernelMath.SoftCap(Vector128.Create(x), cap).ToScalar(), expected - 8e-7f * cap, expected + 8e-7f * cap);
+            }
+        }
+
+        Assert.True(float.IsNaN(KernelMath.SoftCap(Vector512.Create(float.NaN), 2f).ToScalar()));
+    }
+
+    [Fact]
     public void Copy_rows_packs_strided_rows()
     {
         foreach (int length in new[] { 1, 3, 8, 17, 64, 100 })

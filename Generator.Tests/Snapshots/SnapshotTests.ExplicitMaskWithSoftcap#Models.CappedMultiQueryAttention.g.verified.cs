@@ -206,64 +206,31 @@ namespace AttentionGen.Generated
         }
 
         /// <summary>
-        /// Applies the explicit mask to the scores of keys [tileStart, tileStart + tileLength): a boolean mask sets
-        /// excluded keys to -infinity, an additive one adds its value. Keys past the mask's key axis are masked.
+        /// Applies one query row's explicit mask to its scores for keys [tileStart, tileStart + count), which lie
+        /// <paramref name="stride"/> floats apart: 1 in a one-row kernel, the lane count in a row block. A boolean mask sets
+        /// excluded keys to -infinity, an additive one adds its value; keys past the mask's key axis are masked.
         /// </summary>
-        private static void ApplyExplicitMask(Span<float> scores, int tileStart, int tileLength, scoped in ExplicitMask mask, int maskStart)
+        private static void ApplyExplicitMask(Span<float> scores, int stride, int tileStart, int count, scoped in ExplicitMask mask, int maskStart)
         {
             if (mask.IsBoolean)
             {
                 ReadOnlySpan<bool> allowed = mask.AllowedValues.Slice(maskStart, mask.KeyLength);
-                for (int j = 0; j < tileLength; j++)
+                for (int c = 0; c < count; c++)
                 {
-                    int keyIndex = tileStart + j;
+                    int keyIndex = tileStart + c;
                     if (keyIndex >= allowed.Length || !allowed[keyIndex])
                     {
-                        scores[j] = float.NegativeInfinity;
+                        scores[c * stride] = float.NegativeInfinity;
                     }
                 }
             }
             else
             {
                 ReadOnlySpan<float> added = mask.AdditiveValues.Slice(maskStart, mask.KeyLength);
-                for (int j = 0; j < tileLength; j++)
+                for (int c = 0; c < count; c++)
                 {
-                    int keyIndex = tileStart + j;
-                    scores[j] = keyIndex < added.Length ? scores[j] + added[keyIndex] : float.NegativeInfinity;
-                }
-            }
-        }
-
-        /// <summary>
-        /// Applies the explicit mask to a row block's tile of scores, stored key by key with one row per lane: lane r holds row
-        /// firstRow + r (lanes past the last row repeat it). Boolean: excluded keys get -infinity; additive: the value is added.
-        /// Keys past the mask's key axis are masked.
-        /// </summary>
-        private static void ApplyExplicitMask(Span<float> tile, int lanes, int tileStart, int count, int rows, scoped in ExplicitMask mask, int b, int head, int firstRow)
-        {
-            for (int r = 0; r < lanes; r++)
-            {
-                int maskStart = mask.GetRowStart(b, head, firstRow + Math.Min(r, rows - 1));
-                if (mask.IsBoolean)
-                {
-                    ReadOnlySpan<bool> allowed = mask.AllowedValues.Slice(maskStart, mask.KeyLength);
-                    for (int c = 0; c < count; c++)
-                    {
-                        int keyIndex = tileStart + c;
-                        if (keyIndex >= allowed.Length || !allowed[keyIndex])
-                        {
-                            tile[c * lanes + r] = float.NegativeInfinity;
-                        }
-                    }
-                }
-                else
-                {
-                    ReadOnlySpan<float> added = mask.AdditiveValues.Slice(maskStart, mask.KeyLength);
-                    for (int c = 0; c < count; c++)
-                    {
-                        int keyIndex = tileStart + c;
-                        tile[c * lanes + r] = keyIndex < added.Length ? tile[c * lanes + r] + added[keyIndex] : float.NegativeInfinity;
-                    }
+                    int keyIndex = tileStart + c;
+                    scores[c * stride] = keyIndex < added.Length ? scores[c * stride] + added[keyIndex] : float.NegativeInfinity;
                 }
             }
         }
@@ -287,6 +254,7 @@ namespace AttentionGen.Generated
             // their results are never stored.
             Span<int> firstKeys = stackalloc int[16];
             Span<int> endKeys = stackalloc int[16];
+            Span<int> maskStarts = stackalloc int[16];
             int unionFirst = int.MaxValue, unionEnd = 0, sharedFirst = 0, sharedEnd = int.MaxValue;
             for (int r = 0; r < 16; r++)
             {
@@ -300,6 +268,7 @@ namespace AttentionGen.Generated
                 VisibleRange(position + source, valid, out int firstKey, out int endKey);
                 firstKeys[r] = firstKey;
                 endKeys[r] = endKey;
+                maskStarts[r] = mask.GetRowStart(b, head, firstRow + source);
                 sharedFirst = Math.Max(sharedFirst, firstKey);
                 sharedEnd = Math.Min(sharedEnd, endKey);
                 if (firstKey < endKey)
@@ -328,14 +297,17 @@ namespace AttentionGen.Generated
                     ScoreKeyVector512(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), ref Unsafe.Add(ref sT, c * 16));
                 }
 
-                // Soft-cap before any mask: s = c · tanh(s / c), with tanh(x) = 1 − 2 / (exp(2x) + 1).
+                // Soft-cap before any mask: s = c · tanh(s / c).
                 for (c = 0; c < count; c++)
                 {
-                    Vector512<float> e = KernelMath.Exp(Vector512.LoadUnsafe(ref sT, (nuint)(c * 16)) * (2f / Softcap));
-                    (Vector512.Create(Softcap) - Vector512.Create(2f * Softcap) / (e + Vector512<float>.One)).StoreUnsafe(ref sT, (nuint)(c * 16));
+                    KernelMath.SoftCap(Vector512.LoadUnsafe(ref sT, (nuint)(c * 16)), Softcap).StoreUnsafe(ref sT, (nuint)(c * 16));
                 }
 
-                ApplyExplicitMask(scratch.Slice(HeadDim * 16, KeyTile * 16), 16, tileStart, count, rows, in mask, b, head, firstRow);
+                // The explicit mask, row by row: lane r's scores lie every 16 floats from element r.
+                for (int r = 0; r < 16; r++)
+                {
+                    ApplyExplicitMask(scratch.Slice(HeadDim * 16 + r), 16, tileStart, count, in mask, maskStarts[r]);
+                }
 
                 // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by which
                 // the running sum and the accumulators shrink when it grows (exactly 1 when it does not).
@@ -614,6 +586,7 @@ namespace AttentionGen.Generated
             // their results are never stored.
             Span<int> firstKeys = stackalloc int[8];
             Span<int> endKeys = stackalloc int[8];
+            Span<int> maskStarts = stackalloc int[8];
             int unionFirst = int.MaxValue, unionEnd = 0, sharedFirst = 0, sharedEnd = int.MaxValue;
             for (int r = 0; r < 8; r++)
             {
@@ -627,6 +600,7 @@ namespace AttentionGen.Generated
                 VisibleRange(position + source, valid, out int firstKey, out int endKey);
                 firstKeys[r] = firstKey;
                 endKeys[r] = endKey;
+                maskStarts[r] = mask.GetRowStart(b, head, firstRow + source);
                 sharedFirst = Math.Max(sharedFirst, firstKey);
                 sharedEnd = Math.Min(sharedEnd, endKey);
                 if (firstKey < endKey)
@@ -655,14 +629,17 @@ namespace AttentionGen.Generated
                     ScoreKeyVector256(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), ref Unsafe.Add(ref sT, c * 8));
                 }
 
-                // Soft-cap before any mask: s = c · tanh(s / c), with tanh(x) = 1 − 2 / (exp(2x) + 1).
+                // Soft-cap before any mask: s = c · tanh(s / c).
                 for (c = 0; c < count; c++)
                 {
-                    Vector256<float> e = KernelMath.Exp(Vector256.LoadUnsafe(ref sT, (nuint)(c * 8)) * (2f / Softcap));
-                    (Vector256.Create(Softcap) - Vector256.Create(2f * Softcap) / (e + Vector256<float>.One)).StoreUnsafe(ref sT, (nuint)(c * 8));
+                    KernelMath.SoftCap(Vector256.LoadUnsafe(ref sT, (nuint)(c * 8)), Softcap).StoreUnsafe(ref sT, (nuint)(c * 8));
                 }
 
-                ApplyExplicitMask(scratch.Slice(HeadDim * 8, KeyTile * 8), 8, tileStart, count, rows, in mask, b, head, firstRow);
+                // The explicit mask, row by row: lane r's scores lie every 8 floats from element r.
+                for (int r = 0; r < 8; r++)
+                {
+                    ApplyExplicitMask(scratch.Slice(HeadDim * 8 + r), 8, tileStart, count, in mask, maskStarts[r]);
+                }
 
                 // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by which
                 // the running sum and the accumulators shrink when it grows (exactly 1 when it does not).
@@ -867,6 +844,7 @@ namespace AttentionGen.Generated
             // their results are never stored.
             Span<int> firstKeys = stackalloc int[4];
             Span<int> endKeys = stackalloc int[4];
+            Span<int> maskStarts = stackalloc int[4];
             int unionFirst = int.MaxValue, unionEnd = 0, sharedFirst = 0, sharedEnd = int.MaxValue;
             for (int r = 0; r < 4; r++)
             {
@@ -880,6 +858,7 @@ namespace AttentionGen.Generated
                 VisibleRange(position + source, valid, out int firstKey, out int endKey);
                 firstKeys[r] = firstKey;
                 endKeys[r] = endKey;
+                maskStarts[r] = mask.GetRowStart(b, head, firstRow + source);
                 sharedFirst = Math.Max(sharedFirst, firstKey);
                 sharedEnd = Math.Min(sharedEnd, endKey);
                 if (firstKey < endKey)
@@ -908,14 +887,17 @@ namespace AttentionGen.Generated
                     ScoreKeyVector128(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), ref Unsafe.Add(ref sT, c * 4));
                 }
 
-                // Soft-cap before any mask: s = c · tanh(s / c), with tanh(x) = 1 − 2 / (exp(2x) + 1).
+                // Soft-cap before any mask: s = c · tanh(s / c).
                 for (c = 0; c < count; c++)
                 {
-                    Vector128<float> e = KernelMath.Exp(Vector128.LoadUnsafe(ref sT, (nuint)(c * 4)) * (2f / Softcap));
-                    (Vector128.Create(Softcap) - Vector128.Create(2f * Softcap) / (e + Vector128<float>.One)).StoreUnsafe(ref sT, (nuint)(c * 4));
+                    KernelMath.SoftCap(Vector128.LoadUnsafe(ref sT, (nuint)(c * 4)), Softcap).StoreUnsafe(ref sT, (nuint)(c * 4));
                 }
 
-                ApplyExplicitMask(scratch.Slice(HeadDim * 4, KeyTile * 4), 4, tileStart, count, rows, in mask, b, head, firstRow);
+                // The explicit mask, row by row: lane r's scores lie every 4 floats from element r.
+                for (int r = 0; r < 4; r++)
+                {
+                    ApplyExplicitMask(scratch.Slice(HeadDim * 4 + r), 4, tileStart, count, in mask, maskStarts[r]);
+                }
 
                 // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by which
                 // the running sum and the accumulators shrink when it grows (exactly 1 when it does not).
@@ -1164,14 +1146,13 @@ namespace AttentionGen.Generated
                     scores[j] = Vector512.Sum((dot0 + dot1) + (dot2 + dot3));
                 }
 
-                // Soft-cap before any mask: s = c · tanh(s / c), with tanh(x) = 1 − 2 / (exp(2x) + 1).
+                // Soft-cap before any mask: s = c · tanh(s / c).
                 for (int j = 0; j < tileLength; j += 16)
                 {
-                    Vector512<float> e = KernelMath.Exp(Vector512.LoadUnsafe(ref score, (nuint)j) * (2f / Softcap));
-                    (Vector512.Create(Softcap) - Vector512.Create(2f * Softcap) / (e + Vector512<float>.One)).StoreUnsafe(ref score, (nuint)j);
+                    KernelMath.SoftCap(Vector512.LoadUnsafe(ref score, (nuint)j), Softcap).StoreUnsafe(ref score, (nuint)j);
                 }
 
-                ApplyExplicitMask(scores, tileStart, tileLength, in mask, maskStart);
+                ApplyExplicitMask(scores, 1, tileStart, tileLength, in mask, maskStart);
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
                 int paddedLength = (tileLength + 15) & ~15;
@@ -1286,14 +1267,13 @@ namespace AttentionGen.Generated
                     scores[j] = Vector256.Sum((dot0 + dot1) + (dot2 + dot3));
                 }
 
-                // Soft-cap before any mask: s = c · tanh(s / c), with tanh(x) = 1 − 2 / (exp(2x) + 1).
+                // Soft-cap before any mask: s = c · tanh(s / c).
                 for (int j = 0; j < tileLength; j += 8)
                 {
-                    Vector256<float> e = KernelMath.Exp(Vector256.LoadUnsafe(ref score, (nuint)j) * (2f / Softcap));
-                    (Vector256.Create(Softcap) - Vector256.Create(2f * Softcap) / (e + Vector256<float>.One)).StoreUnsafe(ref score, (nuint)j);
+                    KernelMath.SoftCap(Vector256.LoadUnsafe(ref score, (nuint)j), Softcap).StoreUnsafe(ref score, (nuint)j);
                 }
 
-                ApplyExplicitMask(scores, tileStart, tileLength, in mask, maskStart);
+                ApplyExplicitMask(scores, 1, tileStart, tileLength, in mask, maskStart);
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
                 int paddedLength = (tileLength + 7) & ~7;
@@ -1448,14 +1428,13 @@ namespace AttentionGen.Generated
                     scores[j] = Vector128.Sum((dot0 + dot1) + (dot2 + dot3));
                 }
 
-                // Soft-cap before any mask: s = c · tanh(s / c), with tanh(x) = 1 − 2 / (exp(2x) + 1).
+                // Soft-cap before any mask: s = c · tanh(s / c).
                 for (int j = 0; j < tileLength; j += 4)
                 {
-                    Vector128<float> e = KernelMath.Exp(Vector128.LoadUnsafe(ref score, (nuint)j) * (2f / Softcap));
-                    (Vector128.Create(Softcap) - Vector128.Create(2f * Softcap) / (e + Vector128<float>.One)).StoreUnsafe(ref score, (nuint)j);
+                    KernelMath.SoftCap(Vector128.LoadUnsafe(ref score, (nuint)j), Softcap).StoreUnsafe(ref score, (nuint)j);
                 }
 
-                ApplyExplicitMask(scores, tileStart, tileLength, in mask, maskStart);
+                ApplyExplicitMask(scores, 1, tileStart, tileLength, in mask, maskStart);
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
                 int paddedLength = (tileLength + 3) & ~3;
@@ -1589,7 +1568,7 @@ namespace AttentionGen.Generated
                     scores[j] = Softcap * MathF.Tanh((float)dot / Softcap);
                 }
 
-                ApplyExplicitMask(scores, tileStart, tileLength, in mask, maskStart);
+                ApplyExplicitMask(scores, 1, tileStart, tileLength, in mask, maskStart);
 
                 float tileMax = float.NegativeInfinity;
                 for (int j = 0; j < tileLength; j++)

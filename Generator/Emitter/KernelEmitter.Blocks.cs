@@ -48,6 +48,11 @@ internal static partial class KernelEmitter
         writer.WriteLine("// their results are never stored.");
         writer.WriteLine($"Span<int> firstKeys = stackalloc int[{l}];");
         writer.WriteLine($"Span<int> endKeys = stackalloc int[{l}];");
+        if (kernel.HasExplicitMask)
+        {
+            writer.WriteLine($"Span<int> maskStarts = stackalloc int[{l}];");
+        }
+
         writer.WriteLine("int unionFirst = int.MaxValue, unionEnd = 0, sharedFirst = 0, sharedEnd = int.MaxValue;");
         writer.OpenBlock($"for (int r = 0; r < {l}; r++)");
         writer.WriteLine("int source = Math.Min(r, rows - 1);");
@@ -59,6 +64,11 @@ internal static partial class KernelEmitter
         writer.WriteLine("VisibleRange(position + source, valid, out int firstKey, out int endKey);");
         writer.WriteLine("firstKeys[r] = firstKey;");
         writer.WriteLine("endKeys[r] = endKey;");
+        if (kernel.HasExplicitMask)
+        {
+            writer.WriteLine("maskStarts[r] = mask.GetRowStart(b, head, firstRow + source);");
+        }
+
         writer.WriteLine("sharedFirst = Math.Max(sharedFirst, firstKey);");
         writer.WriteLine("sharedEnd = Math.Min(sharedEnd, endKey);");
         writer.OpenBlock("if (firstKey < endKey)");
@@ -101,17 +111,19 @@ internal static partial class KernelEmitter
         if (kernel.HasSoftcap)
         {
             writer.WriteLine();
-            writer.WriteLine("// Soft-cap before any mask: s = c · tanh(s / c), with tanh(x) = 1 − 2 / (exp(2x) + 1).");
+            writer.WriteLine("// Soft-cap before any mask: s = c · tanh(s / c).");
             writer.OpenBlock("for (c = 0; c < count; c++)");
-            writer.WriteLine($"{v}<float> e = KernelMath.Exp({v}.LoadUnsafe(ref sT, (nuint)(c * {l})) * (2f / Softcap));");
-            writer.WriteLine($"({v}.Create(Softcap) - {v}.Create(2f * Softcap) / (e + {v}<float>.One)).StoreUnsafe(ref sT, (nuint)(c * {l}));");
+            writer.WriteLine($"KernelMath.SoftCap({v}.LoadUnsafe(ref sT, (nuint)(c * {l})), Softcap).StoreUnsafe(ref sT, (nuint)(c * {l}));");
             writer.CloseBlock();
         }
 
         if (kernel.HasExplicitMask)
         {
             writer.WriteLine();
-            writer.WriteLine($"ApplyExplicitMask(scratch.Slice(HeadDim * {l}, KeyTile * {l}), {l}, tileStart, count, rows, in mask, b, head, firstRow);");
+            writer.WriteLine($"// The explicit mask, row by row: lane r's scores lie every {l} floats from element r.");
+            writer.OpenBlock($"for (int r = 0; r < {l}; r++)");
+            writer.WriteLine($"ApplyExplicitMask(scratch.Slice(HeadDim * {l} + r), {l}, tileStart, count, in mask, maskStarts[r]);");
+            writer.CloseBlock();
         }
 
         if (positional)

@@ -42,7 +42,7 @@ internal static partial class KernelEmitter
         if (kernel.HasExplicitMask)
         {
             writer.WriteLine();
-            writer.WriteLine("ApplyExplicitMask(scores, tileStart, tileLength, in mask, maskStart);");
+            writer.WriteLine("ApplyExplicitMask(scores, 1, tileStart, tileLength, in mask, maskStart);");
         }
 
         writer.WriteLine();

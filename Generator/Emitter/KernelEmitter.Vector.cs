@@ -81,17 +81,16 @@ internal static partial class KernelEmitter
         if (kernel.HasSoftcap)
         {
             writer.WriteLine();
-            writer.WriteLine("// Soft-cap before any mask: s = c · tanh(s / c), with tanh(x) = 1 − 2 / (exp(2x) + 1).");
+            writer.WriteLine("// Soft-cap before any mask: s = c · tanh(s / c).");
             writer.OpenBlock($"for (int j = 0; j < tileLength; j += {Literals.Int(lanes)})");
-            writer.WriteLine($"{v}<float> e = KernelMath.Exp({v}.LoadUnsafe(ref score, (nuint)j) * (2f / Softcap));");
-            writer.WriteLine($"({v}.Create(Softcap) - {v}.Create(2f * Softcap) / (e + {v}<float>.One)).StoreUnsafe(ref score, (nuint)j);");
+            writer.WriteLine($"KernelMath.SoftCap({v}.LoadUnsafe(ref score, (nuint)j), Softcap).StoreUnsafe(ref score, (nuint)j);");
             writer.CloseBlock();
         }
 
         if (kernel.HasExplicitMask)
         {
             writer.WriteLine();
-            writer.WriteLine("ApplyExplicitMask(scores, tileStart, tileLength, in mask, maskStart);");
+            writer.WriteLine("ApplyExplicitMask(scores, 1, tileStart, tileLength, in mask, maskStart);");
         }
 
         writer.WriteLine();

@@ -313,8 +313,6 @@ internal static partial class KernelEmitter
         {
             writer.WriteLine();
             WriteExplicitMask(writer);
-            writer.WriteLine();
-            WriteExplicitMaskForLanes(writer);
         }
 
         foreach (BlockPath path in plan.BlockPaths)
@@ -523,57 +521,28 @@ internal static partial class KernelEmitter
         writer.CloseBlock();
     }
 
-    private static void WriteExplicitMaskForLanes(SourceWriter writer)
-    {
-        writer.WriteLine("/// <summary>");
-        writer.WriteLine("/// Applies the explicit mask to a row block's tile of scores, stored key by key with one row per lane: lane r holds row");
-        writer.WriteLine("/// firstRow + r (lanes past the last row repeat it). Boolean: excluded keys get -infinity; additive: the value is added.");
-        writer.WriteLine("/// Keys past the mask's key axis are masked.");
-        writer.WriteLine("/// </summary>");
-        writer.OpenBlock("private static void ApplyExplicitMask(Span<float> tile, int lanes, int tileStart, int count, int rows, scoped in ExplicitMask mask, int b, int head, int firstRow)");
-        writer.OpenBlock("for (int r = 0; r < lanes; r++)");
-        writer.WriteLine("int maskStart = mask.GetRowStart(b, head, firstRow + Math.Min(r, rows - 1));");
-        writer.OpenBlock("if (mask.IsBoolean)");
-        writer.WriteLine("ReadOnlySpan<bool> allowed = mask.AllowedValues.Slice(maskStart, mask.KeyLength);");
-        writer.OpenBlock("for (int c = 0; c < count; c++)");
-        writer.WriteLine("int keyIndex = tileStart + c;");
-        writer.OpenBlock("if (keyIndex >= allowed.Length || !allowed[keyIndex])");
-        writer.WriteLine("tile[c * lanes + r] = float.NegativeInfinity;");
-        writer.CloseBlock();
-        writer.CloseBlock();
-        writer.CloseBlock();
-        writer.OpenBlock("else");
-        writer.WriteLine("ReadOnlySpan<float> added = mask.AdditiveValues.Slice(maskStart, mask.KeyLength);");
-        writer.OpenBlock("for (int c = 0; c < count; c++)");
-        writer.WriteLine("int keyIndex = tileStart + c;");
-        writer.WriteLine("tile[c * lanes + r] = keyIndex < added.Length ? tile[c * lanes + r] + added[keyIndex] : float.NegativeInfinity;");
-        writer.CloseBlock();
-        writer.CloseBlock();
-        writer.CloseBlock();
-        writer.CloseBlock();
-    }
-
     private static void WriteExplicitMask(SourceWriter writer)
     {
         writer.WriteLine("/// <summary>");
-        writer.WriteLine("/// Applies the explicit mask to the scores of keys [tileStart, tileStart + tileLength): a boolean mask sets");
-        writer.WriteLine("/// excluded keys to -infinity, an additive one adds its value. Keys past the mask's key axis are masked.");
+        writer.WriteLine("/// Applies one query row's explicit mask to its scores for keys [tileStart, tileStart + count), which lie");
+        writer.WriteLine("/// <paramref name=\"stride\"/> floats apart: 1 in a one-row kernel, the lane count in a row block. A boolean mask sets");
+        writer.WriteLine("/// excluded keys to -infinity, an additive one adds its value; keys past the mask's key axis are masked.");
         writer.WriteLine("/// </summary>");
-        writer.OpenBlock("private static void ApplyExplicitMask(Span<float> scores, int tileStart, int tileLength, scoped in ExplicitMask mask, int maskStart)");
+        writer.OpenBlock("private static void ApplyExplicitMask(Span<float> scores, int stride, int tileStart, int count, scoped in ExplicitMask mask, int maskStart)");
         writer.OpenBlock("if (mask.IsBoolean)");
         writer.WriteLine("ReadOnlySpan<bool> allowed = mask.AllowedValues.Slice(maskStart, mask.KeyLength);");
-        writer.OpenBlock("for (int j = 0; j < tileLength; j++)");
-        writer.WriteLine("int keyIndex = tileStart + j;");
+        writer.OpenBlock("for (int c = 0; c < count; c++)");
+        writer.WriteLine("int keyIndex = tileStart + c;");
         writer.OpenBlock("if (keyIndex >= allowed.Length || !allowed[keyIndex])");
-        writer.WriteLine("scores[j] = float.NegativeInfinity;");
+        writer.WriteLine("scores[c * stride] = float.NegativeInfinity;");
         writer.CloseBlock();
         writer.CloseBlock();
         writer.CloseBlock();
         writer.OpenBlock("else");
         writer.WriteLine("ReadOnlySpan<float> added = mask.AdditiveValues.Slice(maskStart, mask.KeyLength);");
-        writer.OpenBlock("for (int j = 0; j < tileLength; j++)");
-        writer.WriteLine("int keyIndex = tileStart + j;");
-        writer.WriteLine("scores[j] = keyIndex < added.Length ? scores[j] + added[keyIndex] : float.NegativeInfinity;");
+        writer.OpenBlock("for (int c = 0; c < count; c++)");
+        writer.WriteLine("int keyIndex = tileStart + c;");
+        writer.WriteLine("scores[c * stride] = keyIndex < added.Length ? scores[c * stride] + added[keyIndex] : float.NegativeInfinity;");
         writer.CloseBlock();
         writer.CloseBlock();
         writer.CloseBlock();
