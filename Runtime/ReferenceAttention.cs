@@ -50,14 +50,83 @@ public static class ReferenceAttention
 
         var arguments = new AttentionArguments(query, key, value, output, batch, queryLength, keyLength, keyLengths, mask);
         AttentionValidation.ValidateForward(heads, kvHeads, headDim, valueDim, configuration.Mask, configuration.Layout, in arguments);
+        Compute(configuration, query, key, value, configuration.Layout, output, batch, queryLength, keyLength,
+            keyPadding ? keyLengths : default, configuration.Alignment == MaskAlignment.BottomRight, mask);
+    }
 
+    /// <summary>
+    /// Computes attention for <paramref name="configuration"/> over the keys and values in <paramref name="cache"/>, with
+    /// the same argument rules and semantics as a generated <c>Forward(query, cache, output, batch, queryLength)</c>:
+    /// query row <c>i</c> of entry <c>b</c> is cache token <c>cache.GetLength(b) - queryLength + i</c>.
+    /// </summary>
+    /// <param name="configuration">What to compute; a generated type's <c>Configuration</c>, or one made by hand.</param>
+    /// <param name="query">Queries of each entry's newest tokens, in the configuration's layout.</param>
+    /// <param name="cache">The keys and values.</param>
+    /// <param name="output">Receives the result, in the configuration's layout.</param>
+    /// <param name="batch">Batch size: the cache's Batch.</param>
+    /// <param name="queryLength">Query rows per batch entry.</param>
+    /// <param name="mask">With <see cref="AttentionMask.Explicit"/>: the mask; its key axis counts the cached tokens oldest first.</param>
+    /// <exception cref="ArgumentException">The configuration is not valid, or an argument does not fit it.</exception>
+    public static void Forward(
+        AttentionConfiguration configuration, ReadOnlySpan<float> query, KvCache cache, Span<float> output, int batch, int queryLength, ExplicitMask mask = default)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        configuration.Validate();
+        bool explicitMask = (configuration.Mask & AttentionMask.Explicit) != 0;
+        if (!explicitMask && !mask.IsDefault)
+        {
+            throw new ArgumentException("mask is only used with AttentionMask.Explicit, which this configuration does not have.", nameof(mask));
+        }
+
+        bool window = (configuration.Mask & AttentionMask.SlidingWindow) != 0;
+        var arguments = new AttentionArguments(query, cache, output, batch, queryLength, mask);
+        AttentionValidation.ValidateCachedForward(
+            configuration.Heads, configuration.KvHeads, configuration.HeadDim, configuration.ValueDim, configuration.Mask, configuration.Layout,
+            window ? configuration.WindowLeft : -1, in arguments);
+
+        // The cache as dense [batch, KvHeads, longest, dim] tensors, each entry's tokens oldest first; the rest is padding
+        // that each entry's length excludes.
+        int longest = cache.Length, kvHeads = configuration.KvHeads;
+        var keys = new float[batch * kvHeads * longest * configuration.HeadDim];
+        var values = new float[batch * kvHeads * longest * configuration.ValueDim];
+        var lengths = new int[batch];
+        for (int b = 0; b < batch; b++)
+        {
+            lengths[b] = cache.GetLength(b);
+            var entryKeys = new float[kvHeads * lengths[b] * configuration.HeadDim];
+            var entryValues = new float[kvHeads * lengths[b] * configuration.ValueDim];
+            cache.CopyKeys(b, entryKeys);
+            cache.CopyValues(b, entryValues);
+            for (int h = 0; h < kvHeads; h++)
+            {
+                entryKeys.AsSpan(h * lengths[b] * configuration.HeadDim, lengths[b] * configuration.HeadDim)
+                    .CopyTo(keys.AsSpan((b * kvHeads + h) * longest * configuration.HeadDim));
+                entryValues.AsSpan(h * lengths[b] * configuration.ValueDim, lengths[b] * configuration.ValueDim)
+                    .CopyTo(values.AsSpan((b * kvHeads + h) * longest * configuration.ValueDim));
+            }
+        }
+
+        Compute(configuration, query, keys, values, AttentionLayout.Bhsd, output, batch, queryLength, longest, lengths, bottomRight: true, mask);
+    }
+
+    /// <summary>
+    /// The computation itself. Keys <c>j &gt;= validLengths[b]</c> are invisible (all are valid when it is empty), and with
+    /// <paramref name="bottomRight"/> the query rows end at each entry's last valid key.
+    /// </summary>
+    private static void Compute(
+        AttentionConfiguration configuration, ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, AttentionLayout keyLayout,
+        Span<float> output, int batch, int queryLength, int keyLength, ReadOnlySpan<int> validLengths, bool bottomRight, ExplicitMask mask)
+    {
+        int heads = configuration.Heads, kvHeads = configuration.KvHeads;
+        int headDim = configuration.HeadDim, valueDim = configuration.ValueDim;
+        bool explicitMask = (configuration.Mask & AttentionMask.Explicit) != 0;
         var scores = new double[keyLength];
         var visible = new bool[keyLength];
         var accumulator = new double[valueDim];
         for (int b = 0; b < batch; b++)
         {
-            int valid = keyPadding ? keyLengths[b] : keyLength;
-            long offset = configuration.Alignment == MaskAlignment.BottomRight ? valid - queryLength : 0;
+            int valid = validLengths.IsEmpty ? keyLength : validLengths[b];
+            long offset = bottomRight ? valid - queryLength : 0;
             for (int h = 0; h < heads; h++)
             {
                 int kvHead = h / configuration.GroupSize;
@@ -72,7 +141,7 @@ public static class ReferenceAttention
                         for (int d = 0; d < headDim; d++)
                         {
                             score += (double)query[Index(configuration.Layout, b, i, h, d, queryLength, heads, headDim)]
-                                   * key[Index(configuration.Layout, b, j, kvHead, d, keyLength, kvHeads, headDim)];
+                                   * key[Index(keyLayout, b, j, kvHead, d, keyLength, kvHeads, headDim)];
                         }
 
                         score *= configuration.Scale;
@@ -126,7 +195,7 @@ public static class ReferenceAttention
                             sum += p;
                             for (int d = 0; d < valueDim; d++)
                             {
-                                accumulator[d] += p * value[Index(configuration.Layout, b, j, kvHead, d, keyLength, kvHeads, valueDim)];
+                                accumulator[d] += p * value[Index(keyLayout, b, j, kvHead, d, keyLength, kvHeads, valueDim)];
                             }
                         }
 
@@ -145,11 +214,11 @@ public static class ReferenceAttention
         }
     }
 
-    /// <summary>The structural mask rules (causal, sliding window, key padding) for key <paramref name="j"/> seen from position <paramref name="position"/>.</summary>
+    /// <summary>The structural mask rules (key padding or cache length, causal, sliding window) for key <paramref name="j"/> seen from position <paramref name="position"/>.</summary>
     private static bool IsVisible(AttentionConfiguration configuration, int j, long position, int valid)
     {
         AttentionMask mask = configuration.Mask;
-        if ((mask & AttentionMask.KeyPadding) != 0 && j >= valid)
+        if (j >= valid)
         {
             return false;
         }

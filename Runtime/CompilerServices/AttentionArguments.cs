@@ -26,6 +26,37 @@ public readonly ref struct AttentionArguments
         Mask = mask;
     }
 
+    /// <summary>Bundles the arguments of a <c>Forward</c> call over a <see cref="KvCache"/>. They are assumed to be validated already.</summary>
+    public AttentionArguments(ReadOnlySpan<float> query, KvCache cache, Span<float> output, int batch, int queryLength, ExplicitMask mask)
+        : this(query, default, default, output, batch, queryLength, keyLength: 0, default, mask)
+    {
+        Cache = cache;
+        Splits = 1;
+    }
+
+    /// <summary>A cached call's arguments with the key ranges split <paramref name="splits"/> ways, each split's partial softmax state going to <paramref name="partials"/>.</summary>
+    internal AttentionArguments(scoped in AttentionArguments cached, Span<float> partials, int splits)
+        : this(cached.Query, cached.Cache!, cached.Output, cached.Batch, cached.QueryLength, cached.Mask)
+    {
+        Partials = partials;
+        Splits = splits;
+    }
+
+    /// <summary>With a cache: the cache, which holds the keys and values; otherwise <see langword="null"/>.</summary>
+    public KvCache? Cache { get; }
+
+    /// <summary>
+    /// With a cache: into how many key ranges each (batch entry, key/value head) is split. With more than one, each
+    /// split leaves its rows' partial softmax states in <see cref="Partials"/> and the scheduler merges them.
+    /// </summary>
+    public int Splits { get; }
+
+    /// <summary>
+    /// With a cache split more than one way: the partial states, <see cref="OnlineSoftmax.StateSize"/> floats each, for
+    /// [batch, KvHeads, GroupSize · queryLength rows, Splits].
+    /// </summary>
+    public Span<float> Partials { get; }
+
     /// <summary>The query tensor.</summary>
     public ReadOnlySpan<float> Query { get; }
 

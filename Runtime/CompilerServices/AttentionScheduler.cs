@@ -59,6 +59,7 @@ public static unsafe class AttentionScheduler
             fixed (int* keyLengths = arguments.KeyLengths)
             fixed (float* maskAdditive = mask.AdditiveValues)
             fixed (bool* maskAllowed = mask.AllowedValues)
+            fixed (float* partials = arguments.Partials)
             {
                 Job<TKernel> job = Job<TKernel>.ForThisThread;
                 job.Query = query;
@@ -83,6 +84,10 @@ public static unsafe class AttentionScheduler
                 job.Batch = arguments.Batch;
                 job.QueryRows = arguments.QueryLength;
                 job.KeyRows = arguments.KeyLength;
+                job.Cache = arguments.Cache;
+                job.Partials = partials;
+                job.PartialsLength = arguments.Partials.Length;
+                job.Splits = arguments.Splits;
                 job.Start(workItems, threads - 1);
 
                 for (int i = 0; i < threads - 1; i++)
@@ -100,6 +105,87 @@ public static unsafe class AttentionScheduler
         {
             Workers.Release();
         }
+    }
+
+    /// <summary>
+    /// Runs a <c>Forward</c> call over a <see cref="KvCache"/>: the work items of <typeparamref name="TKernel"/>'s cached
+    /// path, each one chunk of the rows that read a (batch entry, key/value head) against one split of its keys. When
+    /// there are too few (batch entry, key/value head) pairs to keep every thread busy, as when decoding one sequence,
+    /// the keys are split further (split-KV, or "flash decoding"); each split leaves partial softmax states that are
+    /// merged exactly here once all splits are done.
+    /// </summary>
+    /// <param name="arguments">The validated arguments, with <see cref="AttentionArguments.Cache"/> set.</param>
+    /// <param name="heads">The kernel's query heads.</param>
+    /// <param name="kvHeads">The kernel's key/value heads.</param>
+    /// <param name="headDim">The kernel's key head size.</param>
+    /// <param name="valueDim">The kernel's value head size.</param>
+    /// <param name="layout">The kernel's layout, which places the merged output rows.</param>
+    /// <param name="rowsPerItem">The most rows the kernel takes in one item.</param>
+    public static void RunCached<TKernel>(
+        scoped in AttentionArguments arguments, int heads, int kvHeads, int headDim, int valueDim, AttentionLayout layout, int rowsPerItem)
+        where TKernel : IAttentionKernel
+    {
+        KvCache cache = arguments.Cache!;
+        int batch = arguments.Batch, queryLength = arguments.QueryLength;
+        int groupSize = heads / kvHeads;
+        int rowsPerHead = groupSize * queryLength;
+        if (batch == 0 || rowsPerHead == 0)
+        {
+            return;
+        }
+
+        int chunks = (rowsPerHead + rowsPerItem - 1) / rowsPerItem;
+        int items = batch * kvHeads * chunks;
+        int longest = cache.Length;
+        long workPerItem = (long)Math.Min(rowsPerItem, rowsPerHead) * longest * (headDim + valueDim);
+        int splits = SplitCount(items, workPerItem, longest);
+        if (splits == 1)
+        {
+            Run<TKernel>(in arguments, items, workPerItem);
+            return;
+        }
+
+        int stateSize = OnlineSoftmax.StateSize(valueDim);
+        Span<float> partials = KernelScratch.GetForCall(batch * kvHeads * rowsPerHead * splits * stateSize);
+        var split = new AttentionArguments(in arguments, partials, splits);
+        Run<TKernel>(in split, items * splits, workPerItem / splits);
+
+        Span<float> output = arguments.Output;
+        int rowPartials = splits * stateSize;
+        for (int b = 0; b < batch; b++)
+        {
+            for (int kvHead = 0; kvHead < kvHeads; kvHead++)
+            {
+                for (int row = 0; row < rowsPerHead; row++)
+                {
+                    int head = kvHead * groupSize + row / queryLength, i = row % queryLength;
+                    int outputRow = layout == AttentionLayout.Bshd ? (b * queryLength + i) * heads + head : (b * heads + head) * queryLength + i;
+                    int index = (b * kvHeads + kvHead) * rowsPerHead + row;
+                    OnlineSoftmax.Merge(partials.Slice(index * rowPartials, rowPartials), splits, valueDim, output.Slice(outputRow * valueDim, valueDim));
+                }
+            }
+        }
+    }
+
+    /// <summary>Keys below which a split of a cached call is not worth its partial state.</summary>
+    public const int MinimumKeysPerSplit = 256;
+
+    /// <summary>
+    /// Into how many splits a cached call cuts each (batch entry, key/value head)'s keys: 1 when its items already give
+    /// every thread four or more to take from, else enough splits for that, each at least <see cref="MinimumKeysPerSplit"/> keys.
+    /// </summary>
+    internal static int SplitCount(int items, long workPerItem, int longest)
+    {
+        // The threads the call's total work can pay for, as if it were cut as finely as it may be.
+        int mostSplits = Math.Max(1, longest / MinimumKeysPerSplit);
+        int threads = ThreadCount(items * mostSplits, workPerItem / mostSplits);
+        int target = 4 * threads;
+        if (threads <= 1 || items >= target)
+        {
+            return 1;
+        }
+
+        return Math.Min((target + items - 1) / items, mostSplits);
     }
 
     /// <summary>How many threads a call with the given work should use.</summary>
@@ -176,6 +262,9 @@ public static unsafe class AttentionScheduler
         public bool MaskIsBoolean;
         public int MaskBatch, MaskHeads, MaskQueryLength, MaskKeyLength;
         public int Batch, QueryRows, KeyRows;
+        public KvCache? Cache;
+        public float* Partials;
+        public int PartialsLength, Splits;
 
         private int _next;
         private int _workItems;
@@ -195,17 +284,23 @@ public static unsafe class AttentionScheduler
 
         public override void Work()
         {
-            var arguments = new AttentionArguments(
-                new ReadOnlySpan<float>(Query, QueryLength),
-                new ReadOnlySpan<float>(Key, KeyLength),
-                new ReadOnlySpan<float>(Value, ValueLength),
-                new Span<float>(Output, OutputLength),
-                Batch, QueryRows, KeyRows,
-                new ReadOnlySpan<int>(KeyLengths, KeyLengthsLength),
-                ExplicitMask.FromParts(
-                    new ReadOnlySpan<float>(MaskAdditive, MaskAdditiveLength),
-                    new ReadOnlySpan<bool>(MaskAllowed, MaskAllowedLength),
-                    MaskIsBoolean, MaskBatch, MaskHeads, MaskQueryLength, MaskKeyLength));
+            ExplicitMask mask = ExplicitMask.FromParts(
+                new ReadOnlySpan<float>(MaskAdditive, MaskAdditiveLength),
+                new ReadOnlySpan<bool>(MaskAllowed, MaskAllowedLength),
+                MaskIsBoolean, MaskBatch, MaskHeads, MaskQueryLength, MaskKeyLength);
+            var arguments = Cache is null
+                ? new AttentionArguments(
+                    new ReadOnlySpan<float>(Query, QueryLength),
+                    new ReadOnlySpan<float>(Key, KeyLength),
+                    new ReadOnlySpan<float>(Value, ValueLength),
+                    new Span<float>(Output, OutputLength),
+                    Batch, QueryRows, KeyRows,
+                    new ReadOnlySpan<int>(KeyLengths, KeyLengthsLength),
+                    mask)
+                : new AttentionArguments(
+                    new AttentionArguments(new ReadOnlySpan<float>(Query, QueryLength), Cache, new Span<float>(Output, OutputLength), Batch, QueryRows, mask),
+                    new Span<float>(Partials, PartialsLength),
+                    Splits);
 
             int item;
             while ((item = Interlocked.Increment(ref _next) - 1) < _workItems)
@@ -226,7 +321,8 @@ public static unsafe class AttentionScheduler
         /// <summary>Forgets the caller's pointers, which are unpinned once the call returns.</summary>
         public void Clear()
         {
-            Query = Key = Value = Output = MaskAdditive = null;
+            Query = Key = Value = Output = MaskAdditive = Partials = null;
+            Cache = null;
             KeyLengths = null;
             MaskAllowed = null;
         }

@@ -56,11 +56,79 @@ public static class AttentionValidation
 
         if ((mask & AttentionMask.Explicit) != 0)
         {
-            ValidateMask(arguments.Mask, batch, heads, queryLength, keyLength);
+            ValidateMask(arguments.Mask, batch, heads, queryLength, keyLength, "keyLength");
         }
     }
 
-    private static void ValidateMask(ExplicitMask mask, int batch, int heads, int queryLength, int keyLength)
+    /// <summary>Checks the arguments of a <c>Forward</c> call over a <see cref="KvCache"/> against a kernel's constants.</summary>
+    /// <param name="heads">The kernel's number of query heads.</param>
+    /// <param name="kvHeads">The kernel's number of key/value heads.</param>
+    /// <param name="headDim">The kernel's query/key head size.</param>
+    /// <param name="valueDim">The kernel's value head size.</param>
+    /// <param name="mask">The kernel's mask flags: they decide whether the explicit mask is used.</param>
+    /// <param name="layout">The kernel's layout, used to name the axes in messages.</param>
+    /// <param name="windowLeft">The kernel's WindowLeft with a sliding window, else −1: how far back its queries look.</param>
+    /// <param name="arguments">The call's arguments.</param>
+    /// <exception cref="ArgumentNullException">The cache is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A length is negative.</exception>
+    /// <exception cref="ArgumentException">
+    /// The cache's dims or batch do not match, a span is too short, the mask does not fit, or a ring cache no longer holds
+    /// keys that the queries see.
+    /// </exception>
+    public static void ValidateCachedForward(
+        int heads, int kvHeads, int headDim, int valueDim, AttentionMask mask, AttentionLayout layout, int windowLeft, scoped in AttentionArguments arguments)
+    {
+        KvCache cache = arguments.Cache ?? throw new ArgumentNullException("cache");
+        int batch = arguments.Batch, queryLength = arguments.QueryLength;
+        ArgumentOutOfRangeException.ThrowIfNegative(batch, "batch");
+        ArgumentOutOfRangeException.ThrowIfNegative(queryLength, "queryLength");
+        if (cache.KvHeads != kvHeads || cache.HeadDim != headDim || cache.ValueDim != valueDim)
+        {
+            throw new ArgumentException(
+                Format("The cache holds {0} key/value heads with headDim {1} and valueDim {2}, but this attention type has KvHeads = {3}, HeadDim = {4} and ValueDim = {5}. Create the cache with the type's CreateCache method.",
+                    cache.KvHeads, cache.HeadDim, cache.ValueDim, kvHeads, headDim, valueDim),
+                "cache");
+        }
+
+        if (batch != cache.Batch)
+        {
+            throw new ArgumentException(Format("batch is {0}, but the cache holds {1} batch entries; they must be equal.", batch, cache.Batch), "batch");
+        }
+
+        bool bshd = layout == AttentionLayout.Bshd;
+        CheckLength(arguments.Query.Length, "query", bshd, batch, "queryLength", queryLength, "Heads", heads, "HeadDim", headDim);
+        CheckLength(arguments.Output.Length, "output", bshd, batch, "queryLength", queryLength, "Heads", heads, "ValueDim", valueDim);
+        if ((mask & AttentionMask.Explicit) != 0)
+        {
+            ValidateMask(arguments.Mask, batch, heads, queryLength, cache.Length, "the cache's Length");
+        }
+
+        for (int b = 0; b < batch; b++)
+        {
+            long evicted = cache.GetSequenceLength(b) - cache.GetLength(b);
+            if (evicted == 0)
+            {
+                continue;
+            }
+
+            if (windowLeft < 0)
+            {
+                throw new ArgumentException(
+                    Format("Batch entry {0} of the cache has evicted its {1} oldest tokens, which this attention type's queries still see: only a type declared with AttentionMask.SlidingWindow can use a cache with KvCacheOverflow.EvictOldest.", b, evicted),
+                    "cache");
+            }
+
+            if ((long)windowLeft + queryLength > cache.GetLength(b))
+            {
+                throw new ArgumentException(
+                    Format("Batch entry {0} of the cache has evicted tokens that its first query row still sees: the rows look back WindowLeft = {1} tokens, so the cache must hold WindowLeft + queryLength = {2}, but its capacity is {3}. Use a larger capacity or fewer query rows per call.",
+                        b, windowLeft, (long)windowLeft + queryLength, cache.Capacity),
+                    "cache");
+            }
+        }
+    }
+
+    private static void ValidateMask(ExplicitMask mask, int batch, int heads, int queryLength, int keyLength, string keyLengthName)
     {
         if (mask.IsDefault)
         {
@@ -73,7 +141,7 @@ public static class AttentionValidation
         if (mask.KeyLength > keyLength)
         {
             throw new ArgumentException(
-                Format("The mask's key axis has {0} entries, more than keyLength ({1}); it may have at most keyLength (missing keys are masked).", mask.KeyLength, keyLength),
+                Format("The mask's key axis has {0} entries, more than {2} ({1}); it may have at most that many (missing keys are masked).", mask.KeyLength, keyLength, keyLengthName),
                 "mask");
         }
 

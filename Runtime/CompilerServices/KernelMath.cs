@@ -60,6 +60,99 @@ public static class KernelMath
         }
     }
 
+    /// <summary>
+    /// Widens <paramref name="count"/> IEEE half-precision values, given as their bits, to floats: exactly, subnormals,
+    /// infinities and NaN included. A KV cache stored as Half goes through this for each tile of keys and values.
+    /// </summary>
+    /// <remarks>
+    /// .NET has no portable vector conversion from Half, so this is the bit-level one, three integer operations and a
+    /// multiply per lane: shift the exponent and fraction into place, multiply by 2^112 to rebias the exponent (which
+    /// also normalizes subnormals), set the exponent of infinities and NaN to all ones, and put the sign back.
+    /// </remarks>
+    public static void WidenHalf(ref ushort source, ref float destination, int count)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= count - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
+            {
+                (Vector512<uint> lower, Vector512<uint> upper) = Vector512.Widen(Vector512.LoadUnsafe(ref source, (nuint)i));
+                HalfBitsToSingle(lower).StoreUnsafe(ref destination, (nuint)i);
+                HalfBitsToSingle(upper).StoreUnsafe(ref destination, (nuint)(i + Vector512<uint>.Count));
+            }
+        }
+
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i <= count - Vector256<ushort>.Count; i += Vector256<ushort>.Count)
+            {
+                (Vector256<uint> lower, Vector256<uint> upper) = Vector256.Widen(Vector256.LoadUnsafe(ref source, (nuint)i));
+                HalfBitsToSingle(lower).StoreUnsafe(ref destination, (nuint)i);
+                HalfBitsToSingle(upper).StoreUnsafe(ref destination, (nuint)(i + Vector256<uint>.Count));
+            }
+        }
+
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; i <= count - Vector128<ushort>.Count; i += Vector128<ushort>.Count)
+            {
+                (Vector128<uint> lower, Vector128<uint> upper) = Vector128.Widen(Vector128.LoadUnsafe(ref source, (nuint)i));
+                HalfBitsToSingle(lower).StoreUnsafe(ref destination, (nuint)i);
+                HalfBitsToSingle(upper).StoreUnsafe(ref destination, (nuint)(i + Vector128<uint>.Count));
+            }
+        }
+
+        for (; i < count; i++)
+        {
+            Unsafe.Add(ref destination, i) = (float)System.BitConverter.UInt16BitsToHalf(Unsafe.Add(ref source, i));
+        }
+    }
+
+    /// <summary>Rounds each float of <paramref name="source"/> to the nearest half (ties to even) into <paramref name="destination"/>.</summary>
+    public static void NarrowToHalf(System.ReadOnlySpan<float> source, System.Span<System.Half> destination)
+    {
+        for (int i = 0; i < source.Length; i++)
+        {
+            destination[i] = (System.Half)source[i];
+        }
+    }
+
+    /// <summary>A half's exponent and fraction bits: everything but the sign.</summary>
+    private const uint HalfMagnitudeMask = 0x7FFF;
+
+    /// <summary>2^112 as bits: the difference of the float and half exponent biases, 127 − 15.</summary>
+    private const uint ExponentRebias = 0x7780_0000;
+
+    /// <summary>A half's all-ones exponent (infinity or NaN) after the shift by 13.</summary>
+    private const uint ShiftedHalfInfinity = 0x0F80_0000;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> HalfBitsToSingle(Vector512<uint> half)
+    {
+        Vector512<uint> magnitude = (half & Vector512.Create(HalfMagnitudeMask)) << 13;
+        Vector512<uint> special = Vector512.GreaterThanOrEqual(magnitude, Vector512.Create(ShiftedHalfInfinity)) & Vector512.Create(0x7F80_0000u);
+        Vector512<float> value = magnitude.AsSingle() * Vector512.Create(ExponentRebias).AsSingle();
+        return (value.AsUInt32() | special | ((half & Vector512.Create(0x8000u)) << 16)).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> HalfBitsToSingle(Vector256<uint> half)
+    {
+        Vector256<uint> magnitude = (half & Vector256.Create(HalfMagnitudeMask)) << 13;
+        Vector256<uint> special = Vector256.GreaterThanOrEqual(magnitude, Vector256.Create(ShiftedHalfInfinity)) & Vector256.Create(0x7F80_0000u);
+        Vector256<float> value = magnitude.AsSingle() * Vector256.Create(ExponentRebias).AsSingle();
+        return (value.AsUInt32() | special | ((half & Vector256.Create(0x8000u)) << 16)).AsSingle();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> HalfBitsToSingle(Vector128<uint> half)
+    {
+        Vector128<uint> magnitude = (half & Vector128.Create(HalfMagnitudeMask)) << 13;
+        Vector128<uint> special = Vector128.GreaterThanOrEqual(magnitude, Vector128.Create(ShiftedHalfInfinity)) & Vector128.Create(0x7F80_0000u);
+        Vector128<float> value = magnitude.AsSingle() * Vector128.Create(ExponentRebias).AsSingle();
+        return (value.AsUInt32() | special | ((half & Vector128.Create(0x8000u)) << 16)).AsSingle();
+    }
+
     /// <summary>The largest lane of <paramref name="vector"/>; NaN if any lane is NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector512<float> vector) => MaxAcross(Vector256.Max(vector.GetLower(), vector.GetUpper()));

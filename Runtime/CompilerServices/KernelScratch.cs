@@ -21,6 +21,12 @@ public static unsafe class KernelScratch
     [ThreadStatic]
     private static int t_offset;
 
+    [ThreadStatic]
+    private static float[]? t_callBuffer;
+
+    [ThreadStatic]
+    private static int t_callOffset;
+
     /// <summary>
     /// This thread's scratch, at least <paramref name="floats"/> long and starting on a 64-byte boundary. Its contents
     /// are whatever the last kernel on this thread left; it stays valid until this thread asks again.
@@ -30,20 +36,35 @@ public static unsafe class KernelScratch
         float[]? buffer = t_buffer;
         if (buffer is null || buffer.Length - t_offset < floats)
         {
-            buffer = Grow(floats);
+            buffer = Grow(ref t_buffer, ref t_offset, floats);
         }
 
         return buffer.AsSpan(t_offset, floats);
     }
 
+    /// <summary>
+    /// A second buffer of the calling thread, for what one call shares among all its threads (the partial states of a
+    /// split-KV decode): separate from <see cref="Get"/>, which the calling thread's own work items use meanwhile.
+    /// </summary>
+    public static Span<float> GetForCall(int floats)
+    {
+        float[]? buffer = t_callBuffer;
+        if (buffer is null || buffer.Length - t_callOffset < floats)
+        {
+            buffer = Grow(ref t_callBuffer, ref t_callOffset, floats);
+        }
+
+        return buffer.AsSpan(t_callOffset, floats);
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static float[] Grow(int floats)
+    private static float[] Grow(ref float[]? slot, ref int offset, int floats)
     {
         // Pinned, so the alignment computed here holds for the buffer's lifetime.
         float[] buffer = GC.AllocateUninitializedArray<float>(floats + Alignment / sizeof(float), pinned: true);
         nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
-        t_offset = (int)((Alignment - (address & (Alignment - 1))) & (Alignment - 1)) / sizeof(float);
-        t_buffer = buffer;
+        offset = (int)((Alignment - (address & (Alignment - 1))) & (Alignment - 1)) / sizeof(float);
+        slot = buffer;
         return buffer;
     }
 }

@@ -1,0 +1,49 @@
+using System.ComponentModel;
+
+namespace AttentionGen.CompilerServices;
+
+/// <summary>
+/// What a generated kernel reads of a <see cref="KvCache"/>: where each batch entry's tokens lie and the storage of one
+/// slot. Used by generated code; not meant to be called directly.
+/// </summary>
+/// <remarks>
+/// Each key/value head of each batch entry owns <c>Capacity</c> consecutive slots of <c>HeadDim</c> (or <c>ValueDim</c>)
+/// elements. The tokens an entry holds are a contiguous run of slots that may wrap around the end once (in a ring), so
+/// a kernel walks at most two runs: <see cref="KvCacheSegments"/> says where they are.
+/// </remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class KvCacheAccess
+{
+    /// <summary>Where batch entry <paramref name="batchIndex"/>'s tokens lie.</summary>
+    public static KvCacheSegments GetSegments(KvCache cache, int batchIndex) => cache.GetSegments(batchIndex);
+
+    /// <summary>The first float of a key slot of a Single cache.</summary>
+    public static ref float SingleKey(KvCache cache, int batchIndex, int kvHead, int slot) => ref cache.SingleKey(batchIndex, kvHead, slot);
+
+    /// <summary>The first float of a value slot of a Single cache.</summary>
+    public static ref float SingleValue(KvCache cache, int batchIndex, int kvHead, int slot) => ref cache.SingleValue(batchIndex, kvHead, slot);
+
+    /// <summary>The bits of the first half of a key slot of a Half cache.</summary>
+    public static ref ushort HalfKey(KvCache cache, int batchIndex, int kvHead, int slot) => ref cache.HalfKey(batchIndex, kvHead, slot);
+
+    /// <summary>The bits of the first half of a value slot of a Half cache.</summary>
+    public static ref ushort HalfValue(KvCache cache, int batchIndex, int kvHead, int slot) => ref cache.HalfValue(batchIndex, kvHead, slot);
+}
+
+/// <summary>
+/// Where one batch entry's tokens lie in its slots: token <c>t</c> (0 = the oldest held) is in slot
+/// <c>FirstSlot + t</c> while <c>t &lt; FirstLength</c>, and in slot <c>t - FirstLength</c> after that (a ring that
+/// wrapped). Used by generated code; not meant to be called directly.
+/// </summary>
+/// <param name="Length">Tokens held.</param>
+/// <param name="FirstSlot">The slot of the oldest token.</param>
+/// <param name="FirstLength">Tokens in the first run of slots; equals <paramref name="Length"/> unless the ring wrapped.</param>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly record struct KvCacheSegments(int Length, int FirstSlot, int FirstLength)
+{
+    /// <summary>The slot of token <paramref name="token"/>.</summary>
+    public int Slot(int token) => token < FirstLength ? FirstSlot + token : token - FirstLength;
+
+    /// <summary>How many tokens from <paramref name="token"/> on lie in consecutive slots, up to <paramref name="count"/>.</summary>
+    public int Run(int token, int count) => token < FirstLength ? System.Math.Min(count, FirstLength - token) : count;
+}

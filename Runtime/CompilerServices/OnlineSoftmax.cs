@@ -1,0 +1,87 @@
+using System;
+using System.ComponentModel;
+using System.Runtime.CompilerServices;
+
+namespace AttentionGen.CompilerServices;
+
+/// <summary>
+/// The running state of one query row's online softmax, kept in memory between calls of a row kernel: the unnormalized
+/// output accumulator (<c>valueDim</c> floats), then the running maximum and the running sum. Used by generated code;
+/// not meant to be called directly.
+/// </summary>
+/// <remarks>
+/// A row's keys can be visited in any number of pieces, each continuing from the state the last one left, and pieces
+/// visited separately (the splits of a split-KV decode) merge exactly: with <c>M = max(m₁, m₂)</c>, the merged sum is
+/// <c>s₁·e^(m₁−M) + s₂·e^(m₂−M)</c> and likewise the accumulator, which is what one pass over both pieces computes.
+/// </remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class OnlineSoftmax
+{
+    /// <summary>Floats in one row's state: the accumulator, the maximum and the sum.</summary>
+    public static int StateSize(int valueDim) => valueDim + 2;
+
+    /// <summary>Starts a row: a zero accumulator, a maximum of −infinity and a sum of 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Reset(ref float state, int valueDim)
+    {
+        System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref state, valueDim).Clear();
+        Unsafe.Add(ref state, valueDim) = float.NegativeInfinity;
+        Unsafe.Add(ref state, valueDim + 1) = 0f;
+    }
+
+    /// <summary>Ends a row: writes accumulator / sum to <paramref name="output"/>, or zeros when the row saw no key.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Normalize(ref float state, int valueDim, ref float output)
+    {
+        float sum = Unsafe.Add(ref state, valueDim + 1);
+        float inverse = sum == 0f ? 0f : 1f / sum;
+        for (int d = 0; d < valueDim; d++)
+        {
+            Unsafe.Add(ref output, d) = Unsafe.Add(ref state, d) * inverse;
+        }
+    }
+
+    /// <summary>
+    /// Merges <paramref name="count"/> consecutive partial states of one row into its normalized output. A partial that
+    /// saw no key (maximum −infinity) contributes nothing; if none saw a key the output is zeros.
+    /// </summary>
+    public static void Merge(ReadOnlySpan<float> partials, int count, int valueDim, Span<float> output)
+    {
+        int size = StateSize(valueDim);
+        float maximum = float.NegativeInfinity;
+        for (int i = 0; i < count; i++)
+        {
+            maximum = MathF.Max(maximum, partials[i * size + valueDim]);
+        }
+
+        output = output[..valueDim];
+        output.Clear();
+        if (maximum == float.NegativeInfinity)
+        {
+            return;
+        }
+
+        float sum = 0f;
+        for (int i = 0; i < count; i++)
+        {
+            ReadOnlySpan<float> partial = partials.Slice(i * size, size);
+            if (partial[valueDim] == float.NegativeInfinity)
+            {
+                continue;
+            }
+
+            float weight = MathF.Exp(partial[valueDim] - maximum);
+            sum += partial[valueDim + 1] * weight;
+            for (int d = 0; d < valueDim; d++)
+            {
+                output[d] += partial[d] * weight;
+            }
+        }
+
+        float inverse = sum == 0f ? 0f : 1f / sum;
+        for (int d = 0; d < valueDim; d++)
+        {
+            output[d] *= inverse;
+        }
+    }
+}

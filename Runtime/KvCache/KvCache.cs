@@ -1,0 +1,395 @@
+using System;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using AttentionGen.CompilerServices;
+
+namespace AttentionGen;
+
+/// <summary>
+/// The keys and values of the tokens seen so far, per batch entry and key/value head: what a decoder attends to when it
+/// generates one token at a time. Append each new token's keys and values, then call the generated
+/// <c>Forward(query, cache, output, batch, queryLength)</c> of an attention type whose dims match.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Batch entries may hold different numbers of tokens (a ragged batch): <see cref="Append(ReadOnlySpan{float}, ReadOnlySpan{float}, int)"/>
+/// adds the same number of tokens to every entry, <see cref="Append(int, ReadOnlySpan{float}, ReadOnlySpan{float}, int)"/> to one.
+/// A <c>Forward</c> call aligns each entry's queries with the end of that entry's tokens.
+/// </para>
+/// <para>
+/// Storage is one block per key/value head of each entry, <c>[capacity, headDim]</c> floats (or halves), allocated once,
+/// pinned and 64-byte aligned, so a decoding step reads each head's keys and values as two sequential streams.
+/// Reading from several threads at once is safe; appending while another thread reads is not.
+/// </para>
+/// </remarks>
+public sealed class KvCache
+{
+    private const int Alignment = 64;
+
+    private readonly Storage _keys;
+    private readonly Storage _values;
+    private readonly int[] _lengths;
+    private readonly long[] _appended;
+
+    /// <summary>Creates an empty cache that throws when an append does not fit.</summary>
+    /// <param name="batch">Batch entries, at least 1.</param>
+    /// <param name="kvHeads">Key/value heads, at least 1: the attention type's <c>KvHeads</c>.</param>
+    /// <param name="headDim">Size of a key head, at least 1: the attention type's <c>HeadDim</c>.</param>
+    /// <param name="valueDim">Size of a value head, at least 1: the attention type's <c>ValueDim</c>.</param>
+    /// <param name="capacity">Tokens each batch entry can hold, at least 1.</param>
+    /// <param name="precision">How keys and values are stored.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is less than 1, or the cache would not fit in one array.</exception>
+    public KvCache(int batch, int kvHeads, int headDim, int valueDim, int capacity, KvCachePrecision precision = KvCachePrecision.Single)
+        : this(batch, kvHeads, headDim, valueDim, capacity, precision, KvCacheOverflow.Throw)
+    {
+    }
+
+    /// <summary>Creates an empty cache with the given overflow behaviour, such as a ring for a sliding-window model.</summary>
+    /// <param name="batch">Batch entries, at least 1.</param>
+    /// <param name="kvHeads">Key/value heads, at least 1: the attention type's <c>KvHeads</c>.</param>
+    /// <param name="headDim">Size of a key head, at least 1: the attention type's <c>HeadDim</c>.</param>
+    /// <param name="valueDim">Size of a value head, at least 1: the attention type's <c>ValueDim</c>.</param>
+    /// <param name="capacity">
+    /// Tokens each batch entry can hold, at least 1. For a ring (<see cref="KvCacheOverflow.EvictOldest"/>) it must cover
+    /// what the newest queries look back at: <c>WindowLeft + queryLength</c> tokens.
+    /// </param>
+    /// <param name="precision">How keys and values are stored.</param>
+    /// <param name="overflow">What an append that does not fit does.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size is less than 1, an enum value is undefined, or the cache would not fit in one array.</exception>
+    public KvCache(int batch, int kvHeads, int headDim, int valueDim, int capacity, KvCachePrecision precision, KvCacheOverflow overflow)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(kvHeads, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(headDim, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(valueDim, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
+        if (precision is not (KvCachePrecision.Single or KvCachePrecision.Half))
+        {
+            throw new ArgumentOutOfRangeException(nameof(precision), precision, "precision must be KvCachePrecision.Single or KvCachePrecision.Half.");
+        }
+
+        if (overflow is not (KvCacheOverflow.Throw or KvCacheOverflow.EvictOldest))
+        {
+            throw new ArgumentOutOfRangeException(nameof(overflow), overflow, "overflow must be KvCacheOverflow.Throw or KvCacheOverflow.EvictOldest.");
+        }
+
+        Batch = batch;
+        KvHeads = kvHeads;
+        HeadDim = headDim;
+        ValueDim = valueDim;
+        Capacity = capacity;
+        Precision = precision;
+        Overflow = overflow;
+        long slots = (long)batch * kvHeads * capacity;
+        _keys = new Storage(slots, headDim, precision, nameof(capacity));
+        _values = new Storage(slots, valueDim, precision, nameof(capacity));
+        _lengths = new int[batch];
+        _appended = new long[batch];
+    }
+
+    /// <summary>Batch entries.</summary>
+    public int Batch { get; }
+
+    /// <summary>Key/value heads.</summary>
+    public int KvHeads { get; }
+
+    /// <summary>Size of a key head.</summary>
+    public int HeadDim { get; }
+
+    /// <summary>Size of a value head.</summary>
+    public int ValueDim { get; }
+
+    /// <summary>Tokens each batch entry can hold.</summary>
+    public int Capacity { get; }
+
+    /// <summary>How keys and values are stored.</summary>
+    public KvCachePrecision Precision { get; }
+
+    /// <summary>What an append that does not fit does.</summary>
+    public KvCacheOverflow Overflow { get; }
+
+    /// <summary>
+    /// Tokens held by each batch entry; in a ragged batch, by the longest entry. See <see cref="GetLength(int)"/> for one
+    /// entry.
+    /// </summary>
+    public int Length
+    {
+        get
+        {
+            int longest = 0;
+            foreach (int length in _lengths)
+            {
+                longest = Math.Max(longest, length);
+            }
+
+            return longest;
+        }
+    }
+
+    /// <summary>The tokens batch entry <paramref name="batchIndex"/> holds, at most <see cref="Capacity"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchIndex"/> is outside [0, Batch).</exception>
+    public int GetLength(int batchIndex)
+    {
+        CheckBatchIndex(batchIndex);
+        return _lengths[batchIndex];
+    }
+
+    /// <summary>
+    /// The tokens appended to batch entry <paramref name="batchIndex"/> since it was last cleared, evicted ones included:
+    /// the position the next token takes, for positional encodings. Equals <see cref="GetLength(int)"/> until a ring evicts.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchIndex"/> is outside [0, Batch).</exception>
+    public long GetSequenceLength(int batchIndex)
+    {
+        CheckBatchIndex(batchIndex);
+        return _appended[batchIndex];
+    }
+
+    /// <summary>Appends <paramref name="tokens"/> tokens to every batch entry.</summary>
+    /// <param name="key">The new keys, <c>[batch, tokens, kvHeads, headDim]</c>. A longer span is fine: only its prefix is read.</param>
+    /// <param name="value">The new values, <c>[batch, tokens, kvHeads, valueDim]</c>.</param>
+    /// <param name="tokens">Tokens per batch entry, 0 or more.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="tokens"/> is negative.</exception>
+    /// <exception cref="ArgumentException">A span is shorter than its shape needs.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The cache throws on overflow and some entry has no room for <paramref name="tokens"/> more. Nothing has been appended.
+    /// </exception>
+    public void Append(ReadOnlySpan<float> key, ReadOnlySpan<float> value, int tokens)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(tokens);
+        CheckSpan(key.Length, nameof(key), "[batch, tokens, kvHeads, headDim]", Batch, tokens, HeadDim);
+        CheckSpan(value.Length, nameof(value), "[batch, tokens, kvHeads, valueDim]", Batch, tokens, ValueDim);
+        for (int b = 0; b < Batch; b++)
+        {
+            CheckRoom(b, tokens);
+        }
+
+        int keyEntry = tokens * KvHeads * HeadDim, valueEntry = tokens * KvHeads * ValueDim;
+        for (int b = 0; b < Batch; b++)
+        {
+            Write(b, key.Slice(b * keyEntry, keyEntry), value.Slice(b * valueEntry, valueEntry), tokens);
+        }
+    }
+
+    /// <summary>Appends <paramref name="tokens"/> tokens to batch entry <paramref name="batchIndex"/> alone, for ragged batches.</summary>
+    /// <param name="batchIndex">The entry, in [0, Batch).</param>
+    /// <param name="key">The new keys, <c>[tokens, kvHeads, headDim]</c>. A longer span is fine: only its prefix is read.</param>
+    /// <param name="value">The new values, <c>[tokens, kvHeads, valueDim]</c>.</param>
+    /// <param name="tokens">Tokens to append, 0 or more.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchIndex"/> is outside [0, Batch), or <paramref name="tokens"/> is negative.</exception>
+    /// <exception cref="ArgumentException">A span is shorter than its shape needs.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The cache throws on overflow and the entry has no room for <paramref name="tokens"/> more. Nothing has been appended.
+    /// </exception>
+    public void Append(int batchIndex, ReadOnlySpan<float> key, ReadOnlySpan<float> value, int tokens)
+    {
+        CheckBatchIndex(batchIndex);
+        ArgumentOutOfRangeException.ThrowIfNegative(tokens);
+        CheckSpan(key.Length, nameof(key), "[tokens, kvHeads, headDim]", 1, tokens, HeadDim);
+        CheckSpan(value.Length, nameof(value), "[tokens, kvHeads, valueDim]", 1, tokens, ValueDim);
+        CheckRoom(batchIndex, tokens);
+        Write(batchIndex, key, value, tokens);
+    }
+
+    /// <summary>Empties every batch entry. The memory is kept for reuse.</summary>
+    public void Clear()
+    {
+        Array.Clear(_lengths);
+        Array.Clear(_appended);
+    }
+
+    /// <summary>Empties batch entry <paramref name="batchIndex"/>, for a batch slot that starts a new sequence.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchIndex"/> is outside [0, Batch).</exception>
+    public void Clear(int batchIndex)
+    {
+        CheckBatchIndex(batchIndex);
+        _lengths[batchIndex] = 0;
+        _appended[batchIndex] = 0;
+    }
+
+    /// <summary>
+    /// Copies the keys batch entry <paramref name="batchIndex"/> holds, oldest first, as floats:
+    /// <c>[kvHeads, GetLength(batchIndex), headDim]</c>, the layout of ONNX's <c>present_key</c>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchIndex"/> is outside [0, Batch).</exception>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is too short.</exception>
+    public void CopyKeys(int batchIndex, Span<float> destination) => Copy(_keys, batchIndex, destination, nameof(destination));
+
+    /// <summary>
+    /// Copies the values batch entry <paramref name="batchIndex"/> holds, oldest first, as floats:
+    /// <c>[kvHeads, GetLength(batchIndex), valueDim]</c>, the layout of ONNX's <c>present_value</c>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchIndex"/> is outside [0, Batch).</exception>
+    /// <exception cref="ArgumentException"><paramref name="destination"/> is too short.</exception>
+    public void CopyValues(int batchIndex, Span<float> destination) => Copy(_values, batchIndex, destination, nameof(destination));
+
+    /// <summary>Where batch entry <paramref name="batchIndex"/>'s tokens lie in its ring of slots.</summary>
+    internal KvCacheSegments GetSegments(int batchIndex)
+    {
+        int length = _lengths[batchIndex];
+        int firstSlot = (int)((_appended[batchIndex] - length) % Capacity);
+        return new KvCacheSegments(length, firstSlot, Math.Min(length, Capacity - firstSlot));
+    }
+
+    /// <summary>The first float of key/value head <paramref name="kvHead"/>'s slot <paramref name="slot"/> in entry <paramref name="batchIndex"/>; Single only.</summary>
+    internal ref float SingleKey(int batchIndex, int kvHead, int slot) => ref _keys.Single(SlotIndex(batchIndex, kvHead, slot));
+
+    /// <summary>The first float of a value slot; Single only.</summary>
+    internal ref float SingleValue(int batchIndex, int kvHead, int slot) => ref _values.Single(SlotIndex(batchIndex, kvHead, slot));
+
+    /// <summary>The first half of a key slot, as its bits; Half only.</summary>
+    internal ref ushort HalfKey(int batchIndex, int kvHead, int slot) => ref _keys.Half(SlotIndex(batchIndex, kvHead, slot));
+
+    /// <summary>The first half of a value slot, as its bits; Half only.</summary>
+    internal ref ushort HalfValue(int batchIndex, int kvHead, int slot) => ref _values.Half(SlotIndex(batchIndex, kvHead, slot));
+
+    private long SlotIndex(int batchIndex, int kvHead, int slot) => ((long)batchIndex * KvHeads + kvHead) * Capacity + slot;
+
+    private void Write(int batchIndex, ReadOnlySpan<float> key, ReadOnlySpan<float> value, int tokens)
+    {
+        // A ring keeps only the last Capacity tokens, so earlier ones in the same append are never written.
+        int skipped = Math.Max(0, tokens - Capacity);
+        long first = _appended[batchIndex] + skipped;
+        for (int t = skipped; t < tokens; t++)
+        {
+            int slot = (int)((first + t - skipped) % Capacity);
+            for (int h = 0; h < KvHeads; h++)
+            {
+                long index = SlotIndex(batchIndex, h, slot);
+                _keys.Write(index, key.Slice((t * KvHeads + h) * HeadDim, HeadDim));
+                _values.Write(index, value.Slice((t * KvHeads + h) * ValueDim, ValueDim));
+            }
+        }
+
+        _appended[batchIndex] += tokens;
+        _lengths[batchIndex] = (int)Math.Min(_appended[batchIndex], Capacity);
+    }
+
+    private void Copy(Storage storage, int batchIndex, Span<float> destination, string parameter)
+    {
+        CheckBatchIndex(batchIndex);
+        KvCacheSegments segments = GetSegments(batchIndex);
+        long needed = (long)KvHeads * segments.Length * storage.Dim;
+        if (destination.Length < needed)
+        {
+            throw new ArgumentException(
+                Format("{0} is too short: [kvHeads, length, dim] = [{1}, {2}, {3}] needs {4} elements, but the span has {5}.",
+                    parameter, KvHeads, segments.Length, storage.Dim, needed, destination.Length),
+                parameter);
+        }
+
+        for (int h = 0; h < KvHeads; h++)
+        {
+            for (int t = 0; t < segments.Length; t++)
+            {
+                int slot = (segments.FirstSlot + t) % Capacity;
+                storage.Read(SlotIndex(batchIndex, h, slot), destination.Slice((h * segments.Length + t) * storage.Dim, storage.Dim));
+            }
+        }
+    }
+
+    private void CheckRoom(int batchIndex, int tokens)
+    {
+        if (Overflow == KvCacheOverflow.Throw && (long)_lengths[batchIndex] + tokens > Capacity)
+        {
+            throw new InvalidOperationException(Format(
+                "The cache's capacity is {0} tokens and batch entry {1} holds {2}: appending {3} more would need {4}. Create the cache with a larger capacity, or with KvCacheOverflow.EvictOldest for a sliding-window model. Nothing was appended.",
+                Capacity, batchIndex, _lengths[batchIndex], tokens, (long)_lengths[batchIndex] + tokens));
+        }
+    }
+
+    private void CheckSpan(int actual, string parameter, string shape, int batch, int tokens, int dim)
+    {
+        long expected = (long)batch * tokens * KvHeads * dim;
+        if (actual < expected)
+        {
+            string values = batch == 1 && !shape.StartsWith("[batch", StringComparison.Ordinal)
+                ? Format("[{0}, {1}, {2}]", tokens, KvHeads, dim)
+                : Format("[{0}, {1}, {2}, {3}]", batch, tokens, KvHeads, dim);
+            throw new ArgumentException(
+                Format("{0} is too short: {1} = {2} needs {3} elements, but the span has {4}.", parameter, shape, values, expected, actual),
+                parameter);
+        }
+    }
+
+    private void CheckBatchIndex(int batchIndex)
+    {
+        if ((uint)batchIndex >= (uint)Batch)
+        {
+            throw new ArgumentOutOfRangeException(nameof(batchIndex), batchIndex, Format("batchIndex must be from 0 to {0}, but is {1}.", Batch - 1, batchIndex));
+        }
+    }
+
+    private static string Format(string format, params object[] args) => string.Format(CultureInfo.InvariantCulture, format, args);
+
+    /// <summary>One tensor of the cache: <c>slots × dim</c> floats or halves in one pinned, 64-byte-aligned array.</summary>
+    private sealed class Storage
+    {
+        private readonly float[]? _single;
+        private readonly Half[]? _half;
+        private readonly int _offset;
+
+        public Storage(long slots, int dim, KvCachePrecision precision, string parameter)
+        {
+            Dim = dim;
+            long elements = slots * dim;
+            int elementSize = precision == KvCachePrecision.Single ? sizeof(float) : 2;
+            int padding = Alignment / elementSize;
+            if (elements > Array.MaxLength - padding)
+            {
+                throw new ArgumentOutOfRangeException(parameter, Format(
+                    "The cache needs {0} elements per tensor (batch · kvHeads · capacity · dim), more than one array holds ({1}).", elements, Array.MaxLength - padding));
+            }
+
+            // Uninitialized: a slot is read only after it has been written. Pinned, so the aligned offset holds.
+            if (precision == KvCachePrecision.Single)
+            {
+                _single = GC.AllocateUninitializedArray<float>((int)elements + padding, pinned: true);
+                _offset = AlignedOffset(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetArrayDataReference(_single)), elementSize);
+            }
+            else
+            {
+                _half = GC.AllocateUninitializedArray<Half>((int)elements + padding, pinned: true);
+                _offset = AlignedOffset(ref Unsafe.As<Half, byte>(ref MemoryMarshal.GetArrayDataReference(_half)), elementSize);
+            }
+        }
+
+        public int Dim { get; }
+
+        public ref float Single(long slot) => ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_single!), (nint)(_offset + slot * Dim));
+
+        public ref ushort Half(long slot) =>
+            ref Unsafe.As<Half, ushort>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_half!), (nint)(_offset + slot * Dim)));
+
+        public void Write(long slot, ReadOnlySpan<float> source)
+        {
+            if (_single is not null)
+            {
+                source.CopyTo(MemoryMarshal.CreateSpan(ref Single(slot), Dim));
+            }
+            else
+            {
+                KernelMath.NarrowToHalf(source, MemoryMarshal.Cast<ushort, Half>(MemoryMarshal.CreateSpan(ref Half(slot), Dim)));
+            }
+        }
+
+        public void Read(long slot, Span<float> destination)
+        {
+            if (_single is not null)
+            {
+                MemoryMarshal.CreateReadOnlySpan(ref Single(slot), Dim).CopyTo(destination);
+            }
+            else
+            {
+                KernelMath.WidenHalf(ref Half(slot), ref MemoryMarshal.GetReference(destination), Dim);
+            }
+        }
+
+        private static unsafe int AlignedOffset(ref byte start, int elementSize)
+        {
+            nint address = (nint)Unsafe.AsPointer(ref start);
+            return (int)((Alignment - (address & (Alignment - 1))) & (Alignment - 1)) / elementSize;
+        }
+    }
+}
