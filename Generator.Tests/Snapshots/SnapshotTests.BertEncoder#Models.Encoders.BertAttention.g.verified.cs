@@ -75,6 +75,45 @@ namespace Models.Encoders
             long workPerItem = (long)16 * keyLength * (HeadDim + ValueDim);
             global::AttentionGen.CompilerServices.AttentionScheduler.Run<global::AttentionGen.Generated.BertAttentionKernel>(in arguments, batch * Heads * queryBlocks, workPerItem);
         }
+
+        /// <summary>
+        /// Creates an empty <see cref="global::AttentionGen.KvCache"/> for this type: KvHeads key/value heads of HeadDim and ValueDim
+        /// floats, <paramref name="capacity"/> tokens per batch entry.
+        /// </summary>
+        /// <param name="batch">Batch entries, at least 1.</param>
+        /// <param name="capacity">Tokens each batch entry can hold, at least 1; appending more throws.</param>
+        /// <param name="precision">Single keeps values exactly; Half halves the memory and the bytes each decoding step reads.</param>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">A size is less than 1, or the cache would not fit in one array.</exception>
+        [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
+        public static global::AttentionGen.KvCache CreateCache(int batch, int capacity, global::AttentionGen.KvCachePrecision precision = global::AttentionGen.KvCachePrecision.Single) =>
+            new(batch, KvHeads, HeadDim, ValueDim, capacity, precision);
+
+        /// <summary>Computes key-padded multi-head attention (12 heads, HeadDim 64, ValueDim 64) for the newest tokens of each sequence in a KV cache.</summary>
+        /// <param name="query">Queries of each entry's newest <paramref name="queryLength"/> tokens, <c>[batch, Heads, queryLength, HeadDim]</c>. Append those tokens' keys and values to the cache first.</param>
+        /// <param name="cache">The keys and values of every token so far, from <see cref="CreateCache(int, int, global::AttentionGen.KvCachePrecision)"/> or any cache with this type's dims.</param>
+        /// <param name="output">Receives the result, <c>[batch, Heads, queryLength, ValueDim]</c>.</param>
+        /// <param name="batch">Batch size: the cache's <c>Batch</c>.</param>
+        /// <param name="queryLength">
+        /// Query rows per batch entry and head: 1 to decode a token. Row <c>i</c> of entry <c>b</c> is cache token
+        /// <c>cache.GetLength(b) - queryLength + i</c>, so positional masks align bottom-right with each entry's own length.
+        /// </param>
+        /// <exception cref="global::System.ArgumentNullException"><paramref name="cache"/> is null.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">A length is negative.</exception>
+        /// <exception cref="global::System.ArgumentException">The cache's dims or batch differ from this type's, a span is shorter than its shape, or a ring cache has evicted keys the queries see. Nothing has been written.</exception>
+        /// <remarks>
+        /// Each (batch entry, key/value head) is read once for all the query rows that share it. When those pairs are too few to
+        /// keep every thread busy, as when decoding one sequence, the keys are split across threads and the partial softmax
+        /// states merged exactly. A Half cache is widened to float a tile at a time inside the kernel.
+        /// </remarks>
+        [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
+        public static void Forward(global::System.ReadOnlySpan<float> query, global::AttentionGen.KvCache cache, global::System.Span<float> output, int batch, int queryLength)
+        {
+            var arguments = new global::AttentionGen.CompilerServices.AttentionArguments(query, cache, output, batch, queryLength, default);
+            global::AttentionGen.CompilerServices.AttentionValidation.ValidateCachedForward(
+                Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionMask.KeyPadding, global::AttentionGen.AttentionLayout.Bhsd, windowLeft: -1, in arguments);
+            global::AttentionGen.CompilerServices.AttentionScheduler.RunCached<global::AttentionGen.Generated.BertAttentionKernel>(
+                in arguments, Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionLayout.Bhsd, rowsPerItem: 16);
+        }
     }
 }
 
@@ -88,7 +127,7 @@ namespace AttentionGen.Generated
     using AttentionGen;
     using AttentionGen.CompilerServices;
 
-    /// <summary>The fused attention kernel behind <see cref="global::Models.Encoders.BertAttention.Forward"/>.</summary>
+    /// <summary>The fused attention kernel behind the Forward methods of <see cref="global::Models.Encoders.BertAttention"/>.</summary>
     [GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
     file readonly struct BertAttentionKernel : IAttentionKernel
     {
@@ -121,9 +160,24 @@ namespace AttentionGen.Generated
         /// <summary>Floats from one output row of a head to the next (ValueDim in the Bhsd layout).</summary>
         private const int OutputRowStride = 64;
 
-        /// <summary>Runs work items [start, end): each is up to RowsPerItem query rows of one (batch entry, head).</summary>
+        /// <summary>Floats in one row's online-softmax state: the output accumulator, the running maximum and the running sum.</summary>
+        private const int StateSize = ValueDim + 2;
+
+        /// <summary>With a KvCache: the most rows (query heads of a group times query positions) one work item takes.</summary>
+        private const int CachedRowsPerItem = 16;
+
+        /// <summary>With a KvCache: keys per tile, so that a tile of keys and one of values fit in 32 KiB of L1 cache.</summary>
+        private const int CacheTile = 64;
+
+        /// <summary>Runs work items [start, end): each is up to RowsPerItem query rows of one (batch entry, head), or with a KvCache, see ExecuteCached.</summary>
         public static void Execute(scoped in AttentionArguments arguments, int start, int end)
         {
+            if (arguments.Cache is not null)
+            {
+                ExecuteCached(in arguments, start, end);
+                return;
+            }
+
             int batch = arguments.Batch;
             int queryLength = arguments.QueryLength;
             int keyLength = arguments.KeyLength;
@@ -150,6 +204,110 @@ namespace AttentionGen.Generated
                 ref float values = ref Unsafe.Add(ref value, ((nint)b * KvHeads + kvHead) * keyLength * ValueDim);
                 nint row = ((nint)b * Heads + head) * queryLength + firstRow;
                 Rows(ref Unsafe.Add(ref query, row * HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * ValueDim), rows, firstRow, valid);
+            }
+        }
+
+        /// <summary>
+        /// Runs work items [start, end) of a Forward over a KvCache. An item is a chunk of up to CachedRowsPerItem of the rows
+        /// that read one (batch entry, key/value head), GroupSize query heads times queryLength positions, against one of
+        /// arguments.Splits ranges of its keys. Each tile of CacheTile keys is read once for all those rows: in place when the
+        /// cache stores floats, widened into scratch first when it stores halves.
+        /// </summary>
+        private static void ExecuteCached(scoped in AttentionArguments arguments, int start, int end)
+        {
+            KvCache cache = arguments.Cache!;
+            bool half = cache.Precision == KvCachePrecision.Half;
+            int queryLength = arguments.QueryLength;
+            int rowsPerHead = GroupSize * queryLength;
+            int chunks = (rowsPerHead + CachedRowsPerItem - 1) / CachedRowsPerItem;
+            int splits = arguments.Splits;
+            ref float query = ref MemoryMarshal.GetReference(arguments.Query);
+            ref float output = ref MemoryMarshal.GetReference(arguments.Output);
+
+            // Scratch: each row's softmax state (see OnlineSoftmax), then a tile of keys and one of values widened from Half.
+            Span<float> scratch = KernelScratch.Get(CachedRowsPerItem * StateSize + CacheTile * (HeadDim + ValueDim));
+            ref float states = ref MemoryMarshal.GetReference(scratch);
+            ref float wideKeys = ref Unsafe.Add(ref states, CachedRowsPerItem * StateSize);
+            ref float wideValues = ref Unsafe.Add(ref wideKeys, CacheTile * HeadDim);
+
+            for (int item = start; item < end; item++)
+            {
+                // Work item -> (batch entry, key/value head, row chunk, split), the split varying fastest.
+                int split = item % splits;
+                int chunk = item / splits % chunks;
+                int kvHead = item / splits / chunks % KvHeads;
+                int b = item / splits / chunks / KvHeads;
+                KvCacheSegments segments = KvCacheAccess.GetSegments(cache, b);
+                int length = segments.Length;
+                int firstRow = chunk * CachedRowsPerItem;
+                int rows = Math.Min(CachedRowsPerItem, rowsPerHead - firstRow);
+
+                // Row firstRow + r is query position i = (firstRow + r) % queryLength of group member (firstRow + r) / queryLength,
+                // and sits at cache token length - queryLength + i: the last row is the newest token. This split takes an equal
+                // share of the keys that any of the rows sees.
+                int unionFirst = int.MaxValue, unionEnd = 0;
+                for (int r = 0; r < rows; r++)
+                {
+                    OnlineSoftmax.Reset(ref Unsafe.Add(ref states, r * StateSize), ValueDim);
+                    VisibleRange((long)length - queryLength + (firstRow + r) % queryLength, length, out int firstKey, out int endKey);
+                    if (firstKey < endKey)
+                    {
+                        unionFirst = Math.Min(unionFirst, firstKey);
+                        unionEnd = Math.Max(unionEnd, endKey);
+                    }
+                }
+
+                int share = unionFirst < unionEnd ? (unionEnd - unionFirst + splits - 1) / splits : 0;
+                int keyStart = Math.Min(unionEnd, unionFirst + split * share);
+                int keyEnd = Math.Min(unionEnd, keyStart + share);
+                for (int tileStart = keyStart, count; tileStart < keyEnd; tileStart += count)
+                {
+                    // A tile stops where a ring wraps around, so its slots are consecutive.
+                    count = segments.Run(tileStart, Math.Min(CacheTile, keyEnd - tileStart));
+                    int slot = segments.Slot(tileStart);
+                    ref float keys = ref wideKeys;
+                    ref float values = ref wideValues;
+                    if (half)
+                    {
+                        KernelMath.WidenHalf(ref KvCacheAccess.HalfKey(cache, b, kvHead, slot), ref wideKeys, count * HeadDim);
+                        KernelMath.WidenHalf(ref KvCacheAccess.HalfValue(cache, b, kvHead, slot), ref wideValues, count * ValueDim);
+                    }
+                    else
+                    {
+                        keys = ref KvCacheAccess.SingleKey(cache, b, kvHead, slot);
+                        values = ref KvCacheAccess.SingleValue(cache, b, kvHead, slot);
+                    }
+
+                    for (int r = 0; r < rows; r++)
+                    {
+                        int i = (firstRow + r) % queryLength;
+                        VisibleRange((long)length - queryLength + i - tileStart, count, out int firstKey, out int endKey);
+                        if (firstKey < endKey)
+                        {
+                            int head = kvHead * GroupSize + (firstRow + r) / queryLength;
+                            nint queryRow = ((nint)b * Heads + head) * queryLength + i;
+                            Row(ref Unsafe.Add(ref query, queryRow * HeadDim), ref keys, ref values, HeadDim, ValueDim, firstKey, endKey, ref Unsafe.Add(ref states, r * StateSize));
+                        }
+                    }
+                }
+
+                // Normalize into the output, or, when the keys were split, leave this split's partial states for the scheduler to merge.
+                for (int r = 0; r < rows; r++)
+                {
+                    ref float state = ref Unsafe.Add(ref states, r * StateSize);
+                    if (splits == 1)
+                    {
+                        int i = (firstRow + r) % queryLength;
+                        int head = kvHead * GroupSize + (firstRow + r) / queryLength;
+                        nint outputRow = ((nint)b * Heads + head) * queryLength + i;
+                        OnlineSoftmax.Normalize(ref state, ValueDim, ref Unsafe.Add(ref output, outputRow * ValueDim));
+                    }
+                    else
+                    {
+                        int index = ((b * KvHeads + kvHead) * rowsPerHead + firstRow + r) * splits + split;
+                        MemoryMarshal.CreateReadOnlySpan(ref state, StateSize).CopyTo(arguments.Partials.Slice(index * StateSize, StateSize));
+                    }
+                }
             }
         }
 
@@ -184,10 +342,14 @@ namespace AttentionGen.Generated
                 return;
             }
 
+            Span<float> rowState = stackalloc float[StateSize];
+            ref float state = ref MemoryMarshal.GetReference(rowState);
             for (int r = 0; r < rows; r++)
             {
                 VisibleRange(position + r, valid, out int firstKey, out int endKey);
-                Row(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride), firstKey, endKey);
+                OnlineSoftmax.Reset(ref state, ValueDim);
+                Row(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, KeyStride, ValueStride, firstKey, endKey, ref state);
+                OnlineSoftmax.Normalize(ref state, ValueDim, ref Unsafe.Add(ref output, (nint)r * OutputRowStride));
             }
         }
 
@@ -1022,32 +1184,34 @@ namespace AttentionGen.Generated
         }
 
         /// <summary>
-        /// Computes one query row over keys [firstKey, endKey) on the widest path this machine accelerates.
-        /// IsHardwareAccelerated is a JIT-time constant, so only the chosen path is compiled.
+        /// Advances one query row's online softmax over keys [firstKey, endKey), rows keyStride and valueStride floats apart,
+        /// on the widest path this machine accelerates. <paramref name="state"/> holds the row's accumulator, maximum and sum
+        /// (see OnlineSoftmax), so a row can be computed in pieces: the prefill calls this once per row, the cached path once
+        /// per tile of keys. IsHardwareAccelerated is a JIT-time constant, so only the chosen path is compiled.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Row(ref float query, ref float keys, ref float values, ref float output, int firstKey, int endKey)
+        private static void Row(ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey, ref float state)
         {
             if (Vector512.IsHardwareAccelerated)
             {
-                RowVector512(ref query, ref keys, ref values, ref output, firstKey, endKey);
+                RowVector512(ref query, ref keys, ref values, keyStride, valueStride, firstKey, endKey, ref state);
             }
             else if (Vector256.IsHardwareAccelerated)
             {
-                RowVector256(ref query, ref keys, ref values, ref output, firstKey, endKey);
+                RowVector256(ref query, ref keys, ref values, keyStride, valueStride, firstKey, endKey, ref state);
             }
             else if (Vector128.IsHardwareAccelerated)
             {
-                RowVector128(ref query, ref keys, ref values, ref output, firstKey, endKey);
+                RowVector128(ref query, ref keys, ref values, keyStride, valueStride, firstKey, endKey, ref state);
             }
             else
             {
-                RowScalar(ref query, ref keys, ref values, ref output, firstKey, endKey);
+                RowScalar(ref query, ref keys, ref values, keyStride, valueStride, firstKey, endKey, ref state);
             }
         }
 
-        /// <summary>One query row on Vector512: 4 vectors per query/key head, 4 per value head.</summary>
-        private static void RowVector512(ref float query, ref float keys, ref float values, ref float output, int firstKey, int endKey)
+        /// <summary>One query row, or a piece of one, on Vector512: 4 vectors per query/key head, 4 per value head.</summary>
+        private static void RowVector512(ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey, ref float state)
         {
             // Load the query row once, scaled, so that each score is a plain dot product.
             Vector512<float> scale = Vector512.Create(Scale);
@@ -1056,13 +1220,14 @@ namespace AttentionGen.Generated
             Vector512<float> q2 = Vector512.LoadUnsafe(ref query, 32) * scale;
             Vector512<float> q3 = Vector512.LoadUnsafe(ref query, 48) * scale;
 
-            // Output accumulators, one per vector of the value head, and the row's online-softmax state.
-            Vector512<float> o0 = Vector512<float>.Zero;
-            Vector512<float> o1 = Vector512<float>.Zero;
-            Vector512<float> o2 = Vector512<float>.Zero;
-            Vector512<float> o3 = Vector512<float>.Zero;
-            float rowMax = float.NegativeInfinity;
-            float rowSum = 0f;
+            // The row's online-softmax state, from where the last call left it: output accumulators, one per vector of the
+            // value head, then the running maximum and sum.
+            Vector512<float> o0 = Vector512.LoadUnsafe(ref state);
+            Vector512<float> o1 = Vector512.LoadUnsafe(ref state, 16);
+            Vector512<float> o2 = Vector512.LoadUnsafe(ref state, 32);
+            Vector512<float> o3 = Vector512.LoadUnsafe(ref state, 48);
+            float rowMax = Unsafe.Add(ref state, ValueDim);
+            float rowSum = Unsafe.Add(ref state, ValueDim + 1);
             Span<float> scores = stackalloc float[KeyTile];
             ref float score = ref MemoryMarshal.GetReference(scores);
 
@@ -1073,7 +1238,7 @@ namespace AttentionGen.Generated
                 // Scores: s_j = (scale · q) · k_j, 4 multiply-adds over 4 independent sums, then one horizontal sum per key.
                 for (int j = 0; j < tileLength; j++)
                 {
-                    ref float k = ref Unsafe.Add(ref keys, (nint)(tileStart + j) * KeyStride);
+                    ref float k = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);
                     Vector512<float> dot0 = q0 * Vector512.LoadUnsafe(ref k);
                     Vector512<float> dot1 = q1 * Vector512.LoadUnsafe(ref k, 16);
                     Vector512<float> dot2 = q2 * Vector512.LoadUnsafe(ref k, 32);
@@ -1122,7 +1287,7 @@ namespace AttentionGen.Generated
                 for (int j = 0; j < tileLength; j++)
                 {
                     Vector512<float> p = Vector512.Create(scores[j]);
-                    ref float v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueStride);
+                    ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);
                     o0 = Vector512.MultiplyAddEstimate(p, Vector512.LoadUnsafe(ref v), o0);
                     o1 = Vector512.MultiplyAddEstimate(p, Vector512.LoadUnsafe(ref v, 16), o1);
                     o2 = Vector512.MultiplyAddEstimate(p, Vector512.LoadUnsafe(ref v, 32), o2);
@@ -1130,16 +1295,17 @@ namespace AttentionGen.Generated
                 }
             }
 
-            // Normalize and store. A row that saw no key has rowSum = 0 and is written as zeros.
-            Vector512<float> inverse = Vector512.Create(rowSum == 0f ? 0f : 1f / rowSum);
-            (o0 * inverse).StoreUnsafe(ref output);
-            (o1 * inverse).StoreUnsafe(ref output, 16);
-            (o2 * inverse).StoreUnsafe(ref output, 32);
-            (o3 * inverse).StoreUnsafe(ref output, 48);
+            // Leave the state for the next piece of the row, or for OnlineSoftmax.Normalize.
+            o0.StoreUnsafe(ref state);
+            o1.StoreUnsafe(ref state, 16);
+            o2.StoreUnsafe(ref state, 32);
+            o3.StoreUnsafe(ref state, 48);
+            Unsafe.Add(ref state, ValueDim) = rowMax;
+            Unsafe.Add(ref state, ValueDim + 1) = rowSum;
         }
 
-        /// <summary>One query row on Vector256: 8 vectors per query/key head, 8 per value head.</summary>
-        private static void RowVector256(ref float query, ref float keys, ref float values, ref float output, int firstKey, int endKey)
+        /// <summary>One query row, or a piece of one, on Vector256: 8 vectors per query/key head, 8 per value head.</summary>
+        private static void RowVector256(ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey, ref float state)
         {
             // Load the query row once, scaled, so that each score is a plain dot product.
             Vector256<float> scale = Vector256.Create(Scale);
@@ -1152,17 +1318,18 @@ namespace AttentionGen.Generated
             Vector256<float> q6 = Vector256.LoadUnsafe(ref query, 48) * scale;
             Vector256<float> q7 = Vector256.LoadUnsafe(ref query, 56) * scale;
 
-            // Output accumulators, one per vector of the value head, and the row's online-softmax state.
-            Vector256<float> o0 = Vector256<float>.Zero;
-            Vector256<float> o1 = Vector256<float>.Zero;
-            Vector256<float> o2 = Vector256<float>.Zero;
-            Vector256<float> o3 = Vector256<float>.Zero;
-            Vector256<float> o4 = Vector256<float>.Zero;
-            Vector256<float> o5 = Vector256<float>.Zero;
-            Vector256<float> o6 = Vector256<float>.Zero;
-            Vector256<float> o7 = Vector256<float>.Zero;
-            float rowMax = float.NegativeInfinity;
-            float rowSum = 0f;
+            // The row's online-softmax state, from where the last call left it: output accumulators, one per vector of the
+            // value head, then the running maximum and sum.
+            Vector256<float> o0 = Vector256.LoadUnsafe(ref state);
+            Vector256<float> o1 = Vector256.LoadUnsafe(ref state, 8);
+            Vector256<float> o2 = Vector256.LoadUnsafe(ref state, 16);
+            Vector256<float> o3 = Vector256.LoadUnsafe(ref state, 24);
+            Vector256<float> o4 = Vector256.LoadUnsafe(ref state, 32);
+            Vector256<float> o5 = Vector256.LoadUnsafe(ref state, 40);
+            Vector256<float> o6 = Vector256.LoadUnsafe(ref state, 48);
+            Vector256<float> o7 = Vector256.LoadUnsafe(ref state, 56);
+            float rowMax = Unsafe.Add(ref state, ValueDim);
+            float rowSum = Unsafe.Add(ref state, ValueDim + 1);
             Span<float> scores = stackalloc float[KeyTile];
             ref float score = ref MemoryMarshal.GetReference(scores);
 
@@ -1173,7 +1340,7 @@ namespace AttentionGen.Generated
                 // Scores: s_j = (scale · q) · k_j, 8 multiply-adds over 4 independent sums, then one horizontal sum per key.
                 for (int j = 0; j < tileLength; j++)
                 {
-                    ref float k = ref Unsafe.Add(ref keys, (nint)(tileStart + j) * KeyStride);
+                    ref float k = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);
                     Vector256<float> dot0 = q0 * Vector256.LoadUnsafe(ref k);
                     Vector256<float> dot1 = q1 * Vector256.LoadUnsafe(ref k, 8);
                     Vector256<float> dot2 = q2 * Vector256.LoadUnsafe(ref k, 16);
@@ -1230,7 +1397,7 @@ namespace AttentionGen.Generated
                 for (int j = 0; j < tileLength; j++)
                 {
                     Vector256<float> p = Vector256.Create(scores[j]);
-                    ref float v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueStride);
+                    ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);
                     o0 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v), o0);
                     o1 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 8), o1);
                     o2 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v, 16), o2);
@@ -1242,20 +1409,21 @@ namespace AttentionGen.Generated
                 }
             }
 
-            // Normalize and store. A row that saw no key has rowSum = 0 and is written as zeros.
-            Vector256<float> inverse = Vector256.Create(rowSum == 0f ? 0f : 1f / rowSum);
-            (o0 * inverse).StoreUnsafe(ref output);
-            (o1 * inverse).StoreUnsafe(ref output, 8);
-            (o2 * inverse).StoreUnsafe(ref output, 16);
-            (o3 * inverse).StoreUnsafe(ref output, 24);
-            (o4 * inverse).StoreUnsafe(ref output, 32);
-            (o5 * inverse).StoreUnsafe(ref output, 40);
-            (o6 * inverse).StoreUnsafe(ref output, 48);
-            (o7 * inverse).StoreUnsafe(ref output, 56);
+            // Leave the state for the next piece of the row, or for OnlineSoftmax.Normalize.
+            o0.StoreUnsafe(ref state);
+            o1.StoreUnsafe(ref state, 8);
+            o2.StoreUnsafe(ref state, 16);
+            o3.StoreUnsafe(ref state, 24);
+            o4.StoreUnsafe(ref state, 32);
+            o5.StoreUnsafe(ref state, 40);
+            o6.StoreUnsafe(ref state, 48);
+            o7.StoreUnsafe(ref state, 56);
+            Unsafe.Add(ref state, ValueDim) = rowMax;
+            Unsafe.Add(ref state, ValueDim + 1) = rowSum;
         }
 
-        /// <summary>One query row on Vector128: 16 vectors per query/key head, 16 per value head.</summary>
-        private static void RowVector128(ref float query, ref float keys, ref float values, ref float output, int firstKey, int endKey)
+        /// <summary>One query row, or a piece of one, on Vector128: 16 vectors per query/key head, 16 per value head.</summary>
+        private static void RowVector128(ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey, ref float state)
         {
             // Load the query row once, scaled, so that each score is a plain dot product.
             Vector128<float> scale = Vector128.Create(Scale);
@@ -1276,25 +1444,26 @@ namespace AttentionGen.Generated
             Vector128<float> q14 = Vector128.LoadUnsafe(ref query, 56) * scale;
             Vector128<float> q15 = Vector128.LoadUnsafe(ref query, 60) * scale;
 
-            // Output accumulators, one per vector of the value head, and the row's online-softmax state.
-            Vector128<float> o0 = Vector128<float>.Zero;
-            Vector128<float> o1 = Vector128<float>.Zero;
-            Vector128<float> o2 = Vector128<float>.Zero;
-            Vector128<float> o3 = Vector128<float>.Zero;
-            Vector128<float> o4 = Vector128<float>.Zero;
-            Vector128<float> o5 = Vector128<float>.Zero;
-            Vector128<float> o6 = Vector128<float>.Zero;
-            Vector128<float> o7 = Vector128<float>.Zero;
-            Vector128<float> o8 = Vector128<float>.Zero;
-            Vector128<float> o9 = Vector128<float>.Zero;
-            Vector128<float> o10 = Vector128<float>.Zero;
-            Vector128<float> o11 = Vector128<float>.Zero;
-            Vector128<float> o12 = Vector128<float>.Zero;
-            Vector128<float> o13 = Vector128<float>.Zero;
-            Vector128<float> o14 = Vector128<float>.Zero;
-            Vector128<float> o15 = Vector128<float>.Zero;
-            float rowMax = float.NegativeInfinity;
-            float rowSum = 0f;
+            // The row's online-softmax state, from where the last call left it: output accumulators, one per vector of the
+            // value head, then the running maximum and sum.
+            Vector128<float> o0 = Vector128.LoadUnsafe(ref state);
+            Vector128<float> o1 = Vector128.LoadUnsafe(ref state, 4);
+            Vector128<float> o2 = Vector128.LoadUnsafe(ref state, 8);
+            Vector128<float> o3 = Vector128.LoadUnsafe(ref state, 12);
+            Vector128<float> o4 = Vector128.LoadUnsafe(ref state, 16);
+            Vector128<float> o5 = Vector128.LoadUnsafe(ref state, 20);
+            Vector128<float> o6 = Vector128.LoadUnsafe(ref state, 24);
+            Vector128<float> o7 = Vector128.LoadUnsafe(ref state, 28);
+            Vector128<float> o8 = Vector128.LoadUnsafe(ref state, 32);
+            Vector128<float> o9 = Vector128.LoadUnsafe(ref state, 36);
+            Vector128<float> o10 = Vector128.LoadUnsafe(ref state, 40);
+            Vector128<float> o11 = Vector128.LoadUnsafe(ref state, 44);
+            Vector128<float> o12 = Vector128.LoadUnsafe(ref state, 48);
+            Vector128<float> o13 = Vector128.LoadUnsafe(ref state, 52);
+            Vector128<float> o14 = Vector128.LoadUnsafe(ref state, 56);
+            Vector128<float> o15 = Vector128.LoadUnsafe(ref state, 60);
+            float rowMax = Unsafe.Add(ref state, ValueDim);
+            float rowSum = Unsafe.Add(ref state, ValueDim + 1);
             Span<float> scores = stackalloc float[KeyTile];
             ref float score = ref MemoryMarshal.GetReference(scores);
 
@@ -1305,7 +1474,7 @@ namespace AttentionGen.Generated
                 // Scores: s_j = (scale · q) · k_j, 16 multiply-adds over 4 independent sums, then one horizontal sum per key.
                 for (int j = 0; j < tileLength; j++)
                 {
-                    ref float k = ref Unsafe.Add(ref keys, (nint)(tileStart + j) * KeyStride);
+                    ref float k = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);
                     Vector128<float> dot0 = q0 * Vector128.LoadUnsafe(ref k);
                     Vector128<float> dot1 = q1 * Vector128.LoadUnsafe(ref k, 4);
                     Vector128<float> dot2 = q2 * Vector128.LoadUnsafe(ref k, 8);
@@ -1378,7 +1547,7 @@ namespace AttentionGen.Generated
                 for (int j = 0; j < tileLength; j++)
                 {
                     Vector128<float> p = Vector128.Create(scores[j]);
-                    ref float v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueStride);
+                    ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);
                     o0 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v), o0);
                     o1 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 4), o1);
                     o2 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v, 8), o2);
@@ -1398,28 +1567,29 @@ namespace AttentionGen.Generated
                 }
             }
 
-            // Normalize and store. A row that saw no key has rowSum = 0 and is written as zeros.
-            Vector128<float> inverse = Vector128.Create(rowSum == 0f ? 0f : 1f / rowSum);
-            (o0 * inverse).StoreUnsafe(ref output);
-            (o1 * inverse).StoreUnsafe(ref output, 4);
-            (o2 * inverse).StoreUnsafe(ref output, 8);
-            (o3 * inverse).StoreUnsafe(ref output, 12);
-            (o4 * inverse).StoreUnsafe(ref output, 16);
-            (o5 * inverse).StoreUnsafe(ref output, 20);
-            (o6 * inverse).StoreUnsafe(ref output, 24);
-            (o7 * inverse).StoreUnsafe(ref output, 28);
-            (o8 * inverse).StoreUnsafe(ref output, 32);
-            (o9 * inverse).StoreUnsafe(ref output, 36);
-            (o10 * inverse).StoreUnsafe(ref output, 40);
-            (o11 * inverse).StoreUnsafe(ref output, 44);
-            (o12 * inverse).StoreUnsafe(ref output, 48);
-            (o13 * inverse).StoreUnsafe(ref output, 52);
-            (o14 * inverse).StoreUnsafe(ref output, 56);
-            (o15 * inverse).StoreUnsafe(ref output, 60);
+            // Leave the state for the next piece of the row, or for OnlineSoftmax.Normalize.
+            o0.StoreUnsafe(ref state);
+            o1.StoreUnsafe(ref state, 4);
+            o2.StoreUnsafe(ref state, 8);
+            o3.StoreUnsafe(ref state, 12);
+            o4.StoreUnsafe(ref state, 16);
+            o5.StoreUnsafe(ref state, 20);
+            o6.StoreUnsafe(ref state, 24);
+            o7.StoreUnsafe(ref state, 28);
+            o8.StoreUnsafe(ref state, 32);
+            o9.StoreUnsafe(ref state, 36);
+            o10.StoreUnsafe(ref state, 40);
+            o11.StoreUnsafe(ref state, 44);
+            o12.StoreUnsafe(ref state, 48);
+            o13.StoreUnsafe(ref state, 52);
+            o14.StoreUnsafe(ref state, 56);
+            o15.StoreUnsafe(ref state, 60);
+            Unsafe.Add(ref state, ValueDim) = rowMax;
+            Unsafe.Add(ref state, ValueDim + 1) = rowSum;
         }
 
-        /// <summary>One query row, one float at a time.</summary>
-        private static void RowScalar(ref float query, ref float keys, ref float values, ref float output, int firstKey, int endKey)
+        /// <summary>One query row, or a piece of one, one float at a time.</summary>
+        private static void RowScalar(ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey, ref float state)
         {
             // Scale the query once, so that each score is a plain dot product.
             Span<float> q = stackalloc float[HeadDim];
@@ -1428,10 +1598,11 @@ namespace AttentionGen.Generated
                 q[d] = Unsafe.Add(ref query, d) * Scale;
             }
 
-            // Output accumulator (stackalloc starts zeroed) and the row's online-softmax state.
-            Span<float> o = stackalloc float[ValueDim];
-            float rowMax = float.NegativeInfinity;
-            float rowSum = 0f;
+            // The row's online-softmax state, from where the last call left it: the output accumulator, the running maximum
+            // and the running sum.
+            Span<float> o = MemoryMarshal.CreateSpan(ref state, ValueDim);
+            float rowMax = Unsafe.Add(ref state, ValueDim);
+            float rowSum = Unsafe.Add(ref state, ValueDim + 1);
             Span<float> scores = stackalloc float[KeyTile];
 
             for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
@@ -1442,7 +1613,7 @@ namespace AttentionGen.Generated
                 // in double, as accurate as the vector paths' many partial sums.
                 for (int j = 0; j < tileLength; j++)
                 {
-                    ref float k = ref Unsafe.Add(ref keys, (nint)(tileStart + j) * KeyStride);
+                    ref float k = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);
                     double dot = 0;
                     for (int d = 0; d < HeadDim; d++)
                     {
@@ -1478,7 +1649,7 @@ namespace AttentionGen.Generated
                 {
                     float p = MathF.Exp(scores[j] - rowMax);
                     rowSum += p;
-                    ref float v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueStride);
+                    ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);
                     for (int d = 0; d < ValueDim; d++)
                     {
                         o[d] += p * Unsafe.Add(ref v, d);
@@ -1486,12 +1657,9 @@ namespace AttentionGen.Generated
                 }
             }
 
-            // Normalize and store. A row that saw no key has rowSum = 0 and is written as zeros.
-            float inverse = rowSum == 0f ? 0f : 1f / rowSum;
-            for (int d = 0; d < ValueDim; d++)
-            {
-                Unsafe.Add(ref output, d) = o[d] * inverse;
-            }
+            // Leave the state for the next piece of the row, or for OnlineSoftmax.Normalize (the accumulator is already in place).
+            Unsafe.Add(ref state, ValueDim) = rowMax;
+            Unsafe.Add(ref state, ValueDim + 1) = rowSum;
         }
     }
 }

@@ -72,6 +72,45 @@ partial struct TinyAttention
         long workPerItem = (long)16 * keyLength * (HeadDim + ValueDim);
         global::AttentionGen.CompilerServices.AttentionScheduler.Run<global::AttentionGen.Generated.TinyAttentionKernel>(in arguments, batch * Heads * queryBlocks, workPerItem);
     }
+
+    /// <summary>
+    /// Creates an empty <see cref="global::AttentionGen.KvCache"/> for this type: KvHeads key/value heads of HeadDim and ValueDim
+    /// floats, <paramref name="capacity"/> tokens per batch entry.
+    /// </summary>
+    /// <param name="batch">Batch entries, at least 1.</param>
+    /// <param name="capacity">Tokens each batch entry can hold, at least 1; appending more throws.</param>
+    /// <param name="precision">Single keeps values exactly; Half halves the memory and the bytes each decoding step reads.</param>
+    /// <exception cref="global::System.ArgumentOutOfRangeException">A size is less than 1, or the cache would not fit in one array.</exception>
+    [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
+    public static global::AttentionGen.KvCache CreateCache(int batch, int capacity, global::AttentionGen.KvCachePrecision precision = global::AttentionGen.KvCachePrecision.Single) =>
+        new(batch, KvHeads, HeadDim, ValueDim, capacity, precision);
+
+    /// <summary>Computes multi-head attention (2 heads, HeadDim 3, ValueDim 5) for the newest tokens of each sequence in a KV cache.</summary>
+    /// <param name="query">Queries of each entry's newest <paramref name="queryLength"/> tokens, <c>[batch, queryLength, Heads, HeadDim]</c>. Append those tokens' keys and values to the cache first.</param>
+    /// <param name="cache">The keys and values of every token so far, from <see cref="CreateCache(int, int, global::AttentionGen.KvCachePrecision)"/> or any cache with this type's dims.</param>
+    /// <param name="output">Receives the result, <c>[batch, queryLength, Heads, ValueDim]</c>.</param>
+    /// <param name="batch">Batch size: the cache's <c>Batch</c>.</param>
+    /// <param name="queryLength">
+    /// Query rows per batch entry and head: 1 to decode a token. Row <c>i</c> of entry <c>b</c> is cache token
+    /// <c>cache.GetLength(b) - queryLength + i</c>, so positional masks align bottom-right with each entry's own length.
+    /// </param>
+    /// <exception cref="global::System.ArgumentNullException"><paramref name="cache"/> is null.</exception>
+    /// <exception cref="global::System.ArgumentOutOfRangeException">A length is negative.</exception>
+    /// <exception cref="global::System.ArgumentException">The cache's dims or batch differ from this type's, a span is shorter than its shape, or a ring cache has evicted keys the queries see. Nothing has been written.</exception>
+    /// <remarks>
+    /// Each (batch entry, key/value head) is read once for all the query rows that share it. When those pairs are too few to
+    /// keep every thread busy, as when decoding one sequence, the keys are split across threads and the partial softmax
+    /// states merged exactly. A Half cache is widened to float a tile at a time inside the kernel.
+    /// </remarks>
+    [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
+    public static void Forward(global::System.ReadOnlySpan<float> query, global::AttentionGen.KvCache cache, global::System.Span<float> output, int batch, int queryLength)
+    {
+        var arguments = new global::AttentionGen.CompilerServices.AttentionArguments(query, cache, output, batch, queryLength, default);
+        global::AttentionGen.CompilerServices.AttentionValidation.ValidateCachedForward(
+            Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionMask.None, global::AttentionGen.AttentionLayout.Bshd, windowLeft: -1, in arguments);
+        global::AttentionGen.CompilerServices.AttentionScheduler.RunCached<global::AttentionGen.Generated.TinyAttentionKernel>(
+            in arguments, Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionLayout.Bshd, rowsPerItem: 16);
+    }
 }
 
 namespace AttentionGen.Generated
@@ -84,7 +123,7 @@ namespace AttentionGen.Generated
     using AttentionGen;
     using AttentionGen.CompilerServices;
 
-    /// <summary>The fused attention kernel behind <see cref="global::TinyAttention.Forward"/>.</summary>
+    /// <summary>The fused attention kernel behind the Forward methods of <see cref="global::TinyAttention"/>.</summary>
     [GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
     file readonly struct TinyAttentionKernel : IAttentionKernel
     {
@@ -117,9 +156,24 @@ namespace AttentionGen.Generated
         /// <summary>Floats from one output row of a head to the next (Heads · ValueDim in the Bshd layout).</summary>
         private const int OutputRowStride = 10;
 
-        /// <summary>Runs work items [start, end): each is up to RowsPerItem query rows of one (batch entry, head).</summary>
+        /// <summary>Floats in one row's online-softmax state: the output accumulator, the running maximum and the running sum.</summary>
+        private const int StateSize = ValueDim + 2;
+
+        /// <summary>With a KvCache: the most rows (query heads of a group times query positions) one work item takes.</summary>
+        private const int CachedRowsPerItem = 16;
+
+        /// <summary>With a KvCache: keys per tile, so that a tile of keys and one of values fit in 32 KiB of L1 cache.</summary>
+        private const int CacheTile = 128;
+
+        /// <summary>Runs work items [start, end): each is up to RowsPerItem query rows of one (batch entry, head), or with a KvCache, see ExecuteCached.</summary>
         public static void Execute(scoped in AttentionArguments arguments, int start, int end)
         {
+            if (arguments.Cache is not null)
+            {
+                ExecuteCached(in arguments, start, end);
+                return;
+            }
+
             int batch = arguments.Batch;
             int queryLength = arguments.QueryLength;
             int keyLength = arguments.KeyLength;
@@ -145,6 +199,110 @@ namespace AttentionGen.Generated
                 ref float values = ref Unsafe.Add(ref value, ((nint)b * keyLength * KvHeads + kvHead) * ValueDim);
                 nint row = ((nint)b * queryLength + firstRow) * Heads + head;
                 Rows(ref Unsafe.Add(ref query, row * HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * ValueDim), rows, firstRow, valid);
+            }
+        }
+
+        /// <summary>
+        /// Runs work items [start, end) of a Forward over a KvCache. An item is a chunk of up to CachedRowsPerItem of the rows
+        /// that read one (batch entry, key/value head), GroupSize query heads times queryLength positions, against one of
+        /// arguments.Splits ranges of its keys. Each tile of CacheTile keys is read once for all those rows: in place when the
+        /// cache stores floats, widened into scratch first when it stores halves.
+        /// </summary>
+        private static void ExecuteCached(scoped in AttentionArguments arguments, int start, int end)
+        {
+            KvCache cache = arguments.Cache!;
+            bool half = cache.Precision == KvCachePrecision.Half;
+            int queryLength = arguments.QueryLength;
+            int rowsPerHead = GroupSize * queryLength;
+            int chunks = (rowsPerHead + CachedRowsPerItem - 1) / CachedRowsPerItem;
+            int splits = arguments.Splits;
+            ref float query = ref MemoryMarshal.GetReference(arguments.Query);
+            ref float output = ref MemoryMarshal.GetReference(arguments.Output);
+
+            // Scratch: each row's softmax state (see OnlineSoftmax), then a tile of keys and one of values widened from Half.
+            Span<float> scratch = KernelScratch.Get(CachedRowsPerItem * StateSize + CacheTile * (HeadDim + ValueDim));
+            ref float states = ref MemoryMarshal.GetReference(scratch);
+            ref float wideKeys = ref Unsafe.Add(ref states, CachedRowsPerItem * StateSize);
+            ref float wideValues = ref Unsafe.Add(ref wideKeys, CacheTile * HeadDim);
+
+            for (int item = start; item < end; item++)
+            {
+                // Work item -> (batch entry, key/value head, row chunk, split), the split varying fastest.
+                int split = item % splits;
+                int chunk = item / splits % chunks;
+                int kvHead = item / splits / chunks % KvHeads;
+                int b = item / splits / chunks / KvHeads;
+                KvCacheSegments segments = KvCacheAccess.GetSegments(cache, b);
+                int length = segments.Length;
+                int firstRow = chunk * CachedRowsPerItem;
+                int rows = Math.Min(CachedRowsPerItem, rowsPerHead - firstRow);
+
+                // Row firstRow + r is query position i = (firstRow + r) % queryLength of group member (firstRow + r) / queryLength,
+                // and sits at cache token length - queryLength + i: the last row is the newest token. This split takes an equal
+                // share of the keys that any of the rows sees.
+                int unionFirst = int.MaxValue, unionEnd = 0;
+                for (int r = 0; r < rows; r++)
+                {
+                    OnlineSoftmax.Reset(ref Unsafe.Add(ref states, r * StateSize), ValueDim);
+                    VisibleRange((long)length - queryLength + (firstRow + r) % queryLength, length, out int firstKey, out int endKey);
+                    if (firstKey < endKey)
+                    {
+                        unionFirst = Math.Min(unionFirst, firstKey);
+                        unionEnd = Math.Max(unionEnd, endKey);
+                    }
+                }
+
+                int share = unionFirst < unionEnd ? (unionEnd - unionFirst + splits - 1) / splits : 0;
+                int keyStart = Math.Min(unionEnd, unionFirst + split * share);
+                int keyEnd = Math.Min(unionEnd, keyStart + share);
+                for (int tileStart = keyStart, count; tileStart < keyEnd; tileStart += count)
+                {
+                    // A tile stops where a ring wraps around, so its slots are consecutive.
+                    count = segments.Run(tileStart, Math.Min(CacheTile, keyEnd - tileStart));
+                    int slot = segments.Slot(tileStart);
+                    ref float keys = ref wideKeys;
+                    ref float values = ref wideValues;
+                    if (half)
+                    {
+                        KernelMath.WidenHalf(ref KvCacheAccess.HalfKey(cache, b, kvHead, slot), ref wideKeys, count * HeadDim);
+                        KernelMath.WidenHalf(ref KvCacheAccess.HalfValue(cache, b, kvHead, slot), ref wideValues, count * ValueDim);
+                    }
+                    else
+                    {
+                        keys = ref KvCacheAccess.SingleKey(cache, b, kvHead, slot);
+                        values = ref KvCacheAccess.SingleValue(cache, b, kvHead, slot);
+                    }
+
+                    for (int r = 0; r < rows; r++)
+                    {
+                        int i = (firstRow + r) % queryLength;
+                        VisibleRange((long)length - queryLength + i - tileStart, count, out int firstKey, out int endKey);
+                        if (firstKey < endKey)
+                        {
+                            int head = kvHead * GroupSize + (firstRow + r) / queryLength;
+                            nint queryRow = ((nint)b * queryLength + i) * Heads + head;
+                            Row(ref Unsafe.Add(ref query, queryRow * HeadDim), ref keys, ref values, HeadDim, ValueDim, firstKey, endKey, ref Unsafe.Add(ref states, r * StateSize));
+                        }
+                    }
+                }
+
+                // Normalize into the output, or, when the keys were split, leave this split's partial states for the scheduler to merge.
+                for (int r = 0; r < rows; r++)
+                {
+                    ref float state = ref Unsafe.Add(ref states, r * StateSize);
+                    if (splits == 1)
+                    {
+                        int i = (firstRow + r) % queryLength;
+                        int head = kvHead * GroupSize + (firstRow + r) / queryLength;
+                        nint outputRow = ((nint)b * queryLength + i) * Heads + head;
+                        OnlineSoftmax.Normalize(ref state, ValueDim, ref Unsafe.Add(ref output, outputRow * ValueDim));
+                    }
+                    else
+                    {
+                        int index = ((b * KvHeads + kvHead) * rowsPerHead + firstRow + r) * splits + split;
+                        MemoryMarshal.CreateReadOnlySpan(ref state, StateSize).CopyTo(arguments.Partials.Slice(index * StateSize, StateSize));
+                    }
+                }
             }
         }
 
@@ -179,10 +337,14 @@ namespace AttentionGen.Generated
                 return;
             }
 
+            Span<float> rowState = stackalloc float[StateSize];
+            ref float state = ref MemoryMarshal.GetReference(rowState);
             for (int r = 0; r < rows; r++)
             {
                 VisibleRange(position + r, valid, out int firstKey, out int endKey);
-                Row(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride), firstKey, endKey);
+                OnlineSoftmax.Reset(ref state, ValueDim);
+                Row(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, KeyStride, ValueStride, firstKey, endKey, ref state);
+                OnlineSoftmax.Normalize(ref state, ValueDim, ref Unsafe.Add(ref output, (nint)r * OutputRowStride));
             }
         }
 
@@ -848,17 +1010,19 @@ namespace AttentionGen.Generated
         }
 
         /// <summary>
-        /// Computes one query row over keys [firstKey, endKey) on the widest path this machine accelerates.
-        /// IsHardwareAccelerated is a JIT-time constant, so only the chosen path is compiled.
+        /// Advances one query row's online softmax over keys [firstKey, endKey), rows keyStride and valueStride floats apart,
+        /// on the widest path this machine accelerates. <paramref name="state"/> holds the row's accumulator, maximum and sum
+        /// (see OnlineSoftmax), so a row can be computed in pieces: the prefill calls this once per row, the cached path once
+        /// per tile of keys. IsHardwareAccelerated is a JIT-time constant, so only the chosen path is compiled.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Row(ref float query, ref float keys, ref float values, ref float output, int firstKey, int endKey)
+        private static void Row(ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey, ref float state)
         {
-            RowScalar(ref query, ref keys, ref values, ref output, firstKey, endKey);
+            RowScalar(ref query, ref keys, ref values, keyStride, valueStride, firstKey, endKey, ref state);
         }
 
-        /// <summary>One query row, one float at a time.</summary>
-        private static void RowScalar(ref float query, ref float keys, ref float values, ref float output, int firstKey, int endKey)
+        /// <summary>One query row, or a piece of one, one float at a time.</summary>
+        private static void RowScalar(ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey, ref float state)
         {
             // Scale the query once, so that each score is a plain dot product.
             Span<float> q = stackalloc float[HeadDim];
@@ -867,10 +1031,11 @@ namespace AttentionGen.Generated
                 q[d] = Unsafe.Add(ref query, d) * Scale;
             }
 
-            // Output accumulator (stackalloc starts zeroed) and the row's online-softmax state.
-            Span<float> o = stackalloc float[ValueDim];
-            float rowMax = float.NegativeInfinity;
-            float rowSum = 0f;
+            // The row's online-softmax state, from where the last call left it: the output accumulator, the running maximum
+            // and the running sum.
+            Span<float> o = MemoryMarshal.CreateSpan(ref state, ValueDim);
+            float rowMax = Unsafe.Add(ref state, ValueDim);
+            float rowSum = Unsafe.Add(ref state, ValueDim + 1);
             Span<float> scores = stackalloc float[KeyTile];
 
             for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
@@ -881,7 +1046,7 @@ namespace AttentionGen.Generated
                 // in double, as accurate as the vector paths' many partial sums.
                 for (int j = 0; j < tileLength; j++)
                 {
-                    ref float k = ref Unsafe.Add(ref keys, (nint)(tileStart + j) * KeyStride);
+                    ref float k = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);
                     double dot = 0;
                     for (int d = 0; d < HeadDim; d++)
                     {
@@ -917,7 +1082,7 @@ namespace AttentionGen.Generated
                 {
                     float p = MathF.Exp(scores[j] - rowMax);
                     rowSum += p;
-                    ref float v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueStride);
+                    ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);
                     for (int d = 0; d < ValueDim; d++)
                     {
                         o[d] += p * Unsafe.Add(ref v, d);
@@ -925,12 +1090,9 @@ namespace AttentionGen.Generated
                 }
             }
 
-            // Normalize and store. A row that saw no key has rowSum = 0 and is written as zeros.
-            float inverse = rowSum == 0f ? 0f : 1f / rowSum;
-            for (int d = 0; d < ValueDim; d++)
-            {
-                Unsafe.Add(ref output, d) = o[d] * inverse;
-            }
+            // Leave the state for the next piece of the row, or for OnlineSoftmax.Normalize (the accumulator is already in place).
+            Unsafe.Add(ref state, ValueDim) = rowMax;
+            Unsafe.Add(ref state, ValueDim + 1) = rowSum;
         }
     }
 }

@@ -11,7 +11,7 @@ internal static partial class KernelEmitter
     /// </summary>
     private static void WriteScalarRow(SourceWriter writer, KernelConfiguration kernel)
     {
-        writer.WriteLine("/// <summary>One query row, one float at a time.</summary>");
+        writer.WriteLine("/// <summary>One query row, or a piece of one, one float at a time.</summary>");
         writer.OpenBlock($"private static void RowScalar({RowParameters(kernel)})");
         writer.WriteLine("// Scale the query once, so that each score is a plain dot product.");
         writer.WriteLine("Span<float> q = stackalloc float[HeadDim];");
@@ -19,10 +19,11 @@ internal static partial class KernelEmitter
         writer.WriteLine("q[d] = Unsafe.Add(ref query, d) * Scale;");
         writer.CloseBlock();
         writer.WriteLine();
-        writer.WriteLine("// Output accumulator (stackalloc starts zeroed) and the row's online-softmax state.");
-        writer.WriteLine("Span<float> o = stackalloc float[ValueDim];");
-        writer.WriteLine("float rowMax = float.NegativeInfinity;");
-        writer.WriteLine("float rowSum = 0f;");
+        writer.WriteLine("// The row's online-softmax state, from where the last call left it: the output accumulator, the running maximum");
+        writer.WriteLine("// and the running sum.");
+        writer.WriteLine("Span<float> o = MemoryMarshal.CreateSpan(ref state, ValueDim);");
+        writer.WriteLine("float rowMax = Unsafe.Add(ref state, ValueDim);");
+        writer.WriteLine("float rowSum = Unsafe.Add(ref state, ValueDim + 1);");
         writer.WriteLine("Span<float> scores = stackalloc float[KeyTile];");
         writer.WriteLine();
         writer.OpenBlock("for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)");
@@ -32,7 +33,7 @@ internal static partial class KernelEmitter
             ? "// Scores: s_j = (scale · q) · k_j, soft-capped to c · tanh(s_j / c) before any mask. A scalar unit adds doubles\n// as fast as floats, so the dot product accumulates in double, as accurate as the vector paths' many partial sums."
             : "// Scores: s_j = (scale · q) · k_j. A scalar unit adds doubles as fast as floats, so the dot product accumulates\n// in double, as accurate as the vector paths' many partial sums.");
         writer.OpenBlock("for (int j = 0; j < tileLength; j++)");
-        writer.WriteLine("ref float k = ref Unsafe.Add(ref keys, (nint)(tileStart + j) * KeyStride);");
+        writer.WriteLine("ref float k = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);");
         writer.WriteLine("double dot = 0;");
         writer.OpenBlock("for (int d = 0; d < HeadDim; d++)");
         writer.WriteLine("dot += (double)q[d] * Unsafe.Add(ref k, d);");
@@ -42,7 +43,7 @@ internal static partial class KernelEmitter
         if (kernel.HasExplicitMask)
         {
             writer.WriteLine();
-            writer.WriteLine("ApplyExplicitMask(scores, 1, tileStart, tileLength, in mask, maskStart);");
+            writer.WriteLine("ApplyExplicitMask(scores, 1, maskKeyBase + tileStart, tileLength, in mask, maskStart);");
         }
 
         writer.WriteLine();
@@ -68,18 +69,16 @@ internal static partial class KernelEmitter
         writer.OpenBlock("for (int j = 0; j < tileLength; j++)");
         writer.WriteLine("float p = MathF.Exp(scores[j] - rowMax);");
         writer.WriteLine("rowSum += p;");
-        writer.WriteLine("ref float v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueStride);");
+        writer.WriteLine("ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);");
         writer.OpenBlock("for (int d = 0; d < ValueDim; d++)");
         writer.WriteLine("o[d] += p * Unsafe.Add(ref v, d);");
         writer.CloseBlock();
         writer.CloseBlock();
         writer.CloseBlock();
         writer.WriteLine();
-        writer.WriteLine("// Normalize and store. A row that saw no key has rowSum = 0 and is written as zeros.");
-        writer.WriteLine("float inverse = rowSum == 0f ? 0f : 1f / rowSum;");
-        writer.OpenBlock("for (int d = 0; d < ValueDim; d++)");
-        writer.WriteLine("Unsafe.Add(ref output, d) = o[d] * inverse;");
-        writer.CloseBlock();
+        writer.WriteLine("// Leave the state for the next piece of the row, or for OnlineSoftmax.Normalize (the accumulator is already in place).");
+        writer.WriteLine("Unsafe.Add(ref state, ValueDim) = rowMax;");
+        writer.WriteLine("Unsafe.Add(ref state, ValueDim + 1) = rowSum;");
         writer.CloseBlock();
     }
 }

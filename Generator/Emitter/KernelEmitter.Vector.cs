@@ -19,7 +19,7 @@ internal static partial class KernelEmitter
         Chunks head = path.Head;
         Chunks value = path.Value;
 
-        writer.WriteLine($"/// <summary>One query row on {v}: {Literals.Int(head.Count)} vector{Plural(head.Count)} per query/key head, {Literals.Int(value.Count)} per value head.</summary>");
+        writer.WriteLine($"/// <summary>One query row, or a piece of one, on {v}: {Literals.Int(head.Count)} vector{Plural(head.Count)} per query/key head, {Literals.Int(value.Count)} per value head.</summary>");
         writer.OpenBlock($"private static void {path.MethodName}({RowParameters(kernel)})");
 
         writer.WriteLine("// Load the query row once, scaled, so that each score is a plain dot product.");
@@ -38,14 +38,15 @@ internal static partial class KernelEmitter
         }
 
         writer.WriteLine();
-        writer.WriteLine("// Output accumulators, one per vector of the value head, and the row's online-softmax state.");
+        writer.WriteLine("// The row's online-softmax state, from where the last call left it: output accumulators, one per vector of the");
+        writer.WriteLine("// value head, then the running maximum and sum.");
         for (int c = 0; c < value.Count; c++)
         {
-            writer.WriteLine($"{v}<float> o{c} = {v}<float>.Zero;");
+            writer.WriteLine($"{v}<float> o{c} = {v}.LoadUnsafe(ref state{Offset(value.Offsets[c])});");
         }
 
-        writer.WriteLine("float rowMax = float.NegativeInfinity;");
-        writer.WriteLine("float rowSum = 0f;");
+        writer.WriteLine("float rowMax = Unsafe.Add(ref state, ValueDim);");
+        writer.WriteLine("float rowSum = Unsafe.Add(ref state, ValueDim + 1);");
         writer.WriteLine("Span<float> scores = stackalloc float[KeyTile];");
         writer.WriteLine("ref float score = ref MemoryMarshal.GetReference(scores);");
         writer.WriteLine();
@@ -59,7 +60,7 @@ internal static partial class KernelEmitter
             ? $"// Scores: s_j = (scale · q) · k_j, {Literals.Int(head.Count)} multiply{(head.Count == 1 ? string.Empty : "-adds")} and one horizontal sum per key."
             : $"// Scores: s_j = (scale · q) · k_j, {Literals.Int(head.Count)} multiply-adds over {Literals.Int(accumulators)} independent sums, then one horizontal sum per key.");
         writer.OpenBlock("for (int j = 0; j < tileLength; j++)");
-        writer.WriteLine("ref float k = ref Unsafe.Add(ref keys, (nint)(tileStart + j) * KeyStride);");
+        writer.WriteLine("ref float k = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);");
         for (int c = 0; c < head.Count; c++)
         {
             string load = $"{v}.LoadUnsafe(ref k{Offset(head.Offsets[c])})";
@@ -90,7 +91,7 @@ internal static partial class KernelEmitter
         if (kernel.HasExplicitMask)
         {
             writer.WriteLine();
-            writer.WriteLine("ApplyExplicitMask(scores, 1, tileStart, tileLength, in mask, maskStart);");
+            writer.WriteLine("ApplyExplicitMask(scores, 1, maskKeyBase + tileStart, tileLength, in mask, maskStart);");
         }
 
         writer.WriteLine();
@@ -134,7 +135,7 @@ internal static partial class KernelEmitter
         writer.WriteLine("// Accumulate P·V: output += p_j · v_j.");
         writer.OpenBlock("for (int j = 0; j < tileLength; j++)");
         writer.WriteLine($"{v}<float> p = {v}.Create(scores[j]);");
-        writer.WriteLine("ref float v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueStride);");
+        writer.WriteLine("ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);");
         for (int c = 0; c < value.Count; c++)
         {
             writer.WriteLine($"o{c} = {v}.MultiplyAddEstimate(p, {v}.LoadUnsafe(ref v{Offset(value.Offsets[c])}), o{c});");
@@ -144,18 +145,19 @@ internal static partial class KernelEmitter
         writer.CloseBlock();
         writer.WriteLine();
 
-        writer.WriteLine("// Normalize and store. A row that saw no key has rowSum = 0 and is written as zeros.");
+        writer.WriteLine("// Leave the state for the next piece of the row, or for OnlineSoftmax.Normalize.");
         if (value.Overlap > 0)
         {
             writer.WriteLine($"// The last vector overlaps the one before by {Literals.Int(value.Overlap)} lanes, which hold the same values in both, so the overlapping store is exact.");
         }
 
-        writer.WriteLine($"{v}<float> inverse = {v}.Create(rowSum == 0f ? 0f : 1f / rowSum);");
         for (int c = 0; c < value.Count; c++)
         {
-            writer.WriteLine($"(o{c} * inverse).StoreUnsafe(ref output{Offset(value.Offsets[c])});");
+            writer.WriteLine($"o{c}.StoreUnsafe(ref state{Offset(value.Offsets[c])});");
         }
 
+        writer.WriteLine("Unsafe.Add(ref state, ValueDim) = rowMax;");
+        writer.WriteLine("Unsafe.Add(ref state, ValueDim + 1) = rowSum;");
         writer.CloseBlock();
     }
 

@@ -91,6 +91,8 @@ internal static partial class KernelEmitter
         WriteConfiguration(writer, model.Kernel);
         writer.WriteLine();
         WriteForward(writer, model, plan);
+        writer.WriteLine();
+        WriteCachedSurface(writer, model, plan);
 
         for (int i = 0; i < model.Type.Types.Count; i++)
         {
@@ -254,7 +256,7 @@ internal static partial class KernelEmitter
         writer.WriteLine("using AttentionGen;");
         writer.WriteLine("using AttentionGen.CompilerServices;");
         writer.WriteLine();
-        writer.WriteLine($"/// <summary>The fused attention kernel behind <see cref=\"global::{model.Type.FullName}.Forward\"/>.</summary>");
+        writer.WriteLine($"/// <summary>The fused attention kernel behind the Forward methods of <see cref=\"global::{model.Type.FullName}\"/>.</summary>");
         writer.WriteLine(GeneratedCodeAttribute.Replace("global::System.CodeDom.Compiler.", string.Empty));
         writer.OpenBlock($"file readonly struct {KernelName(model.Type)} : IAttentionKernel");
 
@@ -303,8 +305,19 @@ internal static partial class KernelEmitter
         writer.WriteLine($"/// <summary>Floats from one output row of a head to the next{(kernel.Layout == AttentionLayout.Bshd ? " (Heads · ValueDim in the Bshd layout)" : " (ValueDim in the Bhsd layout)")}.</summary>");
         writer.WriteLine($"private const int OutputRowStride = {Literals.Int(plan.OutputRowStride)};");
         writer.WriteLine();
+        writer.WriteLine("/// <summary>Floats in one row's online-softmax state: the output accumulator, the running maximum and the running sum.</summary>");
+        writer.WriteLine("private const int StateSize = ValueDim + 2;");
+        writer.WriteLine();
+        writer.WriteLine("/// <summary>With a KvCache: the most rows (query heads of a group times query positions) one work item takes.</summary>");
+        writer.WriteLine($"private const int CachedRowsPerItem = {Literals.Int(KernelPlan.CachedRowsPerItem)};");
+        writer.WriteLine();
+        writer.WriteLine("/// <summary>With a KvCache: keys per tile, so that a tile of keys and one of values fit in 32 KiB of L1 cache.</summary>");
+        writer.WriteLine($"private const int CacheTile = {Literals.Int(plan.CacheTile)};");
+        writer.WriteLine();
 
         WriteExecute(writer, kernel);
+        writer.WriteLine();
+        WriteExecuteCached(writer, kernel);
         writer.WriteLine();
         WriteRowsDispatch(writer, kernel, plan);
         writer.WriteLine();
@@ -341,8 +354,13 @@ internal static partial class KernelEmitter
         bool bshd = kernel.Layout == AttentionLayout.Bshd;
         bool positional = kernel.IsCausal || kernel.HasWindow;
 
-        writer.WriteLine("/// <summary>Runs work items [start, end): each is up to RowsPerItem query rows of one (batch entry, head).</summary>");
+        writer.WriteLine("/// <summary>Runs work items [start, end): each is up to RowsPerItem query rows of one (batch entry, head), or with a KvCache, see ExecuteCached.</summary>");
         writer.OpenBlock("public static void Execute(scoped in AttentionArguments arguments, int start, int end)");
+        writer.OpenBlock("if (arguments.Cache is not null)");
+        writer.WriteLine("ExecuteCached(in arguments, start, end);");
+        writer.WriteLine("return;");
+        writer.CloseBlock();
+        writer.WriteLine();
         writer.WriteLine("int batch = arguments.Batch;");
         writer.WriteLine("int queryLength = arguments.QueryLength;");
         writer.WriteLine("int keyLength = arguments.KeyLength;");
@@ -426,10 +444,14 @@ internal static partial class KernelEmitter
             writer.WriteLine();
         }
 
+        writer.WriteLine("Span<float> rowState = stackalloc float[StateSize];");
+        writer.WriteLine("ref float state = ref MemoryMarshal.GetReference(rowState);");
         writer.OpenBlock("for (int r = 0; r < rows; r++)");
         writer.WriteLine("VisibleRange(position + r, valid, out int firstKey, out int endKey);");
-        string maskArguments = kernel.HasExplicitMask ? ", in mask, mask.GetRowStart(b, head, firstRow + r)" : string.Empty;
-        writer.WriteLine($"Row(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride), firstKey, endKey{maskArguments});");
+        writer.WriteLine("OnlineSoftmax.Reset(ref state, ValueDim);");
+        string maskArguments = kernel.HasExplicitMask ? ", in mask, mask.GetRowStart(b, head, firstRow + r), 0" : string.Empty;
+        writer.WriteLine($"Row(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, KeyStride, ValueStride, firstKey, endKey{maskArguments}, ref state);");
+        writer.WriteLine("OnlineSoftmax.Normalize(ref state, ValueDim, ref Unsafe.Add(ref output, (nint)r * OutputRowStride));");
         writer.CloseBlock();
         writer.CloseBlock();
     }
@@ -484,17 +506,22 @@ internal static partial class KernelEmitter
     }
 
     private static string RowParameters(KernelConfiguration kernel) =>
-        "ref float query, ref float keys, ref float values, ref float output, int firstKey, int endKey"
-        + (kernel.HasExplicitMask ? ", scoped in ExplicitMask mask, int maskStart" : string.Empty);
+        "ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey"
+        + (kernel.HasExplicitMask ? ", scoped in ExplicitMask mask, int maskStart, int maskKeyBase" : string.Empty)
+        + ", ref float state";
 
     private static string RowArguments(KernelConfiguration kernel) =>
-        "ref query, ref keys, ref values, ref output, firstKey, endKey" + (kernel.HasExplicitMask ? ", in mask, maskStart" : string.Empty);
+        "ref query, ref keys, ref values, keyStride, valueStride, firstKey, endKey"
+        + (kernel.HasExplicitMask ? ", in mask, maskStart, maskKeyBase" : string.Empty)
+        + ", ref state";
 
     private static void WriteRowDispatch(SourceWriter writer, KernelConfiguration kernel, KernelPlan plan)
     {
         writer.WriteLine("/// <summary>");
-        writer.WriteLine("/// Computes one query row over keys [firstKey, endKey) on the widest path this machine accelerates.");
-        writer.WriteLine("/// IsHardwareAccelerated is a JIT-time constant, so only the chosen path is compiled.");
+        writer.WriteLine("/// Advances one query row's online softmax over keys [firstKey, endKey), rows keyStride and valueStride floats apart,");
+        writer.WriteLine("/// on the widest path this machine accelerates. <paramref name=\"state\"/> holds the row's accumulator, maximum and sum");
+        writer.WriteLine("/// (see OnlineSoftmax), so a row can be computed in pieces: the prefill calls this once per row, the cached path once");
+        writer.WriteLine("/// per tile of keys. IsHardwareAccelerated is a JIT-time constant, so only the chosen path is compiled.");
         writer.WriteLine("/// </summary>");
         writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
         writer.OpenBlock($"private static void Row({RowParameters(kernel)})");

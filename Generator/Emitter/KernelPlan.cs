@@ -15,6 +15,12 @@ internal sealed class KernelPlan
     /// <summary>Keys scored, soft-maxed and accumulated together; a multiple of every vector width.</summary>
     public const int KeyTile = 128;
 
+    /// <summary>
+    /// The most rows of one (batch entry, key/value head) that a work item of the cached path takes: enough for the query
+    /// heads of a group times a few query positions, so that a tile of keys read once serves all of them.
+    /// </summary>
+    public const int CachedRowsPerItem = 16;
+
     /// <summary>The vector widths the emitter knows, widest first.</summary>
     private static readonly (string Type, int Bits)[] s_widths = { ("Vector512", 512), ("Vector256", 256), ("Vector128", 128) };
 
@@ -60,6 +66,13 @@ internal sealed class KernelPlan
     }
 
     public KernelConfiguration Kernel { get; }
+
+    /// <summary>
+    /// Keys per tile of the cached path: as many as keep one tile of keys and one of values (widened from Half, when the
+    /// cache stores halves) within 32 KiB, the L1 data cache of current x64 and Arm cores, a multiple of 16, from 16 to
+    /// <see cref="KeyTile"/>.
+    /// </summary>
+    public int CacheTile => System.Math.Max(16, System.Math.Min(KeyTile, 8192 / (Kernel.HeadDim + Kernel.ValueDim) / 16 * 16));
 
     /// <summary>Floats between consecutive key rows of one key/value head.</summary>
     public int KeyStride { get; }
