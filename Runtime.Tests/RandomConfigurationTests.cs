@@ -32,6 +32,55 @@ public sealed class RandomConfigurationTests : IClassFixture<RandomConfiguration
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Indices))]
+    public void Cached_forward_matches_the_reference(int index)
+    {
+        KernelUnderTest kernel = _kernels.All[index];
+        var random = new Random(TestSeed.For("random cached problems " + index));
+        for (int trial = 0; trial < 4; trial++)
+        {
+            CachedProblem.Random(kernel.Configuration, random, trial % 2 == 0 ? KvCachePrecision.Single : KvCachePrecision.Half).AssertMatchesReference(kernel);
+        }
+    }
+
+    [Fact]
+    public void Decoding_through_a_cache_matches_one_prefill_for_every_causal_configuration()
+    {
+        // Decoding token by token (or a few tokens per call) must give, row for row, what one prefill over the whole
+        // sequence gives. That holds for causal masks, where no row sees a later token.
+        var random = new Random(TestSeed.For("incremental decoding"));
+        int checkedKernels = 0;
+        foreach (KernelUnderTest kernel in _kernels.All.Where(k => (k.Configuration.Mask & AttentionMask.Causal) != 0 && (k.Configuration.Mask & AttentionMask.Explicit) == 0))
+        {
+            AttentionConfiguration c = kernel.Configuration;
+            int batch = random.Next(1, 3);
+            int n = random.Next(1, 120);
+            while ((long)batch * c.Heads * n * n * (c.HeadDim + c.ValueDim) > 6_000_000 && n > 1)
+            {
+                n /= 2;
+            }
+
+            AttentionProblem problem = AttentionProblem.Create(c, random, batch, n, n);
+            if ((c.Mask & AttentionMask.KeyPadding) != 0)
+            {
+                problem = new AttentionProblem
+                {
+                    Configuration = c, Batch = batch, QueryLength = n, KeyLength = n,
+                    Query = problem.Query, Key = problem.Key, Value = problem.Value, KeyLengths = Enumerable.Repeat(n, batch).ToArray(),
+                };
+            }
+
+            float[] full = problem.Run(kernel);
+            var cache = new KvCache(batch, c.KvHeads, c.HeadDim, c.ValueDim, n);
+            float[] decoded = Sequences.DecodeThroughCache(kernel, problem, cache, () => random.Next(3) == 0 ? random.Next(1, 6) : 1);
+            Tensors.AssertClose(full, decoded, 3e-5, 2e-4, $"{kernel.Name} decoded through a cache vs one prefill, batch {batch}, {n} tokens");
+            checkedKernels++;
+        }
+
+        Assert.True(checkedKernels >= 8, $"Only {checkedKernels} causal configurations were checked.");
+    }
+
     [Fact]
     public void The_configurations_cover_what_they_claim_to()
     {

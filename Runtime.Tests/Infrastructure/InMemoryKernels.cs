@@ -32,6 +32,8 @@ public static class InMemoryKernels
             source.AppendLine("{");
             source.AppendLine("    public static void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int batch, int queryLength, int keyLength, ReadOnlySpan<int> keyLengths, ExplicitMask mask) =>");
             source.AppendLine($"        {name}.Forward(query, key, value, output, batch, queryLength, keyLength{(padding ? ", keyLengths" : string.Empty)}{(explicitMask ? ", mask" : string.Empty)});");
+            source.AppendLine("    public static void ForwardCached(ReadOnlySpan<float> query, KvCache cache, Span<float> output, int batch, int queryLength, ExplicitMask mask) =>");
+            source.AppendLine($"        {name}.Forward(query, cache, output, batch, queryLength{(explicitMask ? ", mask" : string.Empty)});");
             source.AppendLine("}");
         }
 
@@ -48,7 +50,8 @@ public static class InMemoryKernels
             .Select(declaration => new KernelUnderTest(
                 declaration.Name,
                 (AttentionConfiguration)assembly.GetType("InMemory." + declaration.Name, throwOnError: true)!.GetProperty("Configuration")!.GetValue(null)!,
-                assembly.GetType($"InMemory.{declaration.Name}Adapter", throwOnError: true)!.GetMethod("Forward")!.CreateDelegate<ForwardAll>()))
+                assembly.GetType($"InMemory.{declaration.Name}Adapter", throwOnError: true)!.GetMethod("Forward")!.CreateDelegate<ForwardAll>(),
+                assembly.GetType($"InMemory.{declaration.Name}Adapter", throwOnError: true)!.GetMethod("ForwardCached")!.CreateDelegate<ForwardCachedAll>()))
             .ToList();
     }
 

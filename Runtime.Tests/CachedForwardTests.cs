@@ -1,0 +1,205 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using AttentionGen.CompilerServices;
+using AttentionGen.Runtime.Tests.Infrastructure;
+using Xunit;
+
+namespace AttentionGen.Runtime.Tests;
+
+/// <summary>
+/// The generated <c>Forward(query, cache, output, batch, queryLength)</c> of the declared kernels: against the reference,
+/// against a full prefill, with rings, long caches split across threads, half precision and bad arguments.
+/// </summary>
+public sealed class CachedForwardTests
+{
+    public static IEnumerable<object[]> Names() => DeclaredKernels.Names();
+
+    public static IEnumerable<object[]> CausalNames() => DeclaredKernels.All
+        .Where(k => (k.Configuration.Mask & AttentionMask.Causal) != 0 && (k.Configuration.Mask & AttentionMask.Explicit) == 0)
+        .Select(k => new object[] { k.Name });
+
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void Matches_the_reference_on_random_caches(string name)
+    {
+        KernelUnderTest kernel = DeclaredKernels.Get(name);
+        var random = new Random(TestSeed.For("cached " + name));
+        for (int trial = 0; trial < 8; trial++)
+        {
+            CachedProblem.Random(kernel.Configuration, random, trial % 2 == 0 ? KvCachePrecision.Single : KvCachePrecision.Half).AssertMatchesReference(kernel);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(CausalNames))]
+    public void Decoding_token_by_token_matches_one_prefill(string name)
+    {
+        KernelUnderTest kernel = DeclaredKernels.Get(name);
+        AttentionConfiguration c = kernel.Configuration;
+        var random = new Random(TestSeed.For("decode " + name));
+        int n = c.HeadDim > 256 ? 70 : 150;
+        AttentionProblem problem = AttentionProblem.Create(c with { Mask = c.Mask & ~AttentionMask.KeyPadding }, random, 2, n, n);
+        problem = new AttentionProblem
+        {
+            Configuration = c, Batch = 2, QueryLength = n, KeyLength = n, Query = problem.Query, Key = problem.Key, Value = problem.Value,
+            KeyLengths = (c.Mask & AttentionMask.KeyPadding) != 0 ? new[] { n, n } : Array.Empty<int>(),
+        };
+
+        float[] full = problem.Run(kernel);
+        float[] decoded = Sequences.DecodeThroughCache(kernel, problem, new KvCache(2, c.KvHeads, c.HeadDim, c.ValueDim, n), () => 1);
+        Tensors.AssertClose(full, decoded, 3e-5, 2e-4, name + " token by token");
+        float[] chunked = Sequences.DecodeThroughCache(kernel, problem, new KvCache(2, c.KvHeads, c.HeadDim, c.ValueDim, n), () => random.Next(1, 24));
+        Tensors.AssertClose(full, chunked, 3e-5, 2e-4, name + " in chunks");
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    public void A_ring_as_small_as_the_window_decodes_like_a_full_prefill(int chunk)
+    {
+        // MistralKernel looks back WindowLeft = 37 tokens, so a ring of 37 + chunk tokens holds every key a call needs,
+        // however long the sequence: it wraps around several times here.
+        KernelUnderTest kernel = DeclaredKernels.Get(nameof(MistralKernel));
+        AttentionConfiguration c = kernel.Configuration;
+        const int n = 230;
+        AttentionProblem problem = AttentionProblem.Create(c, new Random(TestSeed.For("ring")), 2, n, n);
+        float[] full = problem.Run(kernel);
+        KvCache ring = MistralKernel.CreateCache(2, c.WindowLeft + chunk, KvCachePrecision.Single, KvCacheOverflow.EvictOldest);
+        float[] decoded = Sequences.DecodeThroughCache(kernel, problem, ring, () => chunk);
+        Assert.Equal(n, ring.GetSequenceLength(0));
+        Assert.Equal(c.WindowLeft + chunk, ring.Length);
+        Tensors.AssertClose(full, decoded, 3e-5, 2e-4, "ring of " + (c.WindowLeft + chunk));
+    }
+
+    [Fact]
+    public void A_wrapped_half_ring_matches_the_reference()
+    {
+        KernelUnderTest kernel = DeclaredKernels.Get(nameof(MistralKernel));
+        var random = new Random(TestSeed.For("half ring"));
+        for (int appended = 40; appended < 200; appended += 37)
+        {
+            var problem = CachedProblem.Create(kernel.Configuration, random, KvCachePrecision.Half, new[] { appended, appended / 2 }, queryLength: 2,
+                capacity: 45, KvCacheOverflow.EvictOldest);
+            problem.AssertMatchesReference(kernel);
+        }
+    }
+
+    [Fact]
+    public void A_ring_that_lost_keys_the_queries_see_is_rejected()
+    {
+        var random = new Random(1);
+        KvCache ring = MistralKernel.CreateCache(1, capacity: 30, KvCachePrecision.Single, KvCacheOverflow.EvictOldest);
+        CachedProblem.Fill(ring, random, new[] { 30 });
+        var output = new float[MistralKernel.Heads * MistralKernel.ValueDim];
+        var query = new float[MistralKernel.Heads * MistralKernel.HeadDim];
+        MistralKernel.Forward(query, ring, output, 1, 1); // nothing evicted yet: fine
+
+        CachedProblem.Fill(ring, random, new[] { 1 });
+        output.AsSpan().Fill(7f);
+        var exception = Assert.Throws<ArgumentException>(() => MistralKernel.Forward(query, ring, output, 1, 1));
+        Assert.Equal("cache", exception.ParamName);
+        Assert.Contains("WindowLeft + queryLength = 38, but its capacity is 30", exception.Message);
+        Assert.All(output, value => Assert.Equal(7f, value));
+
+        KvCache llamaRing = new(1, LlamaKernel.KvHeads, LlamaKernel.HeadDim, LlamaKernel.ValueDim, 8, KvCachePrecision.Single, KvCacheOverflow.EvictOldest);
+        CachedProblem.Fill(llamaRing, random, new[] { 9 });
+        exception = Assert.Throws<ArgumentException>(() =>
+            LlamaKernel.Forward(new float[LlamaKernel.Heads * LlamaKernel.HeadDim], llamaRing, new float[LlamaKernel.Heads * LlamaKernel.ValueDim], 1, 1));
+        Assert.Contains("evicted its 1 oldest tokens", exception.Message);
+        Assert.Contains("only a type declared with AttentionMask.SlidingWindow", exception.Message);
+    }
+
+    [Theory]
+    [InlineData(KvCachePrecision.Single)]
+    [InlineData(KvCachePrecision.Half)]
+    public void A_long_cache_split_across_threads_matches_the_reference(KvCachePrecision precision)
+    {
+        // One sequence and two key/value heads: too few pairs for the threads, so the keys are split and the partial
+        // softmax states merged.
+        KernelUnderTest kernel = DeclaredKernels.Get(nameof(LlamaKernel));
+        const int length = 3000;
+        Assert.True(AttentionScheduler.SplitCount(items: 2, workPerItem: (long)4 * length * 256, length) > 1 || AttentionRuntime.MaxDegreeOfParallelism == 1);
+        var random = new Random(TestSeed.For("split " + precision));
+        foreach (int queryLength in new[] { 1, 2 })
+        {
+            CachedProblem.Create(kernel.Configuration, random, precision, new[] { length }, queryLength, capacity: length).AssertMatchesReference(kernel);
+        }
+
+        CachedProblem.Create(kernel.Configuration, random, precision, new[] { length, 1700 }, 1, capacity: length).AssertMatchesReference(kernel);
+    }
+
+    [Theory]
+    [InlineData(nameof(LlamaKernel))]
+    [InlineData(nameof(MistralKernel))]
+    [InlineData(nameof(ExplicitKernel))]
+    public void Half_storage_stays_within_2e_3_of_single(string name)
+    {
+        KernelUnderTest kernel = DeclaredKernels.Get(name);
+        AttentionConfiguration c = kernel.Configuration;
+        var random = new Random(TestSeed.For("half vs single " + name));
+        var single = new KvCache(2, c.KvHeads, c.HeadDim, c.ValueDim, 1200);
+        var half = new KvCache(2, c.KvHeads, c.HeadDim, c.ValueDim, 1200, KvCachePrecision.Half);
+        float[] keys = Tensors.Normal(random, 2 * 1100 * c.KvHeads * c.HeadDim), values = Tensors.Normal(random, 2 * 1100 * c.KvHeads * c.ValueDim);
+        single.Append(keys, values, 1100);
+        half.Append(keys, values, 1100);
+        float[] query = Tensors.Normal(random, 2 * 3 * c.Heads * c.HeadDim);
+        ExplicitMask mask = (c.Mask & AttentionMask.Explicit) != 0 ? ExplicitMask.Additive(Tensors.Normal(random, 1100), 1, 1, 1, 1100) : default;
+        var fromSingle = new float[2 * 3 * c.Heads * c.ValueDim];
+        var fromHalf = new float[fromSingle.Length];
+        kernel.ForwardCached(query, single, fromSingle, 2, 3, mask);
+        kernel.ForwardCached(query, half, fromHalf, 2, 3, mask);
+        Tensors.AssertClose(fromSingle, fromHalf, 2e-3, 0, name + ": Half against Single");
+    }
+
+    [Fact]
+    public void Queries_before_the_first_cached_token_see_nothing()
+    {
+        // Four query rows over a cache of two tokens: rows 0 and 1 sit before the first token, so a causal mask leaves
+        // them no key and they are zeros, as ONNX specifies for a negative offset.
+        var cache = LlamaKernel.CreateCache(1, 4);
+        CachedProblem.Fill(cache, new Random(3), new[] { 2 });
+        float[] query = Tensors.Normal(new Random(4), 4 * LlamaKernel.Heads * LlamaKernel.HeadDim);
+        var output = new float[4 * LlamaKernel.Heads * LlamaKernel.ValueDim];
+        output.AsSpan().Fill(float.NaN);
+        LlamaKernel.Forward(query, cache, output, 1, 4);
+        Assert.All(output.AsSpan(0, 2 * LlamaKernel.Heads * LlamaKernel.ValueDim).ToArray(), value => Assert.Equal(0f, value));
+        Assert.Contains(output.AsSpan(2 * LlamaKernel.Heads * LlamaKernel.ValueDim).ToArray(), value => value != 0f);
+
+        cache.Clear();
+        LlamaKernel.Forward(query, cache, output, 1, 4);
+        Assert.All(output, value => Assert.Equal(0f, value));
+    }
+
+    [Fact]
+    public void A_cache_that_does_not_fit_the_type_is_rejected_before_anything_is_written()
+    {
+        int heads = LlamaKernel.Heads, headDim = LlamaKernel.HeadDim, valueDim = LlamaKernel.ValueDim;
+        var query = new float[2 * heads * headDim];
+        var output = new float[2 * heads * valueDim];
+        output.AsSpan().Fill(3f);
+        KvCache good = LlamaKernel.CreateCache(2, 8);
+
+        void Rejects<TException>(Action call, string parameter, string message)
+            where TException : ArgumentException
+        {
+            var exception = Assert.Throws<TException>(call);
+            Assert.Equal(parameter, exception.ParamName);
+            Assert.Contains(message, exception.Message);
+            Assert.All(output, value => Assert.Equal(3f, value));
+        }
+
+        Rejects<ArgumentException>(() => LlamaKernel.Forward(query, new KvCache(2, 4, headDim, valueDim, 8), output, 2, 1), "cache",
+            "The cache holds 4 key/value heads with headDim 128 and valueDim 128, but this attention type has KvHeads = 2, HeadDim = 128 and ValueDim = 128");
+        Rejects<ArgumentException>(() => LlamaKernel.Forward(query, new KvCache(2, 2, 64, valueDim, 8), output, 2, 1), "cache", "headDim 64");
+        Rejects<ArgumentException>(() => LlamaKernel.Forward(query, new KvCache(2, 2, headDim, 96, 8), output, 2, 1), "cache", "valueDim 96");
+        Rejects<ArgumentNullException>(() => LlamaKernel.Forward(query, null!, output, 2, 1), "cache", "cache");
+        Rejects<ArgumentException>(() => LlamaKernel.Forward(query, good, output, 1, 1), "batch", "batch is 1, but the cache holds 2 batch entries");
+        Rejects<ArgumentException>(() => LlamaKernel.Forward(query.AsSpan(1), good, output, 2, 1), "query",
+            "[batch, queryLength, Heads, HeadDim] = [2, 1, 8, 128] needs 2048 elements, but the span has 2047");
+        Rejects<ArgumentException>(() => LlamaKernel.Forward(query, good, output.AsSpan(0, 100), 2, 1), "output", "needs 2048 elements, but the span has 100");
+        Rejects<ArgumentOutOfRangeException>(() => LlamaKernel.Forward(query, good, output, 2, -1), "queryLength", "queryLength");
+        Rejects<ArgumentException>(() => ExplicitKernel.Forward(new float[6 * 17], ExplicitKernel.CreateCache(2, 8), output, 2, 1, default), "mask",
+            "declared with AttentionMask.Explicit");
+    }
+}
