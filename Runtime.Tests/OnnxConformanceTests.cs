@@ -11,27 +11,32 @@ namespace AttentionGen.Runtime.Tests;
 
 /// <summary>
 /// The ONNX Attention backend test cases (opsets 23 and 24, converted to flat files in TestData/onnx-attention).
-/// Each case becomes an <c>[Attention]</c> declaration, generated and compiled in memory, and its output Y must
-/// match ONNX's within 1e-5. Cases that need a KV cache or half precision belong to later work and are listed
-/// as skipped; a case with a qk_matmul_output output is checked on Y only (attention-weight output is later work).
+/// Each case becomes an <c>[Attention]</c> declaration, generated and compiled in memory, and its output Y must match
+/// ONNX's within 1e-5 (4e-3 for float16). Cases without a cache run through <c>Forward(query, key, value, ...)</c>.
+/// Cases with past_key/past_value, with nonpad_kv_seqlen, or in float16 run through a <see cref="KvCache"/> as a decoder
+/// would: the past and then the new keys and values are appended (present = past ⧺ new is what the cache then holds,
+/// checked too), only the valid tokens of each entry when nonpad_kv_seqlen is given, in a Half cache for float16
+/// cases. A case with a qk_matmul_output output is checked on Y only (attention-weight output is later work).
 /// </summary>
 public sealed class OnnxConformanceTests : IClassFixture<OnnxConformanceTests.Kernels>
 {
     private const double Tolerance = 1e-5;
+
+    /// <summary>For float16 cases: ONNX rounds Y (and a float16 mask) to half precision.</summary>
+    private const double Float16Tolerance = 4e-3;
+
     private readonly Kernels _kernels;
 
     public OnnxConformanceTests(Kernels kernels) => _kernels = kernels;
 
     public static string Root { get; } = Path.Combine(AppContext.BaseDirectory, "TestData", "onnx-attention");
 
-    public static IEnumerable<object[]> SupportedCases() => OnnxCase.All.Where(c => c.SkipReason is null).Select(c => new object[] { c.Name });
+    public static IEnumerable<object[]> DenseCases() => OnnxCase.All.Where(c => !c.NeedsCache).Select(c => new object[] { c.Name });
 
-    public static IEnumerable<object[]> CasesWithPastKeyValue() => OnnxCase.All.Where(c => c.SkipReason == OnnxCase.NeedsCache).Select(c => new object[] { c.Name });
-
-    public static IEnumerable<object[]> Float16Cases() => OnnxCase.All.Where(c => c.SkipReason == OnnxCase.NeedsHalf).Select(c => new object[] { c.Name });
+    public static IEnumerable<object[]> CacheCases() => OnnxCase.All.Where(c => c.NeedsCache || c.KeyLengths.Length > 0).Select(c => new object[] { c.Name });
 
     [Theory]
-    [MemberData(nameof(SupportedCases))]
+    [MemberData(nameof(DenseCases))]
     public void Case_matches_ONNX(string name)
     {
         OnnxCase onnx = OnnxCase.All.Single(c => c.Name == name);
@@ -43,7 +48,7 @@ public sealed class OnnxConformanceTests : IClassFixture<OnnxConformanceTests.Ke
     }
 
     [Theory]
-    [MemberData(nameof(SupportedCases))]
+    [MemberData(nameof(DenseCases))]
     public void Reference_matches_ONNX(string name)
     {
         OnnxCase onnx = OnnxCase.All.Single(c => c.Name == name);
@@ -52,22 +57,41 @@ public sealed class OnnxConformanceTests : IClassFixture<OnnxConformanceTests.Ke
         Tensors.AssertClose(onnx.Expected, output, Tolerance, 0, name + " (reference)");
     }
 
-    [Theory(Skip = "Needs past_key/past_value, i.e. a KV cache: the KvCache issue (issue 4) adds these cases.")]
-    [MemberData(nameof(CasesWithPastKeyValue))]
-    public void Case_with_past_key_value_matches_ONNX(string name) => Assert.Fail(name + " has no runner yet.");
+    [Theory]
+    [MemberData(nameof(CacheCases))]
+    public void Case_matches_ONNX_through_a_KV_cache(string name)
+    {
+        OnnxCase onnx = OnnxCase.All.Single(c => c.Name == name);
+        KernelUnderTest kernel = _kernels.For(onnx);
+        onnx.AssertCacheHoldsPresent(onnx.FillCache(onnx.KeyLength));
+        KvCache cache = onnx.FillCache(onnx.DecodedKeyLength);
+        var output = new float[onnx.Expected.Length];
+        output.AsSpan().Fill(float.NaN);
+        kernel.ForwardCached(onnx.Query, cache, output, onnx.Batch, onnx.QueryLength, onnx.CreateMask(cache.Length));
+        Tensors.AssertClose(onnx.Expected, output, onnx.IsFloat16 ? Float16Tolerance : Tolerance, 0, $"{name} through a {cache.Precision} cache");
+    }
 
-    [Theory(Skip = "Needs float16 tensors: the half-precision issue (issue 4) adds these cases.")]
-    [MemberData(nameof(Float16Cases))]
-    public void Float16_case_matches_ONNX(string name) => Assert.Fail(name + " has no runner yet.");
+    [Theory]
+    [MemberData(nameof(CacheCases))]
+    public void Reference_matches_ONNX_through_a_KV_cache(string name)
+    {
+        OnnxCase onnx = OnnxCase.All.Single(c => c.Name == name);
+        var output = new float[onnx.Expected.Length];
+        KvCache cache = onnx.FillCache(onnx.DecodedKeyLength);
+        ReferenceAttention.Forward(onnx.Configuration, onnx.Query, cache, output, onnx.Batch, onnx.QueryLength, onnx.CreateMask(cache.Length));
+        Tensors.AssertClose(onnx.Expected, output, onnx.IsFloat16 ? Float16Tolerance : Tolerance, 0, name + " (reference, through a cache)");
+    }
 
     [Fact]
-    public void Every_case_of_the_suite_is_run_or_listed_as_skipped()
+    public void Every_case_of_the_suite_runs()
     {
         using JsonDocument index = JsonDocument.Parse(File.ReadAllText(Path.Combine(Root, "index.json")));
         string[] indexed = index.RootElement.GetProperty("cases").EnumerateArray().Select(c => c.GetProperty("name").GetString()!).Order().ToArray();
         Assert.Equal(76, indexed.Length);
-        Assert.Equal(indexed, OnnxCase.All.Select(c => c.Name).Order().ToArray());
-        Assert.True(OnnxCase.All.Count(c => c.SkipReason is null) >= 40, "Most cases run.");
+        string[] run = DenseCases().Concat(CacheCases()).Select(c => (string)c[0]).Distinct().Order().ToArray();
+        Assert.Equal(indexed, run);
+        Assert.Equal(23, OnnxCase.All.Count(c => c.NeedsCache));
+        Assert.Equal(6, OnnxCase.All.Count(c => c.KeyLengths.Length > 0 && !c.NeedsCache));
     }
 
     /// <summary>Compiles one kernel per distinct configuration among the cases, once for the class.</summary>
@@ -78,12 +102,11 @@ public sealed class OnnxConformanceTests : IClassFixture<OnnxConformanceTests.Ke
         public Kernels()
         {
             var declarations = OnnxCase.All
-                .Where(c => c.SkipReason is null)
                 .Select(c => InMemoryKernels.AttributeArguments(c.Configuration))
                 .Distinct()
                 .Select((arguments, i) => (Arguments: arguments, Name: "OnnxCase" + i))
                 .ToList();
-            var configurations = OnnxCase.All.Where(c => c.SkipReason is null)
+            var configurations = OnnxCase.All
                 .GroupBy(c => InMemoryKernels.AttributeArguments(c.Configuration))
                 .ToDictionary(g => g.Key, g => g.First().Configuration);
             IReadOnlyList<KernelUnderTest> kernels = InMemoryKernels.Build(declarations.Select(d => (d.Name, configurations[d.Arguments])).ToList());
@@ -100,17 +123,30 @@ public sealed class OnnxConformanceTests : IClassFixture<OnnxConformanceTests.Ke
 /// <summary>One converted ONNX case: its configuration, inputs and expected output (see TestData/onnx-attention/README.md).</summary>
 public sealed class OnnxCase
 {
-    public const string NeedsCache = "past_key/past_value";
-    public const string NeedsHalf = "float16";
-
     private static readonly Lazy<IReadOnlyList<OnnxCase>> s_all = new(() =>
         Directory.GetDirectories(OnnxConformanceTests.Root).Order(StringComparer.Ordinal).Select(Load).ToList());
 
     public static IReadOnlyList<OnnxCase> All => s_all.Value;
 
     public required string Name { get; init; }
-    public string? SkipReason { get; init; }
     public required AttentionConfiguration Configuration { get; init; }
+
+    /// <summary>Whether the case has past_key/past_value, or float16 tensors: both need a <see cref="KvCache"/>.</summary>
+    public bool NeedsCache => PastLength > 0 || IsFloat16;
+
+    /// <summary>Whether the case's tensors are float16 (the files hold them widened to float32, exactly).</summary>
+    public bool IsFloat16 { get; init; }
+
+    /// <summary>Tokens in past_key/past_value; 0 without them.</summary>
+    public int PastLength { get; init; }
+
+    /// <summary>past_key and past_value, <c>(B, Hkv, P, D)</c>.</summary>
+    public float[] PastKey { get; init; } = Array.Empty<float>();
+    public float[] PastValue { get; init; } = Array.Empty<float>();
+
+    /// <summary>present_key and present_value, <c>(B, Hkv, P + Skv, D)</c>; empty when the case does not output them.</summary>
+    public float[] PresentKey { get; init; } = Array.Empty<float>();
+    public float[] PresentValue { get; init; } = Array.Empty<float>();
     public int Batch { get; init; }
     public int QueryLength { get; init; }
     public int KeyLength { get; init; }
@@ -128,11 +164,97 @@ public sealed class OnnxCase
 
     public override string ToString() => Name;
 
+    /// <summary>
+    /// The new tokens a decoder has appended when it computes this case's queries. A cache's queries are its newest
+    /// tokens, while ONNX places query row i at past + i (its causal offset is the past length). The two agree when the
+    /// new block has as many tokens as Q; when it has more, as in the causal past cases with Sq = 4 and Skv = 6, the
+    /// extra tokens come after every query row, which the causal mask hides from all of them: a decoder has not appended
+    /// them yet.
+    /// </summary>
+    public int DecodedKeyLength => PastLength > 0 && (Configuration.Mask & AttentionMask.Causal) != 0 ? Math.Min(KeyLength, QueryLength) : KeyLength;
+
+    /// <summary>
+    /// A cache holding what this case attends to: past_key/past_value, then the first <paramref name="newTokens"/> of
+    /// K/V, appended as a decoder would, and no more than nonpad_kv_seqlen[b] tokens of entry b when that input is given.
+    /// Half for float16 cases.
+    /// </summary>
+    public KvCache FillCache(int newTokens)
+    {
+        AttentionConfiguration c = Configuration;
+        var cache = new KvCache(Batch, c.KvHeads, c.HeadDim, c.ValueDim, PastLength + KeyLength, IsFloat16 ? KvCachePrecision.Half : KvCachePrecision.Single);
+        if (PastLength > 0)
+        {
+            // past_* is always 4D, (B, Hkv, P, D).
+            cache.Append(
+                Sequences.Tokens(PastKey, AttentionLayout.Bhsd, AttentionLayout.Bshd, Batch, PastLength, c.KvHeads, c.HeadDim, 0, PastLength),
+                Sequences.Tokens(PastValue, AttentionLayout.Bhsd, AttentionLayout.Bshd, Batch, PastLength, c.KvHeads, c.ValueDim, 0, PastLength),
+                PastLength);
+        }
+
+        float[] keys = Sequences.Tokens(Key, c.Layout, AttentionLayout.Bshd, Batch, KeyLength, c.KvHeads, c.HeadDim, 0, newTokens);
+        float[] values = Sequences.Tokens(Value, c.Layout, AttentionLayout.Bshd, Batch, KeyLength, c.KvHeads, c.ValueDim, 0, newTokens);
+        if (KeyLengths.Length == 0)
+        {
+            cache.Append(keys, values, newTokens);
+        }
+        else
+        {
+            for (int b = 0; b < Batch; b++)
+            {
+                cache.Append(b, keys.AsSpan(b * newTokens * c.KvHeads * c.HeadDim), values.AsSpan(b * newTokens * c.KvHeads * c.ValueDim), Math.Min(newTokens, KeyLengths[b]));
+            }
+        }
+
+        return cache;
+    }
+
+    /// <summary>Checks that the cache holds present_key and present_value, when the case outputs them.</summary>
+    public void AssertCacheHoldsPresent(KvCache cache)
+    {
+        if (PresentKey.Length == 0)
+        {
+            return;
+        }
+
+        AttentionConfiguration c = Configuration;
+        int total = PastLength + KeyLength;
+        var keys = new float[Batch * c.KvHeads * total * c.HeadDim];
+        var values = new float[Batch * c.KvHeads * total * c.ValueDim];
+        for (int b = 0; b < Batch; b++)
+        {
+            Assert.Equal(total, cache.GetLength(b));
+            cache.CopyKeys(b, keys.AsSpan(b * c.KvHeads * total * c.HeadDim));
+            cache.CopyValues(b, values.AsSpan(b * c.KvHeads * total * c.ValueDim));
+        }
+
+        // Float16 inputs are halves already, so even a Half cache holds them exactly.
+        Assert.Equal(PresentKey, keys);
+        Assert.Equal(PresentValue, values);
+    }
+
     /// <summary>The case's attn_mask as an <see cref="ExplicitMask"/>, or default when it has none.</summary>
     public ExplicitMask CreateMask() =>
         MaskShape.Length == 0 ? default
         : MaskIsBoolean ? ExplicitMask.Boolean(MaskAllowed, MaskShape[0], MaskShape[1], MaskShape[2], MaskShape[3])
         : ExplicitMask.Additive(MaskAdditive, MaskShape[0], MaskShape[1], MaskShape[2], MaskShape[3]);
+
+    /// <summary>
+    /// The attn_mask with its key axis cut to the first <paramref name="keys"/> columns: those of the tokens a cache
+    /// holds. The columns dropped are of tokens every row has masked anyway (past nonpad_kv_seqlen, or after the causal
+    /// diagonal; see <see cref="DecodedKeyLength"/>).
+    /// </summary>
+    public ExplicitMask CreateMask(int keys)
+    {
+        if (MaskShape.Length == 0 || MaskShape[3] <= keys)
+        {
+            return CreateMask();
+        }
+
+        int rows = MaskShape[0] * MaskShape[1] * MaskShape[2], columns = MaskShape[3];
+        return MaskIsBoolean
+            ? ExplicitMask.Boolean(Enumerable.Range(0, rows).SelectMany(r => MaskAllowed.Skip(r * columns).Take(keys)).ToArray(), MaskShape[0], MaskShape[1], MaskShape[2], keys)
+            : ExplicitMask.Additive(Enumerable.Range(0, rows).SelectMany(r => MaskAdditive.Skip(r * columns).Take(keys)).ToArray(), MaskShape[0], MaskShape[1], MaskShape[2], keys);
+    }
 
     private static OnnxCase Load(string directory)
     {
@@ -161,16 +283,12 @@ public sealed class OnnxCase
             Layout = derived.GetProperty("input_rank").GetInt32() == 3 ? AttentionLayout.Bshd : AttentionLayout.Bhsd,
         };
 
-        string? skip = Input("past_key") is not null ? NeedsCache
-            : inputs.Any(i => i.GetProperty("onnx_dtype").GetString() == "FLOAT16") ? NeedsHalf
-            : null;
-        if (skip is not null)
-        {
-            return new OnnxCase { Name = name, SkipReason = skip, Configuration = configuration };
-        }
-
         float[] Floats(JsonElement tensor) => MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(Path.Combine(directory, tensor.GetProperty("file").GetString()!))).ToArray();
-        JsonElement y = root.GetProperty("outputs").EnumerateArray().Single(o => o.GetProperty("role").GetString() == "Y");
+        JsonElement[] outputs = root.GetProperty("outputs").EnumerateArray().ToArray();
+        JsonElement y = outputs.Single(o => o.GetProperty("role").GetString() == "Y");
+        JsonElement? Output(string role) => outputs.Where(o => o.GetProperty("role").GetString() == role).Select(o => (JsonElement?)o).FirstOrDefault();
+        JsonElement? pastKey = Input("past_key"), pastValue = Input("past_value");
+        JsonElement? presentKey = Output("present_key"), presentValue = Output("present_value");
 
         int[] maskShape = Array.Empty<int>();
         bool maskIsBoolean = false;
@@ -209,6 +327,12 @@ public sealed class OnnxCase
             MaskAllowed = allowed,
             MaskAdditive = additive,
             MaskShape = maskShape,
+            IsFloat16 = inputs.Any(i => i.GetProperty("onnx_dtype").GetString() == "FLOAT16"),
+            PastLength = derived.GetProperty("past_seq_len").GetInt32(),
+            PastKey = pastKey is { } pk ? Floats(pk) : Array.Empty<float>(),
+            PastValue = pastValue is { } pv ? Floats(pv) : Array.Empty<float>(),
+            PresentKey = presentKey is { } rk ? Floats(rk) : Array.Empty<float>(),
+            PresentValue = presentValue is { } rv ? Floats(rv) : Array.Empty<float>(),
         };
     }
 }
