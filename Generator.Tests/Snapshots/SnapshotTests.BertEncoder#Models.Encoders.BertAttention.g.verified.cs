@@ -166,8 +166,8 @@ namespace AttentionGen.Generated
         /// <summary>With a KvCache: the most rows (query heads of a group times query positions) one work item takes.</summary>
         private const int CachedRowsPerItem = 16;
 
-        /// <summary>With a KvCache: keys per tile, so that a tile of keys and one of values fit in 32 KiB of L1 cache.</summary>
-        private const int CacheTile = 64;
+        /// <summary>With a KvCache: keys per tile, so that a tile of keys and one of values widened from Half take at most 16 KiB of L1 cache.</summary>
+        private const int CacheTile = 32;
 
         /// <summary>Runs work items [start, end): each is up to RowsPerItem query rows of one (batch entry, head), or with a KvCache, see ExecuteCached.</summary>
         public static void Execute(scoped in AttentionArguments arguments, int start, int end)
@@ -242,6 +242,11 @@ namespace AttentionGen.Generated
                 int firstRow = chunk * CachedRowsPerItem;
                 int rows = Math.Min(CachedRowsPerItem, rowsPerHead - firstRow);
 
+                // One row over a Half cache of finite values reads the halves where they are and widens them in registers (RowHalf).
+                // Several rows share each tile widened into scratch once, as does a cache holding an infinity or NaN, which only
+                // the exact widening keeps.
+                bool direct = half && rows == 1 && Vector128.IsHardwareAccelerated && KvCacheAccess.HoldsOnlyFiniteValues(cache);
+
                 // Row firstRow + r is query position i = (firstRow + r) % queryLength of group member (firstRow + r) / queryLength,
                 // and sits at cache token length - queryLength + i: the last row is the newest token. This split takes an equal
                 // share of the keys that any of the rows sees.
@@ -262,15 +267,22 @@ namespace AttentionGen.Generated
                 int keyEnd = Math.Min(unionEnd, keyStart + share);
                 for (int tileStart = keyStart, count; tileStart < keyEnd; tileStart += count)
                 {
-                    // A tile stops where a ring wraps around, so its slots are consecutive.
-                    count = segments.Run(tileStart, Math.Min(CacheTile, keyEnd - tileStart));
+                    // A tile stops where a ring wraps around, so its slots are consecutive. Read directly, it is the whole run.
+                    count = segments.Run(tileStart, direct ? keyEnd - tileStart : Math.Min(CacheTile, keyEnd - tileStart));
                     int slot = segments.Slot(tileStart);
                     ref float keys = ref wideKeys;
                     ref float values = ref wideValues;
-                    if (half)
+                    ref ushort halfKeys = ref Unsafe.NullRef<ushort>();
+                    ref ushort halfValues = ref Unsafe.NullRef<ushort>();
+                    if (direct)
                     {
-                        KernelMath.WidenHalf(ref KvCacheAccess.HalfKey(cache, b, kvHead, slot), ref wideKeys, count * HeadDim);
-                        KernelMath.WidenHalf(ref KvCacheAccess.HalfValue(cache, b, kvHead, slot), ref wideValues, count * ValueDim);
+                        halfKeys = ref KvCacheAccess.HalfKey(cache, b, kvHead, slot);
+                        halfValues = ref KvCacheAccess.HalfValue(cache, b, kvHead, slot);
+                    }
+                    else if (half)
+                    {
+                        KvCacheAccess.WidenKeys(cache, b, kvHead, slot, count, ref wideKeys);
+                        KvCacheAccess.WidenValues(cache, b, kvHead, slot, count, ref wideValues);
                     }
                     else
                     {
@@ -286,7 +298,15 @@ namespace AttentionGen.Generated
                         {
                             int head = kvHead * GroupSize + (firstRow + r) / queryLength;
                             nint queryRow = ((nint)b * Heads + head) * queryLength + i;
-                            Row(ref Unsafe.Add(ref query, queryRow * HeadDim), ref keys, ref values, HeadDim, ValueDim, firstKey, endKey, ref Unsafe.Add(ref states, r * StateSize));
+                            ref float state = ref Unsafe.Add(ref states, r * StateSize);
+                            if (direct)
+                            {
+                                RowHalf(ref Unsafe.Add(ref query, queryRow * HeadDim), ref halfKeys, ref halfValues, firstKey, endKey, ref state);
+                            }
+                            else
+                            {
+                                Row(ref Unsafe.Add(ref query, queryRow * HeadDim), ref keys, ref values, HeadDim, ValueDim, firstKey, endKey, ref state);
+                            }
                         }
                     }
                 }
@@ -1658,6 +1678,420 @@ namespace AttentionGen.Generated
             }
 
             // Leave the state for the next piece of the row, or for OnlineSoftmax.Normalize (the accumulator is already in place).
+            Unsafe.Add(ref state, ValueDim) = rowMax;
+            Unsafe.Add(ref state, ValueDim + 1) = rowSum;
+        }
+
+        /// <summary>
+        /// Advances one query row's online softmax over keys [firstKey, endKey) of a Half cache that holds only finite values, on
+        /// the widest path this machine accelerates. Call it only when Vector128.IsHardwareAccelerated.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void RowHalf(ref float query, ref ushort keys, ref ushort values, int firstKey, int endKey, ref float state)
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                RowHalfVector512(ref query, ref keys, ref values, firstKey, endKey, ref state);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                RowHalfVector256(ref query, ref keys, ref values, firstKey, endKey, ref state);
+            }
+            else
+            {
+                RowHalfVector128(ref query, ref keys, ref values, firstKey, endKey, ref state);
+            }
+        }
+
+        /// <summary>
+        /// One query row, or a piece of one, on Vector512, over keys and values stored as finite halves (a Half KvCache), consecutive
+        /// rows HeadDim and ValueDim halves apart: 4 vectors per query/key head, 4 per value head. Each vector of halves is
+        /// widened in registers by KernelMath.LoadHalfBits, which leaves out the factor 2^112 (KernelMath.HalfRebias); the query and
+        /// each probability carry that factor instead, so the products are exact and nothing is widened into memory.
+        /// </summary>
+        private static void RowHalfVector512(ref float query, ref ushort keys, ref ushort values, int firstKey, int endKey, ref float state)
+        {
+            // Load the query row once, scaled by Scale · 2^112, so that each score is a plain dot product with the keys' bits.
+            Vector512<float> scale = Vector512.Create(Scale * KernelMath.HalfRebias);
+            Vector512<float> q0 = Vector512.LoadUnsafe(ref query) * scale;
+            Vector512<float> q1 = Vector512.LoadUnsafe(ref query, 16) * scale;
+            Vector512<float> q2 = Vector512.LoadUnsafe(ref query, 32) * scale;
+            Vector512<float> q3 = Vector512.LoadUnsafe(ref query, 48) * scale;
+
+            // The row's online-softmax state, from where the last call left it: output accumulators, one per vector of the
+            // value head, then the running maximum and sum.
+            Vector512<float> o0 = Vector512.LoadUnsafe(ref state);
+            Vector512<float> o1 = Vector512.LoadUnsafe(ref state, 16);
+            Vector512<float> o2 = Vector512.LoadUnsafe(ref state, 32);
+            Vector512<float> o3 = Vector512.LoadUnsafe(ref state, 48);
+            float rowMax = Unsafe.Add(ref state, ValueDim);
+            float rowSum = Unsafe.Add(ref state, ValueDim + 1);
+            Span<float> scores = stackalloc float[KeyTile];
+            ref float score = ref MemoryMarshal.GetReference(scores);
+
+            for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
+            {
+                int tileLength = Math.Min(KeyTile, endKey - tileStart);
+
+                // Scores: s_j = (scale · q) · k_j, 4 multiply-adds over 4 independent sums, then one horizontal sum per key.
+                for (int j = 0; j < tileLength; j++)
+                {
+                    ref ushort k = ref Unsafe.Add(ref keys, (nint)(tileStart + j) * HeadDim);
+                    Vector512<float> dot0 = q0 * KernelMath.LoadHalfBits512(ref k, 0);
+                    Vector512<float> dot1 = q1 * KernelMath.LoadHalfBits512(ref k, 16);
+                    Vector512<float> dot2 = q2 * KernelMath.LoadHalfBits512(ref k, 32);
+                    Vector512<float> dot3 = q3 * KernelMath.LoadHalfBits512(ref k, 48);
+                    scores[j] = Vector512.Sum((dot0 + dot1) + (dot2 + dot3));
+                }
+
+                // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
+                int paddedLength = (tileLength + 15) & ~15;
+                scores[tileLength..paddedLength].Fill(float.NegativeInfinity);
+                Vector512<float> maxima = Vector512.LoadUnsafe(ref score);
+                for (int j = 16; j < paddedLength; j += 16)
+                {
+                    maxima = Vector512.Max(maxima, Vector512.LoadUnsafe(ref score, (nuint)j));
+                }
+                float tileMax = KernelMath.MaxAcross(maxima);
+                if (tileMax == float.NegativeInfinity)
+                {
+                    continue; // every key of the tile is masked: it adds nothing
+                }
+
+                // Online softmax: when the maximum grows, rescale the sum and the accumulators by exp(old max - new max).
+                if (tileMax > rowMax)
+                {
+                    float correction = MathF.Exp(rowMax - tileMax);
+                    rowMax = tileMax;
+                    rowSum *= correction;
+                    o0 *= correction;
+                    o1 *= correction;
+                    o2 *= correction;
+                    o3 *= correction;
+                }
+
+                // Probabilities p_j = exp(s_j - max), written over the scores.
+                Vector512<float> maximum = Vector512.Create(rowMax);
+                Vector512<float> tileSum = Vector512<float>.Zero;
+                for (int j = 0; j < paddedLength; j += 16)
+                {
+                    Vector512<float> p = KernelMath.Exp(Vector512.LoadUnsafe(ref score, (nuint)j) - maximum);
+                    p.StoreUnsafe(ref score, (nuint)j);
+                    tileSum += p;
+                }
+                rowSum += Vector512.Sum(tileSum);
+
+                // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
+                for (int j = 0; j < tileLength; j++)
+                {
+                    Vector512<float> p = Vector512.Create(scores[j] * KernelMath.HalfRebias);
+                    ref ushort v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueDim);
+                    o0 = Vector512.MultiplyAddEstimate(p, KernelMath.LoadHalfBits512(ref v, 0), o0);
+                    o1 = Vector512.MultiplyAddEstimate(p, KernelMath.LoadHalfBits512(ref v, 16), o1);
+                    o2 = Vector512.MultiplyAddEstimate(p, KernelMath.LoadHalfBits512(ref v, 32), o2);
+                    o3 = Vector512.MultiplyAddEstimate(p, KernelMath.LoadHalfBits512(ref v, 48), o3);
+                }
+            }
+
+            // Leave the state for the next piece of the row, or for OnlineSoftmax.Normalize.
+            o0.StoreUnsafe(ref state);
+            o1.StoreUnsafe(ref state, 16);
+            o2.StoreUnsafe(ref state, 32);
+            o3.StoreUnsafe(ref state, 48);
+            Unsafe.Add(ref state, ValueDim) = rowMax;
+            Unsafe.Add(ref state, ValueDim + 1) = rowSum;
+        }
+
+        /// <summary>
+        /// One query row, or a piece of one, on Vector256, over keys and values stored as finite halves (a Half KvCache), consecutive
+        /// rows HeadDim and ValueDim halves apart: 8 vectors per query/key head, 8 per value head. Each vector of halves is
+        /// widened in registers by KernelMath.LoadHalfBits, which leaves out the factor 2^112 (KernelMath.HalfRebias); the query and
+        /// each probability carry that factor instead, so the products are exact and nothing is widened into memory.
+        /// </summary>
+        private static void RowHalfVector256(ref float query, ref ushort keys, ref ushort values, int firstKey, int endKey, ref float state)
+        {
+            // Load the query row once, scaled by Scale · 2^112, so that each score is a plain dot product with the keys' bits.
+            Vector256<float> scale = Vector256.Create(Scale * KernelMath.HalfRebias);
+            Vector256<float> q0 = Vector256.LoadUnsafe(ref query) * scale;
+            Vector256<float> q1 = Vector256.LoadUnsafe(ref query, 8) * scale;
+            Vector256<float> q2 = Vector256.LoadUnsafe(ref query, 16) * scale;
+            Vector256<float> q3 = Vector256.LoadUnsafe(ref query, 24) * scale;
+            Vector256<float> q4 = Vector256.LoadUnsafe(ref query, 32) * scale;
+            Vector256<float> q5 = Vector256.LoadUnsafe(ref query, 40) * scale;
+            Vector256<float> q6 = Vector256.LoadUnsafe(ref query, 48) * scale;
+            Vector256<float> q7 = Vector256.LoadUnsafe(ref query, 56) * scale;
+
+            // The row's online-softmax state, from where the last call left it: output accumulators, one per vector of the
+            // value head, then the running maximum and sum.
+            Vector256<float> o0 = Vector256.LoadUnsafe(ref state);
+            Vector256<float> o1 = Vector256.LoadUnsafe(ref state, 8);
+            Vector256<float> o2 = Vector256.LoadUnsafe(ref state, 16);
+            Vector256<float> o3 = Vector256.LoadUnsafe(ref state, 24);
+            Vector256<float> o4 = Vector256.LoadUnsafe(ref state, 32);
+            Vector256<float> o5 = Vector256.LoadUnsafe(ref state, 40);
+            Vector256<float> o6 = Vector256.LoadUnsafe(ref state, 48);
+            Vector256<float> o7 = Vector256.LoadUnsafe(ref state, 56);
+            float rowMax = Unsafe.Add(ref state, ValueDim);
+            float rowSum = Unsafe.Add(ref state, ValueDim + 1);
+            Span<float> scores = stackalloc float[KeyTile];
+            ref float score = ref MemoryMarshal.GetReference(scores);
+
+            for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
+            {
+                int tileLength = Math.Min(KeyTile, endKey - tileStart);
+
+                // Scores: s_j = (scale · q) · k_j, 8 multiply-adds over 4 independent sums, then one horizontal sum per key.
+                for (int j = 0; j < tileLength; j++)
+                {
+                    ref ushort k = ref Unsafe.Add(ref keys, (nint)(tileStart + j) * HeadDim);
+                    Vector256<float> dot0 = q0 * KernelMath.LoadHalfBits256(ref k, 0);
+                    Vector256<float> dot1 = q1 * KernelMath.LoadHalfBits256(ref k, 8);
+                    Vector256<float> dot2 = q2 * KernelMath.LoadHalfBits256(ref k, 16);
+                    Vector256<float> dot3 = q3 * KernelMath.LoadHalfBits256(ref k, 24);
+                    dot0 = Vector256.MultiplyAddEstimate(q4, KernelMath.LoadHalfBits256(ref k, 32), dot0);
+                    dot1 = Vector256.MultiplyAddEstimate(q5, KernelMath.LoadHalfBits256(ref k, 40), dot1);
+                    dot2 = Vector256.MultiplyAddEstimate(q6, KernelMath.LoadHalfBits256(ref k, 48), dot2);
+                    dot3 = Vector256.MultiplyAddEstimate(q7, KernelMath.LoadHalfBits256(ref k, 56), dot3);
+                    scores[j] = Vector256.Sum((dot0 + dot1) + (dot2 + dot3));
+                }
+
+                // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
+                int paddedLength = (tileLength + 7) & ~7;
+                scores[tileLength..paddedLength].Fill(float.NegativeInfinity);
+                Vector256<float> maxima = Vector256.LoadUnsafe(ref score);
+                for (int j = 8; j < paddedLength; j += 8)
+                {
+                    maxima = Vector256.Max(maxima, Vector256.LoadUnsafe(ref score, (nuint)j));
+                }
+                float tileMax = KernelMath.MaxAcross(maxima);
+                if (tileMax == float.NegativeInfinity)
+                {
+                    continue; // every key of the tile is masked: it adds nothing
+                }
+
+                // Online softmax: when the maximum grows, rescale the sum and the accumulators by exp(old max - new max).
+                if (tileMax > rowMax)
+                {
+                    float correction = MathF.Exp(rowMax - tileMax);
+                    rowMax = tileMax;
+                    rowSum *= correction;
+                    o0 *= correction;
+                    o1 *= correction;
+                    o2 *= correction;
+                    o3 *= correction;
+                    o4 *= correction;
+                    o5 *= correction;
+                    o6 *= correction;
+                    o7 *= correction;
+                }
+
+                // Probabilities p_j = exp(s_j - max), written over the scores.
+                Vector256<float> maximum = Vector256.Create(rowMax);
+                Vector256<float> tileSum = Vector256<float>.Zero;
+                for (int j = 0; j < paddedLength; j += 8)
+                {
+                    Vector256<float> p = KernelMath.Exp(Vector256.LoadUnsafe(ref score, (nuint)j) - maximum);
+                    p.StoreUnsafe(ref score, (nuint)j);
+                    tileSum += p;
+                }
+                rowSum += Vector256.Sum(tileSum);
+
+                // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
+                for (int j = 0; j < tileLength; j++)
+                {
+                    Vector256<float> p = Vector256.Create(scores[j] * KernelMath.HalfRebias);
+                    ref ushort v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueDim);
+                    o0 = Vector256.MultiplyAddEstimate(p, KernelMath.LoadHalfBits256(ref v, 0), o0);
+                    o1 = Vector256.MultiplyAddEstimate(p, KernelMath.LoadHalfBits256(ref v, 8), o1);
+                    o2 = Vector256.MultiplyAddEstimate(p, KernelMath.LoadHalfBits256(ref v, 16), o2);
+                    o3 = Vector256.MultiplyAddEstimate(p, KernelMath.LoadHalfBits256(ref v, 24), o3);
+                    o4 = Vector256.MultiplyAddEstimate(p, KernelMath.LoadHalfBits256(ref v, 32), o4);
+                    o5 = Vector256.MultiplyAddEstimate(p, KernelMath.LoadHalfBits256(ref v, 40), o5);
+                    o6 = Vector256.MultiplyAddEstimate(p, KernelMath.LoadHalfBits256(ref v, 48), o6);
+                    o7 = Vector256.MultiplyAddEstimate(p, KernelMath.LoadHalfBits256(ref v, 56), o7);
+                }
+            }
+
+            // Leave the state for the next piece of the row, or for OnlineSoftmax.Normalize.
+            o0.StoreUnsafe(ref state);
+            o1.StoreUnsafe(ref state, 8);
+            o2.StoreUnsafe(ref state, 16);
+            o3.StoreUnsafe(ref state, 24);
+            o4.StoreUnsafe(ref state, 32);
+            o5.StoreUnsafe(ref state, 40);
+            o6.StoreUnsafe(ref state, 48);
+            o7.StoreUnsafe(ref state, 56);
+            Unsafe.Add(ref state, ValueDim) = rowMax;
+            Unsafe.Add(ref state, ValueDim + 1) = rowSum;
+        }
+
+        /// <summary>
+        /// One query row, or a piece of one, on Vector128, over keys and values stored as finite halves (a Half KvCache), consecutive
+        /// rows HeadDim and ValueDim halves apart: 16 vectors per query/key head, 16 per value head. Each vector of halves is
+        /// widened in registers by KernelMath.LoadHalfBits, which leaves out the factor 2^112 (KernelMath.HalfRebias); the query and
+        /// each probability carry that factor instead, so the products are exact and nothing is widened into memory.
+        /// </summary>
+        private static void RowHalfVector128(ref float query, ref ushort keys, ref ushort values, int firstKey, int endKey, ref float state)
+        {
+            // Load the query row once, scaled by Scale · 2^112, so that each score is a plain dot product with the keys' bits.
+            Vector128<float> scale = Vector128.Create(Scale * KernelMath.HalfRebias);
+            Vector128<float> q0 = Vector128.LoadUnsafe(ref query) * scale;
+            Vector128<float> q1 = Vector128.LoadUnsafe(ref query, 4) * scale;
+            Vector128<float> q2 = Vector128.LoadUnsafe(ref query, 8) * scale;
+            Vector128<float> q3 = Vector128.LoadUnsafe(ref query, 12) * scale;
+            Vector128<float> q4 = Vector128.LoadUnsafe(ref query, 16) * scale;
+            Vector128<float> q5 = Vector128.LoadUnsafe(ref query, 20) * scale;
+            Vector128<float> q6 = Vector128.LoadUnsafe(ref query, 24) * scale;
+            Vector128<float> q7 = Vector128.LoadUnsafe(ref query, 28) * scale;
+            Vector128<float> q8 = Vector128.LoadUnsafe(ref query, 32) * scale;
+            Vector128<float> q9 = Vector128.LoadUnsafe(ref query, 36) * scale;
+            Vector128<float> q10 = Vector128.LoadUnsafe(ref query, 40) * scale;
+            Vector128<float> q11 = Vector128.LoadUnsafe(ref query, 44) * scale;
+            Vector128<float> q12 = Vector128.LoadUnsafe(ref query, 48) * scale;
+            Vector128<float> q13 = Vector128.LoadUnsafe(ref query, 52) * scale;
+            Vector128<float> q14 = Vector128.LoadUnsafe(ref query, 56) * scale;
+            Vector128<float> q15 = Vector128.LoadUnsafe(ref query, 60) * scale;
+
+            // The row's online-softmax state, from where the last call left it: output accumulators, one per vector of the
+            // value head, then the running maximum and sum.
+            Vector128<float> o0 = Vector128.LoadUnsafe(ref state);
+            Vector128<float> o1 = Vector128.LoadUnsafe(ref state, 4);
+            Vector128<float> o2 = Vector128.LoadUnsafe(ref state, 8);
+            Vector128<float> o3 = Vector128.LoadUnsafe(ref state, 12);
+            Vector128<float> o4 = Vector128.LoadUnsafe(ref state, 16);
+            Vector128<float> o5 = Vector128.LoadUnsafe(ref state, 20);
+            Vector128<float> o6 = Vector128.LoadUnsafe(ref state, 24);
+            Vector128<float> o7 = Vector128.LoadUnsafe(ref state, 28);
+            Vector128<float> o8 = Vector128.LoadUnsafe(ref state, 32);
+            Vector128<float> o9 = Vector128.LoadUnsafe(ref state, 36);
+            Vector128<float> o10 = Vector128.LoadUnsafe(ref state, 40);
+            Vector128<float> o11 = Vector128.LoadUnsafe(ref state, 44);
+            Vector128<float> o12 = Vector128.LoadUnsafe(ref state, 48);
+            Vector128<float> o13 = Vector128.LoadUnsafe(ref state, 52);
+            Vector128<float> o14 = Vector128.LoadUnsafe(ref state, 56);
+            Vector128<float> o15 = Vector128.LoadUnsafe(ref state, 60);
+            float rowMax = Unsafe.Add(ref state, ValueDim);
+            float rowSum = Unsafe.Add(ref state, ValueDim + 1);
+            Span<float> scores = stackalloc float[KeyTile];
+            ref float score = ref MemoryMarshal.GetReference(scores);
+
+            for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
+            {
+                int tileLength = Math.Min(KeyTile, endKey - tileStart);
+
+                // Scores: s_j = (scale · q) · k_j, 16 multiply-adds over 4 independent sums, then one horizontal sum per key.
+                for (int j = 0; j < tileLength; j++)
+                {
+                    ref ushort k = ref Unsafe.Add(ref keys, (nint)(tileStart + j) * HeadDim);
+                    Vector128<float> dot0 = q0 * KernelMath.LoadHalfBits128(ref k, 0);
+                    Vector128<float> dot1 = q1 * KernelMath.LoadHalfBits128(ref k, 4);
+                    Vector128<float> dot2 = q2 * KernelMath.LoadHalfBits128(ref k, 8);
+                    Vector128<float> dot3 = q3 * KernelMath.LoadHalfBits128(ref k, 12);
+                    dot0 = Vector128.MultiplyAddEstimate(q4, KernelMath.LoadHalfBits128(ref k, 16), dot0);
+                    dot1 = Vector128.MultiplyAddEstimate(q5, KernelMath.LoadHalfBits128(ref k, 20), dot1);
+                    dot2 = Vector128.MultiplyAddEstimate(q6, KernelMath.LoadHalfBits128(ref k, 24), dot2);
+                    dot3 = Vector128.MultiplyAddEstimate(q7, KernelMath.LoadHalfBits128(ref k, 28), dot3);
+                    dot0 = Vector128.MultiplyAddEstimate(q8, KernelMath.LoadHalfBits128(ref k, 32), dot0);
+                    dot1 = Vector128.MultiplyAddEstimate(q9, KernelMath.LoadHalfBits128(ref k, 36), dot1);
+                    dot2 = Vector128.MultiplyAddEstimate(q10, KernelMath.LoadHalfBits128(ref k, 40), dot2);
+                    dot3 = Vector128.MultiplyAddEstimate(q11, KernelMath.LoadHalfBits128(ref k, 44), dot3);
+                    dot0 = Vector128.MultiplyAddEstimate(q12, KernelMath.LoadHalfBits128(ref k, 48), dot0);
+                    dot1 = Vector128.MultiplyAddEstimate(q13, KernelMath.LoadHalfBits128(ref k, 52), dot1);
+                    dot2 = Vector128.MultiplyAddEstimate(q14, KernelMath.LoadHalfBits128(ref k, 56), dot2);
+                    dot3 = Vector128.MultiplyAddEstimate(q15, KernelMath.LoadHalfBits128(ref k, 60), dot3);
+                    scores[j] = Vector128.Sum((dot0 + dot1) + (dot2 + dot3));
+                }
+
+                // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
+                int paddedLength = (tileLength + 3) & ~3;
+                scores[tileLength..paddedLength].Fill(float.NegativeInfinity);
+                Vector128<float> maxima = Vector128.LoadUnsafe(ref score);
+                for (int j = 4; j < paddedLength; j += 4)
+                {
+                    maxima = Vector128.Max(maxima, Vector128.LoadUnsafe(ref score, (nuint)j));
+                }
+                float tileMax = KernelMath.MaxAcross(maxima);
+                if (tileMax == float.NegativeInfinity)
+                {
+                    continue; // every key of the tile is masked: it adds nothing
+                }
+
+                // Online softmax: when the maximum grows, rescale the sum and the accumulators by exp(old max - new max).
+                if (tileMax > rowMax)
+                {
+                    float correction = MathF.Exp(rowMax - tileMax);
+                    rowMax = tileMax;
+                    rowSum *= correction;
+                    o0 *= correction;
+                    o1 *= correction;
+                    o2 *= correction;
+                    o3 *= correction;
+                    o4 *= correction;
+                    o5 *= correction;
+                    o6 *= correction;
+                    o7 *= correction;
+                    o8 *= correction;
+                    o9 *= correction;
+                    o10 *= correction;
+                    o11 *= correction;
+                    o12 *= correction;
+                    o13 *= correction;
+                    o14 *= correction;
+                    o15 *= correction;
+                }
+
+                // Probabilities p_j = exp(s_j - max), written over the scores.
+                Vector128<float> maximum = Vector128.Create(rowMax);
+                Vector128<float> tileSum = Vector128<float>.Zero;
+                for (int j = 0; j < paddedLength; j += 4)
+                {
+                    Vector128<float> p = KernelMath.Exp(Vector128.LoadUnsafe(ref score, (nuint)j) - maximum);
+                    p.StoreUnsafe(ref score, (nuint)j);
+                    tileSum += p;
+                }
+                rowSum += Vector128.Sum(tileSum);
+
+                // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
+                for (int j = 0; j < tileLength; j++)
+                {
+                    Vector128<float> p = Vector128.Create(scores[j] * KernelMath.HalfRebias);
+                    ref ushort v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueDim);
+                    o0 = Vector128.MultiplyAddEstimate(p, KernelMath.LoadHalfBits128(ref v, 0), o0);
+                    o1 = Vector128.MultiplyAddEstimate(p, KernelMath.LoadHalfBits128(ref v, 4), o1);
+                    o2 = Vector128.MultiplyAddEstimate(p, KernelMath.LoadHalfBits128(ref v, 8), o2);
+                    o3 = Vector128.MultiplyAddEstimate(p, KernelMath.LoadHalfBits128(ref v, 12), o3);
+                    o4 = Vector128.MultiplyAddEstimate(p, KernelMath.LoadHalfBits128(ref v, 16), o4);
+                    o5 = Vector128.MultiplyAddEstimate(p, KernelMath.LoadHalfBits128(ref v, 20), o5);
+                    o6 = Vector128.MultiplyAddEstimate(p, KernelMath.LoadHalfBits128(ref v, 24), o6);
+                    o7 = Vector128.MultiplyAddEstimate(p, KernelMath.LoadHalfBits128(ref v, 28), o7);
+                    o8 = Vector128.MultiplyAddEstimate(p, KernelMath.LoadHalfBits128(ref v, 32), o8);
+                    o9 = Vector128.MultiplyAddEstimate(p, KernelMath.LoadHalfBits128(ref v, 36), o9);
+                    o10 = Vector128.MultiplyAddEstimate(p, KernelMath.LoadHalfBits128(ref v, 40), o10);
+                    o11 = Vector128.MultiplyAddEstimate(p, KernelMath.LoadHalfBits128(ref v, 44), o11);
+                    o12 = Vector128.MultiplyAddEstimate(p, KernelMath.LoadHalfBits128(ref v, 48), o12);
+                    o13 = Vector128.MultiplyAddEstimate(p, KernelMath.LoadHalfBits128(ref v, 52), o13);
+                    o14 = Vector128.MultiplyAddEstimate(p, KernelMath.LoadHalfBits128(ref v, 56), o14);
+                    o15 = Vector128.MultiplyAddEstimate(p, KernelMath.LoadHalfBits128(ref v, 60), o15);
+                }
+            }
+
+            // Leave the state for the next piece of the row, or for OnlineSoftmax.Normalize.
+            o0.StoreUnsafe(ref state);
+            o1.StoreUnsafe(ref state, 4);
+            o2.StoreUnsafe(ref state, 8);
+            o3.StoreUnsafe(ref state, 12);
+            o4.StoreUnsafe(ref state, 16);
+            o5.StoreUnsafe(ref state, 20);
+            o6.StoreUnsafe(ref state, 24);
+            o7.StoreUnsafe(ref state, 28);
+            o8.StoreUnsafe(ref state, 32);
+            o9.StoreUnsafe(ref state, 36);
+            o10.StoreUnsafe(ref state, 40);
+            o11.StoreUnsafe(ref state, 44);
+            o12.StoreUnsafe(ref state, 48);
+            o13.StoreUnsafe(ref state, 52);
+            o14.StoreUnsafe(ref state, 56);
+            o15.StoreUnsafe(ref state, 60);
             Unsafe.Add(ref state, ValueDim) = rowMax;
             Unsafe.Add(ref state, ValueDim + 1) = rowSum;
         }

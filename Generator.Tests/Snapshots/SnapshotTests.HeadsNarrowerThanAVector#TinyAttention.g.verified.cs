@@ -162,7 +162,7 @@ namespace AttentionGen.Generated
         /// <summary>With a KvCache: the most rows (query heads of a group times query positions) one work item takes.</summary>
         private const int CachedRowsPerItem = 16;
 
-        /// <summary>With a KvCache: keys per tile, so that a tile of keys and one of values fit in 32 KiB of L1 cache.</summary>
+        /// <summary>With a KvCache: keys per tile, so that a tile of keys and one of values widened from Half take at most 16 KiB of L1 cache.</summary>
         private const int CacheTile = 128;
 
         /// <summary>Runs work items [start, end): each is up to RowsPerItem query rows of one (batch entry, head), or with a KvCache, see ExecuteCached.</summary>
@@ -264,8 +264,8 @@ namespace AttentionGen.Generated
                     ref float values = ref wideValues;
                     if (half)
                     {
-                        KernelMath.WidenHalf(ref KvCacheAccess.HalfKey(cache, b, kvHead, slot), ref wideKeys, count * HeadDim);
-                        KernelMath.WidenHalf(ref KvCacheAccess.HalfValue(cache, b, kvHead, slot), ref wideValues, count * ValueDim);
+                        KvCacheAccess.WidenKeys(cache, b, kvHead, slot, count, ref wideKeys);
+                        KvCacheAccess.WidenValues(cache, b, kvHead, slot, count, ref wideValues);
                     }
                     else
                     {

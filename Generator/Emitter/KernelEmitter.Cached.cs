@@ -80,8 +80,9 @@ internal static partial class KernelEmitter
     }
 
     /// <summary>Writes <c>ExecuteCached</c>, the work loop of a <c>Forward</c> call over a <c>KvCache</c>.</summary>
-    private static void WriteExecuteCached(SourceWriter writer, KernelConfiguration kernel)
+    private static void WriteExecuteCached(SourceWriter writer, KernelConfiguration kernel, KernelPlan plan)
     {
+        bool direct = plan.Paths.Count > 0;
         bool bshd = kernel.Layout == AttentionLayout.Bshd;
         writer.WriteLine("/// <summary>");
         writer.WriteLine("/// Runs work items [start, end) of a Forward over a KvCache. An item is a chunk of up to CachedRowsPerItem of the rows");
@@ -120,6 +121,15 @@ internal static partial class KernelEmitter
         writer.WriteLine("int length = segments.Length;");
         writer.WriteLine("int firstRow = chunk * CachedRowsPerItem;");
         writer.WriteLine("int rows = Math.Min(CachedRowsPerItem, rowsPerHead - firstRow);");
+        if (direct)
+        {
+            writer.WriteLine();
+            writer.WriteLine("// One row over a Half cache of finite values reads the halves where they are and widens them in registers (RowHalf).");
+            writer.WriteLine("// Several rows share each tile widened into scratch once, as does a cache holding an infinity or NaN, which only");
+            writer.WriteLine("// the exact widening keeps.");
+            writer.WriteLine($"bool direct = half && rows == 1 && {plan.Paths[plan.Paths.Count - 1].Type}.IsHardwareAccelerated && KvCacheAccess.HoldsOnlyFiniteValues(cache);");
+        }
+
         writer.WriteLine();
         writer.WriteLine("// Row firstRow + r is query position i = (firstRow + r) % queryLength of group member (firstRow + r) / queryLength,");
         writer.WriteLine("// and sits at cache token length - queryLength + i: the last row is the newest token. This split takes an equal");
@@ -138,14 +148,37 @@ internal static partial class KernelEmitter
         writer.WriteLine("int keyStart = Math.Min(unionEnd, unionFirst + split * share);");
         writer.WriteLine("int keyEnd = Math.Min(unionEnd, keyStart + share);");
         writer.OpenBlock("for (int tileStart = keyStart, count; tileStart < keyEnd; tileStart += count)");
-        writer.WriteLine("// A tile stops where a ring wraps around, so its slots are consecutive.");
-        writer.WriteLine("count = segments.Run(tileStart, Math.Min(CacheTile, keyEnd - tileStart));");
+        if (direct)
+        {
+            writer.WriteLine("// A tile stops where a ring wraps around, so its slots are consecutive. Read directly, it is the whole run.");
+            writer.WriteLine("count = segments.Run(tileStart, direct ? keyEnd - tileStart : Math.Min(CacheTile, keyEnd - tileStart));");
+        }
+        else
+        {
+            writer.WriteLine("// A tile stops where a ring wraps around, so its slots are consecutive.");
+            writer.WriteLine("count = segments.Run(tileStart, Math.Min(CacheTile, keyEnd - tileStart));");
+        }
+
         writer.WriteLine("int slot = segments.Slot(tileStart);");
         writer.WriteLine("ref float keys = ref wideKeys;");
         writer.WriteLine("ref float values = ref wideValues;");
-        writer.OpenBlock("if (half)");
-        writer.WriteLine("KernelMath.WidenHalf(ref KvCacheAccess.HalfKey(cache, b, kvHead, slot), ref wideKeys, count * HeadDim);");
-        writer.WriteLine("KernelMath.WidenHalf(ref KvCacheAccess.HalfValue(cache, b, kvHead, slot), ref wideValues, count * ValueDim);");
+        if (direct)
+        {
+            writer.WriteLine("ref ushort halfKeys = ref Unsafe.NullRef<ushort>();");
+            writer.WriteLine("ref ushort halfValues = ref Unsafe.NullRef<ushort>();");
+            writer.OpenBlock("if (direct)");
+            writer.WriteLine("halfKeys = ref KvCacheAccess.HalfKey(cache, b, kvHead, slot);");
+            writer.WriteLine("halfValues = ref KvCacheAccess.HalfValue(cache, b, kvHead, slot);");
+            writer.CloseBlock();
+            writer.OpenBlock("else if (half)");
+        }
+        else
+        {
+            writer.OpenBlock("if (half)");
+        }
+
+        writer.WriteLine("KvCacheAccess.WidenKeys(cache, b, kvHead, slot, count, ref wideKeys);");
+        writer.WriteLine("KvCacheAccess.WidenValues(cache, b, kvHead, slot, count, ref wideValues);");
         writer.CloseBlock();
         writer.OpenBlock("else");
         writer.WriteLine("keys = ref KvCacheAccess.SingleKey(cache, b, kvHead, slot);");
@@ -161,7 +194,20 @@ internal static partial class KernelEmitter
             ? "nint queryRow = ((nint)b * queryLength + i) * Heads + head;"
             : "nint queryRow = ((nint)b * Heads + head) * queryLength + i;");
         string maskArguments = kernel.HasExplicitMask ? ", in mask, mask.GetRowStart(b, head, i), tileStart" : string.Empty;
-        writer.WriteLine($"Row(ref Unsafe.Add(ref query, queryRow * HeadDim), ref keys, ref values, HeadDim, ValueDim, firstKey, endKey{maskArguments}, ref Unsafe.Add(ref states, r * StateSize));");
+        if (direct)
+        {
+            writer.WriteLine("ref float state = ref Unsafe.Add(ref states, r * StateSize);");
+            writer.OpenBlock("if (direct)");
+            writer.WriteLine($"RowHalf(ref Unsafe.Add(ref query, queryRow * HeadDim), ref halfKeys, ref halfValues, firstKey, endKey{maskArguments}, ref state);");
+            writer.CloseBlock();
+            writer.OpenBlock("else");
+            writer.WriteLine($"Row(ref Unsafe.Add(ref query, queryRow * HeadDim), ref keys, ref values, HeadDim, ValueDim, firstKey, endKey{maskArguments}, ref state);");
+            writer.CloseBlock();
+        }
+        else
+        {
+            writer.WriteLine($"Row(ref Unsafe.Add(ref query, queryRow * HeadDim), ref keys, ref values, HeadDim, ValueDim, firstKey, endKey{maskArguments}, ref Unsafe.Add(ref states, r * StateSize));");
+        }
         writer.CloseBlock();
         writer.CloseBlock();
         writer.CloseBlock();

@@ -12,23 +12,39 @@ internal static partial class KernelEmitter
     /// Writes the row kernel for one vector width: the query and the output accumulators live in registers, the head
     /// dimensions are unrolled completely, and keys are processed in tiles with an online softmax.
     /// </summary>
-    private static void WriteVectorRow(SourceWriter writer, KernelConfiguration kernel, VectorPath path)
+    private static void WriteVectorRow(SourceWriter writer, KernelConfiguration kernel, VectorPath path, bool half = false)
     {
         string v = path.Type;
+        string width = Literals.Int(path.Bits);
         int lanes = path.Lanes;
         Chunks head = path.Head;
         Chunks value = path.Value;
 
-        writer.WriteLine($"/// <summary>One query row, or a piece of one, on {v}: {Literals.Int(head.Count)} vector{Plural(head.Count)} per query/key head, {Literals.Int(value.Count)} per value head.</summary>");
-        writer.OpenBlock($"private static void {path.MethodName}({RowParameters(kernel)})");
+        if (half)
+        {
+            writer.WriteLine("/// <summary>");
+            writer.WriteLine($"/// One query row, or a piece of one, on {v}, over keys and values stored as finite halves (a Half KvCache), consecutive");
+            writer.WriteLine($"/// rows HeadDim and ValueDim halves apart: {Literals.Int(head.Count)} vector{Plural(head.Count)} per query/key head, {Literals.Int(value.Count)} per value head. Each vector of halves is");
+            writer.WriteLine("/// widened in registers by KernelMath.LoadHalfBits, which leaves out the factor 2^112 (KernelMath.HalfRebias); the query and");
+            writer.WriteLine("/// each probability carry that factor instead, so the products are exact and nothing is widened into memory.");
+            writer.WriteLine("/// </summary>");
+            writer.OpenBlock($"private static void RowHalf{v}({RowHalfParameters(kernel)})");
+        }
+        else
+        {
+            writer.WriteLine($"/// <summary>One query row, or a piece of one, on {v}: {Literals.Int(head.Count)} vector{Plural(head.Count)} per query/key head, {Literals.Int(value.Count)} per value head.</summary>");
+            writer.OpenBlock($"private static void {path.MethodName}({RowParameters(kernel)})");
+        }
 
-        writer.WriteLine("// Load the query row once, scaled, so that each score is a plain dot product.");
+        writer.WriteLine(half
+            ? "// Load the query row once, scaled by Scale · 2^112, so that each score is a plain dot product with the keys' bits."
+            : "// Load the query row once, scaled, so that each score is a plain dot product.");
         if (head.Overlap > 0)
         {
             writer.WriteLine($"// The last vector starts at {Literals.Int(head.Offsets[head.Count - 1])} and overlaps the one before by {Literals.Int(head.Overlap)} lanes; those lanes are zeroed so they count once.");
         }
 
-        writer.WriteLine($"{v}<float> scale = {v}.Create(Scale);");
+        writer.WriteLine(half ? $"{v}<float> scale = {v}.Create(Scale * KernelMath.HalfRebias);" : $"{v}<float> scale = {v}.Create(Scale);");
         for (int c = 0; c < head.Count; c++)
         {
             string load = $"{v}.LoadUnsafe(ref query{Offset(head.Offsets[c])}) * scale";
@@ -60,10 +76,12 @@ internal static partial class KernelEmitter
             ? $"// Scores: s_j = (scale · q) · k_j, {Literals.Int(head.Count)} multiply{(head.Count == 1 ? string.Empty : "-adds")} and one horizontal sum per key."
             : $"// Scores: s_j = (scale · q) · k_j, {Literals.Int(head.Count)} multiply-adds over {Literals.Int(accumulators)} independent sums, then one horizontal sum per key.");
         writer.OpenBlock("for (int j = 0; j < tileLength; j++)");
-        writer.WriteLine("ref float k = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);");
+        writer.WriteLine(half
+            ? "ref ushort k = ref Unsafe.Add(ref keys, (nint)(tileStart + j) * HeadDim);"
+            : "ref float k = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);");
         for (int c = 0; c < head.Count; c++)
         {
-            string load = $"{v}.LoadUnsafe(ref k{Offset(head.Offsets[c])})";
+            string load = half ? $"KernelMath.LoadHalfBits{width}(ref k, {Literals.Int(head.Offsets[c])})" : $"{v}.LoadUnsafe(ref k{Offset(head.Offsets[c])})";
             writer.WriteLine(c < accumulators
                 ? $"{v}<float> dot{c} = q{c} * {load};"
                 : $"dot{c % accumulators} = {v}.MultiplyAddEstimate(q{c}, {load}, dot{c % accumulators});");
@@ -132,13 +150,16 @@ internal static partial class KernelEmitter
         writer.WriteLine($"rowSum += {v}.Sum(tileSum);");
         writer.WriteLine();
 
-        writer.WriteLine("// Accumulate P·V: output += p_j · v_j.");
+        writer.WriteLine(half ? "// Accumulate P·V: output += (p_j · 2^112) · (v_j's bits)." : "// Accumulate P·V: output += p_j · v_j.");
         writer.OpenBlock("for (int j = 0; j < tileLength; j++)");
-        writer.WriteLine($"{v}<float> p = {v}.Create(scores[j]);");
-        writer.WriteLine("ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);");
+        writer.WriteLine(half ? $"{v}<float> p = {v}.Create(scores[j] * KernelMath.HalfRebias);" : $"{v}<float> p = {v}.Create(scores[j]);");
+        writer.WriteLine(half
+            ? "ref ushort v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueDim);"
+            : "ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);");
         for (int c = 0; c < value.Count; c++)
         {
-            writer.WriteLine($"o{c} = {v}.MultiplyAddEstimate(p, {v}.LoadUnsafe(ref v{Offset(value.Offsets[c])}), o{c});");
+            string load = half ? $"KernelMath.LoadHalfBits{width}(ref v, {Literals.Int(value.Offsets[c])})" : $"{v}.LoadUnsafe(ref v{Offset(value.Offsets[c])})";
+            writer.WriteLine($"o{c} = {v}.MultiplyAddEstimate(p, {load}, o{c});");
         }
 
         writer.CloseBlock();

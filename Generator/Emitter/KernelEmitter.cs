@@ -311,13 +311,13 @@ internal static partial class KernelEmitter
         writer.WriteLine("/// <summary>With a KvCache: the most rows (query heads of a group times query positions) one work item takes.</summary>");
         writer.WriteLine($"private const int CachedRowsPerItem = {Literals.Int(KernelPlan.CachedRowsPerItem)};");
         writer.WriteLine();
-        writer.WriteLine("/// <summary>With a KvCache: keys per tile, so that a tile of keys and one of values fit in 32 KiB of L1 cache.</summary>");
+        writer.WriteLine("/// <summary>With a KvCache: keys per tile, so that a tile of keys and one of values widened from Half take at most 16 KiB of L1 cache.</summary>");
         writer.WriteLine($"private const int CacheTile = {Literals.Int(plan.CacheTile)};");
         writer.WriteLine();
 
         WriteExecute(writer, kernel);
         writer.WriteLine();
-        WriteExecuteCached(writer, kernel);
+        WriteExecuteCached(writer, kernel, plan);
         writer.WriteLine();
         WriteRowsDispatch(writer, kernel, plan);
         writer.WriteLine();
@@ -344,6 +344,16 @@ internal static partial class KernelEmitter
 
         writer.WriteLine();
         WriteScalarRow(writer, kernel);
+        if (plan.Paths.Count > 0)
+        {
+            writer.WriteLine();
+            WriteRowHalfDispatch(writer, kernel, plan);
+            foreach (VectorPath path in plan.Paths)
+            {
+                writer.WriteLine();
+                WriteVectorRow(writer, kernel, path, half: true);
+            }
+        }
 
         writer.CloseBlock();
         writer.CloseBlock();
@@ -510,6 +520,11 @@ internal static partial class KernelEmitter
         + (kernel.HasExplicitMask ? ", scoped in ExplicitMask mask, int maskStart, int maskKeyBase" : string.Empty)
         + ", ref float state";
 
+    private static string RowHalfParameters(KernelConfiguration kernel) =>
+        "ref float query, ref ushort keys, ref ushort values, int firstKey, int endKey"
+        + (kernel.HasExplicitMask ? ", scoped in ExplicitMask mask, int maskStart, int maskKeyBase" : string.Empty)
+        + ", ref float state";
+
     private static string RowArguments(KernelConfiguration kernel) =>
         "ref query, ref keys, ref values, keyStride, valueStride, firstKey, endKey"
         + (kernel.HasExplicitMask ? ", in mask, maskStart, maskKeyBase" : string.Empty)
@@ -543,6 +558,38 @@ internal static partial class KernelEmitter
             writer.OpenBlock("else");
             writer.WriteLine($"RowScalar({arguments});");
             writer.CloseBlock();
+        }
+
+        writer.CloseBlock();
+    }
+
+    /// <summary>Writes <c>RowHalf</c>, the dispatch of a row over finite halves to the widest accelerated vector path.</summary>
+    private static void WriteRowHalfDispatch(SourceWriter writer, KernelConfiguration kernel, KernelPlan plan)
+    {
+        writer.WriteLine("/// <summary>");
+        writer.WriteLine("/// Advances one query row's online softmax over keys [firstKey, endKey) of a Half cache that holds only finite values, on");
+        writer.WriteLine($"/// the widest path this machine accelerates. Call it only when {plan.Paths[plan.Paths.Count - 1].Type}.IsHardwareAccelerated.");
+        writer.WriteLine("/// </summary>");
+        writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
+        writer.OpenBlock($"private static void RowHalf({RowHalfParameters(kernel)})");
+        string arguments = "ref query, ref keys, ref values, firstKey, endKey" + (kernel.HasExplicitMask ? ", in mask, maskStart, maskKeyBase" : string.Empty) + ", ref state";
+        for (int i = 0; i < plan.Paths.Count; i++)
+        {
+            VectorPath path = plan.Paths[i];
+            if (i < plan.Paths.Count - 1)
+            {
+                writer.OpenBlock($"{(i == 0 ? "if" : "else if")} ({path.Type}.IsHardwareAccelerated)");
+            }
+            else if (i > 0)
+            {
+                writer.OpenBlock("else");
+            }
+
+            writer.WriteLine($"RowHalf{path.Type}({arguments});");
+            if (i < plan.Paths.Count - 1 || i > 0)
+            {
+                writer.CloseBlock();
+            }
         }
 
         writer.CloseBlock();

@@ -23,11 +23,29 @@ public static class KvCacheAccess
     /// <summary>The first float of a value slot of a Single cache.</summary>
     public static ref float SingleValue(KvCache cache, int batchIndex, int kvHead, int slot) => ref cache.SingleValue(batchIndex, kvHead, slot);
 
+    /// <summary>
+    /// Whether every value a Half cache holds is finite, so that kernels may read its halves with
+    /// <see cref="KernelMath.LoadHalfBits512"/> and its twins. Always true for a Single cache.
+    /// </summary>
+    public static bool HoldsOnlyFiniteValues(KvCache cache) => cache.AllFinite;
+
     /// <summary>The bits of the first half of a key slot of a Half cache.</summary>
     public static ref ushort HalfKey(KvCache cache, int batchIndex, int kvHead, int slot) => ref cache.HalfKey(batchIndex, kvHead, slot);
 
     /// <summary>The bits of the first half of a value slot of a Half cache.</summary>
     public static ref ushort HalfValue(KvCache cache, int batchIndex, int kvHead, int slot) => ref cache.HalfValue(batchIndex, kvHead, slot);
+
+    /// <summary>
+    /// Widens <paramref name="count"/> consecutive key slots of a Half cache, from <paramref name="slot"/> on, to floats at
+    /// <paramref name="destination"/> (<c>count · HeadDim</c> of them): exactly, with a faster conversion while the cache
+    /// holds only finite values.
+    /// </summary>
+    public static void WidenKeys(KvCache cache, int batchIndex, int kvHead, int slot, int count, ref float destination) =>
+        cache.WidenKeys(batchIndex, kvHead, slot, count, ref destination);
+
+    /// <summary>Widens <paramref name="count"/> consecutive value slots of a Half cache to <c>count · ValueDim</c> floats.</summary>
+    public static void WidenValues(KvCache cache, int batchIndex, int kvHead, int slot, int count, ref float destination) =>
+        cache.WidenValues(batchIndex, kvHead, slot, count, ref destination);
 }
 
 /// <summary>

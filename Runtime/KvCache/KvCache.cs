@@ -32,6 +32,12 @@ public sealed class KvCache
     private readonly int[] _lengths;
     private readonly long[] _appended;
 
+    /// <summary>
+    /// Whether every half stored since the last <see cref="Clear()"/> is finite, so kernels may widen with
+    /// <see cref="KernelMath.WidenFiniteHalf"/>. Always true for Single storage.
+    /// </summary>
+    private bool _allFinite = true;
+
     /// <summary>Creates an empty cache that throws when an append does not fit.</summary>
     /// <param name="batch">Batch entries, at least 1.</param>
     /// <param name="kvHeads">Key/value heads, at least 1: the attention type's <c>KvHeads</c>.</param>
@@ -197,6 +203,7 @@ public sealed class KvCache
     {
         Array.Clear(_lengths);
         Array.Clear(_appended);
+        _allFinite = true;
     }
 
     /// <summary>Empties batch entry <paramref name="batchIndex"/>, for a batch slot that starts a new sequence.</summary>
@@ -238,11 +245,34 @@ public sealed class KvCache
     /// <summary>The first float of a value slot; Single only.</summary>
     internal ref float SingleValue(int batchIndex, int kvHead, int slot) => ref _values.Single(SlotIndex(batchIndex, kvHead, slot));
 
+    /// <summary>Whether every value stored since the last <see cref="Clear()"/> is finite (always, for Single storage).</summary>
+    internal bool AllFinite => _allFinite;
+
     /// <summary>The first half of a key slot, as its bits; Half only.</summary>
     internal ref ushort HalfKey(int batchIndex, int kvHead, int slot) => ref _keys.Half(SlotIndex(batchIndex, kvHead, slot));
 
     /// <summary>The first half of a value slot, as its bits; Half only.</summary>
     internal ref ushort HalfValue(int batchIndex, int kvHead, int slot) => ref _values.Half(SlotIndex(batchIndex, kvHead, slot));
+
+    /// <summary>Widens <paramref name="count"/> key slots from <paramref name="slot"/> on into <paramref name="destination"/>; Half only.</summary>
+    internal void WidenKeys(int batchIndex, int kvHead, int slot, int count, ref float destination) =>
+        Widen(ref _keys.Half(SlotIndex(batchIndex, kvHead, slot)), count * HeadDim, ref destination);
+
+    /// <summary>Widens <paramref name="count"/> value slots from <paramref name="slot"/> on into <paramref name="destination"/>; Half only.</summary>
+    internal void WidenValues(int batchIndex, int kvHead, int slot, int count, ref float destination) =>
+        Widen(ref _values.Half(SlotIndex(batchIndex, kvHead, slot)), count * ValueDim, ref destination);
+
+    private void Widen(ref ushort source, int count, ref float destination)
+    {
+        if (_allFinite)
+        {
+            KernelMath.WidenFiniteHalf(ref source, ref destination, count);
+        }
+        else
+        {
+            KernelMath.WidenHalf(ref source, ref destination, count);
+        }
+    }
 
     private long SlotIndex(int batchIndex, int kvHead, int slot) => ((long)batchIndex * KvHeads + kvHead) * Capacity + slot;
 
@@ -257,8 +287,8 @@ public sealed class KvCache
             for (int h = 0; h < KvHeads; h++)
             {
                 long index = SlotIndex(batchIndex, h, slot);
-                _keys.Write(index, key.Slice((t * KvHeads + h) * HeadDim, HeadDim));
-                _values.Write(index, value.Slice((t * KvHeads + h) * ValueDim, ValueDim));
+                _allFinite &= _keys.Write(index, key.Slice((t * KvHeads + h) * HeadDim, HeadDim));
+                _allFinite &= _values.Write(index, value.Slice((t * KvHeads + h) * ValueDim, ValueDim));
             }
         }
 
@@ -362,16 +392,16 @@ public sealed class KvCache
         public ref ushort Half(long slot) =>
             ref Unsafe.As<Half, ushort>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_half!), (nint)(_offset + slot * Dim)));
 
-        public void Write(long slot, ReadOnlySpan<float> source)
+        /// <summary>Stores one slot; false when Half storage rounded some value to an infinity or NaN.</summary>
+        public bool Write(long slot, ReadOnlySpan<float> source)
         {
             if (_single is not null)
             {
                 source.CopyTo(MemoryMarshal.CreateSpan(ref Single(slot), Dim));
+                return true;
             }
-            else
-            {
-                KernelMath.NarrowToHalf(source, MemoryMarshal.Cast<ushort, Half>(MemoryMarshal.CreateSpan(ref Half(slot), Dim)));
-            }
+
+            return KernelMath.NarrowToHalf(source, MemoryMarshal.Cast<ushort, Half>(MemoryMarshal.CreateSpan(ref Half(slot), Dim)));
         }
 
         public void Read(long slot, Span<float> destination)
