@@ -130,11 +130,16 @@ public sealed class CachedForwardTests
     }
 
     [Theory]
-    [InlineData(nameof(LlamaKernel))]
-    [InlineData(nameof(MistralKernel))]
-    [InlineData(nameof(ExplicitKernel))]
-    public void Half_storage_stays_within_2e_3_of_single(string name)
+    [InlineData(nameof(LlamaKernel), 3)]
+    [InlineData(nameof(MistralKernel), 3)]
+    [InlineData(nameof(ExplicitKernel), 3)]
+    [InlineData(nameof(BertKernel), 1)]
+    [InlineData(nameof(ExplicitKernel), 1)]
+    [InlineData(nameof(PackedKeysKernel), 1)]
+    public void Half_storage_stays_within_2e_3_of_single(string name, int queryLength)
     {
+        // One query row per key/value head (queryLength 1, one query head per key/value head) reads the halves in place
+        // and widens them in registers; more rows share tiles widened into scratch. Both are checked.
         KernelUnderTest kernel = DeclaredKernels.Get(name);
         AttentionConfiguration c = kernel.Configuration;
         var random = new Random(TestSeed.For("half vs single " + name));
@@ -143,13 +148,45 @@ public sealed class CachedForwardTests
         float[] keys = Tensors.Normal(random, 2 * 1100 * c.KvHeads * c.HeadDim), values = Tensors.Normal(random, 2 * 1100 * c.KvHeads * c.ValueDim);
         single.Append(keys, values, 1100);
         half.Append(keys, values, 1100);
-        float[] query = Tensors.Normal(random, 2 * 3 * c.Heads * c.HeadDim);
+        float[] query = Tensors.Normal(random, 2 * queryLength * c.Heads * c.HeadDim);
         ExplicitMask mask = (c.Mask & AttentionMask.Explicit) != 0 ? ExplicitMask.Additive(Tensors.Normal(random, 1100), 1, 1, 1, 1100) : default;
-        var fromSingle = new float[2 * 3 * c.Heads * c.ValueDim];
+        var fromSingle = new float[2 * queryLength * c.Heads * c.ValueDim];
         var fromHalf = new float[fromSingle.Length];
-        kernel.ForwardCached(query, single, fromSingle, 2, 3, mask);
-        kernel.ForwardCached(query, half, fromHalf, 2, 3, mask);
+        kernel.ForwardCached(query, single, fromSingle, 2, queryLength, mask);
+        kernel.ForwardCached(query, half, fromHalf, 2, queryLength, mask);
         Tensors.AssertClose(fromSingle, fromHalf, 2e-3, 0, name + ": Half against Single");
+    }
+
+    [Fact]
+    public void A_half_cache_holding_an_infinity_switches_to_the_exact_widening()
+    {
+        // 1e6 is beyond the half range: stored as infinity. From then on kernels widen with the exact conversion, which
+        // keeps it infinite; the fast one would turn it into 65536.
+        var cache = new KvCache(1, 1, 16, 16, 8, KvCachePrecision.Half);
+        float[] key = Enumerable.Range(0, 16).Select(i => i / 16f).ToArray();
+        cache.Append(key, key, 1);
+        Assert.True(KvCacheAccess.HoldsOnlyFiniteValues(cache));
+        key[3] = 1e6f;
+        cache.Append(key, key, 1);
+        Assert.False(KvCacheAccess.HoldsOnlyFiniteValues(cache));
+        var widened = new float[2 * 16];
+        KvCacheAccess.WidenKeys(cache, 0, 0, 0, 2, ref widened[0]);
+        Assert.Equal(float.PositiveInfinity, widened[16 + 3]);
+        Assert.Equal(2 / 16f, widened[16 + 2]);
+        cache.Clear();
+        Assert.True(KvCacheAccess.HoldsOnlyFiniteValues(cache));
+
+        // A kernel over such a cache still gives the reference's answer where the infinity is out of sight: it sits in the
+        // oldest token, which LocalWindowKernel's window (5 keys back) does not reach from the newest.
+        KernelUnderTest kernel = DeclaredKernels.Get(nameof(LocalWindowKernel));
+        AttentionConfiguration c = kernel.Configuration;
+        var problem = CachedProblem.Create(c, new Random(8), KvCachePrecision.Half, new[] { 0 }, queryLength: 1, capacity: 30);
+        float[] poisoned = Tensors.Normal(new Random(9), c.KvHeads * c.HeadDim);
+        poisoned[0] = float.PositiveInfinity;
+        problem.Cache.Append(poisoned, new float[c.KvHeads * c.ValueDim], 1);
+        CachedProblem.Fill(problem.Cache, new Random(10), new[] { 20 });
+        Assert.False(KvCacheAccess.HoldsOnlyFiniteValues(problem.Cache));
+        problem.AssertMatchesReference(kernel);
     }
 
     [Fact]
