@@ -24,3 +24,8 @@ public static partial class Prefill64Bshd;
 
 [Attention(Heads = 8, HeadDim = 128)]
 public static partial class Prefill128Bshd;
+
+// Decoding: one new token's 8 query heads against a KV cache of 8 key/value heads of 128, causal as in an LLM.
+
+[Attention(Heads = 8, HeadDim = 128, Mask = AttentionMask.Causal, Alignment = MaskAlignment.BottomRight)]
+public static partial class Decode128;

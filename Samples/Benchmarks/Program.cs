@@ -7,9 +7,9 @@ using BenchmarkDotNet.Running;
 namespace Benchmarks;
 
 /// <summary>
-/// The prefill benchmarks of docs/PERFORMANCE.md. Run everything with
+/// The prefill and decode benchmarks of docs/PERFORMANCE.md. Run everything with
 /// <c>dotnet run -c Release --project Samples/Benchmarks -- --filter '*'</c>, or a part with a narrower filter. All
-/// classes land in one joined summary, so every result can be read against the FMA peak measured in the same run.
+/// classes land in one joined summary, so every result can be read against the FMA peak or the read bandwidth measured in the same run.
 /// <c>-- --memory</c> runs the memory check instead (<see cref="MemoryCheck"/>).
 /// </summary>
 public static class Program
@@ -23,7 +23,7 @@ public static class Program
 
         IConfig config = DefaultConfig.Instance
             .AddJob(Job.Default.WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(8))
-            .AddColumn(new GflopsColumn(), new PeakFractionColumn())
+            .AddColumn(new GflopsColumn(), new PeakFractionColumn(), new BandwidthColumn(), new BandwidthFractionColumn())
             .AddDiagnoser(MemoryDiagnoser.Default)
             .AddExporter(MarkdownExporter.GitHub)
             .WithOptions(ConfigOptions.JoinSummary);

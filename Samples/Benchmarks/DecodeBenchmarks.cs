@@ -1,0 +1,118 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Threading.Tasks;
+using AttentionGen;
+using BenchmarkDotNet.Attributes;
+
+namespace Benchmarks;
+
+/// <summary>
+/// One decoding step: the 8 query heads of one new token against a cache of <see cref="CacheLength"/> tokens, 8
+/// key/value heads of 128. Memory-bound: the figure that matters is how fast it reads the cache's keys and values.
+/// </summary>
+public class Decode
+{
+    public const int Heads = 8, HeadDim = 128;
+
+    private KvCache _cache = null!;
+    private float[] _query = Array.Empty<float>(), _output = Array.Empty<float>();
+
+    [Params(4096, 32768)]
+    public int CacheLength { get; set; }
+
+    [Params(KvCachePrecision.Single, KvCachePrecision.Half)]
+    public KvCachePrecision Precision { get; set; }
+
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
+    /// <summary>The bytes of keys and values one step reads.</summary>
+    public static double Bytes(int cacheLength, KvCachePrecision precision) =>
+        (double)cacheLength * Heads * (HeadDim + HeadDim) * (precision == KvCachePrecision.Single ? sizeof(float) : 2);
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var random = new Random(42);
+        _cache = Decode128.CreateCache(1, CacheLength, Precision);
+        const int chunk = 1024;
+        float[] keys = new float[chunk * Heads * HeadDim], values = new float[chunk * Heads * HeadDim];
+        for (int appended = 0; appended < CacheLength; appended += chunk)
+        {
+            Fill(random, keys);
+            Fill(random, values);
+            _cache.Append(keys, values, chunk);
+        }
+
+        _query = new float[Heads * HeadDim];
+        Fill(random, _query);
+        _output = new float[Heads * HeadDim];
+        AttentionRuntime.MaxDegreeOfParallelism = Threads;
+    }
+
+    [Benchmark(Description = "Attention.Gen decode")]
+    public void Generated() => Decode128.Forward(_query, _cache, _output, 1, 1);
+
+    private static void Fill(Random random, float[] values)
+    {
+        for (int i = 0; i < values.Length; i++)
+        {
+            values[i] = (float)(random.NextDouble() * 2 - 1);
+        }
+    }
+}
+
+/// <summary>
+/// The machine's read bandwidth, measured in C# in the same run, STREAM-style: the threads sum their shares of a
+/// 256 MiB buffer with independent vector accumulators, so that only memory limits them.
+/// </summary>
+public class ReadBandwidth
+{
+    /// <summary>256 MiB of floats: as much as the largest Single cache above, far beyond any cache level.</summary>
+    public const int Floats = 64 << 20;
+
+    private float[] _buffer = Array.Empty<float>();
+
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
+    public static double Bytes => (double)Floats * sizeof(float);
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _buffer = GC.AllocateUninitializedArray<float>(Floats, pinned: true);
+        _buffer.AsSpan().Fill(1f);
+    }
+
+    [Benchmark(Description = "Read bandwidth probe")]
+    public float Read()
+    {
+        if (Threads == 1)
+        {
+            return Sum(_buffer, 0, Floats);
+        }
+
+        float a = 0, b = 0;
+        Parallel.Invoke(() => a = Sum(_buffer, 0, Floats / 2), () => b = Sum(_buffer, Floats / 2, Floats / 2));
+        return a + b;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static float Sum(float[] buffer, int start, int count)
+    {
+        ref float first = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(buffer), start);
+        Vector512<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        for (int i = 0; i < count; i += 4 * Vector512<float>.Count)
+        {
+            s0 += Vector512.LoadUnsafe(ref first, (nuint)i);
+            s1 += Vector512.LoadUnsafe(ref first, (nuint)(i + 16));
+            s2 += Vector512.LoadUnsafe(ref first, (nuint)(i + 32));
+            s3 += Vector512.LoadUnsafe(ref first, (nuint)(i + 48));
+        }
+
+        return Vector512.Sum((s0 + s1) + (s2 + s3));
+    }
+}
