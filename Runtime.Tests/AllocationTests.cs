@@ -28,11 +28,31 @@ public sealed class AllocationTests
         // of calls is short on every instruction set.
         AttentionProblem problem = AttentionProblem.Create(kernel.Configuration, new Random(5), 1, 64, 64);
         var output = new float[problem.OutputLength];
+        AssertSteadyStateAllocatesNothing(threads, () => LlamaKernel.Forward(problem.Query, problem.Key, problem.Value, output, 1, 64, 64));
+    }
+
+    [Theory]
+    [InlineData(1, KvCachePrecision.Single)]
+    [InlineData(2, KvCachePrecision.Single)]
+    [InlineData(2, KvCachePrecision.Half)]
+    public void Steady_state_decoding_allocates_nothing(int threads, KvCachePrecision precision)
+    {
+        // One sequence of 2048 tokens and two key/value heads: with two threads the keys are split and the partial
+        // states merged, which must not allocate either.
+        KvCache cache = LlamaKernel.CreateCache(1, 2048, precision);
+        CachedProblem.Fill(cache, new Random(6), new[] { 2048 });
+        float[] query = Tensors.Normal(new Random(7), LlamaKernel.Heads * LlamaKernel.HeadDim);
+        var output = new float[LlamaKernel.Heads * LlamaKernel.ValueDim];
+        AssertSteadyStateAllocatesNothing(threads, () => LlamaKernel.Forward(query, cache, output, 1, 1));
+    }
+
+    private static void AssertSteadyStateAllocatesNothing(int threads, Action call)
+    {
         int previous = AttentionRuntime.MaxDegreeOfParallelism;
         try
         {
             AttentionRuntime.MaxDegreeOfParallelism = threads;
-            void Call() => LlamaKernel.Forward(problem.Query, problem.Key, problem.Value, output, 1, 64, 64);
+            void Call() => call();
 
             long lastThread = -1, lastProcess = -1;
             for (int window = 0; window < 30; window++)
