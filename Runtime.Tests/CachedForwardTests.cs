@@ -54,6 +54,30 @@ public sealed class CachedForwardTests
     }
 
     [Theory]
+    [InlineData(nameof(LlamaKernel))]
+    [InlineData(nameof(PackedKeysKernel))]
+    [InlineData(nameof(ExplicitKernel))]
+    [InlineData(nameof(EverythingKernel))]
+    public void A_prefill_over_a_cache_runs_on_the_row_blocks_and_matches_the_reference(string name)
+    {
+        KernelUnderTest kernel = DeclaredKernels.Get(name);
+        var random = new Random(TestSeed.For("cached prefill " + name));
+        foreach (int queryLength in new[] { 8, 37 })
+        {
+            var problem = CachedProblem.Create(kernel.Configuration, random, KvCachePrecision.Single, new[] { 150, 37, 300 }, queryLength, capacity: 320);
+            Assert.True(AttentionScheduler.UsesRowBlocks(problem.Cache, problem.Batch, queryLength, rowsPerBlock: 16));
+            problem.AssertMatchesReference(kernel);
+        }
+
+        // Fewer rows, a Half cache, or a ring that wrapped: the row kernels instead.
+        var few = CachedProblem.Create(kernel.Configuration, random, KvCachePrecision.Single, new[] { 50 }, 7, capacity: 64);
+        Assert.False(AttentionScheduler.UsesRowBlocks(few.Cache, 1, 7, rowsPerBlock: 16));
+        var half = CachedProblem.Create(kernel.Configuration, random, KvCachePrecision.Half, new[] { 50 }, 20, capacity: 64);
+        Assert.False(AttentionScheduler.UsesRowBlocks(half.Cache, 1, 20, rowsPerBlock: 16));
+        half.AssertMatchesReference(kernel);
+    }
+
+    [Theory]
     [InlineData(1)]
     [InlineData(3)]
     public void A_ring_as_small_as_the_window_decodes_like_a_full_prefill(int chunk)

@@ -101,9 +101,10 @@ namespace Models
         /// <exception cref="global::System.ArgumentOutOfRangeException">A length is negative.</exception>
         /// <exception cref="global::System.ArgumentException">The cache's dims or batch differ from this type's, a span is shorter than its shape, or a ring cache has evicted keys the queries see. Nothing has been written.</exception>
         /// <remarks>
-        /// Each (batch entry, key/value head) is read once for all the query rows that share it. When those pairs are too few to
-        /// keep every thread busy, as when decoding one sequence, the keys are split across threads and the partial softmax
-        /// states merged exactly. A Half cache is widened to float a tile at a time inside the kernel.
+        /// A prefill (many query rows) over a cache of floats runs on the same row-block kernels as the other Forward, reading the
+        /// cache in place. Decoding reads each (batch entry, key/value head) once for all the query rows that share it; when those
+        /// pairs are too few to keep every thread busy, as for one sequence, the keys are split across threads and the partial
+        /// softmax states merged exactly. A Half cache is widened to float inside the kernel.
         /// </remarks>
         [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
         public static void Forward(global::System.ReadOnlySpan<float> query, global::AttentionGen.KvCache cache, global::System.Span<float> output, int batch, int queryLength)
@@ -112,7 +113,7 @@ namespace Models
             global::AttentionGen.CompilerServices.AttentionValidation.ValidateCachedForward(
                 Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionMask.Causal, global::AttentionGen.AttentionLayout.Bshd, windowLeft: -1, in arguments);
             global::AttentionGen.CompilerServices.AttentionScheduler.RunCached<global::AttentionGen.Generated.LlamaAttentionKernel>(
-                in arguments, Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionLayout.Bshd, rowsPerItem: 16);
+                in arguments, Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionLayout.Bshd, rowsPerItem: 16, rowsPerBlock: 16);
         }
     }
 }
@@ -126,6 +127,45 @@ namespace AttentionGen.Generated
     using System.Runtime.Intrinsics;
     using AttentionGen;
     using AttentionGen.CompilerServices;
+
+    /// <summary>Where consecutive key and value rows of one key/value head lie, for the kernels that read them.</summary>
+    file interface IKeyValueRows
+    {
+        /// <summary>Floats from one key row to the next.</summary>
+        static abstract int KeyStride { get; }
+
+        /// <summary>Floats from one value row to the next.</summary>
+        static abstract int ValueStride { get; }
+
+        /// <summary>Whether row blocks copy each register block's keys into consecutive rows before scoring them.</summary>
+        static abstract bool PackKeys { get; }
+    }
+
+    /// <summary>The key and value tensors passed to Forward, in the Bshd layout.</summary>
+    file readonly struct TensorRows : IKeyValueRows
+    {
+        /// <summary>KvHeads · HeadDim: the key/value heads of a token are interleaved.</summary>
+        public static int KeyStride => 1024;
+
+        /// <summary>KvHeads · ValueDim.</summary>
+        public static int ValueStride => 1024;
+
+        /// <summary>True: key rows lie a multiple of 4 KiB apart, where a register block's keys would all compete for one L1 cache set.</summary>
+        public static bool PackKeys => true;
+    }
+
+    /// <summary>A KvCache of floats: each key/value head's slots are consecutive rows of HeadDim and ValueDim floats.</summary>
+    file readonly struct CacheRows : IKeyValueRows
+    {
+        /// <summary>HeadDim.</summary>
+        public static int KeyStride => 128;
+
+        /// <summary>ValueDim.</summary>
+        public static int ValueStride => 128;
+
+        /// <summary>False: consecutive rows need no packing.</summary>
+        public static bool PackKeys => false;
+    }
 
     /// <summary>The fused attention kernel behind the Forward methods of <see cref="global::Models.LlamaAttention"/>.</summary>
     [GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
@@ -148,12 +188,6 @@ namespace AttentionGen.Generated
         /// <summary>Keys scored, soft-maxed and accumulated together.</summary>
         private const int KeyTile = 128;
 
-        /// <summary>Floats from one key row to the next (KvHeads · HeadDim in the Bshd layout).</summary>
-        private const int KeyStride = 1024;
-
-        /// <summary>Floats from one value row to the next (KvHeads · ValueDim in the Bshd layout).</summary>
-        private const int ValueStride = 1024;
-
         /// <summary>Floats from one query row of a head to the next (Heads · HeadDim in the Bshd layout).</summary>
         private const int QueryRowStride = 4096;
 
@@ -174,7 +208,15 @@ namespace AttentionGen.Generated
         {
             if (arguments.Cache is not null)
             {
-                ExecuteCached(in arguments, start, end);
+                if (arguments.Tiled)
+                {
+                    ExecuteCachedTiled(in arguments, start, end);
+                }
+                else
+                {
+                    ExecuteCached(in arguments, start, end);
+                }
+
                 return;
             }
 
@@ -204,7 +246,7 @@ namespace AttentionGen.Generated
                 ref float keys = ref Unsafe.Add(ref key, ((nint)b * keyLength * KvHeads + kvHead) * HeadDim);
                 ref float values = ref Unsafe.Add(ref value, ((nint)b * keyLength * KvHeads + kvHead) * ValueDim);
                 nint row = ((nint)b * queryLength + firstRow) * Heads + head;
-                Rows(ref Unsafe.Add(ref query, row * HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * ValueDim), rows, firstRow + offset, valid);
+                Rows<TensorRows>(ref Unsafe.Add(ref query, row * HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * ValueDim), rows, firstRow + offset, valid);
             }
         }
 
@@ -333,15 +375,49 @@ namespace AttentionGen.Generated
         }
 
         /// <summary>
+        /// Runs work items [start, end) of a Forward over a KvCache with many query rows (a prefill), when the cache stores floats
+        /// and no ring has wrapped: the same items and row-block kernels as a Forward over tensors, reading keys and values in place
+        /// from the cache's slots (CacheRows), each entry's queries aligned with the end of its own tokens.
+        /// </summary>
+        private static void ExecuteCachedTiled(scoped in AttentionArguments arguments, int start, int end)
+        {
+            KvCache cache = arguments.Cache!;
+            int queryLength = arguments.QueryLength;
+            int queryBlocks = (queryLength + RowsPerItem - 1) / RowsPerItem;
+            ref float query = ref MemoryMarshal.GetReference(arguments.Query);
+            ref float output = ref MemoryMarshal.GetReference(arguments.Output);
+
+            for (int item = start; item < end; item++)
+            {
+                // Work item -> (batch entry, key/value head, query block, query head of the group), as in Execute.
+                int member = item % GroupSize;
+                int block = item / GroupSize % queryBlocks;
+                int kvHead = item / GroupSize / queryBlocks % KvHeads;
+                int b = item / GroupSize / queryBlocks / KvHeads;
+                int head = kvHead * GroupSize + member;
+                int firstRow = block * RowsPerItem;
+                int rows = Math.Min(RowsPerItem, queryLength - firstRow);
+                KvCacheSegments segments = KvCacheAccess.GetSegments(cache, b);
+                int valid = segments.Length;
+                long offset = (long)valid - queryLength; // bottom-right: the last query row is the newest token
+                ref float keys = ref KvCacheAccess.SingleKey(cache, b, kvHead, segments.FirstSlot);
+                ref float values = ref KvCacheAccess.SingleValue(cache, b, kvHead, segments.FirstSlot);
+                nint row = ((nint)b * queryLength + firstRow) * Heads + head;
+                Rows<CacheRows>(ref Unsafe.Add(ref query, row * HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * ValueDim), rows, firstRow + offset, valid);
+            }
+        }
+
+        /// <summary>
         /// Computes <paramref name="rows"/> consecutive query rows of one (batch entry, head), the first at key position
         /// <paramref name="position"/>: on the widest row-block kernel whose lanes they fill at least half, else one row at a
         /// time (decoding a single token, say). IsHardwareAccelerated is a JIT-time constant, so only the chosen paths are compiled.
         /// </summary>
-        private static void Rows(ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid)
+        private static void Rows<TRows>(ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid)
+            where TRows : struct, IKeyValueRows
         {
             if (Vector512.IsHardwareAccelerated && rows >= 8)
             {
-                BlockVector512(ref query, ref keys, ref values, ref output, rows, position, valid);
+                BlockVector512<TRows>(ref query, ref keys, ref values, ref output, rows, position, valid);
                 return;
             }
 
@@ -349,7 +425,7 @@ namespace AttentionGen.Generated
             {
                 for (int r = 0; r < rows; r += 8)
                 {
-                    BlockVector256(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride), Math.Min(8, rows - r), position + r, valid);
+                    BlockVector256<TRows>(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride), Math.Min(8, rows - r), position + r, valid);
                 }
                 return;
             }
@@ -358,7 +434,7 @@ namespace AttentionGen.Generated
             {
                 for (int r = 0; r < rows; r += 4)
                 {
-                    BlockVector128(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride), Math.Min(4, rows - r), position + r, valid);
+                    BlockVector128<TRows>(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride), Math.Min(4, rows - r), position + r, valid);
                 }
                 return;
             }
@@ -369,7 +445,7 @@ namespace AttentionGen.Generated
             {
                 VisibleRange(position + r, valid, out int firstKey, out int endKey);
                 OnlineSoftmax.Reset(ref state, ValueDim);
-                Row(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, KeyStride, ValueStride, firstKey, endKey, ref state);
+                Row(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, TRows.KeyStride, TRows.ValueStride, firstKey, endKey, ref state);
                 OnlineSoftmax.Normalize(ref state, ValueDim, ref Unsafe.Add(ref output, (nint)r * OutputRowStride));
             }
         }
@@ -390,11 +466,12 @@ namespace AttentionGen.Generated
         /// the online softmax lane by lane, and P·V accumulated into the block's output, which lives transposed in scratch.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void BlockVector512(ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid)
+        private static void BlockVector512<TRows>(ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid)
+            where TRows : struct, IKeyValueRows
         {
             // Scratch: the scaled queries transposed [HeadDim][16], one tile of scores or probabilities [KeyTile][16], the
             // output accumulators [ValueDim][16], and 16 packed key rows [16][HeadDim].
-            // Key rows lie a multiple of 4 KiB apart (KeyStride), where a register block's keys would all compete for one
+            // Where key rows lie a multiple of 4 KiB apart (TRows.PackKeys), a register block's keys would all compete for one
             // L1 cache set, so each block's keys are copied into consecutive rows first.
             Span<float> scratch = KernelScratch.Get((HeadDim + KeyTile + ValueDim) * 16 + 16 * HeadDim);
             ref float qT = ref MemoryMarshal.GetReference(scratch);
@@ -443,12 +520,19 @@ namespace AttentionGen.Generated
                 int c = 0;
                 for (; c + 16 <= count; c += 16)
                 {
-                    KernelMath.CopyRows(ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), KeyStride, ref packedKeys, 16, HeadDim);
-                    ScoreKeysVector512(ref qT, ref packedKeys, ref Unsafe.Add(ref sT, c * 16));
+                    if (TRows.PackKeys)
+                    {
+                        KernelMath.CopyRows(ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), TRows.KeyStride, ref packedKeys, 16, HeadDim);
+                        ScoreKeysVector512<TRows>(ref qT, ref packedKeys, ref Unsafe.Add(ref sT, c * 16));
+                    }
+                    else
+                    {
+                        ScoreKeysVector512<TRows>(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 16));
+                    }
                 }
                 for (; c < count; c++)
                 {
-                    ScoreKeyVector512(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), ref Unsafe.Add(ref sT, c * 16));
+                    ScoreKeyVector512(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 16));
                 }
 
                 // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys outside a
@@ -490,7 +574,7 @@ namespace AttentionGen.Generated
                 // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector512.EqualsAll(correction, Vector512<float>.One);
-                AccumulateVector512(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, rescale, correction);
+                AccumulateVector512<TRows>(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride), ref oT, rescale, correction);
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -511,11 +595,14 @@ namespace AttentionGen.Generated
         /// <summary>
         /// Scores 16 keys against the block's rows: 16 accumulators, one per key, each a Vector512 of rows.
         /// Each step loads one query element for every row and multiplies it by the same element of each key, broadcast.
-        /// The keys are consecutive rows of HeadDim floats, packed.
+        /// The keys are consecutive rows of HeadDim floats when TRows packs them, else rows TRows.KeyStride floats apart.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void ScoreKeysVector512(ref float qT, ref float k, ref float sT)
+        private static void ScoreKeysVector512<TRows>(ref float qT, ref float k, ref float sT)
+            where TRows : struct, IKeyValueRows
         {
+            const int packedStride = HeadDim;
+            int stride = TRows.PackKeys ? packedStride : TRows.KeyStride; // a JIT-time constant
             Vector512<float> s0 = Vector512<float>.Zero;
             Vector512<float> s1 = Vector512<float>.Zero;
             Vector512<float> s2 = Vector512<float>.Zero;
@@ -536,21 +623,21 @@ namespace AttentionGen.Generated
             {
                 Vector512<float> q = Vector512.LoadUnsafe(ref qT, (nuint)(d * 16));
                 s0 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + HeadDim)), s1);
-                s2 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 2 * HeadDim)), s2);
-                s3 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 3 * HeadDim)), s3);
-                s4 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 4 * HeadDim)), s4);
-                s5 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 5 * HeadDim)), s5);
-                s6 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 6 * HeadDim)), s6);
-                s7 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 7 * HeadDim)), s7);
-                s8 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 8 * HeadDim)), s8);
-                s9 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 9 * HeadDim)), s9);
-                s10 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 10 * HeadDim)), s10);
-                s11 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 11 * HeadDim)), s11);
-                s12 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 12 * HeadDim)), s12);
-                s13 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 13 * HeadDim)), s13);
-                s14 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 14 * HeadDim)), s14);
-                s15 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 15 * HeadDim)), s15);
+                s1 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + stride)), s1);
+                s2 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 2 * stride)), s2);
+                s3 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 3 * stride)), s3);
+                s4 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 4 * stride)), s4);
+                s5 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 5 * stride)), s5);
+                s6 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 6 * stride)), s6);
+                s7 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 7 * stride)), s7);
+                s8 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 8 * stride)), s8);
+                s9 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 9 * stride)), s9);
+                s10 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 10 * stride)), s10);
+                s11 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 11 * stride)), s11);
+                s12 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 12 * stride)), s12);
+                s13 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 13 * stride)), s13);
+                s14 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 14 * stride)), s14);
+                s15 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 15 * stride)), s15);
             }
             s0.StoreUnsafe(ref sT);
             s1.StoreUnsafe(ref sT, 16);
@@ -594,7 +681,8 @@ namespace AttentionGen.Generated
         /// value element across the block's rows.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void AccumulateVector512(ref float pT, int count, ref float v, ref float oT, bool rescale, Vector512<float> correction)
+        private static void AccumulateVector512<TRows>(ref float pT, int count, ref float v, ref float oT, bool rescale, Vector512<float> correction)
+            where TRows : struct, IKeyValueRows
         {
             for (int dv = 0; dv < 128; dv += 16)
             {
@@ -654,7 +742,7 @@ namespace AttentionGen.Generated
                     a13 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 13)), a13);
                     a14 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 14)), a14);
                     a15 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 15)), a15);
-                    vRow = ref Unsafe.Add(ref vRow, ValueStride);
+                    vRow = ref Unsafe.Add(ref vRow, TRows.ValueStride);
                 }
                 a0.StoreUnsafe(ref o);
                 a1.StoreUnsafe(ref o, 16);
@@ -680,11 +768,12 @@ namespace AttentionGen.Generated
         /// the online softmax lane by lane, and P·V accumulated into the block's output, which lives transposed in scratch.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void BlockVector256(ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid)
+        private static void BlockVector256<TRows>(ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid)
+            where TRows : struct, IKeyValueRows
         {
             // Scratch: the scaled queries transposed [HeadDim][8], one tile of scores or probabilities [KeyTile][8], the
             // output accumulators [ValueDim][8], and 12 packed key rows [12][HeadDim].
-            // Key rows lie a multiple of 4 KiB apart (KeyStride), where a register block's keys would all compete for one
+            // Where key rows lie a multiple of 4 KiB apart (TRows.PackKeys), a register block's keys would all compete for one
             // L1 cache set, so each block's keys are copied into consecutive rows first.
             Span<float> scratch = KernelScratch.Get((HeadDim + KeyTile + ValueDim) * 8 + 12 * HeadDim);
             ref float qT = ref MemoryMarshal.GetReference(scratch);
@@ -733,12 +822,19 @@ namespace AttentionGen.Generated
                 int c = 0;
                 for (; c + 12 <= count; c += 12)
                 {
-                    KernelMath.CopyRows(ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), KeyStride, ref packedKeys, 12, HeadDim);
-                    ScoreKeysVector256(ref qT, ref packedKeys, ref Unsafe.Add(ref sT, c * 8));
+                    if (TRows.PackKeys)
+                    {
+                        KernelMath.CopyRows(ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), TRows.KeyStride, ref packedKeys, 12, HeadDim);
+                        ScoreKeysVector256<TRows>(ref qT, ref packedKeys, ref Unsafe.Add(ref sT, c * 8));
+                    }
+                    else
+                    {
+                        ScoreKeysVector256<TRows>(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 8));
+                    }
                 }
                 for (; c < count; c++)
                 {
-                    ScoreKeyVector256(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), ref Unsafe.Add(ref sT, c * 8));
+                    ScoreKeyVector256(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 8));
                 }
 
                 // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys outside a
@@ -780,7 +876,7 @@ namespace AttentionGen.Generated
                 // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector256.EqualsAll(correction, Vector256<float>.One);
-                AccumulateVector256(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, rescale, correction);
+                AccumulateVector256<TRows>(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride), ref oT, rescale, correction);
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -801,11 +897,14 @@ namespace AttentionGen.Generated
         /// <summary>
         /// Scores 12 keys against the block's rows: 12 accumulators, one per key, each a Vector256 of rows.
         /// Each step loads one query element for every row and multiplies it by the same element of each key, broadcast.
-        /// The keys are consecutive rows of HeadDim floats, packed.
+        /// The keys are consecutive rows of HeadDim floats when TRows packs them, else rows TRows.KeyStride floats apart.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void ScoreKeysVector256(ref float qT, ref float k, ref float sT)
+        private static void ScoreKeysVector256<TRows>(ref float qT, ref float k, ref float sT)
+            where TRows : struct, IKeyValueRows
         {
+            const int packedStride = HeadDim;
+            int stride = TRows.PackKeys ? packedStride : TRows.KeyStride; // a JIT-time constant
             Vector256<float> s0 = Vector256<float>.Zero;
             Vector256<float> s1 = Vector256<float>.Zero;
             Vector256<float> s2 = Vector256<float>.Zero;
@@ -822,17 +921,17 @@ namespace AttentionGen.Generated
             {
                 Vector256<float> q = Vector256.LoadUnsafe(ref qT, (nuint)(d * 8));
                 s0 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + HeadDim)), s1);
-                s2 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 2 * HeadDim)), s2);
-                s3 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 3 * HeadDim)), s3);
-                s4 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 4 * HeadDim)), s4);
-                s5 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 5 * HeadDim)), s5);
-                s6 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 6 * HeadDim)), s6);
-                s7 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 7 * HeadDim)), s7);
-                s8 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 8 * HeadDim)), s8);
-                s9 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 9 * HeadDim)), s9);
-                s10 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 10 * HeadDim)), s10);
-                s11 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 11 * HeadDim)), s11);
+                s1 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + stride)), s1);
+                s2 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 2 * stride)), s2);
+                s3 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 3 * stride)), s3);
+                s4 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 4 * stride)), s4);
+                s5 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 5 * stride)), s5);
+                s6 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 6 * stride)), s6);
+                s7 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 7 * stride)), s7);
+                s8 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 8 * stride)), s8);
+                s9 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 9 * stride)), s9);
+                s10 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 10 * stride)), s10);
+                s11 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 11 * stride)), s11);
             }
             s0.StoreUnsafe(ref sT);
             s1.StoreUnsafe(ref sT, 8);
@@ -872,7 +971,8 @@ namespace AttentionGen.Generated
         /// value element across the block's rows.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void AccumulateVector256(ref float pT, int count, ref float v, ref float oT, bool rescale, Vector256<float> correction)
+        private static void AccumulateVector256<TRows>(ref float pT, int count, ref float v, ref float oT, bool rescale, Vector256<float> correction)
+            where TRows : struct, IKeyValueRows
         {
             for (int dv = 0; dv < 120; dv += 12)
             {
@@ -920,7 +1020,7 @@ namespace AttentionGen.Generated
                     a9 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 9)), a9);
                     a10 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 10)), a10);
                     a11 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 11)), a11);
-                    vRow = ref Unsafe.Add(ref vRow, ValueStride);
+                    vRow = ref Unsafe.Add(ref vRow, TRows.ValueStride);
                 }
                 a0.StoreUnsafe(ref o);
                 a1.StoreUnsafe(ref o, 8);
@@ -970,7 +1070,7 @@ namespace AttentionGen.Generated
                     a5 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 5)), a5);
                     a6 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 6)), a6);
                     a7 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 7)), a7);
-                    vRow = ref Unsafe.Add(ref vRow, ValueStride);
+                    vRow = ref Unsafe.Add(ref vRow, TRows.ValueStride);
                 }
                 a0.StoreUnsafe(ref o);
                 a1.StoreUnsafe(ref o, 8);
@@ -988,11 +1088,12 @@ namespace AttentionGen.Generated
         /// the online softmax lane by lane, and P·V accumulated into the block's output, which lives transposed in scratch.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void BlockVector128(ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid)
+        private static void BlockVector128<TRows>(ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid)
+            where TRows : struct, IKeyValueRows
         {
             // Scratch: the scaled queries transposed [HeadDim][4], one tile of scores or probabilities [KeyTile][4], the
             // output accumulators [ValueDim][4], and 12 packed key rows [12][HeadDim].
-            // Key rows lie a multiple of 4 KiB apart (KeyStride), where a register block's keys would all compete for one
+            // Where key rows lie a multiple of 4 KiB apart (TRows.PackKeys), a register block's keys would all compete for one
             // L1 cache set, so each block's keys are copied into consecutive rows first.
             Span<float> scratch = KernelScratch.Get((HeadDim + KeyTile + ValueDim) * 4 + 12 * HeadDim);
             ref float qT = ref MemoryMarshal.GetReference(scratch);
@@ -1041,12 +1142,19 @@ namespace AttentionGen.Generated
                 int c = 0;
                 for (; c + 12 <= count; c += 12)
                 {
-                    KernelMath.CopyRows(ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), KeyStride, ref packedKeys, 12, HeadDim);
-                    ScoreKeysVector128(ref qT, ref packedKeys, ref Unsafe.Add(ref sT, c * 4));
+                    if (TRows.PackKeys)
+                    {
+                        KernelMath.CopyRows(ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), TRows.KeyStride, ref packedKeys, 12, HeadDim);
+                        ScoreKeysVector128<TRows>(ref qT, ref packedKeys, ref Unsafe.Add(ref sT, c * 4));
+                    }
+                    else
+                    {
+                        ScoreKeysVector128<TRows>(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 4));
+                    }
                 }
                 for (; c < count; c++)
                 {
-                    ScoreKeyVector128(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), ref Unsafe.Add(ref sT, c * 4));
+                    ScoreKeyVector128(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 4));
                 }
 
                 // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys outside a
@@ -1088,7 +1196,7 @@ namespace AttentionGen.Generated
                 // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector128.EqualsAll(correction, Vector128<float>.One);
-                AccumulateVector128(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, rescale, correction);
+                AccumulateVector128<TRows>(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride), ref oT, rescale, correction);
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -1109,11 +1217,14 @@ namespace AttentionGen.Generated
         /// <summary>
         /// Scores 12 keys against the block's rows: 12 accumulators, one per key, each a Vector128 of rows.
         /// Each step loads one query element for every row and multiplies it by the same element of each key, broadcast.
-        /// The keys are consecutive rows of HeadDim floats, packed.
+        /// The keys are consecutive rows of HeadDim floats when TRows packs them, else rows TRows.KeyStride floats apart.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void ScoreKeysVector128(ref float qT, ref float k, ref float sT)
+        private static void ScoreKeysVector128<TRows>(ref float qT, ref float k, ref float sT)
+            where TRows : struct, IKeyValueRows
         {
+            const int packedStride = HeadDim;
+            int stride = TRows.PackKeys ? packedStride : TRows.KeyStride; // a JIT-time constant
             Vector128<float> s0 = Vector128<float>.Zero;
             Vector128<float> s1 = Vector128<float>.Zero;
             Vector128<float> s2 = Vector128<float>.Zero;
@@ -1130,17 +1241,17 @@ namespace AttentionGen.Generated
             {
                 Vector128<float> q = Vector128.LoadUnsafe(ref qT, (nuint)(d * 4));
                 s0 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + HeadDim)), s1);
-                s2 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 2 * HeadDim)), s2);
-                s3 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 3 * HeadDim)), s3);
-                s4 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 4 * HeadDim)), s4);
-                s5 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 5 * HeadDim)), s5);
-                s6 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 6 * HeadDim)), s6);
-                s7 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 7 * HeadDim)), s7);
-                s8 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 8 * HeadDim)), s8);
-                s9 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 9 * HeadDim)), s9);
-                s10 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 10 * HeadDim)), s10);
-                s11 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 11 * HeadDim)), s11);
+                s1 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + stride)), s1);
+                s2 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 2 * stride)), s2);
+                s3 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 3 * stride)), s3);
+                s4 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 4 * stride)), s4);
+                s5 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 5 * stride)), s5);
+                s6 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 6 * stride)), s6);
+                s7 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 7 * stride)), s7);
+                s8 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 8 * stride)), s8);
+                s9 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 9 * stride)), s9);
+                s10 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 10 * stride)), s10);
+                s11 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 11 * stride)), s11);
             }
             s0.StoreUnsafe(ref sT);
             s1.StoreUnsafe(ref sT, 4);
@@ -1180,7 +1291,8 @@ namespace AttentionGen.Generated
         /// value element across the block's rows.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void AccumulateVector128(ref float pT, int count, ref float v, ref float oT, bool rescale, Vector128<float> correction)
+        private static void AccumulateVector128<TRows>(ref float pT, int count, ref float v, ref float oT, bool rescale, Vector128<float> correction)
+            where TRows : struct, IKeyValueRows
         {
             for (int dv = 0; dv < 120; dv += 12)
             {
@@ -1228,7 +1340,7 @@ namespace AttentionGen.Generated
                     a9 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 9)), a9);
                     a10 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 10)), a10);
                     a11 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 11)), a11);
-                    vRow = ref Unsafe.Add(ref vRow, ValueStride);
+                    vRow = ref Unsafe.Add(ref vRow, TRows.ValueStride);
                 }
                 a0.StoreUnsafe(ref o);
                 a1.StoreUnsafe(ref o, 4);
@@ -1278,7 +1390,7 @@ namespace AttentionGen.Generated
                     a5 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 5)), a5);
                     a6 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 6)), a6);
                     a7 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 7)), a7);
-                    vRow = ref Unsafe.Add(ref vRow, ValueStride);
+                    vRow = ref Unsafe.Add(ref vRow, TRows.ValueStride);
                 }
                 a0.StoreUnsafe(ref o);
                 a1.StoreUnsafe(ref o, 4);

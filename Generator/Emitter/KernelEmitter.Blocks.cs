@@ -22,14 +22,14 @@ internal static partial class KernelEmitter
         writer.WriteLine("/// the online softmax lane by lane, and P·V accumulated into the block's output, which lives transposed in scratch.");
         writer.WriteLine("/// </summary>");
         writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveOptimization)]");
-        writer.OpenBlock($"private static void {path.BlockName}({BlockParameters(kernel)})");
+        writer.OpenBlock($"private static void {path.BlockName}<TRows>({BlockParameters(kernel)})\n    where TRows : struct, IKeyValueRows");
         string packed = plan.PackKeys ? $", and {c} packed key rows [{c}][HeadDim]" : string.Empty;
         string packedSize = plan.PackKeys ? $" + {c} * HeadDim" : string.Empty;
         writer.WriteLine($"// Scratch: the scaled queries transposed [HeadDim][{l}], one tile of scores or probabilities [KeyTile][{l}], the");
         writer.WriteLine($"// output accumulators [ValueDim][{l}]{packed}.");
         if (plan.PackKeys)
         {
-            writer.WriteLine("// Key rows lie a multiple of 4 KiB apart (KeyStride), where a register block's keys would all compete for one");
+            writer.WriteLine("// Where key rows lie a multiple of 4 KiB apart (TRows.PackKeys), a register block's keys would all compete for one");
             writer.WriteLine("// L1 cache set, so each block's keys are copied into consecutive rows first.");
         }
 
@@ -95,17 +95,22 @@ internal static partial class KernelEmitter
         writer.OpenBlock($"for (; c + {c} <= count; c += {c})");
         if (plan.PackKeys)
         {
-            writer.WriteLine($"KernelMath.CopyRows(ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), KeyStride, ref packedKeys, {c}, HeadDim);");
-            writer.WriteLine($"{path.ScoreKeysName}(ref qT, ref packedKeys, ref Unsafe.Add(ref sT, c * {l}));");
+            writer.OpenBlock("if (TRows.PackKeys)");
+            writer.WriteLine($"KernelMath.CopyRows(ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), TRows.KeyStride, ref packedKeys, {c}, HeadDim);");
+            writer.WriteLine($"{path.ScoreKeysName}<TRows>(ref qT, ref packedKeys, ref Unsafe.Add(ref sT, c * {l}));");
+            writer.CloseBlock();
+            writer.OpenBlock("else");
+            writer.WriteLine($"{path.ScoreKeysName}<TRows>(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * {l}));");
+            writer.CloseBlock();
         }
         else
         {
-            writer.WriteLine($"{path.ScoreKeysName}(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), ref Unsafe.Add(ref sT, c * {l}));");
+            writer.WriteLine($"{path.ScoreKeysName}<TRows>(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * {l}));");
         }
 
         writer.CloseBlock();
         writer.OpenBlock("for (; c < count; c++)");
-        writer.WriteLine($"{path.ScoreKeyName}(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * KeyStride), ref Unsafe.Add(ref sT, c * {l}));");
+        writer.WriteLine($"{path.ScoreKeyName}(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * {l}));");
         writer.CloseBlock();
 
         if (kernel.HasSoftcap)
@@ -166,7 +171,7 @@ internal static partial class KernelEmitter
         writer.WriteLine("// P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),");
         writer.WriteLine("// and add this tile's probabilities times its values.");
         writer.WriteLine($"bool rescale = !{v}.EqualsAll(correction, {v}<float>.One);");
-        writer.WriteLine($"{path.AccumulateName}(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * ValueStride), ref oT, rescale, correction);");
+        writer.WriteLine($"{path.AccumulateName}<TRows>(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride), ref oT, rescale, correction);");
         writer.CloseBlock();
         writer.WriteLine();
 
@@ -202,18 +207,21 @@ internal static partial class KernelEmitter
     /// <summary>The Q·Kᵀ register block: one accumulator per key, each holding that key's score for every row (lane).</summary>
     private static void WriteScoreKeys(SourceWriter writer, KernelPlan plan, BlockPath path)
     {
-        string stride = plan.PackKeys ? "HeadDim" : "KeyStride";
+        string stride = "stride";
         string v = path.Type;
         string l = Literals.Int(path.Lanes);
         writer.WriteLine("/// <summary>");
         writer.WriteLine($"/// Scores {Literals.Int(path.KeyChunk)} keys against the block's rows: {Literals.Int(path.KeyChunk)} accumulators, one per key, each a {v} of rows.");
         writer.WriteLine("/// Each step loads one query element for every row and multiplies it by the same element of each key, broadcast.");
         writer.WriteLine(plan.PackKeys
-            ? "/// The keys are consecutive rows of HeadDim floats, packed."
-            : "/// The keys are rows KeyStride floats apart, read where they are.");
+            ? "/// The keys are consecutive rows of HeadDim floats when TRows packs them, else rows TRows.KeyStride floats apart."
+            : "/// The keys are rows TRows.KeyStride floats apart, read where they are.");
         writer.WriteLine("/// </summary>");
         writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
-        writer.OpenBlock($"private static void {path.ScoreKeysName}(ref float qT, ref float k, ref float sT)");
+        writer.OpenBlock($"private static void {path.ScoreKeysName}<TRows>(ref float qT, ref float k, ref float sT)\n    where TRows : struct, IKeyValueRows");
+        writer.WriteLine(plan.PackKeys
+            ? "const int packedStride = HeadDim;\nint stride = TRows.PackKeys ? packedStride : TRows.KeyStride; // a JIT-time constant"
+            : "int stride = TRows.KeyStride; // a JIT-time constant");
         for (int key = 0; key < path.KeyChunk; key++)
         {
             writer.WriteLine($"{v}<float> s{key} = {v}<float>.Zero;");
@@ -290,7 +298,7 @@ internal static partial class KernelEmitter
         writer.WriteLine("/// value element across the block's rows.");
         writer.WriteLine("/// </summary>");
         writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
-        writer.OpenBlock($"private static void {path.AccumulateName}(ref float pT, int count, ref float v, ref float oT, bool rescale, {v}<float> correction)");
+        writer.OpenBlock($"private static void {path.AccumulateName}<TRows>(ref float pT, int count, ref float v, ref float oT, bool rescale, {v}<float> correction)\n    where TRows : struct, IKeyValueRows");
         if (whole > 0)
         {
             writer.OpenBlock($"for (int dv = 0; dv < {Literals.Int(whole * chunk)}; dv += {Literals.Int(chunk)})");
@@ -342,7 +350,7 @@ internal static partial class KernelEmitter
             writer.WriteLine($"a{j} = {v}.MultiplyAddEstimate(p, {v}.Create(Unsafe.Add(ref vRow, {Literals.Int(j)})), a{j});");
         }
 
-        writer.WriteLine("vRow = ref Unsafe.Add(ref vRow, ValueStride);");
+        writer.WriteLine("vRow = ref Unsafe.Add(ref vRow, TRows.ValueStride);");
         writer.CloseBlock();
         for (int j = 0; j < size; j++)
         {

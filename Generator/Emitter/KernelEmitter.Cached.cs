@@ -63,9 +63,10 @@ internal static partial class KernelEmitter
             + (kernel.HasExplicitMask ? ", the mask does not broadcast to the shape" : string.Empty)
             + ", or a ring cache has evicted keys the queries see. Nothing has been written.</exception>");
         writer.WriteLine("/// <remarks>");
-        writer.WriteLine("/// Each (batch entry, key/value head) is read once for all the query rows that share it. When those pairs are too few to");
-        writer.WriteLine("/// keep every thread busy, as when decoding one sequence, the keys are split across threads and the partial softmax");
-        writer.WriteLine("/// states merged exactly. A Half cache is widened to float a tile at a time inside the kernel.");
+        writer.WriteLine("/// A prefill (many query rows) over a cache of floats runs on the same row-block kernels as the other Forward, reading the");
+        writer.WriteLine("/// cache in place. Decoding reads each (batch entry, key/value head) once for all the query rows that share it; when those");
+        writer.WriteLine("/// pairs are too few to keep every thread busy, as for one sequence, the keys are split across threads and the partial");
+        writer.WriteLine("/// softmax states merged exactly. A Half cache is widened to float inside the kernel.");
         writer.WriteLine("/// </remarks>");
         writer.WriteLine(GeneratedCodeAttribute);
         writer.OpenBlock(
@@ -75,7 +76,53 @@ internal static partial class KernelEmitter
         writer.WriteLine("global::AttentionGen.CompilerServices.AttentionValidation.ValidateCachedForward(");
         writer.WriteLine($"    Heads, KvHeads, HeadDim, ValueDim, {MaskExpression(kernel.Mask)}, global::AttentionGen.AttentionLayout.{kernel.Layout}, windowLeft: {(kernel.HasWindow ? Literals.Int(kernel.WindowLeft) : "-1")}, in arguments);");
         writer.WriteLine($"global::AttentionGen.CompilerServices.AttentionScheduler.RunCached<global::AttentionGen.Generated.{KernelName(model.Type)}>(");
-        writer.WriteLine($"    in arguments, Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionLayout.{kernel.Layout}, rowsPerItem: {Literals.Int(KernelPlan.CachedRowsPerItem)});");
+        writer.WriteLine($"    in arguments, Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionLayout.{kernel.Layout}, rowsPerItem: {Literals.Int(KernelPlan.CachedRowsPerItem)}, rowsPerBlock: {Literals.Int(KernelPlan.RowsPerItem)});");
+        writer.CloseBlock();
+    }
+
+    /// <summary>
+    /// Writes <c>ExecuteCachedTiled</c>: a prefill over a cache of floats whose tokens lie in consecutive slots, on the
+    /// row-block kernels of an ordinary Forward, reading the cache's slots in place.
+    /// </summary>
+    private static void WriteExecuteCachedTiled(SourceWriter writer, KernelConfiguration kernel)
+    {
+        bool bshd = kernel.Layout == AttentionLayout.Bshd;
+        writer.WriteLine("/// <summary>");
+        writer.WriteLine("/// Runs work items [start, end) of a Forward over a KvCache with many query rows (a prefill), when the cache stores floats");
+        writer.WriteLine("/// and no ring has wrapped: the same items and row-block kernels as a Forward over tensors, reading keys and values in place");
+        writer.WriteLine("/// from the cache's slots (CacheRows), each entry's queries aligned with the end of its own tokens.");
+        writer.WriteLine("/// </summary>");
+        writer.OpenBlock("private static void ExecuteCachedTiled(scoped in AttentionArguments arguments, int start, int end)");
+        writer.WriteLine("KvCache cache = arguments.Cache!;");
+        writer.WriteLine("int queryLength = arguments.QueryLength;");
+        writer.WriteLine("int queryBlocks = (queryLength + RowsPerItem - 1) / RowsPerItem;");
+        writer.WriteLine("ref float query = ref MemoryMarshal.GetReference(arguments.Query);");
+        writer.WriteLine("ref float output = ref MemoryMarshal.GetReference(arguments.Output);");
+        if (kernel.HasExplicitMask)
+        {
+            writer.WriteLine("ExplicitMask mask = arguments.Mask;");
+        }
+
+        writer.WriteLine();
+        writer.OpenBlock("for (int item = start; item < end; item++)");
+        writer.WriteLine("// Work item -> (batch entry, key/value head, query block, query head of the group), as in Execute.");
+        writer.WriteLine("int member = item % GroupSize;");
+        writer.WriteLine("int block = item / GroupSize % queryBlocks;");
+        writer.WriteLine("int kvHead = item / GroupSize / queryBlocks % KvHeads;");
+        writer.WriteLine("int b = item / GroupSize / queryBlocks / KvHeads;");
+        writer.WriteLine("int head = kvHead * GroupSize + member;");
+        writer.WriteLine("int firstRow = block * RowsPerItem;");
+        writer.WriteLine("int rows = Math.Min(RowsPerItem, queryLength - firstRow);");
+        writer.WriteLine("KvCacheSegments segments = KvCacheAccess.GetSegments(cache, b);");
+        writer.WriteLine("int valid = segments.Length;");
+        writer.WriteLine("long offset = (long)valid - queryLength; // bottom-right: the last query row is the newest token");
+        writer.WriteLine("ref float keys = ref KvCacheAccess.SingleKey(cache, b, kvHead, segments.FirstSlot);");
+        writer.WriteLine("ref float values = ref KvCacheAccess.SingleValue(cache, b, kvHead, segments.FirstSlot);");
+        writer.WriteLine(bshd
+            ? "nint row = ((nint)b * queryLength + firstRow) * Heads + head;"
+            : "nint row = ((nint)b * Heads + head) * queryLength + firstRow;");
+        writer.WriteLine($"Rows<CacheRows>(ref Unsafe.Add(ref query, row * HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * ValueDim), rows, firstRow + offset, valid{(kernel.HasExplicitMask ? ", in mask, b, head, firstRow" : string.Empty)});");
+        writer.CloseBlock();
         writer.CloseBlock();
     }
 

@@ -256,6 +256,8 @@ internal static partial class KernelEmitter
         writer.WriteLine("using AttentionGen;");
         writer.WriteLine("using AttentionGen.CompilerServices;");
         writer.WriteLine();
+        WriteKeyValueRows(writer, model, plan);
+        writer.WriteLine();
         writer.WriteLine($"/// <summary>The fused attention kernel behind the Forward methods of <see cref=\"global::{model.Type.FullName}\"/>.</summary>");
         writer.WriteLine(GeneratedCodeAttribute.Replace("global::System.CodeDom.Compiler.", string.Empty));
         writer.OpenBlock($"file readonly struct {KernelName(model.Type)} : IAttentionKernel");
@@ -293,12 +295,6 @@ internal static partial class KernelEmitter
         writer.WriteLine("/// <summary>Keys scored, soft-maxed and accumulated together.</summary>");
         writer.WriteLine($"private const int KeyTile = {Literals.Int(KernelPlan.KeyTile)};");
         writer.WriteLine();
-        writer.WriteLine($"/// <summary>Floats from one key row to the next{(kernel.Layout == AttentionLayout.Bshd ? " (KvHeads · HeadDim in the Bshd layout)" : " (HeadDim in the Bhsd layout)")}.</summary>");
-        writer.WriteLine($"private const int KeyStride = {Literals.Int(plan.KeyStride)};");
-        writer.WriteLine();
-        writer.WriteLine($"/// <summary>Floats from one value row to the next{(kernel.Layout == AttentionLayout.Bshd ? " (KvHeads · ValueDim in the Bshd layout)" : " (ValueDim in the Bhsd layout)")}.</summary>");
-        writer.WriteLine($"private const int ValueStride = {Literals.Int(plan.ValueStride)};");
-        writer.WriteLine();
         writer.WriteLine($"/// <summary>Floats from one query row of a head to the next{(kernel.Layout == AttentionLayout.Bshd ? " (Heads · HeadDim in the Bshd layout)" : " (HeadDim in the Bhsd layout)")}.</summary>");
         writer.WriteLine($"private const int QueryRowStride = {Literals.Int(plan.QueryRowStride)};");
         writer.WriteLine();
@@ -318,6 +314,8 @@ internal static partial class KernelEmitter
         WriteExecute(writer, kernel);
         writer.WriteLine();
         WriteExecuteCached(writer, kernel, plan);
+        writer.WriteLine();
+        WriteExecuteCachedTiled(writer, kernel);
         writer.WriteLine();
         WriteRowsDispatch(writer, kernel, plan);
         writer.WriteLine();
@@ -359,6 +357,58 @@ internal static partial class KernelEmitter
         writer.CloseBlock();
     }
 
+    /// <summary>
+    /// Writes <c>IKeyValueRows</c> and its two implementations, which tell the row-block kernels where key and value rows
+    /// lie: in the tensors passed to Forward, or in a KvCache's slots. Kernels are generic over them, so each is compiled
+    /// once per source with the strides as constants.
+    /// </summary>
+    private static void WriteKeyValueRows(SourceWriter writer, KernelModel model, KernelPlan plan)
+    {
+        KernelConfiguration kernel = model.Kernel;
+        bool bshd = kernel.Layout == AttentionLayout.Bshd;
+        writer.WriteLine("/// <summary>Where consecutive key and value rows of one key/value head lie, for the kernels that read them.</summary>");
+        writer.OpenBlock($"file interface IKeyValueRows");
+        writer.WriteLine("/// <summary>Floats from one key row to the next.</summary>");
+        writer.WriteLine("static abstract int KeyStride { get; }");
+        writer.WriteLine();
+        writer.WriteLine("/// <summary>Floats from one value row to the next.</summary>");
+        writer.WriteLine("static abstract int ValueStride { get; }");
+        writer.WriteLine();
+        writer.WriteLine("/// <summary>Whether row blocks copy each register block's keys into consecutive rows before scoring them.</summary>");
+        writer.WriteLine("static abstract bool PackKeys { get; }");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine($"/// <summary>The key and value tensors passed to Forward, in the {kernel.Layout} layout.</summary>");
+        writer.OpenBlock("file readonly struct TensorRows : IKeyValueRows");
+        writer.WriteLine(bshd
+            ? $"/// <summary>KvHeads · HeadDim: the key/value heads of a token are interleaved.</summary>"
+            : $"/// <summary>HeadDim: the keys of a head are consecutive.</summary>");
+        writer.WriteLine($"public static int KeyStride => {Literals.Int(plan.KeyStride)};");
+        writer.WriteLine();
+        writer.WriteLine(bshd
+            ? $"/// <summary>KvHeads · ValueDim.</summary>"
+            : $"/// <summary>ValueDim.</summary>");
+        writer.WriteLine($"public static int ValueStride => {Literals.Int(plan.ValueStride)};");
+        writer.WriteLine();
+        writer.WriteLine(plan.PackKeys
+            ? "/// <summary>True: key rows lie a multiple of 4 KiB apart, where a register block's keys would all compete for one L1 cache set.</summary>"
+            : "/// <summary>False: at this stride, packing would cost more than it saves.</summary>");
+        writer.WriteLine($"public static bool PackKeys => {(plan.PackKeys ? "true" : "false")};");
+        writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("/// <summary>A KvCache of floats: each key/value head's slots are consecutive rows of HeadDim and ValueDim floats.</summary>");
+        writer.OpenBlock("file readonly struct CacheRows : IKeyValueRows");
+        writer.WriteLine("/// <summary>HeadDim.</summary>");
+        writer.WriteLine($"public static int KeyStride => {Literals.Int(kernel.HeadDim)};");
+        writer.WriteLine();
+        writer.WriteLine("/// <summary>ValueDim.</summary>");
+        writer.WriteLine($"public static int ValueStride => {Literals.Int(kernel.ValueDim)};");
+        writer.WriteLine();
+        writer.WriteLine("/// <summary>False: consecutive rows need no packing.</summary>");
+        writer.WriteLine("public static bool PackKeys => false;");
+        writer.CloseBlock();
+    }
+
     private static void WriteExecute(SourceWriter writer, KernelConfiguration kernel)
     {
         bool bshd = kernel.Layout == AttentionLayout.Bshd;
@@ -367,7 +417,13 @@ internal static partial class KernelEmitter
         writer.WriteLine("/// <summary>Runs work items [start, end): each is up to RowsPerItem query rows of one (batch entry, head), or with a KvCache, see ExecuteCached.</summary>");
         writer.OpenBlock("public static void Execute(scoped in AttentionArguments arguments, int start, int end)");
         writer.OpenBlock("if (arguments.Cache is not null)");
+        writer.OpenBlock("if (arguments.Tiled)");
+        writer.WriteLine("ExecuteCachedTiled(in arguments, start, end);");
+        writer.CloseBlock();
+        writer.OpenBlock("else");
         writer.WriteLine("ExecuteCached(in arguments, start, end);");
+        writer.CloseBlock();
+        writer.WriteLine();
         writer.WriteLine("return;");
         writer.CloseBlock();
         writer.WriteLine();
@@ -420,7 +476,7 @@ internal static partial class KernelEmitter
         writer.WriteLine(bshd
             ? "nint row = ((nint)b * queryLength + firstRow) * Heads + head;"
             : "nint row = ((nint)b * Heads + head) * queryLength + firstRow;");
-        writer.WriteLine($"Rows(ref Unsafe.Add(ref query, row * HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * ValueDim), rows, {(positional ? "firstRow + offset" : "firstRow")}, valid{(kernel.HasExplicitMask ? ", in mask, b, head, firstRow" : string.Empty)});");
+        writer.WriteLine($"Rows<TensorRows>(ref Unsafe.Add(ref query, row * HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * ValueDim), rows, {(positional ? "firstRow + offset" : "firstRow")}, valid{(kernel.HasExplicitMask ? ", in mask, b, head, firstRow" : string.Empty)});");
         writer.CloseBlock();
         writer.CloseBlock();
     }
@@ -433,19 +489,19 @@ internal static partial class KernelEmitter
         writer.WriteLine("/// <paramref name=\"position\"/>: on the widest row-block kernel whose lanes they fill at least half, else one row at a");
         writer.WriteLine("/// time (decoding a single token, say). IsHardwareAccelerated is a JIT-time constant, so only the chosen paths are compiled.");
         writer.WriteLine("/// </summary>");
-        writer.OpenBlock($"private static void Rows({BlockParameters(kernel)})");
+        writer.OpenBlock($"private static void Rows<TRows>({BlockParameters(kernel)})\n    where TRows : struct, IKeyValueRows");
         foreach (BlockPath path in plan.BlockPaths)
         {
             string lanes = Literals.Int(path.Lanes);
             writer.OpenBlock($"if ({path.Type}.IsHardwareAccelerated && rows >= {Literals.Int(path.MinimumRows)})");
             if (path.Lanes >= KernelPlan.RowsPerItem)
             {
-                writer.WriteLine($"{path.BlockName}({BlockArguments(kernel, "query", "output", "rows", "position", "firstRow")});");
+                writer.WriteLine($"{path.BlockName}<TRows>({BlockArguments(kernel, "query", "output", "rows", "position", "firstRow")});");
             }
             else
             {
                 writer.OpenBlock($"for (int r = 0; r < rows; r += {lanes})");
-                writer.WriteLine($"{path.BlockName}({BlockArguments(kernel, "Unsafe.Add(ref query, (nint)r * QueryRowStride)", "Unsafe.Add(ref output, (nint)r * OutputRowStride)", $"Math.Min({lanes}, rows - r)", "position + r", "firstRow + r")});");
+                writer.WriteLine($"{path.BlockName}<TRows>({BlockArguments(kernel, "Unsafe.Add(ref query, (nint)r * QueryRowStride)", "Unsafe.Add(ref output, (nint)r * OutputRowStride)", $"Math.Min({lanes}, rows - r)", "position + r", "firstRow + r")});");
                 writer.CloseBlock();
             }
 
@@ -460,7 +516,7 @@ internal static partial class KernelEmitter
         writer.WriteLine("VisibleRange(position + r, valid, out int firstKey, out int endKey);");
         writer.WriteLine("OnlineSoftmax.Reset(ref state, ValueDim);");
         string maskArguments = kernel.HasExplicitMask ? ", in mask, mask.GetRowStart(b, head, firstRow + r), 0" : string.Empty;
-        writer.WriteLine($"Row(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, KeyStride, ValueStride, firstKey, endKey{maskArguments}, ref state);");
+        writer.WriteLine($"Row(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, TRows.KeyStride, TRows.ValueStride, firstKey, endKey{maskArguments}, ref state);");
         writer.WriteLine("OnlineSoftmax.Normalize(ref state, ValueDim, ref Unsafe.Add(ref output, (nint)r * OutputRowStride));");
         writer.CloseBlock();
         writer.CloseBlock();

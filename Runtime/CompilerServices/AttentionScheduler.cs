@@ -88,6 +88,7 @@ public static unsafe class AttentionScheduler
                 job.Partials = partials;
                 job.PartialsLength = arguments.Partials.Length;
                 job.Splits = arguments.Splits;
+                job.Tiled = arguments.Tiled;
                 job.Start(workItems, threads - 1);
 
                 for (int i = 0; i < threads - 1; i++)
@@ -108,8 +109,10 @@ public static unsafe class AttentionScheduler
     }
 
     /// <summary>
-    /// Runs a <c>Forward</c> call over a <see cref="KvCache"/>: the work items of <typeparamref name="TKernel"/>'s cached
-    /// path, each one chunk of the rows that read a (batch entry, key/value head) against one split of its keys. When
+    /// Runs a <c>Forward</c> call over a <see cref="KvCache"/>. A prefill over a cache of floats runs on the row-block
+    /// kernels, as an ordinary Forward does (see <see cref="UsesRowBlocks"/>). Otherwise the work items are those of
+    /// <typeparamref name="TKernel"/>'s cached path, each one chunk of the rows that read a (batch entry, key/value head)
+    /// against one split of its keys. When
     /// there are too few (batch entry, key/value head) pairs to keep every thread busy, as when decoding one sequence,
     /// the keys are split further (split-KV, or "flash decoding"); each split leaves partial softmax states that are
     /// merged exactly here once all splits are done.
@@ -120,9 +123,10 @@ public static unsafe class AttentionScheduler
     /// <param name="headDim">The kernel's key head size.</param>
     /// <param name="valueDim">The kernel's value head size.</param>
     /// <param name="layout">The kernel's layout, which places the merged output rows.</param>
-    /// <param name="rowsPerItem">The most rows the kernel takes in one item.</param>
+    /// <param name="rowsPerItem">The most rows of one key/value head the kernel's cached path takes in one item.</param>
+    /// <param name="rowsPerBlock">The query rows of one head in a work item of the kernel's row-block (prefill) path.</param>
     public static void RunCached<TKernel>(
-        scoped in AttentionArguments arguments, int heads, int kvHeads, int headDim, int valueDim, AttentionLayout layout, int rowsPerItem)
+        scoped in AttentionArguments arguments, int heads, int kvHeads, int headDim, int valueDim, AttentionLayout layout, int rowsPerItem, int rowsPerBlock)
         where TKernel : IAttentionKernel
     {
         KvCache cache = arguments.Cache!;
@@ -134,9 +138,18 @@ public static unsafe class AttentionScheduler
             return;
         }
 
+        int longest = cache.Length;
+        if (UsesRowBlocks(cache, batch, queryLength, rowsPerBlock))
+        {
+            // A prefill: the items of an ordinary Forward, query blocks of one head each, on the row-block kernels.
+            var tiled = new AttentionArguments(in arguments, tiled: true);
+            int queryBlocks = (queryLength + rowsPerBlock - 1) / rowsPerBlock;
+            Run<TKernel>(in tiled, batch * heads * queryBlocks, (long)rowsPerBlock * longest * (headDim + valueDim));
+            return;
+        }
+
         int chunks = (rowsPerHead + rowsPerItem - 1) / rowsPerItem;
         int items = batch * kvHeads * chunks;
-        int longest = cache.Length;
         long workPerItem = (long)Math.Min(rowsPerItem, rowsPerHead) * longest * (headDim + valueDim);
         int splits = SplitCount(items, workPerItem, longest);
         if (splits == 1)
@@ -165,6 +178,30 @@ public static unsafe class AttentionScheduler
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Whether a cached call runs on the row-block kernels: when it has enough query rows per head to fill half a work
+    /// item (a prefill or a long speculative step), and the cache stores floats in consecutive slots for every entry. A
+    /// Half cache, or a ring that has wrapped around, goes through the row kernels, which read either.
+    /// </summary>
+    internal static bool UsesRowBlocks(KvCache cache, int batch, int queryLength, int rowsPerBlock)
+    {
+        if (queryLength < rowsPerBlock / 2 || cache.Precision != KvCachePrecision.Single)
+        {
+            return false;
+        }
+
+        for (int b = 0; b < batch; b++)
+        {
+            KvCacheSegments segments = cache.GetSegments(b);
+            if (segments.FirstLength != segments.Length)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Keys below which a split of a cached call is not worth its partial state.</summary>
@@ -265,6 +302,7 @@ public static unsafe class AttentionScheduler
         public KvCache? Cache;
         public float* Partials;
         public int PartialsLength, Splits;
+        public bool Tiled;
 
         private int _next;
         private int _workItems;
@@ -297,10 +335,14 @@ public static unsafe class AttentionScheduler
                     Batch, QueryRows, KeyRows,
                     new ReadOnlySpan<int>(KeyLengths, KeyLengthsLength),
                     mask)
-                : new AttentionArguments(
-                    new AttentionArguments(new ReadOnlySpan<float>(Query, QueryLength), Cache, new Span<float>(Output, OutputLength), Batch, QueryRows, mask),
-                    new Span<float>(Partials, PartialsLength),
-                    Splits);
+                : Tiled
+                    ? new AttentionArguments(
+                        new AttentionArguments(new ReadOnlySpan<float>(Query, QueryLength), Cache, new Span<float>(Output, OutputLength), Batch, QueryRows, mask),
+                        tiled: true)
+                    : new AttentionArguments(
+                        new AttentionArguments(new ReadOnlySpan<float>(Query, QueryLength), Cache, new Span<float>(Output, OutputLength), Batch, QueryRows, mask),
+                        new Span<float>(Partials, PartialsLength),
+                        Splits);
 
             int item;
             while ((item = Interlocked.Increment(ref _next) - 1) < _workItems)
