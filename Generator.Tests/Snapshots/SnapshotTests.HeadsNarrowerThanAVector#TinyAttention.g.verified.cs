@@ -196,7 +196,10 @@ namespace AttentionGen.Generated
         /// <summary>With a KvCache: the most rows (query heads of a group times query positions) one work item takes.</summary>
         private const int CachedRowsPerItem = 16;
 
-        /// <summary>With a KvCache: keys per tile, so that a tile of keys and one of values widened from Half take at most 16 KiB of L1 cache.</summary>
+        /// <summary>With a KvCache of halves: the most query rows that read the halves in place, each widening them on its own.</summary>
+        private const int DirectRows = 4;
+
+        /// <summary>With a KvCache of halves: keys per tile widened into scratch, so that a tile of keys and one of values take at most 16 KiB of L1 cache.</summary>
         private const int CacheTile = 128;
 
         /// <summary>Runs work items [start, end): each is up to RowsPerItem query rows of one (batch entry, head), or with a KvCache, see ExecuteCached.</summary>
@@ -299,8 +302,9 @@ namespace AttentionGen.Generated
                 int keyEnd = Math.Min(unionEnd, keyStart + share);
                 for (int tileStart = keyStart, count; tileStart < keyEnd; tileStart += count)
                 {
-                    // A tile stops where a ring wraps around, so its slots are consecutive.
-                    count = segments.Run(tileStart, Math.Min(CacheTile, keyEnd - tileStart));
+                    // A tile stops where a ring wraps around, so its slots are consecutive. Halves widened into scratch come CacheTile
+                    // keys at a time, floats KeyTile keys at a time.
+                    count = segments.Run(tileStart, Math.Min(half ? CacheTile : KeyTile, keyEnd - tileStart));
                     int slot = segments.Slot(tileStart);
                     ref float keys = ref wideKeys;
                     ref float values = ref wideValues;

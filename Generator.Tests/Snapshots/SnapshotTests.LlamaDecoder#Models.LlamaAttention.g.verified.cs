@@ -200,7 +200,10 @@ namespace AttentionGen.Generated
         /// <summary>With a KvCache: the most rows (query heads of a group times query positions) one work item takes.</summary>
         private const int CachedRowsPerItem = 16;
 
-        /// <summary>With a KvCache: keys per tile, so that a tile of keys and one of values widened from Half take at most 16 KiB of L1 cache.</summary>
+        /// <summary>With a KvCache of halves: the most query rows that read the halves in place, each widening them on its own.</summary>
+        private const int DirectRows = 4;
+
+        /// <summary>With a KvCache of halves: keys per tile widened into scratch, so that a tile of keys and one of values take at most 16 KiB of L1 cache.</summary>
         private const int CacheTile = 16;
 
         /// <summary>Runs work items [start, end): each is up to RowsPerItem query rows of one (batch entry, head), or with a KvCache, see ExecuteCached.</summary>
@@ -285,10 +288,10 @@ namespace AttentionGen.Generated
                 int firstRow = chunk * CachedRowsPerItem;
                 int rows = Math.Min(CachedRowsPerItem, rowsPerHead - firstRow);
 
-                // One row over a Half cache of finite values reads the halves where they are and widens them in registers (RowHalf).
-                // Several rows share each tile widened into scratch once, as does a cache holding an infinity or NaN, which only
-                // the exact widening keeps.
-                bool direct = half && rows == 1 && Vector128.IsHardwareAccelerated && KvCacheAccess.HoldsOnlyFiniteValues(cache);
+                // Up to DirectRows rows over a Half cache of finite values read the halves where they are and widen them in registers
+                // (RowHalf), each row on its own. More rows share each tile widened into scratch once, as does a cache holding an
+                // infinity or NaN, which only the exact widening keeps.
+                bool direct = half && rows <= DirectRows && Vector128.IsHardwareAccelerated && KvCacheAccess.HoldsOnlyFiniteValues(cache);
 
                 // Row firstRow + r is query position i = (firstRow + r) % queryLength of group member (firstRow + r) / queryLength,
                 // and sits at cache token length - queryLength + i: the last row is the newest token. This split takes an equal
@@ -310,8 +313,9 @@ namespace AttentionGen.Generated
                 int keyEnd = Math.Min(unionEnd, keyStart + share);
                 for (int tileStart = keyStart, count; tileStart < keyEnd; tileStart += count)
                 {
-                    // A tile stops where a ring wraps around, so its slots are consecutive. Read directly, it is the whole run.
-                    count = segments.Run(tileStart, direct ? keyEnd - tileStart : Math.Min(CacheTile, keyEnd - tileStart));
+                    // A tile stops where a ring wraps around, so its slots are consecutive. Halves widened into scratch come CacheTile
+                    // keys at a time, floats KeyTile keys at a time, halves read in place a whole run at a time.
+                    count = segments.Run(tileStart, Math.Min(direct ? int.MaxValue : half ? CacheTile : KeyTile, keyEnd - tileStart));
                     int slot = segments.Slot(tileStart);
                     ref float keys = ref wideKeys;
                     ref float values = ref wideValues;

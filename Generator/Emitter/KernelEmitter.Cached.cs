@@ -171,10 +171,10 @@ internal static partial class KernelEmitter
         if (direct)
         {
             writer.WriteLine();
-            writer.WriteLine("// One row over a Half cache of finite values reads the halves where they are and widens them in registers (RowHalf).");
-            writer.WriteLine("// Several rows share each tile widened into scratch once, as does a cache holding an infinity or NaN, which only");
-            writer.WriteLine("// the exact widening keeps.");
-            writer.WriteLine($"bool direct = half && rows == 1 && {plan.Paths[plan.Paths.Count - 1].Type}.IsHardwareAccelerated && KvCacheAccess.HoldsOnlyFiniteValues(cache);");
+            writer.WriteLine("// Up to DirectRows rows over a Half cache of finite values read the halves where they are and widen them in registers");
+            writer.WriteLine("// (RowHalf), each row on its own. More rows share each tile widened into scratch once, as does a cache holding an");
+            writer.WriteLine("// infinity or NaN, which only the exact widening keeps.");
+            writer.WriteLine($"bool direct = half && rows <= DirectRows && {plan.Paths[plan.Paths.Count - 1].Type}.IsHardwareAccelerated && KvCacheAccess.HoldsOnlyFiniteValues(cache);");
         }
 
         writer.WriteLine();
@@ -197,13 +197,15 @@ internal static partial class KernelEmitter
         writer.OpenBlock("for (int tileStart = keyStart, count; tileStart < keyEnd; tileStart += count)");
         if (direct)
         {
-            writer.WriteLine("// A tile stops where a ring wraps around, so its slots are consecutive. Read directly, it is the whole run.");
-            writer.WriteLine("count = segments.Run(tileStart, direct ? keyEnd - tileStart : Math.Min(CacheTile, keyEnd - tileStart));");
+            writer.WriteLine("// A tile stops where a ring wraps around, so its slots are consecutive. Halves widened into scratch come CacheTile");
+            writer.WriteLine("// keys at a time, floats KeyTile keys at a time, halves read in place a whole run at a time.");
+            writer.WriteLine("count = segments.Run(tileStart, Math.Min(direct ? int.MaxValue : half ? CacheTile : KeyTile, keyEnd - tileStart));");
         }
         else
         {
-            writer.WriteLine("// A tile stops where a ring wraps around, so its slots are consecutive.");
-            writer.WriteLine("count = segments.Run(tileStart, Math.Min(CacheTile, keyEnd - tileStart));");
+            writer.WriteLine("// A tile stops where a ring wraps around, so its slots are consecutive. Halves widened into scratch come CacheTile");
+            writer.WriteLine("// keys at a time, floats KeyTile keys at a time.");
+            writer.WriteLine("count = segments.Run(tileStart, Math.Min(half ? CacheTile : KeyTile, keyEnd - tileStart));");
         }
 
         writer.WriteLine("int slot = segments.Slot(tileStart);");

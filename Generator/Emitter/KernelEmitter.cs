@@ -307,7 +307,10 @@ internal static partial class KernelEmitter
         writer.WriteLine("/// <summary>With a KvCache: the most rows (query heads of a group times query positions) one work item takes.</summary>");
         writer.WriteLine($"private const int CachedRowsPerItem = {Literals.Int(KernelPlan.CachedRowsPerItem)};");
         writer.WriteLine();
-        writer.WriteLine("/// <summary>With a KvCache: keys per tile, so that a tile of keys and one of values widened from Half take at most 16 KiB of L1 cache.</summary>");
+        writer.WriteLine("/// <summary>With a KvCache of halves: the most query rows that read the halves in place, each widening them on its own.</summary>");
+        writer.WriteLine($"private const int DirectRows = {Literals.Int(KernelPlan.DirectRows)};");
+        writer.WriteLine();
+        writer.WriteLine("/// <summary>With a KvCache of halves: keys per tile widened into scratch, so that a tile of keys and one of values take at most 16 KiB of L1 cache.</summary>");
         writer.WriteLine($"private const int CacheTile = {Literals.Int(plan.CacheTile)};");
         writer.WriteLine();
 

@@ -21,6 +21,13 @@ internal sealed class KernelPlan
     /// </summary>
     public const int CachedRowsPerItem = 16;
 
+    /// <summary>
+    /// With a Half cache, the most rows of one (batch entry, key/value head) that each widen the halves in registers rather
+    /// than share a tile widened into scratch: widening is three operations per vector, cheaper four times over than
+    /// a staged tile's store, reload and per-tile overhead.
+    /// </summary>
+    public const int DirectRows = 4;
+
     /// <summary>The vector widths the emitter knows, widest first.</summary>
     private static readonly (string Type, int Bits)[] s_widths = { ("Vector512", 512), ("Vector256", 256), ("Vector128", 128) };
 
