@@ -333,8 +333,9 @@ namespace AttentionGen.Generated
                 for (int tileStart = keyStart, count; tileStart < keyEnd; tileStart += count)
                 {
                     // A tile stops where a ring wraps around, so its slots are consecutive. Halves widened into scratch come CacheTile
-                    // keys at a time, floats KeyTile keys at a time, halves read in place a whole run at a time.
-                    count = segments.Run(tileStart, Math.Min(direct ? int.MaxValue : half ? CacheTile : KeyTile, keyEnd - tileStart));
+                    // keys at a time; floats, and halves read in place, KeyTile keys at a time, which stay in L2 while every row of the
+                    // group reads them: memory is read once per key/value head.
+                    count = segments.Run(tileStart, Math.Min(half && !direct ? CacheTile : KeyTile, keyEnd - tileStart));
                     int slot = segments.Slot(tileStart);
                     ref float keys = ref wideKeys;
                     ref float values = ref wideValues;

@@ -198,8 +198,9 @@ internal static partial class KernelEmitter
         if (direct)
         {
             writer.WriteLine("// A tile stops where a ring wraps around, so its slots are consecutive. Halves widened into scratch come CacheTile");
-            writer.WriteLine("// keys at a time, floats KeyTile keys at a time, halves read in place a whole run at a time.");
-            writer.WriteLine("count = segments.Run(tileStart, Math.Min(direct ? int.MaxValue : half ? CacheTile : KeyTile, keyEnd - tileStart));");
+            writer.WriteLine("// keys at a time; floats, and halves read in place, KeyTile keys at a time, which stay in L2 while every row of the");
+            writer.WriteLine("// group reads them: memory is read once per key/value head.");
+            writer.WriteLine("count = segments.Run(tileStart, Math.Min(half && !direct ? CacheTile : KeyTile, keyEnd - tileStart));");
         }
         else
         {
