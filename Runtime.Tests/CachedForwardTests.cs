@@ -60,21 +60,57 @@ public sealed class CachedForwardTests
     [InlineData(nameof(EverythingKernel))]
     public void A_prefill_over_a_cache_runs_on_the_row_blocks_and_matches_the_reference(string name)
     {
+        // A Single cache is read in place, a Half one through a staged copy of each head.
         KernelUnderTest kernel = DeclaredKernels.Get(name);
         var random = new Random(TestSeed.For("cached prefill " + name));
-        foreach (int queryLength in new[] { 8, 37 })
+        Assert.False(AttentionScheduler.UsesRowBlocks(queryLength: 7, rowsPerBlock: 16));
+        foreach (KvCachePrecision precision in new[] { KvCachePrecision.Single, KvCachePrecision.Half })
         {
-            var problem = CachedProblem.Create(kernel.Configuration, random, KvCachePrecision.Single, new[] { 150, 37, 300 }, queryLength, capacity: 320);
-            Assert.True(AttentionScheduler.UsesRowBlocks(problem.Cache, problem.Batch, queryLength, rowsPerBlock: 16));
-            problem.AssertMatchesReference(kernel);
+            foreach (int queryLength in new[] { 8, 37 })
+            {
+                Assert.True(AttentionScheduler.UsesRowBlocks(queryLength, rowsPerBlock: 16));
+                CachedProblem.Create(kernel.Configuration, random, precision, new[] { 150, 37, 300 }, queryLength, capacity: 320).AssertMatchesReference(kernel);
+            }
         }
+    }
 
-        // Fewer rows, a Half cache, or a ring that wrapped: the row kernels instead.
-        var few = CachedProblem.Create(kernel.Configuration, random, KvCachePrecision.Single, new[] { 50 }, 7, capacity: 64);
-        Assert.False(AttentionScheduler.UsesRowBlocks(few.Cache, 1, 7, rowsPerBlock: 16));
-        var half = CachedProblem.Create(kernel.Configuration, random, KvCachePrecision.Half, new[] { 50 }, 20, capacity: 64);
-        Assert.False(AttentionScheduler.UsesRowBlocks(half.Cache, 1, 20, rowsPerBlock: 16));
-        half.AssertMatchesReference(kernel);
+    [Theory]
+    [InlineData(KvCachePrecision.Single)]
+    [InlineData(KvCachePrecision.Half)]
+    public void A_prefill_over_a_wrapped_ring_runs_on_a_staged_copy_and_matches_the_reference(KvCachePrecision precision)
+    {
+        KernelUnderTest kernel = DeclaredKernels.Get(nameof(MistralKernel));
+        int window = kernel.Configuration.WindowLeft;
+        var problem = CachedProblem.Create(kernel.Configuration, new Random(11), precision, new[] { 200, 130 }, queryLength: 20, capacity: window + 20,
+            KvCacheOverflow.EvictOldest);
+        Assert.NotEqual(problem.Cache.GetLength(0), problem.Cache.GetSequenceLength(0));
+        problem.AssertMatchesReference(kernel);
+    }
+
+    [Fact]
+    public void A_staged_copy_is_never_reused_after_the_cache_changes()
+    {
+        // Chunked prefill of 10 tokens per call over a Half cache: every call stages the head again, since each append
+        // changes the cache; after Clear and a refill to the same length, too. MistralKernel has one key/value head, so
+        // a thread's next call asks for the very head it staged last.
+        KernelUnderTest kernel = DeclaredKernels.Get(nameof(MistralKernel));
+        AttentionConfiguration c = kernel.Configuration;
+        var random = new Random(12);
+        var cache = new KvCache(1, c.KvHeads, c.HeadDim, c.ValueDim, 60, KvCachePrecision.Half);
+        for (int round = 0; round < 2; round++)
+        {
+            cache.Clear();
+            for (int chunk = 0; chunk < 5; chunk++)
+            {
+                CachedProblem.Fill(cache, random, new[] { 10 });
+                var problem = new CachedProblem
+                {
+                    Configuration = c, Cache = cache, QueryLength = 10,
+                    Query = Tensors.Normal(random, 10 * c.Heads * c.HeadDim),
+                };
+                problem.AssertMatchesReference(kernel);
+            }
+        }
     }
 
     [Theory]

@@ -397,13 +397,14 @@ namespace AttentionGen.Generated
         }
 
         /// <summary>
-        /// Runs work items [start, end) of a Forward over a KvCache with many query rows (a prefill), when the cache stores floats
-        /// and no ring has wrapped: the same items and row-block kernels as a Forward over tensors, reading keys and values in place
-        /// from the cache's slots (CacheRows), each entry's queries aligned with the end of its own tokens.
+        /// Runs work items [start, end) of a Forward over a KvCache with many query rows (a prefill): the same items and row-block
+        /// kernels as a Forward over tensors, reading keys and values as consecutive rows (CacheRows): in place from a cache of
+        /// floats, from a staged copy of the head for halves or a wrapped ring. Each entry's queries align with the end of its tokens.
         /// </summary>
         private static void ExecuteCachedTiled(scoped in AttentionArguments arguments, int start, int end)
         {
             KvCache cache = arguments.Cache!;
+            bool half = cache.Precision == KvCachePrecision.Half;
             int queryLength = arguments.QueryLength;
             int queryBlocks = (queryLength + RowsPerItem - 1) / RowsPerItem;
             ref float query = ref MemoryMarshal.GetReference(arguments.Query);
@@ -422,8 +423,22 @@ namespace AttentionGen.Generated
                 KvCacheSegments segments = KvCacheAccess.GetSegments(cache, b);
                 int valid = segments.Length;
                 long offset = (long)valid - queryLength; // bottom-right: the last query row is the newest token
-                ref float keys = ref KvCacheAccess.SingleKey(cache, b, kvHead, segments.FirstSlot);
-                ref float values = ref KvCacheAccess.SingleValue(cache, b, kvHead, segments.FirstSlot);
+                ref float keys = ref Unsafe.NullRef<float>();
+                ref float values = ref Unsafe.NullRef<float>();
+                if (half || segments.FirstLength != valid)
+                {
+                    // Halves, or a ring whose tokens wrap around: a copy of this head as consecutive floats, made once per thread
+                    // and reused by its next items on the same head.
+                    ReadOnlySpan<float> staged = KvCacheAccess.Stage(cache, b, kvHead);
+                    keys = ref MemoryMarshal.GetReference(staged);
+                    values = ref Unsafe.Add(ref keys, (nint)valid * HeadDim);
+                }
+                else
+                {
+                    keys = ref KvCacheAccess.SingleKey(cache, b, kvHead, segments.FirstSlot);
+                    values = ref KvCacheAccess.SingleValue(cache, b, kvHead, segments.FirstSlot);
+                }
+
                 nint row = ((nint)b * queryLength + firstRow) * Heads + head;
                 Rows<CacheRows>(ref Unsafe.Add(ref query, row * HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * ValueDim), rows, firstRow + offset, valid);
             }

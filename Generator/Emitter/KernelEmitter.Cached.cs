@@ -81,19 +81,20 @@ internal static partial class KernelEmitter
     }
 
     /// <summary>
-    /// Writes <c>ExecuteCachedTiled</c>: a prefill over a cache of floats whose tokens lie in consecutive slots, on the
-    /// row-block kernels of an ordinary Forward, reading the cache's slots in place.
+    /// Writes <c>ExecuteCachedTiled</c>: a prefill over a cache, on the row-block kernels of an ordinary Forward, reading
+    /// the cache's slots in place or a per-thread staged copy of a head.
     /// </summary>
     private static void WriteExecuteCachedTiled(SourceWriter writer, KernelConfiguration kernel)
     {
         bool bshd = kernel.Layout == AttentionLayout.Bshd;
         writer.WriteLine("/// <summary>");
-        writer.WriteLine("/// Runs work items [start, end) of a Forward over a KvCache with many query rows (a prefill), when the cache stores floats");
-        writer.WriteLine("/// and no ring has wrapped: the same items and row-block kernels as a Forward over tensors, reading keys and values in place");
-        writer.WriteLine("/// from the cache's slots (CacheRows), each entry's queries aligned with the end of its own tokens.");
+        writer.WriteLine("/// Runs work items [start, end) of a Forward over a KvCache with many query rows (a prefill): the same items and row-block");
+        writer.WriteLine("/// kernels as a Forward over tensors, reading keys and values as consecutive rows (CacheRows): in place from a cache of");
+        writer.WriteLine("/// floats, from a staged copy of the head for halves or a wrapped ring. Each entry's queries align with the end of its tokens.");
         writer.WriteLine("/// </summary>");
         writer.OpenBlock("private static void ExecuteCachedTiled(scoped in AttentionArguments arguments, int start, int end)");
         writer.WriteLine("KvCache cache = arguments.Cache!;");
+        writer.WriteLine("bool half = cache.Precision == KvCachePrecision.Half;");
         writer.WriteLine("int queryLength = arguments.QueryLength;");
         writer.WriteLine("int queryBlocks = (queryLength + RowsPerItem - 1) / RowsPerItem;");
         writer.WriteLine("ref float query = ref MemoryMarshal.GetReference(arguments.Query);");
@@ -116,8 +117,20 @@ internal static partial class KernelEmitter
         writer.WriteLine("KvCacheSegments segments = KvCacheAccess.GetSegments(cache, b);");
         writer.WriteLine("int valid = segments.Length;");
         writer.WriteLine("long offset = (long)valid - queryLength; // bottom-right: the last query row is the newest token");
-        writer.WriteLine("ref float keys = ref KvCacheAccess.SingleKey(cache, b, kvHead, segments.FirstSlot);");
-        writer.WriteLine("ref float values = ref KvCacheAccess.SingleValue(cache, b, kvHead, segments.FirstSlot);");
+        writer.WriteLine("ref float keys = ref Unsafe.NullRef<float>();");
+        writer.WriteLine("ref float values = ref Unsafe.NullRef<float>();");
+        writer.OpenBlock("if (half || segments.FirstLength != valid)");
+        writer.WriteLine("// Halves, or a ring whose tokens wrap around: a copy of this head as consecutive floats, made once per thread");
+        writer.WriteLine("// and reused by its next items on the same head.");
+        writer.WriteLine("ReadOnlySpan<float> staged = KvCacheAccess.Stage(cache, b, kvHead);");
+        writer.WriteLine("keys = ref MemoryMarshal.GetReference(staged);");
+        writer.WriteLine("values = ref Unsafe.Add(ref keys, (nint)valid * HeadDim);");
+        writer.CloseBlock();
+        writer.OpenBlock("else");
+        writer.WriteLine("keys = ref KvCacheAccess.SingleKey(cache, b, kvHead, segments.FirstSlot);");
+        writer.WriteLine("values = ref KvCacheAccess.SingleValue(cache, b, kvHead, segments.FirstSlot);");
+        writer.CloseBlock();
+        writer.WriteLine();
         writer.WriteLine(bshd
             ? "nint row = ((nint)b * queryLength + firstRow) * Heads + head;"
             : "nint row = ((nint)b * Heads + head) * queryLength + firstRow;");

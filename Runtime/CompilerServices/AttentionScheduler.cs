@@ -139,7 +139,7 @@ public static unsafe class AttentionScheduler
         }
 
         int longest = cache.Length;
-        if (UsesRowBlocks(cache, batch, queryLength, rowsPerBlock))
+        if (UsesRowBlocks(queryLength, rowsPerBlock))
         {
             // A prefill: the items of an ordinary Forward, query blocks of one head each, on the row-block kernels.
             var tiled = new AttentionArguments(in arguments, tiled: true);
@@ -182,27 +182,11 @@ public static unsafe class AttentionScheduler
 
     /// <summary>
     /// Whether a cached call runs on the row-block kernels: when it has enough query rows per head to fill half a work
-    /// item (a prefill or a long speculative step), and the cache stores floats in consecutive slots for every entry. A
-    /// Half cache, or a ring that has wrapped around, goes through the row kernels, which read either.
+    /// item, as a prefill or a long speculative step does. Over a Single cache whose tokens lie in consecutive slots the
+    /// kernels read the cache in place; over a Half cache or a wrapped ring, a per-thread staged copy of each head
+    /// (<see cref="KvCacheAccess.Stage"/>).
     /// </summary>
-    internal static bool UsesRowBlocks(KvCache cache, int batch, int queryLength, int rowsPerBlock)
-    {
-        if (queryLength < rowsPerBlock / 2 || cache.Precision != KvCachePrecision.Single)
-        {
-            return false;
-        }
-
-        for (int b = 0; b < batch; b++)
-        {
-            KvCacheSegments segments = cache.GetSegments(b);
-            if (segments.FirstLength != segments.Length)
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
+    internal static bool UsesRowBlocks(int queryLength, int rowsPerBlock) => queryLength >= rowsPerBlock / 2;
 
     /// <summary>Keys below which a split of a cached call is not worth its partial state.</summary>
     public const int MinimumKeysPerSplit = 256;

@@ -1,3 +1,4 @@
+using System;
 using System.ComponentModel;
 
 namespace AttentionGen.CompilerServices;
@@ -22,6 +23,50 @@ public static class KvCacheAccess
 
     /// <summary>The first float of a value slot of a Single cache.</summary>
     public static ref float SingleValue(KvCache cache, int batchIndex, int kvHead, int slot) => ref cache.SingleValue(batchIndex, kvHead, slot);
+
+    [ThreadStatic]
+    private static Staging? t_staging;
+
+    /// <summary>
+    /// Entry <paramref name="batchIndex"/>'s keys and values of head <paramref name="kvHead"/> as consecutive floats, oldest
+    /// first: <c>GetLength(b) · HeadDim</c> keys, then <c>GetLength(b) · ValueDim</c> values. A prefill over a Half cache,
+    /// or over a ring whose tokens wrap around, runs the row-block kernels on this copy. It is made in this thread's
+    /// staging buffer and reused by the thread's next work items for as long as they ask for the same head of the same,
+    /// unchanged cache; it stays valid until this thread asks for another.
+    /// </summary>
+    /// <remarks>The buffer grows to the longest entry staged (4 · length · (HeadDim + ValueDim) bytes) and is kept for reuse.</remarks>
+    public static ReadOnlySpan<float> Stage(KvCache cache, int batchIndex, int kvHead)
+    {
+        Staging staging = t_staging ??= new Staging();
+        int length = cache.GetLength(batchIndex);
+        int keys = length * cache.HeadDim, size = keys + length * cache.ValueDim;
+        if (staging.Cache.TryGetTarget(out KvCache? staged) && ReferenceEquals(staged, cache)
+            && staging.Version == cache.Version && staging.BatchIndex == batchIndex && staging.KvHead == kvHead)
+        {
+            return staging.Buffer.AsSpan(0, size);
+        }
+
+        if (staging.Buffer.Length < size)
+        {
+            staging.Buffer = GC.AllocateUninitializedArray<float>(size);
+        }
+
+        cache.Linearize(batchIndex, kvHead, staging.Buffer.AsSpan(0, keys), staging.Buffer.AsSpan(keys, size - keys));
+        staging.Cache.SetTarget(cache);
+        staging.Version = cache.Version;
+        staging.BatchIndex = batchIndex;
+        staging.KvHead = kvHead;
+        return staging.Buffer.AsSpan(0, size);
+    }
+
+    /// <summary>A thread's staged copy of one head of one cache entry, and which one it is (weakly, so as not to keep the cache alive).</summary>
+    private sealed class Staging
+    {
+        public readonly WeakReference<KvCache> Cache = new(null!);
+        public long Version;
+        public int BatchIndex, KvHead;
+        public float[] Buffer = Array.Empty<float>();
+    }
 
     /// <summary>
     /// Whether every value a Half cache holds is finite, so that kernels may read its halves with

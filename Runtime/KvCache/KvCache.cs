@@ -204,6 +204,7 @@ public sealed class KvCache
         Array.Clear(_lengths);
         Array.Clear(_appended);
         _allFinite = true;
+        Version++;
     }
 
     /// <summary>Empties batch entry <paramref name="batchIndex"/>, for a batch slot that starts a new sequence.</summary>
@@ -213,6 +214,7 @@ public sealed class KvCache
         CheckBatchIndex(batchIndex);
         _lengths[batchIndex] = 0;
         _appended[batchIndex] = 0;
+        Version++;
     }
 
     /// <summary>
@@ -245,6 +247,9 @@ public sealed class KvCache
     /// <summary>The first float of a value slot; Single only.</summary>
     internal ref float SingleValue(int batchIndex, int kvHead, int slot) => ref _values.Single(SlotIndex(batchIndex, kvHead, slot));
 
+    /// <summary>Changes with every append and clear, so that a copy of the cache's contents knows when it is stale.</summary>
+    internal long Version { get; private set; }
+
     /// <summary>Whether every value stored since the last <see cref="Clear()"/> is finite (always, for Single storage).</summary>
     internal bool AllFinite => _allFinite;
 
@@ -253,6 +258,24 @@ public sealed class KvCache
 
     /// <summary>The first half of a value slot, as its bits; Half only.</summary>
     internal ref ushort HalfValue(int batchIndex, int kvHead, int slot) => ref _values.Half(SlotIndex(batchIndex, kvHead, slot));
+
+    /// <summary>
+    /// Writes entry <paramref name="batchIndex"/>'s keys of head <paramref name="kvHead"/>, oldest first, as floats to
+    /// <paramref name="keys"/> (<c>GetLength(b) · HeadDim</c>) and its values to <paramref name="values"/>: the ring's
+    /// two runs put in order, halves widened.
+    /// </summary>
+    internal void Linearize(int batchIndex, int kvHead, Span<float> keys, Span<float> values)
+    {
+        KvCacheSegments segments = GetSegments(batchIndex);
+        int second = segments.Length - segments.FirstLength;
+        _keys.Read(SlotIndex(batchIndex, kvHead, segments.FirstSlot), segments.FirstLength, keys, _allFinite);
+        _values.Read(SlotIndex(batchIndex, kvHead, segments.FirstSlot), segments.FirstLength, values, _allFinite);
+        if (second > 0)
+        {
+            _keys.Read(SlotIndex(batchIndex, kvHead, 0), second, keys[(segments.FirstLength * HeadDim)..], _allFinite);
+            _values.Read(SlotIndex(batchIndex, kvHead, 0), second, values[(segments.FirstLength * ValueDim)..], _allFinite);
+        }
+    }
 
     /// <summary>Widens <paramref name="count"/> key slots from <paramref name="slot"/> on into <paramref name="destination"/>; Half only.</summary>
     internal void WidenKeys(int batchIndex, int kvHead, int slot, int count, ref float destination) =>
@@ -294,6 +317,7 @@ public sealed class KvCache
 
         _appended[batchIndex] += tokens;
         _lengths[batchIndex] = (int)Math.Min(_appended[batchIndex], Capacity);
+        Version++;
     }
 
     private void Copy(Storage storage, int batchIndex, Span<float> destination, string parameter)
@@ -404,15 +428,24 @@ public sealed class KvCache
             return KernelMath.NarrowToHalf(source, MemoryMarshal.Cast<ushort, Half>(MemoryMarshal.CreateSpan(ref Half(slot), Dim)));
         }
 
-        public void Read(long slot, Span<float> destination)
+        public void Read(long slot, Span<float> destination) => Read(slot, 1, destination, allFinite: false);
+
+        /// <summary>Reads <paramref name="slots"/> consecutive slots as floats; <paramref name="allFinite"/> allows the faster widening.</summary>
+        public void Read(long slot, int slots, Span<float> destination, bool allFinite)
         {
+            int count = slots * Dim;
+            destination = destination[..count];
             if (_single is not null)
             {
-                MemoryMarshal.CreateReadOnlySpan(ref Single(slot), Dim).CopyTo(destination);
+                MemoryMarshal.CreateReadOnlySpan(ref Single(slot), count).CopyTo(destination);
+            }
+            else if (allFinite)
+            {
+                KernelMath.WidenFiniteHalf(ref Half(slot), ref MemoryMarshal.GetReference(destination), count);
             }
             else
             {
-                KernelMath.WidenHalf(ref Half(slot), ref MemoryMarshal.GetReference(destination), Dim);
+                KernelMath.WidenHalf(ref Half(slot), ref MemoryMarshal.GetReference(destination), count);
             }
         }
 
