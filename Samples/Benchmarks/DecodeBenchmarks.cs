@@ -65,6 +65,45 @@ public class Decode
 }
 
 /// <summary>
+/// A prefill through a KV cache: N = 2048 queries against the same N tokens held in a cache, H = 8, d = 128, causal, the
+/// shape of the prefill table. A Single cache is read in place; a Half one through a per-thread staged copy of each head,
+/// made inside the timed call.
+/// </summary>
+public class PrefillCached : PrefillBase
+{
+    private KvCache _cache = null!;
+
+    [Params(2048)]
+    public override int N { get; set; }
+
+    [Params(128)]
+    public override int HeadDim { get; set; }
+
+    [Params(true)]
+    public override bool Causal { get; set; }
+
+    [Params(1, 2)]
+    public override int Threads { get; set; }
+
+    [Params(KvCachePrecision.Single, KvCachePrecision.Half)]
+    public KvCachePrecision Precision { get; set; }
+
+    public override void Setup()
+    {
+        base.Setup();
+        _cache = Prefill128Causal.CreateCache(1, N, Precision);
+        _cache.Append(Key, Value, N);
+    }
+
+    [Benchmark(Description = "Attention.Gen, through a KvCache")]
+    public void Generated() => Prefill128Causal.Forward(Query, _cache, Output, 1, N);
+
+    /// <summary>The same call on the tensors the cache was filled from, for comparison in the same run (Precision does not apply).</summary>
+    [Benchmark(Description = "Attention.Gen, tensors")]
+    public void Tensors() => Prefill128Causal.Forward(Query, Key, Value, Output, 1, N, N);
+}
+
+/// <summary>
 /// The machine's read bandwidth, measured in C# in the same run, STREAM-style: the threads sum their shares of a
 /// 256 MiB buffer with independent vector accumulators, so that only memory limits them.
 /// </summary>

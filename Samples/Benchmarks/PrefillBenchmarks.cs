@@ -20,7 +20,7 @@ public abstract class PrefillBase
     public abstract int Threads { get; set; }
 
     [GlobalSetup]
-    public void Setup()
+    public virtual void Setup()
     {
         var random = new Random(42);
         Query = Fill(random, Heads * N * HeadDim);
