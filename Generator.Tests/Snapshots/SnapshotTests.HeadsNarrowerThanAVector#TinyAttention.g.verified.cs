@@ -327,7 +327,8 @@ namespace AttentionGen.Generated
                         {
                             int head = kvHead * GroupSize + (firstRow + r) / queryLength;
                             nint queryRow = ((nint)b * queryLength + i) * Heads + head;
-                            Row(ref Unsafe.Add(ref query, queryRow * HeadDim), ref keys, ref values, HeadDim, ValueDim, firstKey, endKey, ref Unsafe.Add(ref states, r * StateSize));
+                            ref float state = ref Unsafe.Add(ref states, r * StateSize);
+                            Row(ref Unsafe.Add(ref query, queryRow * HeadDim), ref keys, ref values, HeadDim, ValueDim, firstKey, endKey, ref state);
                         }
                     }
                 }

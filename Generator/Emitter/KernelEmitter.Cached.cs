@@ -107,13 +107,7 @@ internal static partial class KernelEmitter
         writer.WriteLine();
         writer.OpenBlock("for (int item = start; item < end; item++)");
         writer.WriteLine("// Work item -> (batch entry, key/value head, query block, query head of the group), as in Execute.");
-        writer.WriteLine("int member = item % GroupSize;");
-        writer.WriteLine("int block = item / GroupSize % queryBlocks;");
-        writer.WriteLine("int kvHead = item / GroupSize / queryBlocks % KvHeads;");
-        writer.WriteLine("int b = item / GroupSize / queryBlocks / KvHeads;");
-        writer.WriteLine("int head = kvHead * GroupSize + member;");
-        writer.WriteLine("int firstRow = block * RowsPerItem;");
-        writer.WriteLine("int rows = Math.Min(RowsPerItem, queryLength - firstRow);");
+        WriteBlockItem(writer);
         writer.WriteLine("KvCacheSegments segments = KvCacheAccess.GetSegments(cache, b);");
         writer.WriteLine("int valid = segments.Length;");
         writer.WriteLine("long offset = (long)valid - queryLength; // bottom-right: the last query row is the newest token");
@@ -257,19 +251,20 @@ internal static partial class KernelEmitter
             ? "nint queryRow = ((nint)b * queryLength + i) * Heads + head;"
             : "nint queryRow = ((nint)b * Heads + head) * queryLength + i;");
         string maskArguments = kernel.HasExplicitMask ? ", in mask, mask.GetRowStart(b, head, i), tileStart" : string.Empty;
+        writer.WriteLine("ref float state = ref Unsafe.Add(ref states, r * StateSize);");
+        string row = $"Row(ref Unsafe.Add(ref query, queryRow * HeadDim), ref keys, ref values, HeadDim, ValueDim, firstKey, endKey{maskArguments}, ref state);";
         if (direct)
         {
-            writer.WriteLine("ref float state = ref Unsafe.Add(ref states, r * StateSize);");
             writer.OpenBlock("if (direct)");
             writer.WriteLine($"RowHalf(ref Unsafe.Add(ref query, queryRow * HeadDim), ref halfKeys, ref halfValues, firstKey, endKey{maskArguments}, ref state);");
             writer.CloseBlock();
             writer.OpenBlock("else");
-            writer.WriteLine($"Row(ref Unsafe.Add(ref query, queryRow * HeadDim), ref keys, ref values, HeadDim, ValueDim, firstKey, endKey{maskArguments}, ref state);");
+            writer.WriteLine(row);
             writer.CloseBlock();
         }
         else
         {
-            writer.WriteLine($"Row(ref Unsafe.Add(ref query, queryRow * HeadDim), ref keys, ref values, HeadDim, ValueDim, firstKey, endKey{maskArguments}, ref Unsafe.Add(ref states, r * StateSize));");
+            writer.WriteLine(row);
         }
         writer.CloseBlock();
         writer.CloseBlock();

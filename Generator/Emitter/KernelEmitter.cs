@@ -453,13 +453,7 @@ internal static partial class KernelEmitter
         writer.WriteLine(kernel.GroupSize > 1
             ? $"// Work item -> (batch entry, key/value head, query block, query head of the group), the last varying fastest: the\n// {Literals.Int(kernel.GroupSize)} query heads that share a key/value head, then all its query blocks, run back to back while its keys and\n// values are in cache."
             : "// Work item -> (batch entry, head, query block), the block varying fastest: all the blocks of one head run back to\n// back while its keys and values are in cache.");
-        writer.WriteLine("int member = item % GroupSize;");
-        writer.WriteLine("int block = item / GroupSize % queryBlocks;");
-        writer.WriteLine("int kvHead = item / GroupSize / queryBlocks % KvHeads;");
-        writer.WriteLine("int b = item / GroupSize / queryBlocks / KvHeads;");
-        writer.WriteLine("int head = kvHead * GroupSize + member;");
-        writer.WriteLine("int firstRow = block * RowsPerItem;");
-        writer.WriteLine("int rows = Math.Min(RowsPerItem, queryLength - firstRow);");
+        WriteBlockItem(writer);
         writer.WriteLine(kernel.HasKeyPadding
             ? "int valid = keyLengths[b]; // keys at or after keyLengths[b] are padding"
             : "int valid = keyLength;");
@@ -482,6 +476,21 @@ internal static partial class KernelEmitter
         writer.WriteLine($"Rows<TensorRows>(ref Unsafe.Add(ref query, row * HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * ValueDim), rows, {(positional ? "firstRow + offset" : "firstRow")}, valid{(kernel.HasExplicitMask ? ", in mask, b, head, firstRow" : string.Empty)});");
         writer.CloseBlock();
         writer.CloseBlock();
+    }
+
+    /// <summary>
+    /// Writes the decomposition of a row-block work item into (batch entry b, key/value head, query block, query head of
+    /// the group) and its rows, shared by <c>Execute</c> and <c>ExecuteCachedTiled</c>.
+    /// </summary>
+    private static void WriteBlockItem(SourceWriter writer)
+    {
+        writer.WriteLine("int member = item % GroupSize;");
+        writer.WriteLine("int block = item / GroupSize % queryBlocks;");
+        writer.WriteLine("int kvHead = item / GroupSize / queryBlocks % KvHeads;");
+        writer.WriteLine("int b = item / GroupSize / queryBlocks / KvHeads;");
+        writer.WriteLine("int head = kvHead * GroupSize + member;");
+        writer.WriteLine("int firstRow = block * RowsPerItem;");
+        writer.WriteLine("int rows = Math.Min(RowsPerItem, queryLength - firstRow);");
     }
 
     /// <summary>Writes the dispatch of a work item's rows: to a row-block kernel when there are enough rows to fill its lanes, else one row at a time.</summary>
