@@ -10,10 +10,6 @@ namespace AttentionGen.Runtime.Tests.Infrastructure;
 /// </summary>
 public sealed class AttentionProblem
 {
-    /// <summary>Written after the output's end, to check that a longer span's tail is left alone.</summary>
-    private const float Sentinel = 12345.5f;
-    private const int Slack = 7;
-
     public required AttentionConfiguration Configuration { get; init; }
     public required int Batch { get; init; }
     public required int QueryLength { get; init; }
@@ -135,26 +131,11 @@ public sealed class AttentionProblem
         return output;
     }
 
-    /// <summary>
-    /// The kernel's answer. The output buffer starts as NaN, so an element the kernel forgets to write fails the
-    /// comparison, and is longer than needed, with a tail that must survive untouched.
-    /// </summary>
-    public float[] Run(KernelUnderTest kernel)
-    {
-        var buffer = new float[OutputLength + Slack];
-        buffer.AsSpan(0, OutputLength).Fill(float.NaN);
-        buffer.AsSpan(OutputLength).Fill(Sentinel);
-        kernel.Forward(Query, Key, Value, buffer, Batch, QueryLength, KeyLength, KeyLengths, Mask is null ? default : Mask.Create());
-        for (int i = OutputLength; i < buffer.Length; i++)
-        {
-            if (buffer[i] != Sentinel)
-            {
-                throw new XunitException($"{Describe(kernel)}: the kernel wrote past the output's shape, at element {i}.");
-            }
-        }
-
-        return buffer.AsSpan(0, OutputLength).ToArray();
-    }
+    /// <summary>The kernel's answer, from an output buffer that starts as NaN and has a tail that must survive.</summary>
+    public float[] Run(KernelUnderTest kernel) => Tensors.RunGuarded(
+        OutputLength,
+        output => kernel.Forward(Query, Key, Value, output, Batch, QueryLength, KeyLength, KeyLengths, Mask is null ? default : Mask.Create()),
+        () => Describe(kernel));
 
     /// <summary>Runs the kernel and the reference and compares them.</summary>
     public void AssertMatchesReference(KernelUnderTest kernel, double absolute = 2e-5, double relative = 1e-4)

@@ -13,9 +13,6 @@ namespace AttentionGen.Runtime.Tests.Infrastructure;
 /// </summary>
 public sealed class CachedProblem
 {
-    private const float Sentinel = 12345.5f;
-    private const int Slack = 5;
-
     public required AttentionConfiguration Configuration { get; init; }
     public required KvCache Cache { get; init; }
     public required int QueryLength { get; init; }
@@ -137,22 +134,8 @@ public sealed class CachedProblem
     }
 
     /// <summary>The kernel's answer, from an output buffer that starts as NaN and has a tail that must survive.</summary>
-    public float[] Run(KernelUnderTest kernel)
-    {
-        var buffer = new float[OutputLength + Slack];
-        buffer.AsSpan(0, OutputLength).Fill(float.NaN);
-        buffer.AsSpan(OutputLength).Fill(Sentinel);
-        kernel.ForwardCached(Query, Cache, buffer, Batch, QueryLength, Mask is null ? default : Mask.Create());
-        for (int i = OutputLength; i < buffer.Length; i++)
-        {
-            if (buffer[i] != Sentinel)
-            {
-                throw new XunitException($"{Describe(kernel)}: the kernel wrote past the output's shape, at element {i}.");
-            }
-        }
-
-        return buffer.AsSpan(0, OutputLength).ToArray();
-    }
+    public float[] Run(KernelUnderTest kernel) => Tensors.RunGuarded(
+        OutputLength, output => kernel.ForwardCached(Query, Cache, output, Batch, QueryLength, Mask is null ? default : Mask.Create()), () => Describe(kernel));
 
     /// <summary>Runs the kernel and the reference and compares them.</summary>
     public void AssertMatchesReference(KernelUnderTest kernel, double absolute = 2e-5, double relative = 1e-4)

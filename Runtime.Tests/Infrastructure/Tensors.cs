@@ -20,6 +20,31 @@ public static class Tensors
         return values;
     }
 
+    /// <summary>Written after an output's end, to check that a longer span's tail is left alone.</summary>
+    private const float Sentinel = 12345.5f;
+
+    /// <summary>
+    /// Runs <paramref name="call"/> on an output buffer of <paramref name="length"/> elements that starts as NaN, so that an
+    /// element the kernel forgets to write fails a comparison, followed by a tail that must survive untouched; returns
+    /// the written prefix.
+    /// </summary>
+    public static float[] RunGuarded(int length, Action<float[]> call, Func<string> describe)
+    {
+        var buffer = new float[length + 7];
+        buffer.AsSpan(0, length).Fill(float.NaN);
+        buffer.AsSpan(length).Fill(Sentinel);
+        call(buffer);
+        for (int i = length; i < buffer.Length; i++)
+        {
+            if (buffer[i] != Sentinel)
+            {
+                throw new XunitException($"{describe()}: the kernel wrote past the output's shape, at element {i}.");
+            }
+        }
+
+        return buffer.AsSpan(0, length).ToArray();
+    }
+
     /// <summary>
     /// Fails unless every element of <paramref name="actual"/> is within <c>absolute + relative · |expected|</c> of
     /// <paramref name="expected"/>; the message names the worst element.
