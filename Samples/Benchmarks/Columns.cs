@@ -6,31 +6,59 @@ using BenchmarkDotNet.Running;
 
 namespace Benchmarks;
 
-/// <summary>Floating-point throughput of a benchmark case, from its flop count and its mean time.</summary>
-public sealed class GflopsColumn : IColumn
+/// <summary>A numeric column computed from a case's mean time; "-" for cases it does not apply to.</summary>
+public abstract class MetricColumn : IColumn
 {
-    public string Id => nameof(GflopsColumn);
-    public string ColumnName => "GFLOP/s";
-    public string Legend => "Billions of floating-point operations per second: 4·N²·d·H for attention (halved when causal), 2 per lane per FMA for the probes";
+    public string Id => GetType().Name;
+    public abstract string ColumnName { get; }
+    public abstract string Legend { get; }
     public bool AlwaysShow => true;
     public ColumnCategory Category => ColumnCategory.Custom;
-    public int PriorityInCategory => 0;
+    public abstract int PriorityInCategory { get; }
     public bool IsNumeric => true;
     public UnitType UnitType => UnitType.Dimensionless;
 
     public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
     public bool IsAvailable(Summary summary) => true;
     public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) =>
-        Gflops(summary, benchmarkCase)?.ToString("F1", CultureInfo.InvariantCulture) ?? "-";
+    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) => Format(Value(summary, benchmarkCase));
+    public override string ToString() => ColumnName;
 
-    public static double? Gflops(Summary summary, BenchmarkCase benchmarkCase)
-    {
-        double? nanoseconds = summary[benchmarkCase]?.ResultStatistics?.Mean;
-        return nanoseconds is > 0 && Flops(benchmarkCase) is { } flops ? flops / nanoseconds : null;
-    }
+    /// <summary>The value for one case, or null when the column does not apply to it.</summary>
+    protected abstract double? Value(Summary summary, BenchmarkCase benchmarkCase);
+
+    protected virtual string Format(double? value) => value?.ToString("F1", CultureInfo.InvariantCulture) ?? "-";
+
+    protected static double? MeanNanoseconds(Summary summary, BenchmarkCase benchmarkCase) =>
+        summary[benchmarkCase]?.ResultStatistics?.Mean is > 0 and var mean ? mean : null;
 
     public static int Threads(BenchmarkCase benchmarkCase) => (int)benchmarkCase.Parameters["Threads"];
+
+    /// <summary>
+    /// <paramref name="value"/> of a case as a share of the best value of the <paramref name="probe"/> cases with the same
+    /// thread count, measured in the same run.
+    /// </summary>
+    protected static double? ShareOfProbe(Summary summary, BenchmarkCase benchmarkCase, System.Type probe, System.Func<BenchmarkCase, double?> value)
+    {
+        int threads = Threads(benchmarkCase);
+        double? best = summary.BenchmarksCases.Where(c => c.Descriptor.Type == probe && Threads(c) == threads).Select(value).Max();
+        return value(benchmarkCase) is { } own && best is > 0 ? 100 * own / best.Value : null;
+    }
+
+    protected static string Percent(double? value) => value is { } v ? v.ToString("F0", CultureInfo.InvariantCulture) + "%" : "-";
+}
+
+/// <summary>Floating-point throughput of a benchmark case, from its flop count and its mean time.</summary>
+public sealed class GflopsColumn : MetricColumn
+{
+    public override string ColumnName => "GFLOP/s";
+    public override string Legend => "Billions of floating-point operations per second: 4·N²·d·H for attention (halved when causal), 2 per lane per FMA for the probes";
+    public override int PriorityInCategory => 0;
+
+    protected override double? Value(Summary summary, BenchmarkCase benchmarkCase) => Gflops(summary, benchmarkCase);
+
+    public static double? Gflops(Summary summary, BenchmarkCase benchmarkCase) =>
+        MeanNanoseconds(summary, benchmarkCase) is { } nanoseconds && Flops(benchmarkCase) is { } flops ? flops / nanoseconds : null;
 
     private static double? Flops(BenchmarkCase benchmarkCase)
     {
@@ -47,99 +75,51 @@ public sealed class GflopsColumn : IColumn
 
         return null; // memory-bound benchmarks are measured in GB/s
     }
-
-    public override string ToString() => ColumnName;
 }
 
 /// <summary>
 /// Throughput as a fraction of the FMA peak measured in the same run with as many threads (the better of the Vector512
 /// and Vector256 probes).
 /// </summary>
-public sealed class PeakFractionColumn : IColumn
+public sealed class PeakFractionColumn : MetricColumn
 {
-    public string Id => nameof(PeakFractionColumn);
-    public string ColumnName => "% of peak";
-    public string Legend => "GFLOP/s as a share of the FmaPeak probe's best result with the same thread count, measured in the same run";
-    public bool AlwaysShow => true;
-    public ColumnCategory Category => ColumnCategory.Custom;
-    public int PriorityInCategory => 1;
-    public bool IsNumeric => true;
-    public UnitType UnitType => UnitType.Dimensionless;
+    public override string ColumnName => "% of peak";
+    public override string Legend => "GFLOP/s as a share of the FmaPeak probe's best result with the same thread count, measured in the same run";
+    public override int PriorityInCategory => 1;
 
-    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-    public bool IsAvailable(Summary summary) => true;
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+    protected override double? Value(Summary summary, BenchmarkCase benchmarkCase) =>
+        ShareOfProbe(summary, benchmarkCase, typeof(FmaPeak), c => GflopsColumn.Gflops(summary, c));
 
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
-    {
-        double? gflops = GflopsColumn.Gflops(summary, benchmarkCase);
-        int threads = GflopsColumn.Threads(benchmarkCase);
-        double? peak = summary.BenchmarksCases
-            .Where(c => c.Descriptor.Type == typeof(FmaPeak) && GflopsColumn.Threads(c) == threads)
-            .Select(c => GflopsColumn.Gflops(summary, c))
-            .Max();
-        return gflops is { } value && peak is > 0 ? (100 * value / peak.Value).ToString("F0", CultureInfo.InvariantCulture) + "%" : "-";
-    }
-
-    public override string ToString() => ColumnName;
+    protected override string Format(double? value) => Percent(value);
 }
 
 /// <summary>Bytes read per second: the cache's keys and values for a decoding step, the buffer for the bandwidth probe.</summary>
-public sealed class BandwidthColumn : IColumn
+public sealed class BandwidthColumn : MetricColumn
 {
-    public string Id => nameof(BandwidthColumn);
-    public string ColumnName => "GB/s";
-    public string Legend => "Gigabytes read per second: the K and V bytes of the cache for a decoding step, the whole buffer for the probe";
-    public bool AlwaysShow => true;
-    public ColumnCategory Category => ColumnCategory.Custom;
-    public int PriorityInCategory => 2;
-    public bool IsNumeric => true;
-    public UnitType UnitType => UnitType.Dimensionless;
+    public override string ColumnName => "GB/s";
+    public override string Legend => "Gigabytes read per second: the K and V bytes of the cache for a decoding step, the whole buffer for the probe";
+    public override int PriorityInCategory => 2;
 
-    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-    public bool IsAvailable(Summary summary) => true;
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style) =>
-        GigabytesPerSecond(summary, benchmarkCase)?.ToString("F1", CultureInfo.InvariantCulture) ?? "-";
+    protected override double? Value(Summary summary, BenchmarkCase benchmarkCase) => GigabytesPerSecond(summary, benchmarkCase);
 
     public static double? GigabytesPerSecond(Summary summary, BenchmarkCase benchmarkCase)
     {
-        double? nanoseconds = summary[benchmarkCase]?.ResultStatistics?.Mean;
         double? bytes = benchmarkCase.Descriptor.Type == typeof(Decode)
             ? Decode.Bytes((int)benchmarkCase.Parameters["CacheLength"], (AttentionGen.KvCachePrecision)benchmarkCase.Parameters["Precision"])
             : benchmarkCase.Descriptor.Type == typeof(ReadBandwidth) ? ReadBandwidth.Bytes : null;
-        return nanoseconds is > 0 && bytes is { } b ? b / nanoseconds : null;
+        return MeanNanoseconds(summary, benchmarkCase) is { } nanoseconds && bytes is { } b ? b / nanoseconds : null;
     }
-
-    public override string ToString() => ColumnName;
 }
 
 /// <summary>Bandwidth as a share of the read-bandwidth probe's, with as many threads, measured in the same run.</summary>
-public sealed class BandwidthFractionColumn : IColumn
+public sealed class BandwidthFractionColumn : MetricColumn
 {
-    public string Id => nameof(BandwidthFractionColumn);
-    public string ColumnName => "% of probe";
-    public string Legend => "GB/s as a share of the ReadBandwidth probe's with the same thread count, measured in the same run";
-    public bool AlwaysShow => true;
-    public ColumnCategory Category => ColumnCategory.Custom;
-    public int PriorityInCategory => 3;
-    public bool IsNumeric => true;
-    public UnitType UnitType => UnitType.Dimensionless;
+    public override string ColumnName => "% of probe";
+    public override string Legend => "GB/s as a share of the ReadBandwidth probe's with the same thread count, measured in the same run";
+    public override int PriorityInCategory => 3;
 
-    public bool IsDefault(Summary summary, BenchmarkCase benchmarkCase) => false;
-    public bool IsAvailable(Summary summary) => true;
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase) => GetValue(summary, benchmarkCase, SummaryStyle.Default);
+    protected override double? Value(Summary summary, BenchmarkCase benchmarkCase) =>
+        ShareOfProbe(summary, benchmarkCase, typeof(ReadBandwidth), c => BandwidthColumn.GigabytesPerSecond(summary, c));
 
-    public string GetValue(Summary summary, BenchmarkCase benchmarkCase, SummaryStyle style)
-    {
-        double? rate = BandwidthColumn.GigabytesPerSecond(summary, benchmarkCase);
-        int threads = GflopsColumn.Threads(benchmarkCase);
-        double? probe = summary.BenchmarksCases
-            .Where(c => c.Descriptor.Type == typeof(ReadBandwidth) && GflopsColumn.Threads(c) == threads)
-            .Select(c => BandwidthColumn.GigabytesPerSecond(summary, c))
-            .Max();
-        return rate is { } value && probe is > 0 ? (100 * value / probe.Value).ToString("F0", CultureInfo.InvariantCulture) + "%" : "-";
-    }
-
-    public override string ToString() => ColumnName;
+    protected override string Format(double? value) => Percent(value);
 }
