@@ -1371,7 +1371,7 @@ namespace AttentionGen.Generated
                     Vector512<float> dot1 = q1 * Vector512.LoadUnsafe(ref k, 16);
                     Vector512<float> dot2 = q2 * Vector512.LoadUnsafe(ref k, 32);
                     Vector512<float> dot3 = q3 * Vector512.LoadUnsafe(ref k, 48);
-                    scores[j] = Vector512.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -1409,7 +1409,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector512.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += p_j · v_j.
                 for (int j = 0; j < tileLength; j++)
@@ -1477,7 +1477,7 @@ namespace AttentionGen.Generated
                     dot1 = Vector256.MultiplyAddEstimate(q5, Vector256.LoadUnsafe(ref k, 40), dot1);
                     dot2 = Vector256.MultiplyAddEstimate(q6, Vector256.LoadUnsafe(ref k, 48), dot2);
                     dot3 = Vector256.MultiplyAddEstimate(q7, Vector256.LoadUnsafe(ref k, 56), dot3);
-                    scores[j] = Vector256.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -1519,7 +1519,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector256.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += p_j · v_j.
                 for (int j = 0; j < tileLength; j++)
@@ -1619,7 +1619,7 @@ namespace AttentionGen.Generated
                     dot1 = Vector128.MultiplyAddEstimate(q13, Vector128.LoadUnsafe(ref k, 52), dot1);
                     dot2 = Vector128.MultiplyAddEstimate(q14, Vector128.LoadUnsafe(ref k, 56), dot2);
                     dot3 = Vector128.MultiplyAddEstimate(q15, Vector128.LoadUnsafe(ref k, 60), dot3);
-                    scores[j] = Vector128.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -1669,7 +1669,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector128.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += p_j · v_j.
                 for (int j = 0; j < tileLength; j++)
@@ -1849,7 +1849,7 @@ namespace AttentionGen.Generated
                     Vector512<float> dot1 = q1 * KernelMath.LoadHalfBits512(ref k, 16);
                     Vector512<float> dot2 = q2 * KernelMath.LoadHalfBits512(ref k, 32);
                     Vector512<float> dot3 = q3 * KernelMath.LoadHalfBits512(ref k, 48);
-                    scores[j] = Vector512.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -1887,7 +1887,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector512.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
                 for (int j = 0; j < tileLength; j++)
@@ -1960,7 +1960,7 @@ namespace AttentionGen.Generated
                     dot1 = Vector256.MultiplyAddEstimate(q5, KernelMath.LoadHalfBits256(ref k, 40), dot1);
                     dot2 = Vector256.MultiplyAddEstimate(q6, KernelMath.LoadHalfBits256(ref k, 48), dot2);
                     dot3 = Vector256.MultiplyAddEstimate(q7, KernelMath.LoadHalfBits256(ref k, 56), dot3);
-                    scores[j] = Vector256.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -2002,7 +2002,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector256.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
                 for (int j = 0; j < tileLength; j++)
@@ -2107,7 +2107,7 @@ namespace AttentionGen.Generated
                     dot1 = Vector128.MultiplyAddEstimate(q13, KernelMath.LoadHalfBits128(ref k, 52), dot1);
                     dot2 = Vector128.MultiplyAddEstimate(q14, KernelMath.LoadHalfBits128(ref k, 56), dot2);
                     dot3 = Vector128.MultiplyAddEstimate(q15, KernelMath.LoadHalfBits128(ref k, 60), dot3);
-                    scores[j] = Vector128.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -2157,7 +2157,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector128.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
                 for (int j = 0; j < tileLength; j++)

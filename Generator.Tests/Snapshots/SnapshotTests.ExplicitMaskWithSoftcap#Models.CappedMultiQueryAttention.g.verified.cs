@@ -1439,7 +1439,7 @@ namespace AttentionGen.Generated
                     Vector512<float> dot2 = q2 * Vector512.LoadUnsafe(ref k, 32);
                     Vector512<float> dot3 = q3 * Vector512.LoadUnsafe(ref k, 48);
                     dot0 = Vector512.MultiplyAddEstimate(q4, Vector512.LoadUnsafe(ref k, 64), dot0);
-                    scores[j] = Vector512.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Soft-cap before any mask: s = c · tanh(s / c).
@@ -1486,7 +1486,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector512.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += p_j · v_j.
                 for (int j = 0; j < tileLength; j++)
@@ -1562,7 +1562,7 @@ namespace AttentionGen.Generated
                     dot3 = Vector256.MultiplyAddEstimate(q7, Vector256.LoadUnsafe(ref k, 56), dot3);
                     dot0 = Vector256.MultiplyAddEstimate(q8, Vector256.LoadUnsafe(ref k, 64), dot0);
                     dot1 = Vector256.MultiplyAddEstimate(q9, Vector256.LoadUnsafe(ref k, 72), dot1);
-                    scores[j] = Vector256.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Soft-cap before any mask: s = c · tanh(s / c).
@@ -1613,7 +1613,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector256.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += p_j · v_j.
                 for (int j = 0; j < tileLength; j++)
@@ -1725,7 +1725,7 @@ namespace AttentionGen.Generated
                     dot1 = Vector128.MultiplyAddEstimate(q17, Vector128.LoadUnsafe(ref k, 68), dot1);
                     dot2 = Vector128.MultiplyAddEstimate(q18, Vector128.LoadUnsafe(ref k, 72), dot2);
                     dot3 = Vector128.MultiplyAddEstimate(q19, Vector128.LoadUnsafe(ref k, 76), dot3);
-                    scores[j] = Vector128.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Soft-cap before any mask: s = c · tanh(s / c).
@@ -1785,7 +1785,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector128.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += p_j · v_j.
                 for (int j = 0; j < tileLength; j++)
@@ -1974,7 +1974,7 @@ namespace AttentionGen.Generated
                     Vector512<float> dot2 = q2 * KernelMath.LoadHalfBits512(ref k, 32);
                     Vector512<float> dot3 = q3 * KernelMath.LoadHalfBits512(ref k, 48);
                     dot0 = Vector512.MultiplyAddEstimate(q4, KernelMath.LoadHalfBits512(ref k, 64), dot0);
-                    scores[j] = Vector512.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Soft-cap before any mask: s = c · tanh(s / c).
@@ -2021,7 +2021,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector512.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
                 for (int j = 0; j < tileLength; j++)
@@ -2102,7 +2102,7 @@ namespace AttentionGen.Generated
                     dot3 = Vector256.MultiplyAddEstimate(q7, KernelMath.LoadHalfBits256(ref k, 56), dot3);
                     dot0 = Vector256.MultiplyAddEstimate(q8, KernelMath.LoadHalfBits256(ref k, 64), dot0);
                     dot1 = Vector256.MultiplyAddEstimate(q9, KernelMath.LoadHalfBits256(ref k, 72), dot1);
-                    scores[j] = Vector256.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Soft-cap before any mask: s = c · tanh(s / c).
@@ -2153,7 +2153,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector256.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
                 for (int j = 0; j < tileLength; j++)
@@ -2270,7 +2270,7 @@ namespace AttentionGen.Generated
                     dot1 = Vector128.MultiplyAddEstimate(q17, KernelMath.LoadHalfBits128(ref k, 68), dot1);
                     dot2 = Vector128.MultiplyAddEstimate(q18, KernelMath.LoadHalfBits128(ref k, 72), dot2);
                     dot3 = Vector128.MultiplyAddEstimate(q19, KernelMath.LoadHalfBits128(ref k, 76), dot3);
-                    scores[j] = Vector128.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Soft-cap before any mask: s = c · tanh(s / c).
@@ -2330,7 +2330,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector128.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
                 for (int j = 0; j < tileLength; j++)

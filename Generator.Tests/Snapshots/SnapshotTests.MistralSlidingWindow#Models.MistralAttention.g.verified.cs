@@ -1512,7 +1512,7 @@ namespace AttentionGen.Generated
                     dot1 = Vector512.MultiplyAddEstimate(q5, Vector512.LoadUnsafe(ref k, 80), dot1);
                     dot2 = Vector512.MultiplyAddEstimate(q6, Vector512.LoadUnsafe(ref k, 96), dot2);
                     dot3 = Vector512.MultiplyAddEstimate(q7, Vector512.LoadUnsafe(ref k, 112), dot3);
-                    scores[j] = Vector512.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -1554,7 +1554,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector512.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += p_j · v_j.
                 for (int j = 0; j < tileLength; j++)
@@ -1654,7 +1654,7 @@ namespace AttentionGen.Generated
                     dot1 = Vector256.MultiplyAddEstimate(q13, Vector256.LoadUnsafe(ref k, 104), dot1);
                     dot2 = Vector256.MultiplyAddEstimate(q14, Vector256.LoadUnsafe(ref k, 112), dot2);
                     dot3 = Vector256.MultiplyAddEstimate(q15, Vector256.LoadUnsafe(ref k, 120), dot3);
-                    scores[j] = Vector256.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -1704,7 +1704,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector256.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += p_j · v_j.
                 for (int j = 0; j < tileLength; j++)
@@ -1868,7 +1868,7 @@ namespace AttentionGen.Generated
                     dot1 = Vector128.MultiplyAddEstimate(q29, Vector128.LoadUnsafe(ref k, 116), dot1);
                     dot2 = Vector128.MultiplyAddEstimate(q30, Vector128.LoadUnsafe(ref k, 120), dot2);
                     dot3 = Vector128.MultiplyAddEstimate(q31, Vector128.LoadUnsafe(ref k, 124), dot3);
-                    scores[j] = Vector128.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -1934,7 +1934,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector128.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += p_j · v_j.
                 for (int j = 0; j < tileLength; j++)
@@ -2158,7 +2158,7 @@ namespace AttentionGen.Generated
                     dot1 = Vector512.MultiplyAddEstimate(q5, KernelMath.LoadHalfBits512(ref k, 80), dot1);
                     dot2 = Vector512.MultiplyAddEstimate(q6, KernelMath.LoadHalfBits512(ref k, 96), dot2);
                     dot3 = Vector512.MultiplyAddEstimate(q7, KernelMath.LoadHalfBits512(ref k, 112), dot3);
-                    scores[j] = Vector512.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -2200,7 +2200,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector512.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
                 for (int j = 0; j < tileLength; j++)
@@ -2305,7 +2305,7 @@ namespace AttentionGen.Generated
                     dot1 = Vector256.MultiplyAddEstimate(q13, KernelMath.LoadHalfBits256(ref k, 104), dot1);
                     dot2 = Vector256.MultiplyAddEstimate(q14, KernelMath.LoadHalfBits256(ref k, 112), dot2);
                     dot3 = Vector256.MultiplyAddEstimate(q15, KernelMath.LoadHalfBits256(ref k, 120), dot3);
-                    scores[j] = Vector256.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -2355,7 +2355,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector256.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
                 for (int j = 0; j < tileLength; j++)
@@ -2524,7 +2524,7 @@ namespace AttentionGen.Generated
                     dot1 = Vector128.MultiplyAddEstimate(q29, KernelMath.LoadHalfBits128(ref k, 116), dot1);
                     dot2 = Vector128.MultiplyAddEstimate(q30, KernelMath.LoadHalfBits128(ref k, 120), dot2);
                     dot3 = Vector128.MultiplyAddEstimate(q31, KernelMath.LoadHalfBits128(ref k, 124), dot3);
-                    scores[j] = Vector128.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -2590,7 +2590,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector128.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
                 for (int j = 0; j < tileLength; j++)

@@ -1491,7 +1491,7 @@ namespace AttentionGen.Generated
                     ref float k = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);
                     Vector512<float> dot0 = q0 * Vector512.LoadUnsafe(ref k);
                     Vector512<float> dot1 = q1 * Vector512.LoadUnsafe(ref k, 4);
-                    scores[j] = Vector512.Sum(dot0 + dot1);
+                    scores[j] = KernelMath.SumAcross(dot0 + dot1);
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -1527,7 +1527,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector512.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += p_j · v_j.
                 for (int j = 0; j < tileLength; j++)
@@ -1578,7 +1578,7 @@ namespace AttentionGen.Generated
                     Vector256<float> dot0 = q0 * Vector256.LoadUnsafe(ref k);
                     Vector256<float> dot1 = q1 * Vector256.LoadUnsafe(ref k, 8);
                     Vector256<float> dot2 = q2 * Vector256.LoadUnsafe(ref k, 12);
-                    scores[j] = Vector256.Sum((dot0 + dot1) + dot2);
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + dot2);
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -1615,7 +1615,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector256.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += p_j · v_j.
                 for (int j = 0; j < tileLength; j++)
@@ -1673,7 +1673,7 @@ namespace AttentionGen.Generated
                     Vector128<float> dot2 = q2 * Vector128.LoadUnsafe(ref k, 8);
                     Vector128<float> dot3 = q3 * Vector128.LoadUnsafe(ref k, 12);
                     dot0 = Vector128.MultiplyAddEstimate(q4, Vector128.LoadUnsafe(ref k, 16), dot0);
-                    scores[j] = Vector128.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -1712,7 +1712,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector128.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += p_j · v_j.
                 for (int j = 0; j < tileLength; j++)
@@ -1865,7 +1865,7 @@ namespace AttentionGen.Generated
                     ref ushort k = ref Unsafe.Add(ref keys, (nint)(tileStart + j) * HeadDim);
                     Vector512<float> dot0 = q0 * KernelMath.LoadHalfBits512(ref k, 0);
                     Vector512<float> dot1 = q1 * KernelMath.LoadHalfBits512(ref k, 4);
-                    scores[j] = Vector512.Sum(dot0 + dot1);
+                    scores[j] = KernelMath.SumAcross(dot0 + dot1);
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -1901,7 +1901,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector512.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
                 for (int j = 0; j < tileLength; j++)
@@ -1957,7 +1957,7 @@ namespace AttentionGen.Generated
                     Vector256<float> dot0 = q0 * KernelMath.LoadHalfBits256(ref k, 0);
                     Vector256<float> dot1 = q1 * KernelMath.LoadHalfBits256(ref k, 8);
                     Vector256<float> dot2 = q2 * KernelMath.LoadHalfBits256(ref k, 12);
-                    scores[j] = Vector256.Sum((dot0 + dot1) + dot2);
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + dot2);
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -1994,7 +1994,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector256.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
                 for (int j = 0; j < tileLength; j++)
@@ -2057,7 +2057,7 @@ namespace AttentionGen.Generated
                     Vector128<float> dot2 = q2 * KernelMath.LoadHalfBits128(ref k, 8);
                     Vector128<float> dot3 = q3 * KernelMath.LoadHalfBits128(ref k, 12);
                     dot0 = Vector128.MultiplyAddEstimate(q4, KernelMath.LoadHalfBits128(ref k, 16), dot0);
-                    scores[j] = Vector128.Sum((dot0 + dot1) + (dot2 + dot3));
+                    scores[j] = KernelMath.SumAcross((dot0 + dot1) + (dot2 + dot3));
                 }
 
                 // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
@@ -2096,7 +2096,7 @@ namespace AttentionGen.Generated
                     p.StoreUnsafe(ref score, (nuint)j);
                     tileSum += p;
                 }
-                rowSum += Vector128.Sum(tileSum);
+                rowSum += KernelMath.SumAcross(tileSum);
 
                 // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
                 for (int j = 0; j < tileLength; j++)

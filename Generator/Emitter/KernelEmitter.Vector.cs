@@ -94,7 +94,7 @@ internal static partial class KernelEmitter
             3 => "(dot0 + dot1) + dot2",
             _ => "(dot0 + dot1) + (dot2 + dot3)",
         };
-        writer.WriteLine($"scores[j] = {v}.Sum({total});");
+        writer.WriteLine($"scores[j] = KernelMath.SumAcross({total});");
         writer.CloseBlock();
 
         if (kernel.HasSoftcap)
@@ -147,7 +147,7 @@ internal static partial class KernelEmitter
         writer.WriteLine("p.StoreUnsafe(ref score, (nuint)j);");
         writer.WriteLine("tileSum += p;");
         writer.CloseBlock();
-        writer.WriteLine($"rowSum += {v}.Sum(tileSum);");
+        writer.WriteLine($"rowSum += KernelMath.SumAcross(tileSum);");
         writer.WriteLine();
 
         writer.WriteLine(half ? "// Accumulate P·V: output += (p_j · 2^112) · (v_j's bits)." : "// Accumulate P·V: output += p_j · v_j.");

@@ -246,6 +246,26 @@ public static class KernelMath
         return (value.AsUInt32() | special | ((half & Vector128.Create(0x8000u)) << 16)).AsSingle();
     }
 
+    /// <summary>
+    /// The sum of the lanes of <paramref name="vector"/>, halving the width at each step: about 8 operations for a
+    /// Vector512, where <see cref="Vector512.Sum{T}(Vector512{T})"/> reduces each 128-bit lane on its own (about 20 on
+    /// .NET 10). The one-row kernels take one such sum per score.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumAcross(Vector512<float> vector) => SumAcross(vector.GetLower() + vector.GetUpper());
+
+    /// <inheritdoc cref="SumAcross(Vector512{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumAcross(Vector256<float> vector) => SumAcross(vector.GetLower() + vector.GetUpper());
+
+    /// <inheritdoc cref="SumAcross(Vector512{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumAcross(Vector128<float> vector)
+    {
+        Vector128<float> pairs = vector + Vector128.Shuffle(vector, Vector128.Create(2, 3, 0, 1));
+        return (pairs + Vector128.Shuffle(pairs, Vector128.Create(1, 0, 3, 2))).ToScalar();
+    }
+
     /// <summary>The largest lane of <paramref name="vector"/>; NaN if any lane is NaN.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float MaxAcross(Vector512<float> vector) => MaxAcross(Vector256.Max(vector.GetLower(), vector.GetUpper()));
