@@ -1,6 +1,8 @@
 using System;
+using System.Linq;
 using System.Runtime.Intrinsics;
 using AttentionGen.CompilerServices;
+using AttentionGen.Runtime.Tests.Infrastructure;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -143,6 +145,58 @@ public sealed class KernelMathTests
             for (int row = 0; row < 5; row++)
             {
                 Assert.Equal(source.AsSpan(row * (length + 7), length).ToArray(), packed.AsSpan(row * length, length).ToArray());
+            }
+        }
+    }
+
+    [Fact]
+    public void Sum_across_adds_every_lane_on_every_width()
+    {
+        var random = new Random(3);
+        for (int trial = 0; trial < 100; trial++)
+        {
+            float[] lanes = Tensors.Normal(random, 16, 10f);
+            double expected = lanes.Sum(x => (double)x);
+            double tolerance = 1e-5 * lanes.Sum(x => Math.Abs((double)x));
+            Assert.InRange(KernelMath.SumAcross(Vector512.Create(lanes)), expected - tolerance, expected + tolerance);
+            Assert.InRange(KernelMath.SumAcross(Vector256.Create(lanes.AsSpan(0, 8))), lanes.Take(8).Sum(x => (double)x) - tolerance, lanes.Take(8).Sum(x => (double)x) + tolerance);
+            Assert.InRange(KernelMath.SumAcross(Vector128.Create(lanes.AsSpan(0, 4))), lanes.Take(4).Sum(x => (double)x) - tolerance, lanes.Take(4).Sum(x => (double)x) + tolerance);
+        }
+    }
+
+    [Fact]
+    public void Half_widening_is_exact_for_every_half()
+    {
+        // All 65,536 bit patterns, at a length that leaves a scalar tail after the vectors.
+        ushort[] bits = Enumerable.Range(0, 65536).Select(i => (ushort)i).Append((ushort)0x3C00).ToArray();
+        var widened = new float[bits.Length];
+        KernelMath.WidenHalf(ref bits[0], ref widened[0], bits.Length);
+        for (int i = 0; i < bits.Length; i++)
+        {
+            float expected = (float)BitConverter.UInt16BitsToHalf(bits[i]);
+            Assert.True(float.IsNaN(expected) ? float.IsNaN(widened[i]) : BitConverter.SingleToInt32Bits(expected) == BitConverter.SingleToInt32Bits(widened[i]),
+                $"0x{bits[i]:X4}: {widened[i]}, expected {expected}");
+        }
+    }
+
+    [Fact]
+    public void Finite_half_widening_and_loading_are_exact_for_every_finite_half()
+    {
+        ushort[] finite = Enumerable.Range(0, 65536).Select(i => (ushort)i).Where(b => Half.IsFinite(BitConverter.UInt16BitsToHalf(b))).Append((ushort)0x3C00).ToArray();
+        var widened = new float[finite.Length];
+        KernelMath.WidenFiniteHalf(ref finite[0], ref widened[0], finite.Length);
+        for (int i = 0; i < finite.Length; i++)
+        {
+            float expected = (float)BitConverter.UInt16BitsToHalf(finite[i]);
+            Assert.Equal(BitConverter.SingleToInt32Bits(expected), BitConverter.SingleToInt32Bits(widened[i]));
+
+            // The loads leave out the factor 2^112, which the kernels fold into the query and the probabilities.
+            int vector = i / 16 * 16;
+            if (vector + 16 <= finite.Length)
+            {
+                Assert.Equal(expected, KernelMath.LoadHalfBits512(ref finite[0], (nuint)vector)[i - vector] * KernelMath.HalfRebias);
+                Assert.Equal(expected, KernelMath.LoadHalfBits256(ref finite[0], (nuint)(i / 8 * 8))[i % 8] * KernelMath.HalfRebias);
+                Assert.Equal(expected, KernelMath.LoadHalfBits128(ref finite[0], (nuint)(i / 4 * 4))[i % 4] * KernelMath.HalfRebias);
             }
         }
     }
