@@ -29,7 +29,6 @@ public sealed class KvCache
 
     private readonly Storage _keys;
     private readonly Storage _values;
-    private readonly int[] _lengths;
     private readonly long[] _appended;
 
     /// <summary>
@@ -90,7 +89,6 @@ public sealed class KvCache
         long slots = (long)batch * kvHeads * capacity;
         _keys = new Storage(slots, headDim, precision, nameof(capacity));
         _values = new Storage(slots, valueDim, precision, nameof(capacity));
-        _lengths = new int[batch];
         _appended = new long[batch];
     }
 
@@ -124,9 +122,9 @@ public sealed class KvCache
         get
         {
             int longest = 0;
-            foreach (int length in _lengths)
+            for (int b = 0; b < Batch; b++)
             {
-                longest = Math.Max(longest, length);
+                longest = Math.Max(longest, HeldLength(b));
             }
 
             return longest;
@@ -138,7 +136,7 @@ public sealed class KvCache
     public int GetLength(int batchIndex)
     {
         CheckBatchIndex(batchIndex);
-        return _lengths[batchIndex];
+        return HeldLength(batchIndex);
     }
 
     /// <summary>
@@ -201,7 +199,6 @@ public sealed class KvCache
     /// <summary>Empties every batch entry. The memory is kept for reuse.</summary>
     public void Clear()
     {
-        Array.Clear(_lengths);
         Array.Clear(_appended);
         _allFinite = true;
         Version++;
@@ -212,7 +209,6 @@ public sealed class KvCache
     public void Clear(int batchIndex)
     {
         CheckBatchIndex(batchIndex);
-        _lengths[batchIndex] = 0;
         _appended[batchIndex] = 0;
         Version++;
     }
@@ -236,7 +232,7 @@ public sealed class KvCache
     /// <summary>Where batch entry <paramref name="batchIndex"/>'s tokens lie in its ring of slots.</summary>
     internal KvCacheSegments GetSegments(int batchIndex)
     {
-        int length = _lengths[batchIndex];
+        int length = HeldLength(batchIndex);
         int firstSlot = (int)((_appended[batchIndex] - length) % Capacity);
         return new KvCacheSegments(length, firstSlot, Math.Min(length, Capacity - firstSlot));
     }
@@ -297,6 +293,9 @@ public sealed class KvCache
         }
     }
 
+    /// <summary>The tokens entry <paramref name="batchIndex"/> holds: all it was appended, up to the capacity (a ring evicts the rest).</summary>
+    private int HeldLength(int batchIndex) => (int)Math.Min(_appended[batchIndex], Capacity);
+
     private long SlotIndex(int batchIndex, int kvHead, int slot) => ((long)batchIndex * KvHeads + kvHead) * Capacity + slot;
 
     private void Write(int batchIndex, ReadOnlySpan<float> key, ReadOnlySpan<float> value, int tokens)
@@ -316,7 +315,6 @@ public sealed class KvCache
         }
 
         _appended[batchIndex] += tokens;
-        _lengths[batchIndex] = (int)Math.Min(_appended[batchIndex], Capacity);
         Version++;
     }
 
@@ -345,11 +343,12 @@ public sealed class KvCache
 
     private void CheckRoom(int batchIndex, int tokens)
     {
-        if (Overflow == KvCacheOverflow.Throw && (long)_lengths[batchIndex] + tokens > Capacity)
+        int held = HeldLength(batchIndex);
+        if (Overflow == KvCacheOverflow.Throw && (long)held + tokens > Capacity)
         {
             throw new InvalidOperationException(Format(
                 "The cache's capacity is {0} tokens and batch entry {1} holds {2}: appending {3} more would need {4}. Create the cache with a larger capacity, or with KvCacheOverflow.EvictOldest for a sliding-window model. Nothing was appended.",
-                Capacity, batchIndex, _lengths[batchIndex], tokens, (long)_lengths[batchIndex] + tokens));
+                Capacity, batchIndex, held, tokens, (long)held + tokens));
         }
     }
 
