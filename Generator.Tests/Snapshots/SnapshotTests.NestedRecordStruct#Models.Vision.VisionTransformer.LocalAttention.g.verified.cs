@@ -231,7 +231,7 @@ namespace AttentionGen.Generated
         {
             if (arguments.Cache is not null)
             {
-                if (arguments.Tiled)
+                if (AttentionScheduler.UsesRowBlocks(arguments.QueryLength, RowsPerItem))
                 {
                     ExecuteCachedTiled(in arguments, start, end);
                 }

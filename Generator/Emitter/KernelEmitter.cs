@@ -420,7 +420,7 @@ internal static partial class KernelEmitter
         writer.WriteLine("/// <summary>Runs work items [start, end): each is up to RowsPerItem query rows of one (batch entry, head), or with a KvCache, see ExecuteCached.</summary>");
         writer.OpenBlock("public static void Execute(scoped in AttentionArguments arguments, int start, int end)");
         writer.OpenBlock("if (arguments.Cache is not null)");
-        writer.OpenBlock("if (arguments.Tiled)");
+        writer.OpenBlock("if (AttentionScheduler.UsesRowBlocks(arguments.QueryLength, RowsPerItem))");
         writer.WriteLine("ExecuteCachedTiled(in arguments, start, end);");
         writer.CloseBlock();
         writer.OpenBlock("else");

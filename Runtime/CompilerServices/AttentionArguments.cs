@@ -42,18 +42,6 @@ public readonly ref struct AttentionArguments
         Splits = splits;
     }
 
-    /// <summary>A cached call's arguments, to be run on the row-block (tiled) kernels.</summary>
-    internal AttentionArguments(scoped in AttentionArguments cached, bool tiled)
-        : this(cached.Query, cached.Cache!, cached.Output, cached.Batch, cached.QueryLength, cached.Mask)
-    {
-        Tiled = tiled;
-    }
-
-    /// <summary>
-    /// With a cache: whether the call runs on the row-block kernels over the cache's slots in place, as a prefill does,
-    /// rather than as (split) rows against tiles of keys, as decoding does.
-    /// </summary>
-    public bool Tiled { get; }
 
     /// <summary>With a cache: the cache, which holds the keys and values; otherwise <see langword="null"/>.</summary>
     public KvCache? Cache { get; }

@@ -88,7 +88,6 @@ public static unsafe class AttentionScheduler
                 job.Partials = partials;
                 job.PartialsLength = arguments.Partials.Length;
                 job.Splits = arguments.Splits;
-                job.Tiled = arguments.Tiled;
                 job.Start(workItems, threads - 1);
 
                 for (int i = 0; i < threads - 1; i++)
@@ -109,11 +108,10 @@ public static unsafe class AttentionScheduler
     }
 
     /// <summary>
-    /// Runs a <c>Forward</c> call over a <see cref="KvCache"/>. A prefill over a cache of floats runs on the row-block
-    /// kernels, as an ordinary Forward does (see <see cref="UsesRowBlocks"/>). Otherwise the work items are those of
-    /// <typeparamref name="TKernel"/>'s cached path, each one chunk of the rows that read a (batch entry, key/value head)
-    /// against one split of its keys. When
-    /// there are too few (batch entry, key/value head) pairs to keep every thread busy, as when decoding one sequence,
+    /// Runs a <c>Forward</c> call over a <see cref="KvCache"/>. A prefill runs on the row-block kernels, as an ordinary
+    /// Forward does (see <see cref="UsesRowBlocks"/>). Otherwise the work items are those of <typeparamref name="TKernel"/>'s
+    /// cached path, each one chunk of the rows that read a (batch entry, key/value head) against one split of its keys.
+    /// When there are too few (batch entry, key/value head) pairs to keep every thread busy, as when decoding one sequence,
     /// the keys are split further (split-KV, or "flash decoding"); each split leaves partial softmax states that are
     /// merged exactly here once all splits are done.
     /// </summary>
@@ -141,10 +139,10 @@ public static unsafe class AttentionScheduler
         int longest = cache.Length;
         if (UsesRowBlocks(queryLength, rowsPerBlock))
         {
-            // A prefill: the items of an ordinary Forward, query blocks of one head each, on the row-block kernels.
-            var tiled = new AttentionArguments(in arguments, tiled: true);
+            // A prefill: the items of an ordinary Forward, query blocks of one head each, on the row-block kernels. The
+            // kernel makes the same decision from the same call.
             int queryBlocks = (queryLength + rowsPerBlock - 1) / rowsPerBlock;
-            Run<TKernel>(in tiled, batch * heads * queryBlocks, (long)rowsPerBlock * longest * (headDim + valueDim));
+            Run<TKernel>(in arguments, batch * heads * queryBlocks, (long)rowsPerBlock * longest * (headDim + valueDim));
             return;
         }
 
@@ -186,7 +184,9 @@ public static unsafe class AttentionScheduler
     /// kernels read the cache in place; over a Half cache or a wrapped ring, a per-thread staged copy of each head
     /// (<see cref="KvCacheAccess.Stage"/>).
     /// </summary>
-    internal static bool UsesRowBlocks(int queryLength, int rowsPerBlock) => queryLength >= rowsPerBlock / 2;
+    /// <param name="queryLength">The call's query rows per batch entry and head.</param>
+    /// <param name="rowsPerBlock">The query rows of one head in a work item of the kernel's row-block path.</param>
+    public static bool UsesRowBlocks(int queryLength, int rowsPerBlock) => queryLength >= rowsPerBlock / 2;
 
     /// <summary>Keys below which a split of a cached call is not worth its partial state.</summary>
     public const int MinimumKeysPerSplit = 256;
@@ -286,7 +286,6 @@ public static unsafe class AttentionScheduler
         public KvCache? Cache;
         public float* Partials;
         public int PartialsLength, Splits;
-        public bool Tiled;
 
         private int _next;
         private int _workItems;
@@ -319,14 +318,10 @@ public static unsafe class AttentionScheduler
                     Batch, QueryRows, KeyRows,
                     new ReadOnlySpan<int>(KeyLengths, KeyLengthsLength),
                     mask)
-                : Tiled
-                    ? new AttentionArguments(
-                        new AttentionArguments(new ReadOnlySpan<float>(Query, QueryLength), Cache, new Span<float>(Output, OutputLength), Batch, QueryRows, mask),
-                        tiled: true)
-                    : new AttentionArguments(
-                        new AttentionArguments(new ReadOnlySpan<float>(Query, QueryLength), Cache, new Span<float>(Output, OutputLength), Batch, QueryRows, mask),
-                        new Span<float>(Partials, PartialsLength),
-                        Splits);
+                : new AttentionArguments(
+                    new AttentionArguments(new ReadOnlySpan<float>(Query, QueryLength), Cache, new Span<float>(Output, OutputLength), Batch, QueryRows, mask),
+                    new Span<float>(Partials, PartialsLength),
+                    Splits);
 
             int item;
             while ((item = Interlocked.Increment(ref _next) - 1) < _workItems)
