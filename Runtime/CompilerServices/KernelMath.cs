@@ -65,40 +65,44 @@ public static class KernelMath
     /// infinities and NaN included. A KV cache stored as Half goes through this for each tile of keys and values.
     /// </summary>
     /// <remarks>
-    /// .NET has no portable vector conversion from Half, so this is the bit-level one, three integer operations and a
-    /// multiply per lane: shift the exponent and fraction into place, multiply by 2^112 to rebias the exponent (which
-    /// also normalizes subnormals), set the exponent of infinities and NaN to all ones, and put the sign back.
+    /// .NET has no portable vector conversion from Half, so this is the bit-level one: <see cref="LoadHalfBits512"/> and
+    /// its twins place the sign, exponent and fraction where a float has them, a multiply by 2^112 rebiases the exponent
+    /// (which also normalizes subnormals), and lanes whose exponent is all ones (infinity, NaN) get a float's all-ones
+    /// exponent instead, their sign and payload kept. <see cref="WidenFiniteHalf"/> leaves that last step out.
     /// </remarks>
     public static void WidenHalf(ref ushort source, ref float destination, int count)
     {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
         {
-            for (; i <= count - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
+            for (; i <= count - Vector512<float>.Count; i += Vector512<float>.Count)
             {
-                (Vector512<uint> lower, Vector512<uint> upper) = Vector512.Widen(Vector512.LoadUnsafe(ref source, (nuint)i));
-                HalfBitsToSingle(lower).StoreUnsafe(ref destination, (nuint)i);
-                HalfBitsToSingle(upper).StoreUnsafe(ref destination, (nuint)(i + Vector512<uint>.Count));
+                Vector512<float> bits = LoadHalfBits512(ref source, (nuint)i);
+                Vector512<int> special = Vector512.GreaterThanOrEqual(bits.AsInt32() & Vector512.Create(int.MaxValue), Vector512.Create(ShiftedHalfInfinity));
+                Vector512.ConditionalSelect(special.AsSingle(), (bits.AsInt32() | Vector512.Create(FloatInfinity)).AsSingle(), bits * HalfRebias)
+                    .StoreUnsafe(ref destination, (nuint)i);
             }
         }
 
         if (Vector256.IsHardwareAccelerated)
         {
-            for (; i <= count - Vector256<ushort>.Count; i += Vector256<ushort>.Count)
+            for (; i <= count - Vector256<float>.Count; i += Vector256<float>.Count)
             {
-                (Vector256<uint> lower, Vector256<uint> upper) = Vector256.Widen(Vector256.LoadUnsafe(ref source, (nuint)i));
-                HalfBitsToSingle(lower).StoreUnsafe(ref destination, (nuint)i);
-                HalfBitsToSingle(upper).StoreUnsafe(ref destination, (nuint)(i + Vector256<uint>.Count));
+                Vector256<float> bits = LoadHalfBits256(ref source, (nuint)i);
+                Vector256<int> special = Vector256.GreaterThanOrEqual(bits.AsInt32() & Vector256.Create(int.MaxValue), Vector256.Create(ShiftedHalfInfinity));
+                Vector256.ConditionalSelect(special.AsSingle(), (bits.AsInt32() | Vector256.Create(FloatInfinity)).AsSingle(), bits * HalfRebias)
+                    .StoreUnsafe(ref destination, (nuint)i);
             }
         }
 
         if (Vector128.IsHardwareAccelerated)
         {
-            for (; i <= count - Vector128<ushort>.Count; i += Vector128<ushort>.Count)
+            for (; i <= count - Vector128<float>.Count; i += Vector128<float>.Count)
             {
-                (Vector128<uint> lower, Vector128<uint> upper) = Vector128.Widen(Vector128.LoadUnsafe(ref source, (nuint)i));
-                HalfBitsToSingle(lower).StoreUnsafe(ref destination, (nuint)i);
-                HalfBitsToSingle(upper).StoreUnsafe(ref destination, (nuint)(i + Vector128<uint>.Count));
+                Vector128<float> bits = LoadHalfBits128(ref source, (nuint)i);
+                Vector128<int> special = Vector128.GreaterThanOrEqual(bits.AsInt32() & Vector128.Create(int.MaxValue), Vector128.Create(ShiftedHalfInfinity));
+                Vector128.ConditionalSelect(special.AsSingle(), (bits.AsInt32() | Vector128.Create(FloatInfinity)).AsSingle(), bits * HalfRebias)
+                    .StoreUnsafe(ref destination, (nuint)i);
             }
         }
 
@@ -123,37 +127,25 @@ public static class KernelMath
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
         {
-            Vector512<int> mask = Vector512.Create(FiniteHalfMask);
-            Vector512<float> rebias = Vector512.Create(ExponentRebias).AsSingle();
-            for (; i <= count - Vector512<short>.Count; i += Vector512<short>.Count)
+            for (; i <= count - Vector512<float>.Count; i += Vector512<float>.Count)
             {
-                Vector512<short> half = Vector512.LoadUnsafe(ref Unsafe.As<ushort, short>(ref source), (nuint)i);
-                (((Vector512.WidenLower(half) << 13) & mask).AsSingle() * rebias).StoreUnsafe(ref destination, (nuint)i);
-                (((Vector512.WidenUpper(half) << 13) & mask).AsSingle() * rebias).StoreUnsafe(ref destination, (nuint)(i + Vector512<int>.Count));
+                (LoadHalfBits512(ref source, (nuint)i) * HalfRebias).StoreUnsafe(ref destination, (nuint)i);
             }
         }
 
         if (Vector256.IsHardwareAccelerated)
         {
-            Vector256<int> mask = Vector256.Create(FiniteHalfMask);
-            Vector256<float> rebias = Vector256.Create(ExponentRebias).AsSingle();
-            for (; i <= count - Vector256<short>.Count; i += Vector256<short>.Count)
+            for (; i <= count - Vector256<float>.Count; i += Vector256<float>.Count)
             {
-                Vector256<short> half = Vector256.LoadUnsafe(ref Unsafe.As<ushort, short>(ref source), (nuint)i);
-                (((Vector256.WidenLower(half) << 13) & mask).AsSingle() * rebias).StoreUnsafe(ref destination, (nuint)i);
-                (((Vector256.WidenUpper(half) << 13) & mask).AsSingle() * rebias).StoreUnsafe(ref destination, (nuint)(i + Vector256<int>.Count));
+                (LoadHalfBits256(ref source, (nuint)i) * HalfRebias).StoreUnsafe(ref destination, (nuint)i);
             }
         }
 
         if (Vector128.IsHardwareAccelerated)
         {
-            Vector128<int> mask = Vector128.Create(FiniteHalfMask);
-            Vector128<float> rebias = Vector128.Create(ExponentRebias).AsSingle();
-            for (; i <= count - Vector128<short>.Count; i += Vector128<short>.Count)
+            for (; i <= count - Vector128<float>.Count; i += Vector128<float>.Count)
             {
-                Vector128<short> half = Vector128.LoadUnsafe(ref Unsafe.As<ushort, short>(ref source), (nuint)i);
-                (((Vector128.WidenLower(half) << 13) & mask).AsSingle() * rebias).StoreUnsafe(ref destination, (nuint)i);
-                (((Vector128.WidenUpper(half) << 13) & mask).AsSingle() * rebias).StoreUnsafe(ref destination, (nuint)(i + Vector128<int>.Count));
+                (LoadHalfBits128(ref source, (nuint)i) * HalfRebias).StoreUnsafe(ref destination, (nuint)i);
             }
         }
 
@@ -210,41 +202,11 @@ public static class KernelMath
     /// <summary>The sign bit and the 15 exponent and fraction bits of a half, once shifted left by 13.</summary>
     private const int FiniteHalfMask = unchecked((int)0x8FFF_E000);
 
-    /// <summary>A half's exponent and fraction bits: everything but the sign.</summary>
-    private const uint HalfMagnitudeMask = 0x7FFF;
+    /// <summary>A half's all-ones exponent (infinity or NaN) as <see cref="LoadHalfBits512"/> places it: 0x7C00 shifted left by 13.</summary>
+    private const int ShiftedHalfInfinity = 0x0F80_0000;
 
-    /// <summary>2^112 as bits: the difference of the float and half exponent biases, 127 − 15.</summary>
-    private const uint ExponentRebias = 0x7780_0000;
-
-    /// <summary>A half's all-ones exponent (infinity or NaN) after the shift by 13.</summary>
-    private const uint ShiftedHalfInfinity = 0x0F80_0000;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> HalfBitsToSingle(Vector512<uint> half)
-    {
-        Vector512<uint> magnitude = (half & Vector512.Create(HalfMagnitudeMask)) << 13;
-        Vector512<uint> special = Vector512.GreaterThanOrEqual(magnitude, Vector512.Create(ShiftedHalfInfinity)) & Vector512.Create(0x7F80_0000u);
-        Vector512<float> value = magnitude.AsSingle() * Vector512.Create(ExponentRebias).AsSingle();
-        return (value.AsUInt32() | special | ((half & Vector512.Create(0x8000u)) << 16)).AsSingle();
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> HalfBitsToSingle(Vector256<uint> half)
-    {
-        Vector256<uint> magnitude = (half & Vector256.Create(HalfMagnitudeMask)) << 13;
-        Vector256<uint> special = Vector256.GreaterThanOrEqual(magnitude, Vector256.Create(ShiftedHalfInfinity)) & Vector256.Create(0x7F80_0000u);
-        Vector256<float> value = magnitude.AsSingle() * Vector256.Create(ExponentRebias).AsSingle();
-        return (value.AsUInt32() | special | ((half & Vector256.Create(0x8000u)) << 16)).AsSingle();
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> HalfBitsToSingle(Vector128<uint> half)
-    {
-        Vector128<uint> magnitude = (half & Vector128.Create(HalfMagnitudeMask)) << 13;
-        Vector128<uint> special = Vector128.GreaterThanOrEqual(magnitude, Vector128.Create(ShiftedHalfInfinity)) & Vector128.Create(0x7F80_0000u);
-        Vector128<float> value = magnitude.AsSingle() * Vector128.Create(ExponentRebias).AsSingle();
-        return (value.AsUInt32() | special | ((half & Vector128.Create(0x8000u)) << 16)).AsSingle();
-    }
+    /// <summary>A float's all-ones exponent.</summary>
+    private const int FloatInfinity = 0x7F80_0000;
 
     /// <summary>
     /// The sum of the lanes of <paramref name="vector"/>, halving the width at each step: about 8 operations for a
