@@ -25,6 +25,35 @@ public sealed class AttentionProblem
     /// <summary>The mask tensor of an explicitly masked problem, in the shape <see cref="ExplicitMask"/> takes.</summary>
     public sealed record MaskData(bool IsBoolean, float[] Additive, bool[] Allowed, int Batch, int Heads, int QueryLength, int KeyLength)
     {
+        /// <summary>
+        /// A random mask that broadcasts to [batch, heads, queryLength, keyLength]: each axis full or 1, the key axis
+        /// sometimes short, boolean (a fifth masked) or additive (values in [-2, 2), a tenth -infinity).
+        /// </summary>
+        public static MaskData Random(Random random, int batch, int heads, int queryLength, int keyLength)
+        {
+            int maskBatch = random.Next(2) == 0 ? 1 : batch;
+            int maskHeads = random.Next(2) == 0 ? 1 : heads;
+            int maskQueries = random.Next(3) == 0 ? 1 : queryLength;
+            int maskKeys = random.Next(4) == 0 ? random.Next(0, keyLength + 1) : keyLength;
+            int count = maskBatch * maskHeads * maskQueries * maskKeys;
+            bool isBoolean = random.Next(2) == 0;
+            var additive = new float[isBoolean ? 0 : count];
+            var allowed = new bool[isBoolean ? count : 0];
+            for (int i = 0; i < count; i++)
+            {
+                if (isBoolean)
+                {
+                    allowed[i] = random.Next(5) != 0;
+                }
+                else
+                {
+                    additive[i] = random.Next(10) == 0 ? float.NegativeInfinity : (float)(random.NextDouble() * 4 - 2);
+                }
+            }
+
+            return new MaskData(isBoolean, additive, allowed, maskBatch, maskHeads, maskQueries, maskKeys);
+        }
+
         public ExplicitMask Create() => IsBoolean
             ? ExplicitMask.Boolean(Allowed, Batch, Heads, QueryLength, KeyLength)
             : ExplicitMask.Additive(Additive, Batch, Heads, QueryLength, KeyLength);
@@ -83,31 +112,9 @@ public sealed class AttentionProblem
             }
         }
 
-        MaskData? mask = null;
-        if ((configuration.Mask & AttentionMask.Explicit) != 0)
-        {
-            int maskBatch = random.Next(2) == 0 ? 1 : batch;
-            int maskHeads = random.Next(2) == 0 ? 1 : configuration.Heads;
-            int maskQueries = random.Next(3) == 0 ? 1 : queryLength;
-            int maskKeys = random.Next(4) == 0 ? random.Next(0, keyLength + 1) : keyLength;
-            int count = maskBatch * maskHeads * maskQueries * maskKeys;
-            bool isBoolean = random.Next(2) == 0;
-            var additive = new float[isBoolean ? 0 : count];
-            var allowed = new bool[isBoolean ? count : 0];
-            for (int i = 0; i < count; i++)
-            {
-                if (isBoolean)
-                {
-                    allowed[i] = random.Next(5) != 0;
-                }
-                else
-                {
-                    additive[i] = random.Next(10) == 0 ? float.NegativeInfinity : (float)(random.NextDouble() * 4 - 2);
-                }
-            }
-
-            mask = new MaskData(isBoolean, additive, allowed, maskBatch, maskHeads, maskQueries, maskKeys);
-        }
+        MaskData? mask = (configuration.Mask & AttentionMask.Explicit) != 0
+            ? MaskData.Random(random, batch, configuration.Heads, queryLength, keyLength)
+            : null;
 
         return new AttentionProblem
         {

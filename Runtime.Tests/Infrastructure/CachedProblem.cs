@@ -69,7 +69,7 @@ public sealed class CachedProblem
             Cache = cache,
             QueryLength = queryLength,
             Query = Tensors.Normal(random, batch * queryLength * configuration.Heads * configuration.HeadDim, new[] { 0.5f, 1f, 3f }[random.Next(3)]),
-            Mask = (configuration.Mask & AttentionMask.Explicit) != 0 ? RandomMask(random, batch, configuration.Heads, queryLength, cache.Length) : null,
+            Mask = (configuration.Mask & AttentionMask.Explicit) != 0 ? AttentionProblem.MaskData.Random(random, batch, configuration.Heads, queryLength, cache.Length) : null,
         };
     }
 
@@ -98,31 +98,6 @@ public sealed class CachedProblem
                 length += tokens;
             }
         }
-    }
-
-    private static AttentionProblem.MaskData RandomMask(Random random, int batch, int heads, int queryLength, int keyLength)
-    {
-        int maskBatch = random.Next(2) == 0 ? 1 : batch;
-        int maskHeads = random.Next(2) == 0 ? 1 : heads;
-        int maskQueries = random.Next(3) == 0 ? 1 : queryLength;
-        int maskKeys = random.Next(4) == 0 ? random.Next(0, keyLength + 1) : keyLength;
-        int count = maskBatch * maskHeads * maskQueries * maskKeys;
-        bool isBoolean = random.Next(2) == 0;
-        var additive = new float[isBoolean ? 0 : count];
-        var allowed = new bool[isBoolean ? count : 0];
-        for (int i = 0; i < count; i++)
-        {
-            if (isBoolean)
-            {
-                allowed[i] = random.Next(5) != 0;
-            }
-            else
-            {
-                additive[i] = random.Next(10) == 0 ? float.NegativeInfinity : (float)(random.NextDouble() * 4 - 2);
-            }
-        }
-
-        return new AttentionProblem.MaskData(isBoolean, additive, allowed, maskBatch, maskHeads, maskQueries, maskKeys);
     }
 
     /// <summary>The reference's answer.</summary>
