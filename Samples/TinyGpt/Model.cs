@@ -24,6 +24,7 @@ public sealed class Model
 
     private readonly float[] _embedding;
     private readonly Layer[] _layers = new Layer[Layers];
+    private readonly Workspace _workspace = new();
 
     public Model(ulong seed)
     {
@@ -54,22 +55,8 @@ public sealed class Model
     /// </summary>
     public void Step(ReadOnlySpan<byte> tokens, KvCache[] caches, Span<float> logits)
     {
-        int n = tokens.Length;
-        float[] x = Embed(tokens);
-        var q = new float[n * Heads * HeadDim];
-        var k = new float[n * KvHeads * HeadDim];
-        var v = new float[n * KvHeads * HeadDim];
-        var attention = new float[n * Heads * HeadDim];
-        for (int l = 0; l < Layers; l++)
-        {
-            Layer layer = _layers[l];
-            layer.Project(x, n, q, k, v);
-            caches[l].Append(k, v, n);
-            TinyGptAttention.Forward(q, caches[l], attention, batch: 1, queryLength: n);
-            layer.Finish(x, n, attention);
-        }
-
-        Head(x.AsSpan((n - 1) * Width, Width), logits);
+        Span<float> x = Run(tokens, caches, halfKeysAndValues: false);
+        Head(x.Slice((tokens.Length - 1) * Width, Width), logits);
     }
 
     /// <summary>
@@ -79,41 +66,53 @@ public sealed class Model
     /// </summary>
     public float[] Recompute(ReadOnlySpan<byte> tokens, bool halfKeysAndValues)
     {
-        int n = tokens.Length;
-        float[] x = Embed(tokens);
-        var q = new float[n * Heads * HeadDim];
-        var k = new float[n * KvHeads * HeadDim];
-        var v = new float[n * KvHeads * HeadDim];
-        var attention = new float[n * Heads * HeadDim];
-        for (int l = 0; l < Layers; l++)
+        Span<float> x = Run(tokens, caches: null, halfKeysAndValues);
+        var logits = new float[tokens.Length * Vocabulary];
+        for (int t = 0; t < tokens.Length; t++)
         {
-            Layer layer = _layers[l];
-            layer.Project(x, n, q, k, v);
-            if (halfKeysAndValues)
-            {
-                RoundToHalf(k);
-                RoundToHalf(v);
-            }
-
-            TinyGptAttention.Forward(q, k, v, attention, batch: 1, queryLength: n, keyLength: n);
-            layer.Finish(x, n, attention);
-        }
-
-        var logits = new float[n * Vocabulary];
-        for (int t = 0; t < n; t++)
-        {
-            Head(x.AsSpan(t * Width, Width), logits.AsSpan(t * Vocabulary, Vocabulary));
+            Head(x.Slice(t * Width, Width), logits.AsSpan(t * Vocabulary, Vocabulary));
         }
 
         return logits;
     }
 
-    private float[] Embed(ReadOnlySpan<byte> tokens)
+    /// <summary>
+    /// The residual stream after every layer, one row of Width per token: attention over the caches when there are
+    /// some (the tokens continue the cached sequence), else over the tokens themselves (a whole sequence).
+    /// </summary>
+    private Span<float> Run(ReadOnlySpan<byte> tokens, KvCache[]? caches, bool halfKeysAndValues)
     {
-        var x = new float[tokens.Length * Width];
-        for (int t = 0; t < tokens.Length; t++)
+        int n = tokens.Length;
+        Workspace w = _workspace.For(n);
+        Span<float> x = w.X.AsSpan(0, n * Width);
+        for (int t = 0; t < n; t++)
         {
-            _embedding.AsSpan(tokens[t] * Width, Width).CopyTo(x.AsSpan(t * Width));
+            _embedding.AsSpan(tokens[t] * Width, Width).CopyTo(x.Slice(t * Width));
+        }
+
+        Span<float> q = w.Q.AsSpan(0, n * Heads * HeadDim), attention = w.Attention.AsSpan(0, n * Heads * HeadDim);
+        Span<float> k = w.K.AsSpan(0, n * KvHeads * HeadDim), v = w.V.AsSpan(0, n * KvHeads * HeadDim);
+        for (int l = 0; l < Layers; l++)
+        {
+            Layer layer = _layers[l];
+            layer.Project(x, n, q, k, v);
+            if (caches is not null)
+            {
+                caches[l].Append(k, v, n);
+                TinyGptAttention.Forward(q, caches[l], attention, batch: 1, queryLength: n);
+            }
+            else
+            {
+                if (halfKeysAndValues)
+                {
+                    RoundToHalf(k);
+                    RoundToHalf(v);
+                }
+
+                TinyGptAttention.Forward(q, k, v, attention, batch: 1, queryLength: n, keyLength: n);
+            }
+
+            layer.Finish(x, n, attention, w);
         }
 
         return x;
@@ -144,6 +143,37 @@ public sealed class Model
         }
     }
 
+    /// <summary>
+    /// The model's working memory for a run of up to <see cref="Tokens"/> tokens, grown when a longer run comes, so
+    /// that decoding one token at a time allocates nothing.
+    /// </summary>
+    private sealed class Workspace
+    {
+        public int Tokens { get; private set; }
+        public float[] X { get; private set; } = Array.Empty<float>();
+        public float[] Q { get; private set; } = Array.Empty<float>();
+        public float[] K { get; private set; } = Array.Empty<float>();
+        public float[] V { get; private set; } = Array.Empty<float>();
+        public float[] Attention { get; private set; } = Array.Empty<float>();
+        public float[] Gate { get; } = new float[Hidden];
+        public float[] Up { get; } = new float[Hidden];
+
+        public Workspace For(int tokens)
+        {
+            if (tokens > Tokens)
+            {
+                Tokens = tokens;
+                X = new float[tokens * Width];
+                Q = new float[tokens * Heads * HeadDim];
+                K = new float[tokens * KvHeads * HeadDim];
+                V = new float[tokens * KvHeads * HeadDim];
+                Attention = new float[tokens * Heads * HeadDim];
+            }
+
+            return this;
+        }
+    }
+
     /// <summary>y = W·x for a row-major W of <c>[y.Length, x.Length]</c>.</summary>
     private static void MatVec(float[] w, ReadOnlySpan<float> x, Span<float> y)
     {
@@ -171,29 +201,28 @@ public sealed class Model
         }
 
         /// <summary>RMSNorm of each of the <paramref name="n"/> rows of x, then its queries, keys and values, token-major.</summary>
-        public void Project(float[] x, int n, float[] q, float[] k, float[] v)
+        public void Project(ReadOnlySpan<float> x, int n, Span<float> q, Span<float> k, Span<float> v)
         {
             Span<float> normed = stackalloc float[Width];
             for (int t = 0; t < n; t++)
             {
-                RmsNorm(x.AsSpan(t * Width, Width), normed);
-                MatVec(_wq, normed, q.AsSpan(t * Heads * HeadDim, Heads * HeadDim));
-                MatVec(_wk, normed, k.AsSpan(t * KvHeads * HeadDim, KvHeads * HeadDim));
-                MatVec(_wv, normed, v.AsSpan(t * KvHeads * HeadDim, KvHeads * HeadDim));
+                RmsNorm(x.Slice(t * Width, Width), normed);
+                MatVec(_wq, normed, q.Slice(t * Heads * HeadDim, Heads * HeadDim));
+                MatVec(_wk, normed, k.Slice(t * KvHeads * HeadDim, KvHeads * HeadDim));
+                MatVec(_wv, normed, v.Slice(t * KvHeads * HeadDim, KvHeads * HeadDim));
             }
         }
 
         /// <summary>Adds the attention's output projection to x, then the SwiGLU MLP of its RMSNorm.</summary>
-        public void Finish(float[] x, int n, float[] attention)
+        public void Finish(Span<float> x, int n, ReadOnlySpan<float> attention, Workspace w)
         {
             Span<float> projected = stackalloc float[Width];
             Span<float> normed = stackalloc float[Width];
-            var gate = new float[Hidden];
-            var up = new float[Hidden];
+            Span<float> gate = w.Gate, up = w.Up;
             for (int t = 0; t < n; t++)
             {
-                Span<float> row = x.AsSpan(t * Width, Width);
-                MatVec(_wo, attention.AsSpan(t * Heads * HeadDim, Heads * HeadDim), projected);
+                Span<float> row = x.Slice(t * Width, Width);
+                MatVec(_wo, attention.Slice(t * Heads * HeadDim, Heads * HeadDim), projected);
                 TensorPrimitives.Add(row, projected, row);
 
                 RmsNorm(row, normed);
