@@ -262,14 +262,18 @@ public sealed class KvCache
     /// </summary>
     internal void Linearize(int batchIndex, int kvHead, Span<float> keys, Span<float> values)
     {
+        ReadHead(_keys, batchIndex, kvHead, keys);
+        ReadHead(_values, batchIndex, kvHead, values);
+    }
+
+    /// <summary>Reads one head of one entry from <paramref name="storage"/>, oldest token first: the ring's two runs in order.</summary>
+    private void ReadHead(Storage storage, int batchIndex, int kvHead, Span<float> destination)
+    {
         KvCacheSegments segments = GetSegments(batchIndex);
-        int second = segments.Length - segments.FirstLength;
-        _keys.Read(SlotIndex(batchIndex, kvHead, segments.FirstSlot), segments.FirstLength, keys, _allFinite);
-        _values.Read(SlotIndex(batchIndex, kvHead, segments.FirstSlot), segments.FirstLength, values, _allFinite);
-        if (second > 0)
+        storage.Read(SlotIndex(batchIndex, kvHead, segments.FirstSlot), segments.FirstLength, destination, _allFinite);
+        if (segments.Length > segments.FirstLength)
         {
-            _keys.Read(SlotIndex(batchIndex, kvHead, 0), second, keys[(segments.FirstLength * HeadDim)..], _allFinite);
-            _values.Read(SlotIndex(batchIndex, kvHead, 0), second, values[(segments.FirstLength * ValueDim)..], _allFinite);
+            storage.Read(SlotIndex(batchIndex, kvHead, 0), segments.Length - segments.FirstLength, destination[(segments.FirstLength * storage.Dim)..], _allFinite);
         }
     }
 
@@ -333,11 +337,7 @@ public sealed class KvCache
 
         for (int h = 0; h < KvHeads; h++)
         {
-            for (int t = 0; t < segments.Length; t++)
-            {
-                int slot = (segments.FirstSlot + t) % Capacity;
-                storage.Read(SlotIndex(batchIndex, h, slot), destination.Slice((h * segments.Length + t) * storage.Dim, storage.Dim));
-            }
+            ReadHead(storage, batchIndex, h, destination.Slice(h * segments.Length * storage.Dim));
         }
     }
 
@@ -426,8 +426,6 @@ public sealed class KvCache
 
             return KernelMath.NarrowToHalf(source, MemoryMarshal.Cast<ushort, Half>(MemoryMarshal.CreateSpan(ref Half(slot), Dim)));
         }
-
-        public void Read(long slot, Span<float> destination) => Read(slot, 1, destination, allFinite: false);
 
         /// <summary>Reads <paramref name="slots"/> consecutive slots as floats; <paramref name="allFinite"/> allows the faster widening.</summary>
         public void Read(long slot, int slots, Span<float> destination, bool allFinite)
