@@ -108,7 +108,7 @@ public readonly ref struct ExplicitMask
         ArgumentOutOfRangeException.ThrowIfNegative(queryLength);
         ArgumentOutOfRangeException.ThrowIfNegative(keyLength);
 
-        long required = (long)batch * heads * queryLength * keyLength;
+        Int128 required = CompilerServices.AttentionValidation.Elements(batch, heads, queryLength, keyLength);
         if (length < required)
         {
             throw new ArgumentException(

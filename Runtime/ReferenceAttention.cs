@@ -120,6 +120,11 @@ public static class ReferenceAttention
         int heads = configuration.Heads, kvHeads = configuration.KvHeads;
         int headDim = configuration.HeadDim, valueDim = configuration.ValueDim;
         bool explicitMask = (configuration.Mask & AttentionMask.Explicit) != 0;
+        if (batch == 0 || queryLength == 0)
+        {
+            return; // nothing to write; keyLength may then be any size the (empty) spans allow
+        }
+
         var scores = new double[keyLength];
         var visible = new bool[keyLength];
         var accumulator = new double[valueDim];
@@ -192,6 +197,11 @@ public static class ReferenceAttention
                             }
 
                             double p = Math.Exp(scores[j] - max);
+                            if (p == 0)
+                            {
+                                continue; // a weight of exactly 0 adds nothing, even to an infinite or NaN value
+                            }
+
                             sum += p;
                             for (int d = 0; d < valueDim; d++)
                             {

@@ -58,10 +58,10 @@ internal static partial class KernelEmitter
         }
 
         writer.WriteLine("/// <exception cref=\"global::System.ArgumentNullException\"><paramref name=\"cache\"/> is null.</exception>");
-        writer.WriteLine("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">A length is negative.</exception>");
+        writer.WriteLine("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">A length is negative, or <paramref name=\"queryLength\"/> is more than an entry of the cache holds.</exception>");
         writer.WriteLine("/// <exception cref=\"global::System.ArgumentException\">The cache's dims or batch differ from this type's, a span is shorter than its shape"
             + (kernel.HasExplicitMask ? ", the mask does not broadcast to the shape" : string.Empty)
-            + ", or a ring cache has evicted keys the queries see. Nothing has been written.</exception>");
+            + ", <paramref name=\"output\"/> overlaps <paramref name=\"query\"/> other than exactly (in place), or a ring cache has evicted keys the queries see. Nothing has been written.</exception>");
         writer.WriteLine("/// <remarks>");
         writer.WriteLine("/// A prefill (many query rows) over a cache of floats runs on the same row-block kernels as the other Forward, reading the");
         writer.WriteLine("/// cache in place. Decoding reads each (batch entry, key/value head) once for all the query rows that share it; when those");

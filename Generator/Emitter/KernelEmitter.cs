@@ -189,7 +189,8 @@ internal static partial class KernelEmitter
         }
 
         writer.WriteLine("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">A length is negative" + (kernel.HasKeyPadding ? ", or a <paramref name=\"keyLengths\"/> entry is outside [0, keyLength]" : string.Empty) + ".</exception>");
-        writer.WriteLine("/// <exception cref=\"global::System.ArgumentException\">A span is shorter than its shape" + (kernel.HasExplicitMask ? ", or the mask does not broadcast to the shape" : string.Empty) + ". Nothing has been written.</exception>");
+        writer.WriteLine("/// <exception cref=\"global::System.ArgumentException\">A span is shorter than its shape" + (kernel.HasExplicitMask ? ", the mask does not broadcast to the shape" : string.Empty)
+            + ", or <paramref name=\"output\"/> overlaps an input: only <c>output</c> and <c>query</c> that start at the same element" + (kernel.HeadDim == kernel.ValueDim ? " (in place)" : ", which needs HeadDim == ValueDim,") + " may share memory. Nothing has been written.</exception>");
         WriteExplanation(writer, model, plan);
         writer.WriteLine(GeneratedCodeAttribute);
 
@@ -204,7 +205,7 @@ internal static partial class KernelEmitter
         writer.WriteLine($"    Heads, KvHeads, HeadDim, ValueDim, {MaskExpression(kernel.Mask)}, global::AttentionGen.AttentionLayout.{kernel.Layout}, in arguments);");
         writer.WriteLine();
         writer.WriteLine($"// One work item is up to {Literals.Int(KernelPlan.RowsPerItem)} query rows of one (batch entry, head); each row costs at most keyLength · (HeadDim + ValueDim) multiply-adds.");
-        writer.WriteLine($"int queryBlocks = (queryLength + {Literals.Int(KernelPlan.RowsPerItem - 1)}) / {Literals.Int(KernelPlan.RowsPerItem)};");
+        writer.WriteLine($"int queryBlocks = (int)(((long)queryLength + {Literals.Int(KernelPlan.RowsPerItem - 1)}) / {Literals.Int(KernelPlan.RowsPerItem)});");
         writer.WriteLine($"long workPerItem = (long){Literals.Int(KernelPlan.RowsPerItem)} * keyLength * (HeadDim + ValueDim);");
         writer.WriteLine($"global::AttentionGen.CompilerServices.AttentionScheduler.Run<global::AttentionGen.Generated.{KernelName(model.Type)}>(in arguments, batch * Heads * queryBlocks, workPerItem);");
         writer.CloseBlock();
@@ -433,7 +434,7 @@ internal static partial class KernelEmitter
         writer.WriteLine("int batch = arguments.Batch;");
         writer.WriteLine("int queryLength = arguments.QueryLength;");
         writer.WriteLine("int keyLength = arguments.KeyLength;");
-        writer.WriteLine("int queryBlocks = (queryLength + RowsPerItem - 1) / RowsPerItem;");
+        writer.WriteLine("int queryBlocks = (int)(((long)queryLength + RowsPerItem - 1) / RowsPerItem);");
         writer.WriteLine("ref float query = ref MemoryMarshal.GetReference(arguments.Query);");
         writer.WriteLine("ref float key = ref MemoryMarshal.GetReference(arguments.Key);");
         writer.WriteLine("ref float value = ref MemoryMarshal.GetReference(arguments.Value);");

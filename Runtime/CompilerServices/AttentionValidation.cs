@@ -21,7 +21,10 @@ public static class AttentionValidation
     /// <param name="layout">The kernel's layout, used to name the axes in messages.</param>
     /// <param name="arguments">The call's arguments.</param>
     /// <exception cref="ArgumentOutOfRangeException">A length is negative, or a <c>keyLengths</c> entry is outside [0, keyLength].</exception>
-    /// <exception cref="ArgumentException">A span is shorter than its shape needs, or the mask does not fit.</exception>
+    /// <exception cref="ArgumentException">
+    /// A span is shorter than its shape needs, the mask does not fit, or output overlaps an input other than by computing
+    /// in place over the query.
+    /// </exception>
     public static void ValidateForward(int heads, int kvHeads, int headDim, int valueDim, AttentionMask mask, AttentionLayout layout, scoped in AttentionArguments arguments)
     {
         int batch = arguments.Batch, queryLength = arguments.QueryLength, keyLength = arguments.KeyLength;
@@ -58,6 +61,8 @@ public static class AttentionValidation
         {
             ValidateMask(arguments.Mask, batch, heads, queryLength, keyLength, "keyLength");
         }
+
+        ValidateOverlaps(in arguments, Elements(batch, queryLength, heads, headDim), Elements(batch, queryLength, heads, valueDim), Elements(batch, keyLength, kvHeads, headDim), Elements(batch, keyLength, kvHeads, valueDim));
     }
 
     /// <summary>Checks the arguments of a <c>Forward</c> call over a <see cref="KvCache"/> against a kernel's constants.</summary>
@@ -70,10 +75,10 @@ public static class AttentionValidation
     /// <param name="windowLeft">The kernel's WindowLeft with a sliding window, else −1: how far back its queries look.</param>
     /// <param name="arguments">The call's arguments.</param>
     /// <exception cref="ArgumentNullException">The cache is null.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A length is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A length is negative, or queryLength is more than some entry of the cache holds.</exception>
     /// <exception cref="ArgumentException">
-    /// The cache's dims or batch do not match, a span is too short, the mask does not fit, or a ring cache no longer holds
-    /// keys that the queries see.
+    /// The cache's dims or batch do not match, a span is too short, the mask does not fit, output overlaps an input other
+    /// than by computing in place over the query, or a ring cache no longer holds keys that the queries see.
     /// </exception>
     public static void ValidateCachedForward(
         int heads, int kvHeads, int headDim, int valueDim, AttentionMask mask, AttentionLayout layout, int windowLeft, scoped in AttentionArguments arguments)
@@ -103,8 +108,17 @@ public static class AttentionValidation
             ValidateMask(arguments.Mask, batch, heads, queryLength, cache.Length, "the cache's Length");
         }
 
+        ValidateOverlaps(in arguments, Elements(batch, queryLength, heads, headDim), Elements(batch, queryLength, heads, valueDim), 0, 0);
         for (int b = 0; b < batch; b++)
         {
+            if (queryLength > cache.GetLength(b))
+            {
+                throw new ArgumentOutOfRangeException(
+                    "queryLength", queryLength,
+                    Format("queryLength is {0}, but batch entry {1} of the cache holds {2} tokens. The queries are each entry's newest queryLength tokens, so append their keys and values to the cache first.",
+                        queryLength, b, cache.GetLength(b)));
+            }
+
             long evicted = cache.GetSequenceLength(b) - cache.GetLength(b);
             if (evicted == 0)
             {
@@ -124,6 +138,41 @@ public static class AttentionValidation
                     Format("Batch entry {0} of the cache has evicted tokens that its first query row still sees: the rows look back WindowLeft = {1} tokens, so the cache must hold WindowLeft + queryLength = {2}, but its capacity is {3}. Use a larger capacity or fewer query rows per call.",
                         b, windowLeft, (long)windowLeft + queryLength, cache.Capacity),
                     "cache");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Rejects an output that shares memory with an input, which the kernels would read after writing to it: only
+    /// <c>output</c> and <c>query</c> starting at the same float with rows of the same size (HeadDim == ValueDim) are
+    /// allowed, since each work item reads its query rows before it writes the output rows in their place.
+    /// </summary>
+    private static void ValidateOverlaps(scoped in AttentionArguments arguments, Int128 queryElements, Int128 outputElements, Int128 keyElements, Int128 valueElements)
+    {
+        ReadOnlySpan<float> output = arguments.Output[..(int)outputElements];
+        ReadOnlySpan<float> query = arguments.Query[..(int)queryElements];
+        if (output.Overlaps(query, out int offset) && (offset != 0 || queryElements != outputElements))
+        {
+            throw new ArgumentException(
+                Format("output overlaps query, {0}. A kernel computes in place only when output and query start at the same element and HeadDim == ValueDim; use a separate output buffer.",
+                    offset == 0 ? "starting at the same element but with rows of another size" : Format("starting {0} elements apart", Math.Abs((long)offset))),
+                "output");
+        }
+
+        CheckDisjoint(output, arguments.Key[..(int)keyElements], "key");
+        CheckDisjoint(output, arguments.Value[..(int)valueElements], "value");
+        if (!arguments.Mask.IsDefault && !arguments.Mask.IsBoolean)
+        {
+            CheckDisjoint(output, arguments.Mask.AdditiveValues, "mask");
+        }
+
+        static void CheckDisjoint(ReadOnlySpan<float> output, ReadOnlySpan<float> input, string name)
+        {
+            if (output.Overlaps(input))
+            {
+                throw new ArgumentException(
+                    Format("output overlaps {0}: the kernels read all of {0} while they write output, so the two must not share memory. Use a separate output buffer.", name),
+                    "output");
             }
         }
     }
@@ -158,7 +207,7 @@ public static class AttentionValidation
     private static void CheckLength(
         int actual, string parameter, bool bshd, int batch, string sequenceName, int sequence, string headsName, int heads, string dimName, int dim)
     {
-        long expected = (long)batch * sequence * heads * dim;
+        Int128 expected = Elements(batch, sequence, heads, dim);
         if (actual < expected)
         {
             string shape = bshd
@@ -169,6 +218,13 @@ public static class AttentionValidation
                 parameter);
         }
     }
+
+    /// <summary>
+    /// The number of elements of a shape of non-negative sizes, exactly: four sizes below 2^31 multiply to below 2^124,
+    /// which <see cref="Int128"/> holds, so no check built on this can overflow and let a too-short span through to the
+    /// kernels' unchecked index math.
+    /// </summary>
+    internal static Int128 Elements(int a, int b, int c, int d) => (Int128)a * b * c * d;
 
     private static string Format(string format, params object[] args) => string.Format(CultureInfo.InvariantCulture, format, args);
 }

@@ -86,7 +86,7 @@ public sealed class KvCache
         Capacity = capacity;
         Precision = precision;
         Overflow = overflow;
-        long slots = (long)batch * kvHeads * capacity;
+        Int128 slots = AttentionValidation.Elements(batch, kvHeads, capacity, 1);
         _keys = new Storage(slots, headDim, precision, nameof(capacity));
         _values = new Storage(slots, valueDim, precision, nameof(capacity));
         _appended = new long[batch];
@@ -354,7 +354,7 @@ public sealed class KvCache
 
     private void CheckSpan(int actual, string parameter, string shape, int batch, int tokens, int dim)
     {
-        long expected = (long)batch * tokens * KvHeads * dim;
+        Int128 expected = AttentionValidation.Elements(batch, tokens, KvHeads, dim);
         if (actual < expected)
         {
             string values = batch == 1 && !shape.StartsWith("[batch", StringComparison.Ordinal)
@@ -383,10 +383,10 @@ public sealed class KvCache
         private readonly Half[]? _half;
         private readonly int _offset;
 
-        public Storage(long slots, int dim, KvCachePrecision precision, string parameter)
+        public Storage(Int128 slots, int dim, KvCachePrecision precision, string parameter)
         {
             Dim = dim;
-            long elements = slots * dim;
+            Int128 elements = slots * dim;
             int elementSize = precision == KvCachePrecision.Single ? sizeof(float) : 2;
             int padding = Alignment / elementSize;
             if (elements > Array.MaxLength - padding)
