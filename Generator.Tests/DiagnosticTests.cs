@@ -153,8 +153,115 @@ public sealed class DiagnosticTests
         GeneratedSource source = Emitter.KernelEmitter.TryEmit(model, default);
         Assert.NotNull(source.Failure);
         Assert.Contains("DivideByZeroException", source.Failure);
-        Assert.Equal("N.K.g.cs", source.HintName);
+        Assert.Equal("N.K", source.TypeName);
         Assert.Equal("ATTN0016", Diagnostics.DiagnosticDescriptors.InternalError.Id);
+    }
+
+    [Fact]
+    public void ATTN0004_heads_above_the_largest()
+    {
+        Diagnostic d = Single("[Attention(Heads = 4097, HeadDim = 8)] public partial class K;", "ATTN0004", "Heads = 4097");
+        Assert.Contains("from 1 to 4096", d.GetMessage());
+    }
+
+    [Theory]
+    [InlineData("1e-39f")]
+    [InlineData("float.Epsilon")]
+    [InlineData("2e38f")]
+    [InlineData("float.MaxValue")]
+    public void ATTN0013_softcap_outside_the_computable_range(string value)
+    {
+        Diagnostic d = Single($"[Attention(Heads = 2, HeadDim = 8, Softcap = {value})] public partial class K;", "ATTN0013", $"Softcap = {value}");
+        Assert.Contains("from 1.1754944E-38 to 1.7014117E+38", d.GetMessage());
+    }
+
+    [Fact]
+    public void ATTN0017_attribute_on_two_partial_declarations()
+    {
+        // The compiler adds CS0579 on its own; the generator still generates the kernel once, from the first attribute.
+        GeneratorRun run = GeneratorRun.Of("""
+            using AttentionGen;
+            [Attention(Heads = 2, HeadDim = 8)] public static partial class K;
+            [Attention(Heads = 2, HeadDim = 8)] public static partial class K { }
+            [Attention(Heads = 4, HeadDim = 16)] public static partial class Other;
+            """);
+        Diagnostic d = Assert.Single(run.Diagnostics);
+        Assert.Equal("ATTN0017", d.Id);
+        Assert.Equal(3, d.Location.GetLineSpan().StartLinePosition.Line + 1);
+        Assert.Equal("Attention(Heads = 2, HeadDim = 8)", d.Location.SourceTree!.GetText().ToString(d.Location.SourceSpan));
+        Assert.Contains("already has [Attention] on another of its partial declarations", d.GetMessage());
+        Assert.Equal(new[] { "K.g.cs", "Other.g.cs" }, run.HintNames.Order().ToArray());
+        Assert.Equal(new[] { "CS0579" }, run.CompilationProblems.Select(p => p.Id).Distinct().ToArray());
+    }
+
+    [Theory]
+    [InlineData("public static int Heads => 4;", "Heads")]
+    [InlineData("public const int HeadDim = 8;", "HeadDim")]
+    [InlineData("public static string Configuration = \"\";", "Configuration")]
+    [InlineData("public static void Forward() { }", "Forward")]
+    [InlineData("public static void Forward(float[] a, float[] b, float[] c, float[] d, int e, int f, int g) { }", "Forward")]
+    [InlineData("public class CreateCache { }", "CreateCache")]
+    [InlineData("public static event System.Action? ValueDim;", "ValueDim")]
+    public void ATTN0018_member_clashes_with_a_generated_member(string member, string name)
+    {
+        GeneratorRun run = GeneratorRun.Of("using AttentionGen;\n[Attention(Heads = 2, HeadDim = 8)] public static partial class K\n{\n    " + member + "\n}");
+        Diagnostic d = Assert.Single(run.Diagnostics);
+        Assert.Equal("ATTN0018", d.Id);
+        Assert.Equal(name, d.Location.SourceTree!.GetText().ToString(d.Location.SourceSpan));
+        Assert.Contains($"'K' declares '{name}'", d.GetMessage());
+        Assert.Empty(run.HintNames);
+        Assert.Empty(run.CompilationProblems);
+    }
+
+    [Theory]
+    [InlineData("Heads")]
+    [InlineData("Forward")]
+    [InlineData("Configuration")]
+    public void ATTN0019_type_named_like_a_generated_member(string name)
+    {
+        Diagnostic d = Single($"[Attention(Heads = 2, HeadDim = 8)] public static partial class {name};", "ATTN0019", name);
+        Assert.Contains($"is named '{name}'", d.GetMessage());
+    }
+
+    [Fact]
+    public void ATTN0020_file_local_type()
+    {
+        Diagnostic d = Single("[Attention(Heads = 2, HeadDim = 8)] file static partial class Local;", "ATTN0020", "Local");
+        Assert.Contains("declare the type internal", d.GetMessage());
+        d = Single("file static partial class Holder { [Attention(Heads = 2, HeadDim = 8)] internal static partial class Inner; }", "ATTN0020", "Inner");
+        Assert.Contains("inside the file-local type 'Holder'", d.GetMessage());
+    }
+
+    [Theory]
+    [InlineData(8, "3e38f")]
+    [InlineData(128, "float.MaxValue")]
+    [InlineData(16, "4.96e27f")]
+    public void ATTN0021_scale_too_large(int headDim, string scale)
+    {
+        Diagnostic d = Single($"[Attention(Heads = 2, HeadDim = {headDim}, Scale = {scale})] public partial class K;", "ATTN0021", $"Scale = {scale}");
+        Assert.Contains($"HeadDim = {headDim}", d.GetMessage());
+        Assert.Contains("use a Scale of at most", d.GetMessage());
+
+        // The largest legal scale itself is fine.
+        string largest = ConfigurationRules.MaxScale(headDim).ToString("R", System.Globalization.CultureInfo.InvariantCulture) + "f";
+        Assert.Empty(GeneratorRun.Of($"using AttentionGen;\n[Attention(Heads = 2, HeadDim = {headDim}, Scale = {largest})] public static partial class K;").Diagnostics);
+    }
+
+    [Fact]
+    public void The_issue_case_scale_3e38_with_softcap_1e_30_is_an_error()
+    {
+        GeneratorRun run = GeneratorRun.Of("using AttentionGen;\n[Attention(Heads = 1, HeadDim = 16, Scale = 3e38f, Softcap = 1e-30f)] public static partial class K;");
+        Assert.Equal(new[] { "ATTN0021" }, run.Diagnostics.Select(d => d.Id).ToArray());
+    }
+
+    [Fact]
+    public void An_attribute_the_compiler_cannot_bind_gets_no_diagnostic_of_ours()
+    {
+        // [Attention(4)]: no constructor takes an argument (CS1729). Its arguments mean nothing, so no ATTN0004/ATTN0005.
+        GeneratorRun run = GeneratorRun.Of("using AttentionGen;\n[Attention(4)] public static partial class K;\n[Attention(Heads = 2, HeadDim = 8)] public static partial class Fine;");
+        Assert.Empty(run.Diagnostics);
+        Assert.Equal(new[] { "Fine.g.cs" }, run.HintNames);
+        Assert.Equal(new[] { "CS1729" }, run.CompilationProblems.Select(p => p.Id).ToArray());
     }
 
     [Fact]

@@ -21,10 +21,11 @@ public sealed partial class AttentionGenerator
         {
             var typeSyntax = (TypeDeclarationSyntax)context.TargetNode;
             var diagnostics = new List<DiagnosticInfo>();
+            var repeated = new List<DiagnosticInfo>();
             try
             {
-                KernelModel? model = Parse(context, typeSyntax, diagnostics, cancellationToken);
-                return new ParseResult(diagnostics.Count == 0 ? model : null, new EquatableArray<DiagnosticInfo>(diagnostics));
+                KernelModel? model = Parse(context, typeSyntax, diagnostics, repeated, cancellationToken);
+                return new ParseResult(diagnostics.Count == 0 ? model : null, new EquatableArray<DiagnosticInfo>(diagnostics.Concat(repeated).ToList()));
             }
             catch (Exception exception) when (exception is not OperationCanceledException)
             {
@@ -35,8 +36,10 @@ public sealed partial class AttentionGenerator
             }
         }
 
+        /// <param name="repeated">Receives ATTN0017 for repeated attributes, which do not stop the first one from generating.</param>
         private static KernelModel? Parse(
-            GeneratorAttributeSyntaxContext context, TypeDeclarationSyntax typeSyntax, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+            GeneratorAttributeSyntaxContext context, TypeDeclarationSyntax typeSyntax, List<DiagnosticInfo> diagnostics, List<DiagnosticInfo> repeated,
+            CancellationToken cancellationToken)
         {
             if (context.TargetSymbol is not INamedTypeSymbol type || type.TypeKind is not (TypeKind.Class or TypeKind.Struct) || context.Attributes.IsEmpty)
             {
@@ -52,6 +55,52 @@ public sealed partial class AttentionGenerator
 
             Location identifier = typeSyntax.Identifier.GetLocation();
             string typeName = type.ToDisplayString(SymbolDisplayFormat.CSharpShortErrorMessageFormat);
+            AttributeData attribute = context.Attributes[0];
+            if (attribute.AttributeClass is null or IErrorTypeSymbol || attribute.AttributeConstructor is null)
+            {
+                // The compiler could not bind the attribute ([Attention(4)], a half-typed argument): it reports that, and
+                // the attribute's arguments mean nothing, so no ATTN diagnostic of ours would be right.
+                return null;
+            }
+
+            // [Attention] on several partial declarations of one type (the compiler adds CS0579): the first one, in
+            // declaration order, generates the kernel and reports each other one on its own attribute. Whether the
+            // pipeline visits the other declarations too or not, they add nothing.
+            List<AttributeData> attentionAttributes = type.GetAttributes()
+                .Where(candidate => SymbolEqualityComparer.Default.Equals(candidate.AttributeClass, attribute.AttributeClass))
+                .ToList();
+            if (!IsOn(attentionAttributes[0], typeSyntax))
+            {
+                return null;
+            }
+
+            foreach (AttributeData other in attentionAttributes.Skip(1))
+            {
+                if (other.ApplicationSyntaxReference is { } reference)
+                {
+                    repeated.Add(DiagnosticInfo.Create(DiagnosticDescriptors.DuplicateAttribute, reference.GetSyntax(cancellationToken).GetLocation(), typeName));
+                }
+            }
+
+            if (FileLocalType(type) is { } fileLocal)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(
+                    DiagnosticDescriptors.FileLocalType, identifier, typeName,
+                    SymbolEqualityComparer.Default.Equals(fileLocal, type) ? string.Empty : " by being inside the file-local type '" + fileLocal.ToDisplayString(SymbolDisplayFormat.CSharpShortErrorMessageFormat) + "'"));
+            }
+
+            if (GeneratedMembers.Contains(type.Name))
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.TypeNamedLikeGeneratedMember, identifier, typeName, type.Name));
+            }
+
+            foreach (ISymbol member in type.GetMembers())
+            {
+                if (GeneratedMembers.Contains(member.Name) && !member.IsImplicitlyDeclared && member.Locations.FirstOrDefault(l => l.IsInSource) is { } location)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MemberClash, location, typeName, member.Name));
+                }
+            }
 
             if (!typeSyntax.Modifiers.Any(SyntaxKind.PartialKeyword))
             {
@@ -85,7 +134,6 @@ public sealed partial class AttentionGenerator
                 diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.LanguageVersionTooLow, identifier, languageVersion.ToDisplayString()));
             }
 
-            AttributeData attribute = context.Attributes[0];
             var attributeSyntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
             KernelConfiguration? configuration = ReadConfiguration(attribute, attributeSyntax, identifier, diagnostics);
             if (configuration is null || diagnostics.Count > 0)
@@ -103,7 +151,7 @@ public sealed partial class AttentionGenerator
         private static KernelConfiguration? ReadConfiguration(
             AttributeData attribute, AttributeSyntax? syntax, Location fallback, List<DiagnosticInfo> diagnostics)
         {
-            if (attribute.AttributeClass is null or IErrorTypeSymbol || !attribute.ConstructorArguments.IsEmpty)
+            if (!attribute.ConstructorArguments.IsEmpty)
             {
                 return null;
             }
@@ -197,6 +245,30 @@ public sealed partial class AttentionGenerator
             (false, TypeKind.Interface, _, _) => "partial interface",
             _ => type.IsStatic ? "static partial class" : "partial class",
         };
+
+        /// <summary>The members the generator adds to the annotated type; the user's type may declare none of these names.</summary>
+        private static readonly ImmutableHashSet<string> GeneratedMembers = ImmutableHashSet.Create(
+            StringComparer.Ordinal, "Heads", "KvHeads", "HeadDim", "ValueDim", "Configuration", "Forward", "CreateCache");
+
+        /// <summary>Whether <paramref name="attribute"/> stands on the declaration <paramref name="declaration"/>.</summary>
+        private static bool IsOn(AttributeData attribute, TypeDeclarationSyntax declaration) =>
+            attribute.ApplicationSyntaxReference is { } reference
+            && reference.SyntaxTree == declaration.SyntaxTree
+            && declaration.AttributeLists.Any(list => list.Span.Contains(reference.Span));
+
+        /// <summary>The annotated type, or the type containing it, that is declared <c>file</c>; null when none is.</summary>
+        private static INamedTypeSymbol? FileLocalType(INamedTypeSymbol type)
+        {
+            for (INamedTypeSymbol? current = type; current is not null; current = current.ContainingType)
+            {
+                if (current.IsFileLocal)
+                {
+                    return current;
+                }
+            }
+
+            return null;
+        }
 
         private static bool IsPartial(INamedTypeSymbol type, CancellationToken cancellationToken)
         {

@@ -68,22 +68,28 @@ public sealed partial class AttentionGenerator : IIncrementalGenerator
             .Where(static model => model is not null)
             .WithTrackingName(StepNames.Model);
 
-        IncrementalValuesProvider<GeneratedSource> sources = models
+        // Each kernel is emitted on its own and stays cached; only the hint names are assigned over all of them, since
+        // uniqueness (without regard to case) is a property of the whole set.
+        IncrementalValueProvider<ImmutableArray<GeneratedSource>> sources = models
             .Select(static (model, cancellationToken) => KernelEmitter.TryEmit(model, cancellationToken))
-            .WithTrackingName(StepNames.Emit);
+            .WithTrackingName(StepNames.Emit)
+            .Collect();
 
-        context.RegisterSourceOutput(sources, static (context, source) =>
+        context.RegisterSourceOutput(sources, static (context, sources) =>
         {
-            if (source.Failure is null)
+            foreach ((GeneratedSource source, string hintName) in HintNames.Assign(sources))
             {
-                context.AddSource(source.HintName, source.Text);
-            }
-            else
-            {
-                // The only diagnostic raised here: emitting failed, which a correct generator never does. Saying so
-                // beats the alternative, a generator exception that the compiler turns into warning CS8785 while the
-                // code silently disappears.
-                context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, Location.None, source.TypeName, source.Failure));
+                if (source.Failure is null)
+                {
+                    context.AddSource(hintName, source.Text);
+                }
+                else
+                {
+                    // The only diagnostic raised here: emitting failed, which a correct generator never does. Saying so
+                    // beats the alternative, a generator exception that the compiler turns into warning CS8785 while the
+                    // code silently disappears.
+                    context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, Location.None, source.TypeName, source.Failure));
+                }
             }
         });
     }
@@ -92,5 +98,5 @@ public sealed partial class AttentionGenerator : IIncrementalGenerator
     internal sealed record ParseResult(KernelModel? Model, EquatableArray<DiagnosticInfo> Diagnostics);
 }
 
-/// <summary>The emitter's output for one type: a hint name and source text, or why it could not be written.</summary>
-internal sealed record GeneratedSource(string TypeName, string HintName, string Text, string? Failure);
+/// <summary>The emitter's output for one type, named by its full name: source text, or why it could not be written.</summary>
+internal sealed record GeneratedSource(string TypeName, string Text, string? Failure);

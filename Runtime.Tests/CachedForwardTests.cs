@@ -218,54 +218,42 @@ public sealed class CachedForwardTests
     }
 
     [Fact]
-    public void A_half_cache_holding_an_infinity_switches_to_the_exact_widening()
+    public void A_half_cache_saturates_values_beyond_its_range_and_later_steps_stay_finite()
     {
-        // 1e6 is beyond the half range: stored as infinity. From then on kernels widen with the exact conversion, which
-        // keeps it infinite; the fast one would turn it into 65536.
-        var cache = new KvCache(1, 1, 16, 16, 8, KvCachePrecision.Half);
-        float[] key = Enumerable.Range(0, 16).Select(i => i / 16f).ToArray();
-        cache.Append(key, key, 1);
-        Assert.True(KvCacheAccess.HoldsOnlyFiniteValues(cache));
-        key[3] = 1e6f;
-        cache.Append(key, key, 1);
-        Assert.False(KvCacheAccess.HoldsOnlyFiniteValues(cache));
-        var widened = new float[2 * 16];
-        KvCacheAccess.WidenKeys(cache, 0, 0, 0, 2, ref widened[0]);
-        Assert.Equal(float.PositiveInfinity, widened[16 + 3]);
-        Assert.Equal(2 / 16f, widened[16 + 2]);
-        cache.Clear();
-        Assert.True(KvCacheAccess.HoldsOnlyFiniteValues(cache));
-
-        // A kernel over such a cache still gives the reference's answer where the infinity is out of sight: it sits in the
-        // oldest token, which LocalWindowKernel's window (5 keys back) does not reach from the newest.
+        // 70000 would round to infinity and poison every later step; stored as 65504, it is just a large value. The
+        // kernel then matches the reference computed over the same cache (which reads back 65504).
         KernelUnderTest kernel = DeclaredKernels.Get(nameof(LocalWindowKernel));
         AttentionConfiguration c = kernel.Configuration;
         var problem = CachedProblem.Create(c, new Random(8), KvCachePrecision.Half, new[] { 0 }, queryLength: 1, capacity: 30);
-        float[] poisoned = Tensors.Normal(new Random(9), c.KvHeads * c.HeadDim);
-        poisoned[0] = float.PositiveInfinity;
-        problem.Cache.Append(poisoned, new float[c.KvHeads * c.ValueDim], 1);
-        CachedProblem.Fill(problem.Cache, new Random(10), new[] { 20 });
-        Assert.False(KvCacheAccess.HoldsOnlyFiniteValues(problem.Cache));
+        float[] large = Tensors.Normal(new Random(9), c.KvHeads * c.HeadDim);
+        large[0] = 70000f;
+        large[1] = -3e38f;
+        problem.Cache.Append(large, Enumerable.Repeat(70000f, c.KvHeads * c.ValueDim).ToArray(), 1);
+        CachedProblem.Fill(problem.Cache, new Random(10), new[] { 3 });
+        var widened = new float[c.KvHeads * 4 * c.HeadDim];
+        problem.Cache.CopyKeys(0, widened);
+        Assert.Equal(65504f, widened[0]);
+        Assert.Equal(-65504f, widened[1]);
         problem.AssertMatchesReference(kernel);
     }
 
     [Fact]
-    public void Queries_before_the_first_cached_token_see_nothing()
+    public void Queries_for_tokens_the_cache_does_not_hold_are_rejected()
     {
-        // Four query rows over a cache of two tokens: rows 0 and 1 sit before the first token, so a causal mask leaves
-        // them no key and they are zeros, as ONNX specifies for a negative offset.
+        // Four query rows are the four newest tokens, but the cache holds two: the call is wrong, not empty. (The tensor
+        // Forward with key padding keeps ONNX's answer for queries before the first key: zeros.)
         var cache = LlamaKernel.CreateCache(1, 4);
         CachedProblem.Fill(cache, new Random(3), new[] { 2 });
         float[] query = Tensors.Normal(new Random(4), 4 * LlamaKernel.Heads * LlamaKernel.HeadDim);
         var output = new float[4 * LlamaKernel.Heads * LlamaKernel.ValueDim];
         output.AsSpan().Fill(float.NaN);
-        LlamaKernel.Forward(query, cache, output, 1, 4);
-        Assert.All(output.AsSpan(0, 2 * LlamaKernel.Heads * LlamaKernel.ValueDim).ToArray(), value => Assert.Equal(0f, value));
-        Assert.Contains(output.AsSpan(2 * LlamaKernel.Heads * LlamaKernel.ValueDim).ToArray(), value => value != 0f);
+        var exception = Assert.Throws<ArgumentOutOfRangeException>(() => LlamaKernel.Forward(query, cache, output, 1, 4));
+        Assert.Contains("queryLength is 4, but batch entry 0 of the cache holds 2 tokens", exception.Message);
 
         cache.Clear();
-        LlamaKernel.Forward(query, cache, output, 1, 4);
-        Assert.All(output, value => Assert.Equal(0f, value));
+        Assert.Throws<ArgumentOutOfRangeException>(() => LlamaKernel.Forward(query, cache, output, 1, 1));
+        Assert.All(output, value => Assert.True(float.IsNaN(value)));
+        LlamaKernel.Forward(query, cache, output, 1, 0); // no query, nothing to check against: fine
     }
 
     [Fact]

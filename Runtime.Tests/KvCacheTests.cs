@@ -159,9 +159,10 @@ public sealed class KvCacheTests
         keys[0] = 65504f;            // the largest half
         keys[1] = 1e-6f;             // a subnormal half
         keys[2] = -0f;
-        keys[3] = float.PositiveInfinity;
-        keys[4] = 1e6f;              // beyond the half range: infinity
+        keys[3] = 65519f;            // rounds to infinity as a plain conversion; saturated to 65504
+        keys[4] = -1e6f;             // beyond the half range: saturated to -65504
         keys[5] = 5.96e-8f;          // the smallest subnormal half
+        keys[6] = float.MaxValue;    // saturated to 65504
         var cache = new KvCache(batch: 1, KvHeads, HeadDim, ValueDim, capacity: 4, KvCachePrecision.Half);
         cache.Append(keys, new float[4 * KvHeads * ValueDim], tokens: 4);
 
@@ -172,13 +173,48 @@ public sealed class KvCacheTests
             {
                 for (int d = 0; d < HeadDim; d++)
                 {
-                    expected[(h * 4 + t) * HeadDim + d] = (float)(Half)keys[(t * KvHeads + h) * HeadDim + d];
+                    expected[(h * 4 + t) * HeadDim + d] = (float)(Half)Math.Clamp(keys[(t * KvHeads + h) * HeadDim + d], -65504f, 65504f);
                 }
             }
         }
 
         float[] actual = CopyKeys(cache, 0);
         Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), actual.Select(BitConverter.SingleToInt32Bits));
+        Assert.All(actual, v => Assert.True(float.IsFinite(v)));
+        Assert.Contains(65504f, actual);
+        Assert.Contains(-65504f, actual);
+    }
+
+    [Theory]
+    [InlineData(float.PositiveInfinity, "Infinity")]
+    [InlineData(float.NegativeInfinity, "-Infinity")]
+    [InlineData(float.NaN, "NaN")]
+    public void A_half_cache_rejects_infinities_and_NaN_before_appending_anything(float bad, string shown)
+    {
+        var cache = new KvCache(batch: 2, KvHeads, HeadDim, ValueDim, capacity: 4, KvCachePrecision.Half);
+        cache.Append(Sequence(2 * KvHeads * HeadDim, 0), Sequence(2 * KvHeads * ValueDim, 0), tokens: 1);
+        float[] keys = Sequence(2 * 2 * KvHeads * HeadDim, 0), values = Sequence(2 * 2 * KvHeads * ValueDim, 0);
+        float[] before = CopyKeys(cache, 1);
+
+        // In the last batch entry, so that a check made while writing would already have appended the first.
+        values[^1] = bad;
+        var exception = Assert.Throws<ArgumentException>(() => cache.Append(keys, values, tokens: 2));
+        Assert.Equal("value", exception.ParamName);
+        Assert.Contains($"value[{values.Length - 1}] is {shown}, but a Half cache holds finite values only", exception.Message);
+        Assert.Equal(new[] { 1, 1 }, Enumerable.Range(0, 2).Select(cache.GetLength));
+        Assert.Equal(before, CopyKeys(cache, 1));
+
+        values[^1] = 0;
+        keys[5] = bad;
+        exception = Assert.Throws<ArgumentException>(() => cache.Append(1, keys, values, tokens: 1));
+        Assert.Equal("key", exception.ParamName);
+        Assert.Contains("key[5]", exception.Message);
+        Assert.Equal(1, cache.GetLength(1));
+
+        // A Single cache stores what it is given, as a float tensor would.
+        var single = new KvCache(batch: 1, KvHeads, HeadDim, ValueDim, capacity: 4);
+        single.Append(0, keys, values, tokens: 1);
+        Assert.Equal(1, single.GetLength(0));
     }
 
     [Fact]

@@ -49,7 +49,7 @@ namespace Models
         /// <param name="keyLength">Key rows per batch entry and key/value head.</param>
         /// <param name="mask">The explicit mask, additive or boolean, broadcast to <c>[batch, Heads, queryLength, keyLength]</c>.</param>
         /// <exception cref="global::System.ArgumentOutOfRangeException">A length is negative.</exception>
-        /// <exception cref="global::System.ArgumentException">A span is shorter than its shape, or the mask does not broadcast to the shape. Nothing has been written.</exception>
+        /// <exception cref="global::System.ArgumentException">A span is shorter than its shape, the mask does not broadcast to the shape, or <paramref name="output"/> overlaps an input: only <c>output</c> and <c>query</c> that start at the same element, which needs HeadDim == ValueDim, may share memory. Nothing has been written.</exception>
         /// <remarks>
         /// <para><b>Kernel explanation</b></para>
         /// <list type="bullet">
@@ -65,13 +65,13 @@ namespace Models
         [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
         public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength, global::AttentionGen.ExplicitMask mask)
         {
-            var arguments = new global::AttentionGen.CompilerServices.AttentionArguments(
+            global::AttentionGen.CompilerServices.AttentionArguments arguments = new(
                 query, key, value, output, batch, queryLength, keyLength, default, mask);
             global::AttentionGen.CompilerServices.AttentionValidation.ValidateForward(
                 Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionMask.Explicit, global::AttentionGen.AttentionLayout.Bshd, in arguments);
 
             // One work item is up to 16 query rows of one (batch entry, head); each row costs at most keyLength · (HeadDim + ValueDim) multiply-adds.
-            int queryBlocks = (queryLength + 15) / 16;
+            int queryBlocks = (int)(((long)queryLength + 15) / 16);
             long workPerItem = (long)16 * keyLength * (HeadDim + ValueDim);
             global::AttentionGen.CompilerServices.AttentionScheduler.Run<global::AttentionGen.Generated.CappedMultiQueryAttentionKernel>(in arguments, batch * Heads * queryBlocks, workPerItem);
         }
@@ -99,8 +99,8 @@ namespace Models
         /// </param>
         /// <param name="mask">The explicit mask, additive or boolean, broadcast to <c>[batch, Heads, queryLength, cache.Length]</c>; its key axis counts the cached tokens oldest first.</param>
         /// <exception cref="global::System.ArgumentNullException"><paramref name="cache"/> is null.</exception>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">A length is negative.</exception>
-        /// <exception cref="global::System.ArgumentException">The cache's dims or batch differ from this type's, a span is shorter than its shape, the mask does not broadcast to the shape, or a ring cache has evicted keys the queries see. Nothing has been written.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">A length is negative, or <paramref name="queryLength"/> is more than an entry of the cache holds.</exception>
+        /// <exception cref="global::System.ArgumentException">The cache's dims or batch differ from this type's, a span is shorter than its shape, the mask does not broadcast to the shape, <paramref name="output"/> overlaps <paramref name="query"/> other than exactly (in place), or a ring cache has evicted keys the queries see. Nothing has been written.</exception>
         /// <remarks>
         /// A prefill (many query rows) over a cache of floats runs on the same row-block kernels as the other Forward, reading the
         /// cache in place. Decoding reads each (batch entry, key/value head) once for all the query rows that share it; when those
@@ -110,7 +110,7 @@ namespace Models
         [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
         public static void Forward(global::System.ReadOnlySpan<float> query, global::AttentionGen.KvCache cache, global::System.Span<float> output, int batch, int queryLength, global::AttentionGen.ExplicitMask mask)
         {
-            var arguments = new global::AttentionGen.CompilerServices.AttentionArguments(query, cache, output, batch, queryLength, mask);
+            global::AttentionGen.CompilerServices.AttentionArguments arguments = new(query, cache, output, batch, queryLength, mask);
             global::AttentionGen.CompilerServices.AttentionValidation.ValidateCachedForward(
                 Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionMask.Explicit, global::AttentionGen.AttentionLayout.Bshd, windowLeft: -1, in arguments);
             global::AttentionGen.CompilerServices.AttentionScheduler.RunCached<global::AttentionGen.Generated.CappedMultiQueryAttentionKernel>(
@@ -230,7 +230,7 @@ namespace AttentionGen.Generated
             int batch = arguments.Batch;
             int queryLength = arguments.QueryLength;
             int keyLength = arguments.KeyLength;
-            int queryBlocks = (queryLength + RowsPerItem - 1) / RowsPerItem;
+            int queryBlocks = (int)(((long)queryLength + RowsPerItem - 1) / RowsPerItem);
             ref float query = ref MemoryMarshal.GetReference(arguments.Query);
             ref float key = ref MemoryMarshal.GetReference(arguments.Key);
             ref float value = ref MemoryMarshal.GetReference(arguments.Value);
@@ -293,10 +293,9 @@ namespace AttentionGen.Generated
                 int firstRow = chunk * CachedRowsPerItem;
                 int rows = Math.Min(CachedRowsPerItem, rowsPerHead - firstRow);
 
-                // Up to DirectRows rows over a Half cache of finite values read the halves where they are and widen them in registers
-                // (RowHalf), each row on its own. More rows share each tile widened into scratch once, as does a cache holding an
-                // infinity or NaN, which only the exact widening keeps.
-                bool direct = half && rows <= DirectRows && Vector128.IsHardwareAccelerated && KvCacheAccess.HoldsOnlyFiniteValues(cache);
+                // Up to DirectRows rows over a Half cache (finite values only) read the halves where they are and widen them in
+                // registers (RowHalf), each row on its own. More rows share each tile widened into scratch once.
+                bool direct = half && rows <= DirectRows && Vector128.IsHardwareAccelerated;
 
                 // Row firstRow + r is query position i = (firstRow + r) % queryLength of group member (firstRow + r) / queryLength,
                 // and sits at cache token length - queryLength + i: the last row is the newest token. This split takes an equal
@@ -489,10 +488,12 @@ namespace AttentionGen.Generated
         /// <summary>
         /// Applies one query row's explicit mask to its scores for keys [tileStart, tileStart + count), which lie
         /// <paramref name="stride"/> floats apart: 1 in a one-row kernel, the lane count in a row block. A boolean mask sets
-        /// excluded keys to -infinity, an additive one adds its value; keys past the mask's key axis are masked.
+        /// excluded keys to -infinity, an additive one adds its value; keys past the mask's key axis are masked. Returns whether
+        /// any key of the tile is masked, that is, whether some weight of the tile will be 0.
         /// </summary>
-        private static void ApplyExplicitMask(Span<float> scores, int stride, int tileStart, int count, scoped in ExplicitMask mask, int maskStart)
+        private static bool ApplyExplicitMask(Span<float> scores, int stride, int tileStart, int count, scoped in ExplicitMask mask, int maskStart)
         {
+            bool masked = false;
             if (mask.IsBoolean)
             {
                 ReadOnlySpan<bool> allowed = mask.AllowedValues.Slice(maskStart, mask.KeyLength);
@@ -502,6 +503,7 @@ namespace AttentionGen.Generated
                     if (keyIndex >= allowed.Length || !allowed[keyIndex])
                     {
                         scores[c * stride] = float.NegativeInfinity;
+                        masked = true;
                     }
                 }
             }
@@ -511,9 +513,13 @@ namespace AttentionGen.Generated
                 for (int c = 0; c < count; c++)
                 {
                     int keyIndex = tileStart + c;
-                    scores[c * stride] = keyIndex < added.Length ? scores[c * stride] + added[keyIndex] : float.NegativeInfinity;
+                    float score = keyIndex < added.Length ? scores[c * stride] + added[keyIndex] : float.NegativeInfinity;
+                    scores[c * stride] = score;
+                    masked |= score == float.NegativeInfinity;
                 }
             }
+
+            return masked;
         }
 
         /// <summary>
@@ -585,10 +591,13 @@ namespace AttentionGen.Generated
                     KernelMath.SoftCap(Vector512.LoadUnsafe(ref sT, (nuint)(c * 16)), Softcap).StoreUnsafe(ref sT, (nuint)(c * 16));
                 }
 
+                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane.
+                bool partial = false;
+
                 // The explicit mask, row by row: lane r's scores lie every 16 floats from element r.
                 for (int r = 0; r < 16; r++)
                 {
-                    ApplyExplicitMask(scratch.Slice(HeadDim * 16 + r), 16, tileStart, count, in mask, maskStarts[r]);
+                    partial |= ApplyExplicitMask(scratch.Slice(HeadDim * 16 + r), 16, tileStart, count, in mask, maskStarts[r]);
                 }
 
                 // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by which
@@ -618,7 +627,18 @@ namespace AttentionGen.Generated
                 // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector512.EqualsAll(correction, Vector512<float>.One);
-                AccumulateVector512<TRows>(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride), ref oT, rescale, correction);
+                ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
+                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where some row does not see some key and a value of the tile
+                // is infinite or NaN (rare, and checked only then), add only the weights that are not 0.
+                if (partial && MaskedValues.AnyNonFinite(ref tileValues, count, ValueDim, TRows.ValueStride))
+                {
+                    AccumulateVector512<TRows>(ref sT, 0, ref tileValues, ref oT, rescale, correction);
+                    MaskedValues.AccumulateNonZero(ref sT, 16, count, ref tileValues, TRows.ValueStride, ValueDim, ref oT);
+                }
+                else
+                {
+                    AccumulateVector512<TRows>(ref sT, count, ref tileValues, ref oT, rescale, correction);
+                }
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -921,10 +941,13 @@ namespace AttentionGen.Generated
                     KernelMath.SoftCap(Vector256.LoadUnsafe(ref sT, (nuint)(c * 8)), Softcap).StoreUnsafe(ref sT, (nuint)(c * 8));
                 }
 
+                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane.
+                bool partial = false;
+
                 // The explicit mask, row by row: lane r's scores lie every 8 floats from element r.
                 for (int r = 0; r < 8; r++)
                 {
-                    ApplyExplicitMask(scratch.Slice(HeadDim * 8 + r), 8, tileStart, count, in mask, maskStarts[r]);
+                    partial |= ApplyExplicitMask(scratch.Slice(HeadDim * 8 + r), 8, tileStart, count, in mask, maskStarts[r]);
                 }
 
                 // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by which
@@ -954,7 +977,18 @@ namespace AttentionGen.Generated
                 // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector256.EqualsAll(correction, Vector256<float>.One);
-                AccumulateVector256<TRows>(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride), ref oT, rescale, correction);
+                ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
+                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where some row does not see some key and a value of the tile
+                // is infinite or NaN (rare, and checked only then), add only the weights that are not 0.
+                if (partial && MaskedValues.AnyNonFinite(ref tileValues, count, ValueDim, TRows.ValueStride))
+                {
+                    AccumulateVector256<TRows>(ref sT, 0, ref tileValues, ref oT, rescale, correction);
+                    MaskedValues.AccumulateNonZero(ref sT, 8, count, ref tileValues, TRows.ValueStride, ValueDim, ref oT);
+                }
+                else
+                {
+                    AccumulateVector256<TRows>(ref sT, count, ref tileValues, ref oT, rescale, correction);
+                }
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -1183,10 +1217,13 @@ namespace AttentionGen.Generated
                     KernelMath.SoftCap(Vector128.LoadUnsafe(ref sT, (nuint)(c * 4)), Softcap).StoreUnsafe(ref sT, (nuint)(c * 4));
                 }
 
+                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane.
+                bool partial = false;
+
                 // The explicit mask, row by row: lane r's scores lie every 4 floats from element r.
                 for (int r = 0; r < 4; r++)
                 {
-                    ApplyExplicitMask(scratch.Slice(HeadDim * 4 + r), 4, tileStart, count, in mask, maskStarts[r]);
+                    partial |= ApplyExplicitMask(scratch.Slice(HeadDim * 4 + r), 4, tileStart, count, in mask, maskStarts[r]);
                 }
 
                 // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by which
@@ -1216,7 +1253,18 @@ namespace AttentionGen.Generated
                 // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector128.EqualsAll(correction, Vector128<float>.One);
-                AccumulateVector128<TRows>(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride), ref oT, rescale, correction);
+                ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
+                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where some row does not see some key and a value of the tile
+                // is infinite or NaN (rare, and checked only then), add only the weights that are not 0.
+                if (partial && MaskedValues.AnyNonFinite(ref tileValues, count, ValueDim, TRows.ValueStride))
+                {
+                    AccumulateVector128<TRows>(ref sT, 0, ref tileValues, ref oT, rescale, correction);
+                    MaskedValues.AccumulateNonZero(ref sT, 4, count, ref tileValues, TRows.ValueStride, ValueDim, ref oT);
+                }
+                else
+                {
+                    AccumulateVector128<TRows>(ref sT, count, ref tileValues, ref oT, rescale, correction);
+                }
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -1491,6 +1539,11 @@ namespace AttentionGen.Generated
                 // Accumulate P·V: output += p_j · v_j.
                 for (int j = 0; j < tileLength; j++)
                 {
+                    if (scores[j] == 0)
+                    {
+                        continue; // a masked key: its weight adds nothing, even to an infinite or NaN value (0 · ∞ is NaN)
+                    }
+
                     Vector512<float> p = Vector512.Create(scores[j]);
                     ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);
                     o0 = Vector512.MultiplyAddEstimate(p, Vector512.LoadUnsafe(ref v), o0);
@@ -1618,6 +1671,11 @@ namespace AttentionGen.Generated
                 // Accumulate P·V: output += p_j · v_j.
                 for (int j = 0; j < tileLength; j++)
                 {
+                    if (scores[j] == 0)
+                    {
+                        continue; // a masked key: its weight adds nothing, even to an infinite or NaN value (0 · ∞ is NaN)
+                    }
+
                     Vector256<float> p = Vector256.Create(scores[j]);
                     ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);
                     o0 = Vector256.MultiplyAddEstimate(p, Vector256.LoadUnsafe(ref v), o0);
@@ -1790,6 +1848,11 @@ namespace AttentionGen.Generated
                 // Accumulate P·V: output += p_j · v_j.
                 for (int j = 0; j < tileLength; j++)
                 {
+                    if (scores[j] == 0)
+                    {
+                        continue; // a masked key: its weight adds nothing, even to an infinite or NaN value (0 · ∞ is NaN)
+                    }
+
                     Vector128<float> p = Vector128.Create(scores[j]);
                     ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);
                     o0 = Vector128.MultiplyAddEstimate(p, Vector128.LoadUnsafe(ref v), o0);
@@ -1898,6 +1961,11 @@ namespace AttentionGen.Generated
                 for (int j = 0; j < tileLength; j++)
                 {
                     float p = MathF.Exp(scores[j] - rowMax);
+                    if (p == 0)
+                    {
+                        continue; // a masked key, or one far below the maximum: it adds nothing, even to an infinite or NaN value
+                    }
+
                     rowSum += p;
                     ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);
                     for (int d = 0; d < ValueDim; d++)
@@ -2026,6 +2094,11 @@ namespace AttentionGen.Generated
                 // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
                 for (int j = 0; j < tileLength; j++)
                 {
+                    if (scores[j] == 0)
+                    {
+                        continue; // a masked key: its weight adds nothing, even to an infinite or NaN value (0 · ∞ is NaN)
+                    }
+
                     Vector512<float> p = Vector512.Create(scores[j] * KernelMath.HalfRebias);
                     ref ushort v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueDim);
                     o0 = Vector512.MultiplyAddEstimate(p, KernelMath.LoadHalfBits512(ref v, 0), o0);
@@ -2158,6 +2231,11 @@ namespace AttentionGen.Generated
                 // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
                 for (int j = 0; j < tileLength; j++)
                 {
+                    if (scores[j] == 0)
+                    {
+                        continue; // a masked key: its weight adds nothing, even to an infinite or NaN value (0 · ∞ is NaN)
+                    }
+
                     Vector256<float> p = Vector256.Create(scores[j] * KernelMath.HalfRebias);
                     ref ushort v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueDim);
                     o0 = Vector256.MultiplyAddEstimate(p, KernelMath.LoadHalfBits256(ref v, 0), o0);
@@ -2335,6 +2413,11 @@ namespace AttentionGen.Generated
                 // Accumulate P·V: output += (p_j · 2^112) · (v_j's bits).
                 for (int j = 0; j < tileLength; j++)
                 {
+                    if (scores[j] == 0)
+                    {
+                        continue; // a masked key: its weight adds nothing, even to an infinite or NaN value (0 · ∞ is NaN)
+                    }
+
                     Vector128<float> p = Vector128.Create(scores[j] * KernelMath.HalfRebias);
                     ref ushort v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueDim);
                     o0 = Vector128.MultiplyAddEstimate(p, KernelMath.LoadHalfBits128(ref v, 0), o0);

@@ -46,7 +46,7 @@ partial struct TinyAttention
     /// <param name="queryLength">Query rows per batch entry and head.</param>
     /// <param name="keyLength">Key rows per batch entry and key/value head.</param>
     /// <exception cref="global::System.ArgumentOutOfRangeException">A length is negative.</exception>
-    /// <exception cref="global::System.ArgumentException">A span is shorter than its shape. Nothing has been written.</exception>
+    /// <exception cref="global::System.ArgumentException">A span is shorter than its shape, or <paramref name="output"/> overlaps an input: only <c>output</c> and <c>query</c> that start at the same element, which needs HeadDim == ValueDim, may share memory. Nothing has been written.</exception>
     /// <remarks>
     /// <para><b>Kernel explanation</b></para>
     /// <list type="bullet">
@@ -62,13 +62,13 @@ partial struct TinyAttention
     [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
     public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength)
     {
-        var arguments = new global::AttentionGen.CompilerServices.AttentionArguments(
+        global::AttentionGen.CompilerServices.AttentionArguments arguments = new(
             query, key, value, output, batch, queryLength, keyLength, default, default);
         global::AttentionGen.CompilerServices.AttentionValidation.ValidateForward(
             Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionMask.None, global::AttentionGen.AttentionLayout.Bshd, in arguments);
 
         // One work item is up to 16 query rows of one (batch entry, head); each row costs at most keyLength · (HeadDim + ValueDim) multiply-adds.
-        int queryBlocks = (queryLength + 15) / 16;
+        int queryBlocks = (int)(((long)queryLength + 15) / 16);
         long workPerItem = (long)16 * keyLength * (HeadDim + ValueDim);
         global::AttentionGen.CompilerServices.AttentionScheduler.Run<global::AttentionGen.Generated.TinyAttentionKernel>(in arguments, batch * Heads * queryBlocks, workPerItem);
     }
@@ -95,8 +95,8 @@ partial struct TinyAttention
     /// <c>cache.GetLength(b) - queryLength + i</c>, so positional masks align bottom-right with each entry's own length.
     /// </param>
     /// <exception cref="global::System.ArgumentNullException"><paramref name="cache"/> is null.</exception>
-    /// <exception cref="global::System.ArgumentOutOfRangeException">A length is negative.</exception>
-    /// <exception cref="global::System.ArgumentException">The cache's dims or batch differ from this type's, a span is shorter than its shape, or a ring cache has evicted keys the queries see. Nothing has been written.</exception>
+    /// <exception cref="global::System.ArgumentOutOfRangeException">A length is negative, or <paramref name="queryLength"/> is more than an entry of the cache holds.</exception>
+    /// <exception cref="global::System.ArgumentException">The cache's dims or batch differ from this type's, a span is shorter than its shape, <paramref name="output"/> overlaps <paramref name="query"/> other than exactly (in place), or a ring cache has evicted keys the queries see. Nothing has been written.</exception>
     /// <remarks>
     /// A prefill (many query rows) over a cache of floats runs on the same row-block kernels as the other Forward, reading the
     /// cache in place. Decoding reads each (batch entry, key/value head) once for all the query rows that share it; when those
@@ -106,7 +106,7 @@ partial struct TinyAttention
     [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
     public static void Forward(global::System.ReadOnlySpan<float> query, global::AttentionGen.KvCache cache, global::System.Span<float> output, int batch, int queryLength)
     {
-        var arguments = new global::AttentionGen.CompilerServices.AttentionArguments(query, cache, output, batch, queryLength, default);
+        global::AttentionGen.CompilerServices.AttentionArguments arguments = new(query, cache, output, batch, queryLength, default);
         global::AttentionGen.CompilerServices.AttentionValidation.ValidateCachedForward(
             Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionMask.None, global::AttentionGen.AttentionLayout.Bshd, windowLeft: -1, in arguments);
         global::AttentionGen.CompilerServices.AttentionScheduler.RunCached<global::AttentionGen.Generated.TinyAttentionKernel>(
@@ -222,7 +222,7 @@ namespace AttentionGen.Generated
             int batch = arguments.Batch;
             int queryLength = arguments.QueryLength;
             int keyLength = arguments.KeyLength;
-            int queryBlocks = (queryLength + RowsPerItem - 1) / RowsPerItem;
+            int queryBlocks = (int)(((long)queryLength + RowsPerItem - 1) / RowsPerItem);
             ref float query = ref MemoryMarshal.GetReference(arguments.Query);
             ref float key = ref MemoryMarshal.GetReference(arguments.Key);
             ref float value = ref MemoryMarshal.GetReference(arguments.Value);
@@ -542,7 +542,8 @@ namespace AttentionGen.Generated
                 // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector512.EqualsAll(correction, Vector512<float>.One);
-                AccumulateVector512<TRows>(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride), ref oT, rescale, correction);
+                ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
+                AccumulateVector512<TRows>(ref sT, count, ref tileValues, ref oT, rescale, correction);
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -771,7 +772,8 @@ namespace AttentionGen.Generated
                 // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector256.EqualsAll(correction, Vector256<float>.One);
-                AccumulateVector256<TRows>(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride), ref oT, rescale, correction);
+                ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
+                AccumulateVector256<TRows>(ref sT, count, ref tileValues, ref oT, rescale, correction);
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -988,7 +990,8 @@ namespace AttentionGen.Generated
                 // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector128.EqualsAll(correction, Vector128<float>.One);
-                AccumulateVector128<TRows>(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride), ref oT, rescale, correction);
+                ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
+                AccumulateVector128<TRows>(ref sT, count, ref tileValues, ref oT, rescale, correction);
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -1189,6 +1192,11 @@ namespace AttentionGen.Generated
                 for (int j = 0; j < tileLength; j++)
                 {
                     float p = MathF.Exp(scores[j] - rowMax);
+                    if (p == 0)
+                    {
+                        continue; // a masked key, or one far below the maximum: it adds nothing, even to an infinite or NaN value
+                    }
+
                     rowSum += p;
                     ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);
                     for (int d = 0; d < ValueDim; d++)

@@ -48,7 +48,7 @@ namespace Models
         /// <param name="queryLength">Query rows per batch entry and head.</param>
         /// <param name="keyLength">Key rows per batch entry and key/value head.</param>
         /// <exception cref="global::System.ArgumentOutOfRangeException">A length is negative.</exception>
-        /// <exception cref="global::System.ArgumentException">A span is shorter than its shape. Nothing has been written.</exception>
+        /// <exception cref="global::System.ArgumentException">A span is shorter than its shape, or <paramref name="output"/> overlaps an input: only <c>output</c> and <c>query</c> that start at the same element (in place) may share memory. Nothing has been written.</exception>
         /// <remarks>
         /// <para><b>Kernel explanation</b></para>
         /// <list type="bullet">
@@ -65,13 +65,13 @@ namespace Models
         [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
         public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength)
         {
-            var arguments = new global::AttentionGen.CompilerServices.AttentionArguments(
+            global::AttentionGen.CompilerServices.AttentionArguments arguments = new(
                 query, key, value, output, batch, queryLength, keyLength, default, default);
             global::AttentionGen.CompilerServices.AttentionValidation.ValidateForward(
                 Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionMask.Causal, global::AttentionGen.AttentionLayout.Bshd, in arguments);
 
             // One work item is up to 16 query rows of one (batch entry, head); each row costs at most keyLength · (HeadDim + ValueDim) multiply-adds.
-            int queryBlocks = (queryLength + 15) / 16;
+            int queryBlocks = (int)(((long)queryLength + 15) / 16);
             long workPerItem = (long)16 * keyLength * (HeadDim + ValueDim);
             global::AttentionGen.CompilerServices.AttentionScheduler.Run<global::AttentionGen.Generated.LlamaAttentionKernel>(in arguments, batch * Heads * queryBlocks, workPerItem);
         }
@@ -98,8 +98,8 @@ namespace Models
         /// <c>cache.GetLength(b) - queryLength + i</c>, so positional masks align bottom-right with each entry's own length.
         /// </param>
         /// <exception cref="global::System.ArgumentNullException"><paramref name="cache"/> is null.</exception>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">A length is negative.</exception>
-        /// <exception cref="global::System.ArgumentException">The cache's dims or batch differ from this type's, a span is shorter than its shape, or a ring cache has evicted keys the queries see. Nothing has been written.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">A length is negative, or <paramref name="queryLength"/> is more than an entry of the cache holds.</exception>
+        /// <exception cref="global::System.ArgumentException">The cache's dims or batch differ from this type's, a span is shorter than its shape, <paramref name="output"/> overlaps <paramref name="query"/> other than exactly (in place), or a ring cache has evicted keys the queries see. Nothing has been written.</exception>
         /// <remarks>
         /// A prefill (many query rows) over a cache of floats runs on the same row-block kernels as the other Forward, reading the
         /// cache in place. Decoding reads each (batch entry, key/value head) once for all the query rows that share it; when those
@@ -109,7 +109,7 @@ namespace Models
         [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
         public static void Forward(global::System.ReadOnlySpan<float> query, global::AttentionGen.KvCache cache, global::System.Span<float> output, int batch, int queryLength)
         {
-            var arguments = new global::AttentionGen.CompilerServices.AttentionArguments(query, cache, output, batch, queryLength, default);
+            global::AttentionGen.CompilerServices.AttentionArguments arguments = new(query, cache, output, batch, queryLength, default);
             global::AttentionGen.CompilerServices.AttentionValidation.ValidateCachedForward(
                 Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionMask.Causal, global::AttentionGen.AttentionLayout.Bshd, windowLeft: -1, in arguments);
             global::AttentionGen.CompilerServices.AttentionScheduler.RunCached<global::AttentionGen.Generated.LlamaAttentionKernel>(
@@ -226,7 +226,7 @@ namespace AttentionGen.Generated
             int batch = arguments.Batch;
             int queryLength = arguments.QueryLength;
             int keyLength = arguments.KeyLength;
-            int queryBlocks = (queryLength + RowsPerItem - 1) / RowsPerItem;
+            int queryBlocks = (int)(((long)queryLength + RowsPerItem - 1) / RowsPerItem);
             ref float query = ref MemoryMarshal.GetReference(arguments.Query);
             ref float key = ref MemoryMarshal.GetReference(arguments.Key);
             ref float value = ref MemoryMarshal.GetReference(arguments.Value);
@@ -288,10 +288,9 @@ namespace AttentionGen.Generated
                 int firstRow = chunk * CachedRowsPerItem;
                 int rows = Math.Min(CachedRowsPerItem, rowsPerHead - firstRow);
 
-                // Up to DirectRows rows over a Half cache of finite values read the halves where they are and widen them in registers
-                // (RowHalf), each row on its own. More rows share each tile widened into scratch once, as does a cache holding an
-                // infinity or NaN, which only the exact widening keeps.
-                bool direct = half && rows <= DirectRows && Vector128.IsHardwareAccelerated && KvCacheAccess.HoldsOnlyFiniteValues(cache);
+                // Up to DirectRows rows over a Half cache (finite values only) read the halves where they are and widen them in
+                // registers (RowHalf), each row on its own. More rows share each tile widened into scratch once.
+                bool direct = half && rows <= DirectRows && Vector128.IsHardwareAccelerated;
 
                 // Row firstRow + r is query position i = (firstRow + r) % queryLength of group member (firstRow + r) / queryLength,
                 // and sits at cache token length - queryLength + i: the last row is the newest token. This split takes an equal
@@ -555,10 +554,14 @@ namespace AttentionGen.Generated
                     ScoreKeyVector512(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 16));
                 }
 
+                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane.
+                bool partial = false;
+
                 // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys outside a
                 // row's own range get -infinity in its lane. Tiles that every row sees whole skip this.
                 if (tileStart < sharedFirst || tileStart + count > sharedEnd)
                 {
+                    partial = true;
                     for (c = 0; c < count; c++)
                     {
                         Vector512<int> keyIndex = Vector512.Create(tileStart + c);
@@ -594,7 +597,18 @@ namespace AttentionGen.Generated
                 // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector512.EqualsAll(correction, Vector512<float>.One);
-                AccumulateVector512<TRows>(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride), ref oT, rescale, correction);
+                ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
+                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where some row does not see some key and a value of the tile
+                // is infinite or NaN (rare, and checked only then), add only the weights that are not 0.
+                if (partial && MaskedValues.AnyNonFinite(ref tileValues, count, ValueDim, TRows.ValueStride))
+                {
+                    AccumulateVector512<TRows>(ref sT, 0, ref tileValues, ref oT, rescale, correction);
+                    MaskedValues.AccumulateNonZero(ref sT, 16, count, ref tileValues, TRows.ValueStride, ValueDim, ref oT);
+                }
+                else
+                {
+                    AccumulateVector512<TRows>(ref sT, count, ref tileValues, ref oT, rescale, correction);
+                }
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -857,10 +871,14 @@ namespace AttentionGen.Generated
                     ScoreKeyVector256(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 8));
                 }
 
+                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane.
+                bool partial = false;
+
                 // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys outside a
                 // row's own range get -infinity in its lane. Tiles that every row sees whole skip this.
                 if (tileStart < sharedFirst || tileStart + count > sharedEnd)
                 {
+                    partial = true;
                     for (c = 0; c < count; c++)
                     {
                         Vector256<int> keyIndex = Vector256.Create(tileStart + c);
@@ -896,7 +914,18 @@ namespace AttentionGen.Generated
                 // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector256.EqualsAll(correction, Vector256<float>.One);
-                AccumulateVector256<TRows>(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride), ref oT, rescale, correction);
+                ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
+                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where some row does not see some key and a value of the tile
+                // is infinite or NaN (rare, and checked only then), add only the weights that are not 0.
+                if (partial && MaskedValues.AnyNonFinite(ref tileValues, count, ValueDim, TRows.ValueStride))
+                {
+                    AccumulateVector256<TRows>(ref sT, 0, ref tileValues, ref oT, rescale, correction);
+                    MaskedValues.AccumulateNonZero(ref sT, 8, count, ref tileValues, TRows.ValueStride, ValueDim, ref oT);
+                }
+                else
+                {
+                    AccumulateVector256<TRows>(ref sT, count, ref tileValues, ref oT, rescale, correction);
+                }
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -1177,10 +1206,14 @@ namespace AttentionGen.Generated
                     ScoreKeyVector128(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 4));
                 }
 
+                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane.
+                bool partial = false;
+
                 // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys outside a
                 // row's own range get -infinity in its lane. Tiles that every row sees whole skip this.
                 if (tileStart < sharedFirst || tileStart + count > sharedEnd)
                 {
+                    partial = true;
                     for (c = 0; c < count; c++)
                     {
                         Vector128<int> keyIndex = Vector128.Create(tileStart + c);
@@ -1216,7 +1249,18 @@ namespace AttentionGen.Generated
                 // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector128.EqualsAll(correction, Vector128<float>.One);
-                AccumulateVector128<TRows>(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride), ref oT, rescale, correction);
+                ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
+                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where some row does not see some key and a value of the tile
+                // is infinite or NaN (rare, and checked only then), add only the weights that are not 0.
+                if (partial && MaskedValues.AnyNonFinite(ref tileValues, count, ValueDim, TRows.ValueStride))
+                {
+                    AccumulateVector128<TRows>(ref sT, 0, ref tileValues, ref oT, rescale, correction);
+                    MaskedValues.AccumulateNonZero(ref sT, 4, count, ref tileValues, TRows.ValueStride, ValueDim, ref oT);
+                }
+                else
+                {
+                    AccumulateVector128<TRows>(ref sT, count, ref tileValues, ref oT, rescale, correction);
+                }
             }
 
             // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
@@ -2056,6 +2100,11 @@ namespace AttentionGen.Generated
                 for (int j = 0; j < tileLength; j++)
                 {
                     float p = MathF.Exp(scores[j] - rowMax);
+                    if (p == 0)
+                    {
+                        continue; // a masked key, or one far below the maximum: it adds nothing, even to an infinite or NaN value
+                    }
+
                     rowSum += p;
                     ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);
                     for (int d = 0; d < ValueDim; d++)

@@ -29,8 +29,8 @@ internal static class DiagnosticDescriptors
         "Attention type cannot be generic",
         "The type '{0}' is generic{1}; a kernel is specialized to constants, so declare it on a non-generic type outside any generic type");
 
-    /// <summary>ATTN0004: Heads is not positive.</summary>
-    public static readonly DiagnosticDescriptor HeadsNotPositive = Rule("ATTN0004", "Heads must be positive", ConfigurationProblem.HeadsNotPositive);
+    /// <summary>ATTN0004: Heads is outside 1–4096.</summary>
+    public static readonly DiagnosticDescriptor HeadsNotPositive = Rule("ATTN0004", "Heads must be from 1 to 4096", ConfigurationProblem.HeadsNotPositive);
 
     /// <summary>ATTN0005: HeadDim is outside 1–512.</summary>
     public static readonly DiagnosticDescriptor HeadDimOutOfRange = Rule("ATTN0005", "HeadDim must be from 1 to 512", ConfigurationProblem.HeadDimOutOfRange);
@@ -56,8 +56,8 @@ internal static class DiagnosticDescriptors
     /// <summary>ATTN0012: Scale is negative, NaN or infinite.</summary>
     public static readonly DiagnosticDescriptor ScaleInvalid = Rule("ATTN0012", "Scale must be finite and positive, or 0", ConfigurationProblem.ScaleInvalid);
 
-    /// <summary>ATTN0013: Softcap is negative, NaN or infinite.</summary>
-    public static readonly DiagnosticDescriptor SoftcapInvalid = Rule("ATTN0013", "Softcap must be finite and positive, or 0", ConfigurationProblem.SoftcapInvalid);
+    /// <summary>ATTN0013: Softcap is negative, NaN, or outside the range the kernels can compute with.</summary>
+    public static readonly DiagnosticDescriptor SoftcapInvalid = Rule("ATTN0013", "Softcap must be from 1.1754944E-38 to 1.7014117E+38, or 0", ConfigurationProblem.SoftcapInvalid);
 
     /// <summary>ATTN0014: an enum property holds a value that is not one of its members.</summary>
     public static readonly DiagnosticDescriptor UnknownEnumValue = Rule("ATTN0014", "Attention property has an unknown enum value", ConfigurationProblem.UnknownEnumValue);
@@ -74,6 +74,33 @@ internal static class DiagnosticDescriptors
         "The attention generator failed",
         "The attention generator failed on '{0}' and generated nothing for it: {1}. Please report this, with the declaration, as an issue.");
 
+    /// <summary>ATTN0017: [Attention] on more than one partial declaration of a type.</summary>
+    public static readonly DiagnosticDescriptor DuplicateAttribute = Error(
+        "ATTN0017",
+        "Attention attribute is repeated",
+        "The type '{0}' already has [Attention] on another of its partial declarations, which generates its kernel; remove this one");
+
+    /// <summary>ATTN0018: the type declares a member with the name of one the generator adds.</summary>
+    public static readonly DiagnosticDescriptor MemberClash = Error(
+        "ATTN0018",
+        "Member clashes with a generated member",
+        "The type '{0}' declares '{1}', a name the generator gives a member it adds (Heads, KvHeads, HeadDim, ValueDim, Configuration, Forward, CreateCache); rename or remove this member");
+
+    /// <summary>ATTN0019: the annotated type has the name of a member the generator adds.</summary>
+    public static readonly DiagnosticDescriptor TypeNamedLikeGeneratedMember = Error(
+        "ATTN0019",
+        "Attention type is named like a generated member",
+        "The type '{0}' is named '{1}', like a member the generator adds to it, and C# forbids a member named like its type; rename the type");
+
+    /// <summary>ATTN0020: the annotated type is file-local.</summary>
+    public static readonly DiagnosticDescriptor FileLocalType = Error(
+        "ATTN0020",
+        "Attention type cannot be file-local",
+        "The type '{0}' is file-local{1}, but the generator adds its kernel in a file of its own, where a file-local type is out of reach; declare the type internal (or private inside an internal type) instead of file");
+
+    /// <summary>ATTN0021: Scale is so large that scores overflow float.</summary>
+    public static readonly DiagnosticDescriptor ScaleTooLarge = Rule("ATTN0021", "Scale is too large for float scores", ConfigurationProblem.ScaleTooLarge);
+
     /// <summary>The descriptor for a rule of <see cref="ConfigurationRules"/>.</summary>
     public static DiagnosticDescriptor For(ConfigurationProblem problem) => problem switch
     {
@@ -87,6 +114,7 @@ internal static class DiagnosticDescriptors
         ConfigurationProblem.WindowNegative => WindowNegative,
         ConfigurationProblem.ScaleInvalid => ScaleInvalid,
         ConfigurationProblem.SoftcapInvalid => SoftcapInvalid,
+        ConfigurationProblem.ScaleTooLarge => ScaleTooLarge,
         _ => UnknownEnumValue,
     };
 

@@ -122,12 +122,20 @@ internal static partial class KernelEmitter
             writer.CloseBlock();
         }
 
+        bool partialTiles = positional || kernel.HasExplicitMask;
+        if (partialTiles)
+        {
+            writer.WriteLine();
+            writer.WriteLine("// Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane.");
+            writer.WriteLine("bool partial = false;");
+        }
+
         if (kernel.HasExplicitMask)
         {
             writer.WriteLine();
             writer.WriteLine($"// The explicit mask, row by row: lane r's scores lie every {l} floats from element r.");
             writer.OpenBlock($"for (int r = 0; r < {l}; r++)");
-            writer.WriteLine($"ApplyExplicitMask(scratch.Slice(HeadDim * {l} + r), {l}, tileStart, count, in mask, maskStarts[r]);");
+            writer.WriteLine($"partial |= ApplyExplicitMask(scratch.Slice(HeadDim * {l} + r), {l}, tileStart, count, in mask, maskStarts[r]);");
             writer.CloseBlock();
         }
 
@@ -137,6 +145,7 @@ internal static partial class KernelEmitter
             writer.WriteLine("// Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys outside a");
             writer.WriteLine("// row's own range get -infinity in its lane. Tiles that every row sees whole skip this.");
             writer.OpenBlock("if (tileStart < sharedFirst || tileStart + count > sharedEnd)");
+            writer.WriteLine("partial = true;");
             writer.OpenBlock("for (c = 0; c < count; c++)");
             writer.WriteLine($"{v}<int> keyIndex = {v}.Create(tileStart + c);");
             writer.WriteLine($"{v}<float> visible = ({v}.GreaterThanOrEqual(keyIndex, first) & {v}.LessThan(keyIndex, end)).AsSingle();");
@@ -171,7 +180,24 @@ internal static partial class KernelEmitter
         writer.WriteLine("// P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),");
         writer.WriteLine("// and add this tile's probabilities times its values.");
         writer.WriteLine($"bool rescale = !{v}.EqualsAll(correction, {v}<float>.One);");
-        writer.WriteLine($"{path.AccumulateName}<TRows>(ref sT, count, ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride), ref oT, rescale, correction);");
+        writer.WriteLine("ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);");
+        if (partialTiles)
+        {
+            writer.WriteLine("// A weight of 0 must add nothing, but 0 · ∞ is NaN: where some row does not see some key and a value of the tile");
+            writer.WriteLine("// is infinite or NaN (rare, and checked only then), add only the weights that are not 0.");
+            writer.OpenBlock("if (partial && MaskedValues.AnyNonFinite(ref tileValues, count, ValueDim, TRows.ValueStride))");
+            writer.WriteLine($"{path.AccumulateName}<TRows>(ref sT, 0, ref tileValues, ref oT, rescale, correction);");
+            writer.WriteLine($"MaskedValues.AccumulateNonZero(ref sT, {l}, count, ref tileValues, TRows.ValueStride, ValueDim, ref oT);");
+            writer.CloseBlock();
+            writer.OpenBlock("else");
+            writer.WriteLine($"{path.AccumulateName}<TRows>(ref sT, count, ref tileValues, ref oT, rescale, correction);");
+            writer.CloseBlock();
+        }
+        else
+        {
+            writer.WriteLine($"{path.AccumulateName}<TRows>(ref sT, count, ref tileValues, ref oT, rescale, correction);");
+        }
+
         writer.CloseBlock();
         writer.WriteLine();
 

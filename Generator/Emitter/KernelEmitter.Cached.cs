@@ -72,7 +72,7 @@ internal static partial class KernelEmitter
         writer.OpenBlock(
             "public static void Forward(global::System.ReadOnlySpan<float> query, global::AttentionGen.KvCache cache, global::System.Span<float> output, int batch, int queryLength"
             + (kernel.HasExplicitMask ? ", global::AttentionGen.ExplicitMask mask" : string.Empty) + ")");
-        writer.WriteLine($"var arguments = new global::AttentionGen.CompilerServices.AttentionArguments(query, cache, output, batch, queryLength, {(kernel.HasExplicitMask ? "mask" : "default")});");
+        writer.WriteLine($"global::AttentionGen.CompilerServices.AttentionArguments arguments = new(query, cache, output, batch, queryLength, {(kernel.HasExplicitMask ? "mask" : "default")});");
         writer.WriteLine("global::AttentionGen.CompilerServices.AttentionValidation.ValidateCachedForward(");
         writer.WriteLine($"    Heads, KvHeads, HeadDim, ValueDim, {MaskExpression(kernel.Mask)}, global::AttentionGen.AttentionLayout.{kernel.Layout}, windowLeft: {(kernel.HasWindow ? Literals.Int(kernel.WindowLeft) : "-1")}, in arguments);");
         writer.WriteLine($"global::AttentionGen.CompilerServices.AttentionScheduler.RunCached<global::AttentionGen.Generated.{KernelName(model.Type)}>(");
@@ -178,10 +178,9 @@ internal static partial class KernelEmitter
         if (direct)
         {
             writer.WriteLine();
-            writer.WriteLine("// Up to DirectRows rows over a Half cache of finite values read the halves where they are and widen them in registers");
-            writer.WriteLine("// (RowHalf), each row on its own. More rows share each tile widened into scratch once, as does a cache holding an");
-            writer.WriteLine("// infinity or NaN, which only the exact widening keeps.");
-            writer.WriteLine($"bool direct = half && rows <= DirectRows && {plan.Paths[plan.Paths.Count - 1].Type}.IsHardwareAccelerated && KvCacheAccess.HoldsOnlyFiniteValues(cache);");
+            writer.WriteLine("// Up to DirectRows rows over a Half cache (finite values only) read the halves where they are and widen them in");
+            writer.WriteLine("// registers (RowHalf), each row on its own. More rows share each tile widened into scratch once.");
+            writer.WriteLine($"bool direct = half && rows <= DirectRows && {plan.Paths[plan.Paths.Count - 1].Type}.IsHardwareAccelerated;");
         }
 
         writer.WriteLine();

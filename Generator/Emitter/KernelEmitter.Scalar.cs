@@ -68,6 +68,10 @@ internal static partial class KernelEmitter
         writer.WriteLine("// p_j = exp(s_j - max); accumulate P·V: output += p_j · v_j.");
         writer.OpenBlock("for (int j = 0; j < tileLength; j++)");
         writer.WriteLine("float p = MathF.Exp(scores[j] - rowMax);");
+        writer.OpenBlock("if (p == 0)");
+        writer.WriteLine("continue; // a masked key, or one far below the maximum: it adds nothing, even to an infinite or NaN value");
+        writer.CloseBlock();
+        writer.WriteLine();
         writer.WriteLine("rowSum += p;");
         writer.WriteLine("ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);");
         writer.OpenBlock("for (int d = 0; d < ValueDim; d++)");

@@ -12,7 +12,7 @@ internal static partial class KernelEmitter
     /// Writes the row kernel for one vector width: the query and the output accumulators live in registers, the head
     /// dimensions are unrolled completely, and keys are processed in tiles with an online softmax.
     /// </summary>
-    private static void WriteVectorRow(SourceWriter writer, KernelConfiguration kernel, VectorPath path, bool half = false)
+    private static void WriteVectorRow(SourceWriter writer, KernelConfiguration kernel, KernelPlan plan, VectorPath path, bool half = false)
     {
         string v = path.Type;
         string width = Literals.Int(path.Bits);
@@ -36,15 +36,23 @@ internal static partial class KernelEmitter
             writer.OpenBlock($"private static void {path.MethodName}({RowParameters(kernel)})");
         }
 
-        writer.WriteLine(half
-            ? "// Load the query row once, scaled by Scale · 2^112, so that each score is a plain dot product with the keys' bits."
-            : "// Load the query row once, scaled, so that each score is a plain dot product.");
+        int queryExponent = plan.QueryRebiasExponent;
+        string scoreRebias = Literals.Float((float)System.Math.Pow(2, 112 - queryExponent));
+        writer.WriteLine(!half
+            ? "// Load the query row once, scaled, so that each score is a plain dot product."
+            : queryExponent == 112
+                ? "// Load the query row once, scaled by Scale · 2^112, so that each score is a plain dot product with the keys' bits."
+                : $"// Load the query row once, scaled by Scale · 2^{Literals.Int(queryExponent)}, so that each score is a plain dot product with the keys' bits\n// times the rest of 2^112, {scoreRebias}: all of 2^112 in the query would overflow with this Scale.");
         if (head.Overlap > 0)
         {
             writer.WriteLine($"// The last vector starts at {Literals.Int(head.Offsets[head.Count - 1])} and overlaps the one before by {Literals.Int(head.Overlap)} lanes; those lanes are zeroed so they count once.");
         }
 
-        writer.WriteLine(half ? $"{v}<float> scale = {v}.Create(Scale * KernelMath.HalfRebias);" : $"{v}<float> scale = {v}.Create(Scale);");
+        writer.WriteLine(!half
+            ? $"{v}<float> scale = {v}.Create(Scale);"
+            : queryExponent == 112
+                ? $"{v}<float> scale = {v}.Create(Scale * KernelMath.HalfRebias);"
+                : $"{v}<float> scale = {v}.Create(Scale * {Literals.Float((float)System.Math.Pow(2, queryExponent))});");
         for (int c = 0; c < head.Count; c++)
         {
             string load = $"{v}.LoadUnsafe(ref query{Offset(head.Offsets[c])}) * scale";
@@ -94,7 +102,9 @@ internal static partial class KernelEmitter
             3 => "(dot0 + dot1) + dot2",
             _ => "(dot0 + dot1) + (dot2 + dot3)",
         };
-        writer.WriteLine($"scores[j] = KernelMath.SumAcross({total});");
+        writer.WriteLine(half && queryExponent != 112
+            ? $"scores[j] = KernelMath.SumAcross({total}) * {scoreRebias};"
+            : $"scores[j] = KernelMath.SumAcross({total});");
         writer.CloseBlock();
 
         if (kernel.HasSoftcap)
@@ -152,6 +162,14 @@ internal static partial class KernelEmitter
 
         writer.WriteLine(half ? "// Accumulate P·V: output += (p_j · 2^112) · (v_j's bits)." : "// Accumulate P·V: output += p_j · v_j.");
         writer.OpenBlock("for (int j = 0; j < tileLength; j++)");
+        if (kernel.HasExplicitMask)
+        {
+            writer.OpenBlock("if (scores[j] == 0)");
+            writer.WriteLine("continue; // a masked key: its weight adds nothing, even to an infinite or NaN value (0 · ∞ is NaN)");
+            writer.CloseBlock();
+            writer.WriteLine();
+        }
+
         writer.WriteLine(half ? $"{v}<float> p = {v}.Create(scores[j] * KernelMath.HalfRebias);" : $"{v}<float> p = {v}.Create(scores[j]);");
         writer.WriteLine(half
             ? "ref ushort v = ref Unsafe.Add(ref values, (nint)(tileStart + j) * ValueDim);"

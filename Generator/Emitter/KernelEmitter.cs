@@ -24,14 +24,13 @@ internal static partial class KernelEmitter
     public static GeneratedSource TryEmit(KernelModel model, CancellationToken cancellationToken)
     {
         string fullName = model.Type.FullName;
-        string hintName = fullName + ".g.cs";
         try
         {
-            return new GeneratedSource(fullName, hintName, Emit(model, cancellationToken), Failure: null);
+            return new GeneratedSource(fullName, Emit(model, cancellationToken), Failure: null);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {
-            return new GeneratedSource(fullName, hintName, string.Empty, exception.GetType().Name + ": " + exception.Message);
+            return new GeneratedSource(fullName, string.Empty, exception.GetType().Name + ": " + exception.Message);
         }
     }
 
@@ -83,7 +82,7 @@ internal static partial class KernelEmitter
 
         foreach (TypeDeclaration type in model.Type.Types)
         {
-            writer.OpenBlock(type.Keyword + " " + type.Name);
+            writer.OpenBlock(type.Keyword + " " + type.Identifier);
         }
 
         WriteConstants(writer, model.Kernel);
@@ -199,7 +198,7 @@ internal static partial class KernelEmitter
         writer.OpenBlock(
             "public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength"
             + extraParameters + ")");
-        writer.WriteLine("var arguments = new global::AttentionGen.CompilerServices.AttentionArguments(");
+        writer.WriteLine("global::AttentionGen.CompilerServices.AttentionArguments arguments = new(");
         writer.WriteLine($"    query, key, value, output, batch, queryLength, keyLength, {(kernel.HasKeyPadding ? "keyLengths" : "default")}, {(kernel.HasExplicitMask ? "mask" : "default")});");
         writer.WriteLine("global::AttentionGen.CompilerServices.AttentionValidation.ValidateForward(");
         writer.WriteLine($"    Heads, KvHeads, HeadDim, ValueDim, {MaskExpression(kernel.Mask)}, global::AttentionGen.AttentionLayout.{kernel.Layout}, in arguments);");
@@ -259,7 +258,7 @@ internal static partial class KernelEmitter
         writer.WriteLine();
         WriteKeyValueRows(writer, model, plan);
         writer.WriteLine();
-        writer.WriteLine($"/// <summary>The fused attention kernel behind the Forward methods of <see cref=\"global::{model.Type.FullName}\"/>.</summary>");
+        writer.WriteLine($"/// <summary>The fused attention kernel behind the Forward methods of <see cref=\"global::{model.Type.SourceName}\"/>.</summary>");
         writer.WriteLine(GeneratedCodeAttribute.Replace("global::System.CodeDom.Compiler.", string.Empty));
         writer.OpenBlock($"file readonly struct {KernelName(model.Type)} : IAttentionKernel");
 
@@ -341,7 +340,7 @@ internal static partial class KernelEmitter
         foreach (VectorPath path in plan.Paths)
         {
             writer.WriteLine();
-            WriteVectorRow(writer, kernel, path);
+            WriteVectorRow(writer, kernel, plan, path);
         }
 
         writer.WriteLine();
@@ -353,7 +352,7 @@ internal static partial class KernelEmitter
             foreach (VectorPath path in plan.Paths)
             {
                 writer.WriteLine();
-                WriteVectorRow(writer, kernel, path, half: true);
+                WriteVectorRow(writer, kernel, plan, path, half: true);
             }
         }
 
@@ -669,15 +668,18 @@ internal static partial class KernelEmitter
         writer.WriteLine("/// <summary>");
         writer.WriteLine("/// Applies one query row's explicit mask to its scores for keys [tileStart, tileStart + count), which lie");
         writer.WriteLine("/// <paramref name=\"stride\"/> floats apart: 1 in a one-row kernel, the lane count in a row block. A boolean mask sets");
-        writer.WriteLine("/// excluded keys to -infinity, an additive one adds its value; keys past the mask's key axis are masked.");
+        writer.WriteLine("/// excluded keys to -infinity, an additive one adds its value; keys past the mask's key axis are masked. Returns whether");
+        writer.WriteLine("/// any key of the tile is masked, that is, whether some weight of the tile will be 0.");
         writer.WriteLine("/// </summary>");
-        writer.OpenBlock("private static void ApplyExplicitMask(Span<float> scores, int stride, int tileStart, int count, scoped in ExplicitMask mask, int maskStart)");
+        writer.OpenBlock("private static bool ApplyExplicitMask(Span<float> scores, int stride, int tileStart, int count, scoped in ExplicitMask mask, int maskStart)");
+        writer.WriteLine("bool masked = false;");
         writer.OpenBlock("if (mask.IsBoolean)");
         writer.WriteLine("ReadOnlySpan<bool> allowed = mask.AllowedValues.Slice(maskStart, mask.KeyLength);");
         writer.OpenBlock("for (int c = 0; c < count; c++)");
         writer.WriteLine("int keyIndex = tileStart + c;");
         writer.OpenBlock("if (keyIndex >= allowed.Length || !allowed[keyIndex])");
         writer.WriteLine("scores[c * stride] = float.NegativeInfinity;");
+        writer.WriteLine("masked = true;");
         writer.CloseBlock();
         writer.CloseBlock();
         writer.CloseBlock();
@@ -685,9 +687,13 @@ internal static partial class KernelEmitter
         writer.WriteLine("ReadOnlySpan<float> added = mask.AdditiveValues.Slice(maskStart, mask.KeyLength);");
         writer.OpenBlock("for (int c = 0; c < count; c++)");
         writer.WriteLine("int keyIndex = tileStart + c;");
-        writer.WriteLine("scores[c * stride] = keyIndex < added.Length ? scores[c * stride] + added[keyIndex] : float.NegativeInfinity;");
+        writer.WriteLine("float score = keyIndex < added.Length ? scores[c * stride] + added[keyIndex] : float.NegativeInfinity;");
+        writer.WriteLine("scores[c * stride] = score;");
+        writer.WriteLine("masked |= score == float.NegativeInfinity;");
         writer.CloseBlock();
         writer.CloseBlock();
+        writer.WriteLine();
+        writer.WriteLine("return masked;");
         writer.CloseBlock();
     }
 }

@@ -107,6 +107,14 @@ internal sealed class KernelPlan
     /// </summary>
     public bool PackKeys => KeyStride != Kernel.HeadDim && KeyStride * sizeof(float) % 4096 == 0;
 
+    /// <summary>
+    /// Over a Half cache, keys are widened in registers without the factor 2^112 that rebiases a half's exponent, so the
+    /// query carries it instead: times Scale · 2^QueryRebiasExponent. That product must stay finite for queries up to
+    /// ConfigurationRules.MaxInput (65504 · 2^112 is just below float's largest value), so with a Scale above 1 the
+    /// query takes 2^112 / 2^⌈log2 Scale⌉ and each score the remaining 2^⌈log2 Scale⌉.
+    /// </summary>
+    public int QueryRebiasExponent => Kernel.Scale <= 1 ? 112 : 112 - (int)System.Math.Ceiling(System.Math.Log(Kernel.Scale, 2));
+
     /// <summary>Floats from one query row of a (batch entry, head) to the next.</summary>
     public int QueryRowStride => Kernel.Layout == AttentionLayout.Bshd ? Kernel.Heads * Kernel.HeadDim : Kernel.HeadDim;
 

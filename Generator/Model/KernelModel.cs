@@ -11,36 +11,44 @@ namespace AttentionGen.Generator.Model;
 internal sealed record KernelModel(TypeHierarchy Type, KernelConfiguration Kernel);
 
 /// <summary>The annotated type, its namespace and its containing types.</summary>
-/// <param name="Namespace">The namespace, or an empty string for the global namespace.</param>
+/// <param name="Namespace">The namespace as C# source, keywords escaped (<c>@fixed.Models</c>), or an empty string for the global namespace.</param>
 /// <param name="Types">The types from the outermost to the annotated one, which is last.</param>
 internal sealed record TypeHierarchy(string Namespace, EquatableArray<TypeDeclaration> Types)
 {
     /// <summary>The annotated type.</summary>
     public TypeDeclaration Target => Types[Types.Count - 1];
 
-    /// <summary>The dotted full name, such as <c>MyApp.Models.LlamaAttention</c> or <c>MyApp.Outer.Inner</c>.</summary>
-    public string FullName
-    {
-        get
-        {
-            var name = new System.Text.StringBuilder(Namespace);
-            foreach (TypeDeclaration type in Types)
-            {
-                if (name.Length > 0)
-                {
-                    name.Append('.');
-                }
+    /// <summary>The dotted full name as people read it, such as <c>MyApp.Models.LlamaAttention</c>: no <c>@</c> escapes.</summary>
+    public string FullName => Join(Namespace.Replace("@", string.Empty), static type => type.Name);
 
-                name.Append(type.Name);
+    /// <summary>The dotted full name as C# source, keywords escaped, such as <c>@fixed.@class</c>.</summary>
+    public string SourceName => Join(Namespace, static type => type.Identifier);
+
+    private string Join(string ns, System.Func<TypeDeclaration, string> name)
+    {
+        var builder = new System.Text.StringBuilder(ns);
+        foreach (TypeDeclaration type in Types)
+        {
+            if (builder.Length > 0)
+            {
+                builder.Append('.');
             }
 
-            return name.ToString();
+            builder.Append(name(type));
         }
+
+        return builder.ToString();
     }
 }
 
 /// <summary>One partial type declaration: <c>class</c>, <c>struct</c>, <c>record</c> or <c>record struct</c>, and its name.</summary>
-internal sealed record TypeDeclaration(string Keyword, string Name);
+/// <param name="Keyword">The modifiers and keyword, such as <c>static partial class</c>.</param>
+/// <param name="Name">The name as the symbol has it, without an <c>@</c> escape.</param>
+internal sealed record TypeDeclaration(string Keyword, string Name)
+{
+    /// <summary>The name as C# source: <c>@class</c> for a type named <c>class</c>.</summary>
+    public string Identifier => Identifiers.Escape(Name);
+}
 
 /// <summary>A kernel's constants, with every default resolved.</summary>
 internal sealed record KernelConfiguration(

@@ -24,8 +24,9 @@ public sealed class CachedProblem
     public int OutputLength => Batch * QueryLength * Configuration.Heads * Configuration.ValueDim;
 
     /// <summary>
-    /// A random problem: batch 1–3, per-entry lengths 0–<paramref name="maxLength"/> (equal in about half the problems),
-    /// 1 query row in half of them and up to 20 in the rest, shrunk until the reference's work is under <paramref name="budget"/>.
+    /// A random problem: batch 1–3, per-entry lengths 1–<paramref name="maxLength"/> (equal in about half the problems),
+    /// 1 query row in half of them and up to 20 in the rest (never more than the shortest entry holds, since the queries
+    /// are each entry's newest tokens), shrunk until the reference's work is under <paramref name="budget"/>.
     /// </summary>
     public static CachedProblem Random(
         AttentionConfiguration configuration, Random random, KvCachePrecision precision = KvCachePrecision.Single, int maxLength = 300, long budget = 3_000_000)
@@ -51,7 +52,8 @@ public sealed class CachedProblem
         }
 
         bool ragged = random.Next(2) == 0;
-        int[] lengths = Enumerable.Range(0, batch).Select(_ => ragged ? random.Next(0, longest + 1) : longest).ToArray();
+        int[] lengths = Enumerable.Range(0, batch).Select(_ => ragged ? random.Next(1, longest + 1) : longest).ToArray();
+        queryLength = Math.Min(queryLength, lengths.Min());
         return Create(configuration, random, precision, lengths, queryLength, capacity: lengths.Max() + random.Next(0, 9) + 1);
     }
 

@@ -61,61 +61,9 @@ public static class KernelMath
     }
 
     /// <summary>
-    /// Widens <paramref name="count"/> IEEE half-precision values, given as their bits, to floats: exactly, subnormals,
-    /// infinities and NaN included. A KV cache stored as Half goes through this for each tile of keys and values.
-    /// </summary>
-    /// <remarks>
-    /// .NET has no portable vector conversion from Half, so this is the bit-level one: <see cref="LoadHalfBits512"/> and
-    /// its twins place the sign, exponent and fraction where a float has them, a multiply by 2^112 rebiases the exponent
-    /// (which also normalizes subnormals), and lanes whose exponent is all ones (infinity, NaN) get a float's all-ones
-    /// exponent instead, their sign and payload kept. <see cref="WidenFiniteHalf"/> leaves that last step out.
-    /// </remarks>
-    public static void WidenHalf(ref ushort source, ref float destination, int count)
-    {
-        int i = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            for (; i <= count - Vector512<float>.Count; i += Vector512<float>.Count)
-            {
-                Vector512<float> bits = LoadHalfBits512(ref source, (nuint)i);
-                Vector512<int> special = Vector512.GreaterThanOrEqual(bits.AsInt32() & Vector512.Create(int.MaxValue), Vector512.Create(ShiftedHalfInfinity));
-                Vector512.ConditionalSelect(special.AsSingle(), (bits.AsInt32() | Vector512.Create(FloatInfinity)).AsSingle(), bits * HalfRebias)
-                    .StoreUnsafe(ref destination, (nuint)i);
-            }
-        }
-
-        if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i <= count - Vector256<float>.Count; i += Vector256<float>.Count)
-            {
-                Vector256<float> bits = LoadHalfBits256(ref source, (nuint)i);
-                Vector256<int> special = Vector256.GreaterThanOrEqual(bits.AsInt32() & Vector256.Create(int.MaxValue), Vector256.Create(ShiftedHalfInfinity));
-                Vector256.ConditionalSelect(special.AsSingle(), (bits.AsInt32() | Vector256.Create(FloatInfinity)).AsSingle(), bits * HalfRebias)
-                    .StoreUnsafe(ref destination, (nuint)i);
-            }
-        }
-
-        if (Vector128.IsHardwareAccelerated)
-        {
-            for (; i <= count - Vector128<float>.Count; i += Vector128<float>.Count)
-            {
-                Vector128<float> bits = LoadHalfBits128(ref source, (nuint)i);
-                Vector128<int> special = Vector128.GreaterThanOrEqual(bits.AsInt32() & Vector128.Create(int.MaxValue), Vector128.Create(ShiftedHalfInfinity));
-                Vector128.ConditionalSelect(special.AsSingle(), (bits.AsInt32() | Vector128.Create(FloatInfinity)).AsSingle(), bits * HalfRebias)
-                    .StoreUnsafe(ref destination, (nuint)i);
-            }
-        }
-
-        for (; i < count; i++)
-        {
-            Unsafe.Add(ref destination, i) = (float)System.BitConverter.UInt16BitsToHalf(Unsafe.Add(ref source, i));
-        }
-    }
-
-    /// <summary>
     /// Widens <paramref name="count"/> finite IEEE half-precision values, given as their bits, to floats: exactly, for
-    /// every finite half, subnormals included. Infinities and NaN come out as finite garbage, so this is only for data
-    /// known to be finite (a KV cache knows whether it is, from its appends); <see cref="WidenHalf"/> takes anything.
+    /// every finite half, subnormals included. Infinities and NaN would come out as finite garbage, which is why a Half
+    /// <see cref="KvCache"/> stores finite values only.
     /// </summary>
     /// <remarks>
     /// Four operations per lane: widen with sign extension, shift left by 13 (which puts the sign at bit 31 and the
@@ -184,29 +132,37 @@ public static class KernelMath
 
     /// <summary>
     /// Rounds each float of <paramref name="source"/> to the nearest half (ties to even) into <paramref name="destination"/>,
-    /// and says whether every result is finite: false when some value was NaN, infinite, or beyond ±65504.
+    /// saturating: a value beyond ±65504, the largest finite half, is stored as ±65504, never as an infinity. The
+    /// caller rejects infinities and NaN (<see cref="IndexOfNonFinite"/>).
     /// </summary>
-    public static bool NarrowToHalf(System.ReadOnlySpan<float> source, System.Span<System.Half> destination)
+    public static void NarrowToHalf(System.ReadOnlySpan<float> source, System.Span<System.Half> destination)
     {
-        bool finite = true;
         for (int i = 0; i < source.Length; i++)
         {
-            System.Half half = (System.Half)source[i];
-            destination[i] = half;
-            finite &= System.Half.IsFinite(half);
+            destination[i] = (System.Half)System.Math.Clamp(source[i], -65504f, 65504f);
+        }
+    }
+
+    /// <summary>The index of the first infinity or NaN in <paramref name="values"/>, or -1 when every value is finite.</summary>
+    public static int IndexOfNonFinite(System.ReadOnlySpan<float> values)
+    {
+        ref float start = ref MemoryMarshal.GetReference(values);
+        if (MaskedValues.AnyNonFinite(ref start, 1, values.Length, 0))
+        {
+            for (int i = 0; i < values.Length; i++)
+            {
+                if (!float.IsFinite(values[i]))
+                {
+                    return i;
+                }
+            }
         }
 
-        return finite;
+        return -1;
     }
 
     /// <summary>The sign bit and the 15 exponent and fraction bits of a half, once shifted left by 13.</summary>
     private const int FiniteHalfMask = unchecked((int)0x8FFF_E000);
-
-    /// <summary>A half's all-ones exponent (infinity or NaN) as <see cref="LoadHalfBits512"/> places it: 0x7C00 shifted left by 13.</summary>
-    private const int ShiftedHalfInfinity = 0x0F80_0000;
-
-    /// <summary>A float's all-ones exponent.</summary>
-    private const int FloatInfinity = 0x7F80_0000;
 
     /// <summary>
     /// The sum of the lanes of <paramref name="vector"/>, halving the width at each step: about 8 operations for a

@@ -68,12 +68,6 @@ public static class KvCacheAccess
         public float[] Buffer = Array.Empty<float>();
     }
 
-    /// <summary>
-    /// Whether every value a Half cache holds is finite, so that kernels may read its halves with
-    /// <see cref="KernelMath.LoadHalfBits512"/> and its twins. Always true for a Single cache.
-    /// </summary>
-    public static bool HoldsOnlyFiniteValues(KvCache cache) => cache.AllFinite;
-
     /// <summary>The bits of the first half of a key slot of a Half cache.</summary>
     public static ref ushort HalfKey(KvCache cache, int batchIndex, int kvHead, int slot) => ref cache.HalfKey(batchIndex, kvHead, slot);
 

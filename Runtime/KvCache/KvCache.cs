@@ -31,12 +31,6 @@ public sealed class KvCache
     private readonly Storage _values;
     private readonly long[] _appended;
 
-    /// <summary>
-    /// Whether every half stored since the last <see cref="Clear()"/> is finite, so kernels may widen with
-    /// <see cref="KernelMath.WidenFiniteHalf"/>. Always true for Single storage.
-    /// </summary>
-    private bool _allFinite = true;
-
     /// <summary>Creates an empty cache that throws when an append does not fit.</summary>
     /// <param name="batch">Batch entries, at least 1.</param>
     /// <param name="kvHeads">Key/value heads, at least 1: the attention type's <c>KvHeads</c>.</param>
@@ -164,6 +158,8 @@ public sealed class KvCache
         ArgumentOutOfRangeException.ThrowIfNegative(tokens);
         CheckSpan(key.Length, nameof(key), "[batch, tokens, kvHeads, headDim]", Batch, tokens, HeadDim);
         CheckSpan(value.Length, nameof(value), "[batch, tokens, kvHeads, valueDim]", Batch, tokens, ValueDim);
+        CheckFinite(key[..(Batch * tokens * KvHeads * HeadDim)], nameof(key));
+        CheckFinite(value[..(Batch * tokens * KvHeads * ValueDim)], nameof(value));
         for (int b = 0; b < Batch; b++)
         {
             CheckRoom(b, tokens);
@@ -192,6 +188,8 @@ public sealed class KvCache
         ArgumentOutOfRangeException.ThrowIfNegative(tokens);
         CheckSpan(key.Length, nameof(key), "[tokens, kvHeads, headDim]", 1, tokens, HeadDim);
         CheckSpan(value.Length, nameof(value), "[tokens, kvHeads, valueDim]", 1, tokens, ValueDim);
+        CheckFinite(key[..(tokens * KvHeads * HeadDim)], nameof(key));
+        CheckFinite(value[..(tokens * KvHeads * ValueDim)], nameof(value));
         CheckRoom(batchIndex, tokens);
         Write(batchIndex, key, value, tokens);
     }
@@ -200,7 +198,6 @@ public sealed class KvCache
     public void Clear()
     {
         Array.Clear(_appended);
-        _allFinite = true;
         Version++;
     }
 
@@ -246,9 +243,6 @@ public sealed class KvCache
     /// <summary>Changes with every append and clear, so that a copy of the cache's contents knows when it is stale.</summary>
     internal long Version { get; private set; }
 
-    /// <summary>Whether every value stored since the last <see cref="Clear()"/> is finite (always, for Single storage).</summary>
-    internal bool AllFinite => _allFinite;
-
     /// <summary>The first half of a key slot, as its bits; Half only.</summary>
     internal ref ushort HalfKey(int batchIndex, int kvHead, int slot) => ref _keys.Half(SlotIndex(batchIndex, kvHead, slot));
 
@@ -270,32 +264,20 @@ public sealed class KvCache
     private void ReadHead(Storage storage, int batchIndex, int kvHead, Span<float> destination)
     {
         KvCacheSegments segments = GetSegments(batchIndex);
-        storage.Read(SlotIndex(batchIndex, kvHead, segments.FirstSlot), segments.FirstLength, destination, _allFinite);
+        storage.Read(SlotIndex(batchIndex, kvHead, segments.FirstSlot), segments.FirstLength, destination);
         if (segments.Length > segments.FirstLength)
         {
-            storage.Read(SlotIndex(batchIndex, kvHead, 0), segments.Length - segments.FirstLength, destination[(segments.FirstLength * storage.Dim)..], _allFinite);
+            storage.Read(SlotIndex(batchIndex, kvHead, 0), segments.Length - segments.FirstLength, destination[(segments.FirstLength * storage.Dim)..]);
         }
     }
 
     /// <summary>Widens <paramref name="count"/> key slots from <paramref name="slot"/> on into <paramref name="destination"/>; Half only.</summary>
     internal void WidenKeys(int batchIndex, int kvHead, int slot, int count, ref float destination) =>
-        Widen(ref _keys.Half(SlotIndex(batchIndex, kvHead, slot)), count * HeadDim, ref destination);
+        KernelMath.WidenFiniteHalf(ref _keys.Half(SlotIndex(batchIndex, kvHead, slot)), ref destination, count * HeadDim);
 
     /// <summary>Widens <paramref name="count"/> value slots from <paramref name="slot"/> on into <paramref name="destination"/>; Half only.</summary>
     internal void WidenValues(int batchIndex, int kvHead, int slot, int count, ref float destination) =>
-        Widen(ref _values.Half(SlotIndex(batchIndex, kvHead, slot)), count * ValueDim, ref destination);
-
-    private void Widen(ref ushort source, int count, ref float destination)
-    {
-        if (_allFinite)
-        {
-            KernelMath.WidenFiniteHalf(ref source, ref destination, count);
-        }
-        else
-        {
-            KernelMath.WidenHalf(ref source, ref destination, count);
-        }
-    }
+        KernelMath.WidenFiniteHalf(ref _values.Half(SlotIndex(batchIndex, kvHead, slot)), ref destination, count * ValueDim);
 
     /// <summary>The tokens entry <paramref name="batchIndex"/> holds: all it was appended, up to the capacity (a ring evicts the rest).</summary>
     private int HeldLength(int batchIndex) => (int)Math.Min(_appended[batchIndex], Capacity);
@@ -313,8 +295,8 @@ public sealed class KvCache
             for (int h = 0; h < KvHeads; h++)
             {
                 long index = SlotIndex(batchIndex, h, slot);
-                _allFinite &= _keys.Write(index, key.Slice((t * KvHeads + h) * HeadDim, HeadDim));
-                _allFinite &= _values.Write(index, value.Slice((t * KvHeads + h) * ValueDim, ValueDim));
+                _keys.Write(index, key.Slice((t * KvHeads + h) * HeadDim, HeadDim));
+                _values.Write(index, value.Slice((t * KvHeads + h) * ValueDim, ValueDim));
             }
         }
 
@@ -362,6 +344,24 @@ public sealed class KvCache
                 : Format("[{0}, {1}, {2}, {3}]", batch, tokens, KvHeads, dim);
             throw new ArgumentException(
                 Format("{0} is too short: {1} = {2} needs {3} elements, but the span has {4}.", parameter, shape, values, expected, actual),
+                parameter);
+        }
+    }
+
+    /// <summary>Half storage holds finite values only: an infinity or NaN is rejected before anything is appended.</summary>
+    private void CheckFinite(ReadOnlySpan<float> values, string parameter)
+    {
+        if (Precision != KvCachePrecision.Half)
+        {
+            return;
+        }
+
+        int index = KernelMath.IndexOfNonFinite(values);
+        if (index >= 0)
+        {
+            throw new ArgumentException(
+                Format("{0}[{1}] is {2}, but a Half cache holds finite values only (finite values beyond ±65504 are saturated to ±65504). Nothing was appended.",
+                    parameter, index, values[index]),
                 parameter);
         }
     }
@@ -415,20 +415,21 @@ public sealed class KvCache
         public ref ushort Half(long slot) =>
             ref Unsafe.As<Half, ushort>(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(_half!), (nint)(_offset + slot * Dim)));
 
-        /// <summary>Stores one slot; false when Half storage rounded some value to an infinity or NaN.</summary>
-        public bool Write(long slot, ReadOnlySpan<float> source)
+        /// <summary>Stores one slot; Half storage saturates values beyond ±65504 (see <see cref="KernelMath.NarrowToHalf"/>).</summary>
+        public void Write(long slot, ReadOnlySpan<float> source)
         {
             if (_single is not null)
             {
                 source.CopyTo(MemoryMarshal.CreateSpan(ref Single(slot), Dim));
-                return true;
             }
-
-            return KernelMath.NarrowToHalf(source, MemoryMarshal.Cast<ushort, Half>(MemoryMarshal.CreateSpan(ref Half(slot), Dim)));
+            else
+            {
+                KernelMath.NarrowToHalf(source, MemoryMarshal.Cast<ushort, Half>(MemoryMarshal.CreateSpan(ref Half(slot), Dim)));
+            }
         }
 
-        /// <summary>Reads <paramref name="slots"/> consecutive slots as floats; <paramref name="allFinite"/> allows the faster widening.</summary>
-        public void Read(long slot, int slots, Span<float> destination, bool allFinite)
+        /// <summary>Reads <paramref name="slots"/> consecutive slots as floats.</summary>
+        public void Read(long slot, int slots, Span<float> destination)
         {
             int count = slots * Dim;
             destination = destination[..count];
@@ -436,13 +437,9 @@ public sealed class KvCache
             {
                 MemoryMarshal.CreateReadOnlySpan(ref Single(slot), count).CopyTo(destination);
             }
-            else if (allFinite)
-            {
-                KernelMath.WidenFiniteHalf(ref Half(slot), ref MemoryMarshal.GetReference(destination), count);
-            }
             else
             {
-                KernelMath.WidenHalf(ref Half(slot), ref MemoryMarshal.GetReference(destination), count);
+                KernelMath.WidenFiniteHalf(ref Half(slot), ref MemoryMarshal.GetReference(destination), count);
             }
         }
 
