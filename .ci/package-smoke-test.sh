@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Packs AttentionGen, then meets it the way a user does: a fresh console project outside the repository restores
-# the package from a local folder, declares a kernel, builds, runs, and checks the answer against ReferenceAttention.
-# The project builds with the NativeAOT and trimming analyzers on and warnings as errors, so the generated code
-# must be AOT-clean. (A NativeAOT publish itself needs Microsoft.NETCore.App.Runtime.NativeAOT.<rid>, which this
-# machine's package mirror does not carry.)
+# Packs AttentionGen, checks what the package says about itself (icon, release notes, README without relative links,
+# repository only when the build comes from one, DLLs with embedded PDBs and no path of this machine), then meets it
+# the way a user does: a fresh console project outside the repository restores the package from a local folder,
+# declares a kernel, builds, runs, and checks the answer against ReferenceAttention. The project builds with the
+# NativeAOT and trimming analyzers on and warnings as errors, so the generated code must be AOT-clean; the package's
+# NativeAOT instruction-set check (ATTN1001) is tried on it both ways. .ci/run publishes QuickStart with NativeAOT.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,14 +22,41 @@ package=${packages[0]}
 version=$(basename "$package" .nupkg | sed 's/^AttentionGen\.//')
 echo "packed $(basename "$package")"
 
-# The package holds the runtime with its XML docs and the generator, and nothing else from the repository.
-contents=$(unzip -Z1 "$package" | grep -vE '^(_rels/|package/|\[Content_Types\]\.xml$|AttentionGen\.nuspec$|README\.md$)' | sort)
-expected=$(printf '%s\n' analyzers/dotnet/cs/AttentionGen.Generator.dll lib/net10.0/AttentionGen.dll lib/net10.0/AttentionGen.xml | sort)
+# The package holds the runtime with its XML docs, the generator, the build logic, the icon and the README, and
+# nothing else from the repository.
+contents=$(unzip -Z1 "$package" | grep -vE '^(_rels/|package/|\[Content_Types\]\.xml$|AttentionGen\.nuspec$)' | sort)
+expected=$(printf '%s\n' README.md icon.png analyzers/dotnet/cs/AttentionGen.Generator.dll lib/net10.0/AttentionGen.dll lib/net10.0/AttentionGen.xml \
+  build/AttentionGen.targets buildTransitive/AttentionGen.targets | sort)
 if [ "$contents" != "$expected" ]; then
   echo "unexpected package contents:" >&2
   echo "$contents" >&2
   exit 1
 fi
+
+echo "== package metadata"
+fail() { echo "package metadata: $*" >&2; exit 1; }
+nuspec=$(unzip -p "$package" AttentionGen.nuspec)
+for element in '<icon>icon.png</icon>' '<readme>README.md</readme>' '<license type="expression">MIT</license>' '<releaseNotes>'; do
+  grep -qF "$element" <<<"$nuspec" || fail "the nuspec lacks $element"
+done
+origin=$(git -C "$root" config --get remote.origin.url || true)
+readme=$(unzip -p "$package" README.md)
+if grep -qE '\]\([^h#)][^)]*\)' <<<"$readme"; then
+  fail "the packed README has relative links, which do not resolve on a package page: $(grep -oE '\]\([^h#)][^)]*\)' <<<"$readme" | head -3 | tr '\n' ' ')"
+fi
+if [[ "$origin" == https://* || "$origin" == git@* ]]; then
+  grep -q '<repository type="git" url="https://' <<<"$nuspec" || fail "the build comes from $origin, but the nuspec names no repository"
+  echo "repository: $(grep -o '<repository[^>]*>' <<<"$nuspec")"
+else
+  if grep -q '<repository[^>]*url=' <<<"$nuspec"; then fail "the nuspec names a repository, but this clone has no remote address"; fi
+  echo "repository: none named (this clone's origin, '${origin:-none}', is no web address); README links reduced to their text"
+fi
+for dll in lib/net10.0/AttentionGen.dll analyzers/dotnet/cs/AttentionGen.Generator.dll; do
+  if unzip -p "$package" "$dll" | grep -qaF "$root"; then
+    fail "$dll embeds a path of this machine ($root)"
+  fi
+done
+echo "icon, readme, license, release notes: present; no build-machine paths in the DLLs"
 
 echo "== a fresh console project, outside the repository"
 app="$work/app"
@@ -92,7 +120,17 @@ public static class Program
         }
 
         Console.WriteLine($"max error against ReferenceAttention: {maxError:E2}");
-        return maxError <= 1e-4 ? 0 : 1;
+
+        // The runtime carries its PDB inside the DLL, with its sources, so a debugger steps into it from the package.
+        using var pe = new System.Reflection.PortableExecutable.PEReader(System.IO.File.OpenRead(System.IO.Path.Combine(AppContext.BaseDirectory, "AttentionGen.dll")));
+        bool embeddedPdb = false;
+        foreach (var entry in pe.ReadDebugDirectory())
+        {
+            embeddedPdb |= entry.Type == System.Reflection.PortableExecutable.DebugDirectoryEntryType.EmbeddedPortablePdb;
+        }
+
+        Console.WriteLine($"embedded PDB in AttentionGen.dll: {embeddedPdb}");
+        return maxError <= 1e-4 && embeddedPdb ? 0 : 1;
 
         float[] Fill(float[] values)
         {
@@ -116,4 +154,15 @@ if [ -z "$generated" ]; then
 fi
 echo "generated by the packaged analyzer: ${generated#"$app/"}"
 dotnet run --project "$app" -c Release --no-build
+
+echo "== the NativeAOT instruction-set check (ATTN1001)"
+aot=(dotnet msbuild "$app" -nologo -v:m -t:AttentionGenCheckInstructionSet -p:PublishAot=true -p:RuntimeIdentifier=linux-x64)
+check=$("${aot[@]}" 2>&1) || { echo "$check" >&2; fail "the check itself failed"; }
+grep -q 'warning ATTN1001' <<<"$check" || { echo "$check" >&2; fail "PublishAot with the default instruction set should warn ATTN1001"; }
+echo "default baseline:$(grep -o 'ATTN1001: [^,]*' <<<"$check" | head -1 | cut -d: -f2)"
+for quiet in -p:IlcInstructionSet=x86-64-v3 -p:IlcInstructionSet=native -p:NoWarn=ATTN1001; do
+  check=$("${aot[@]}" "$quiet" 2>&1) || { echo "$check" >&2; fail "the check failed with $quiet"; }
+  if grep -q 'ATTN1001' <<<"$check"; then echo "$check" >&2; fail "$quiet should not warn"; fi
+  echo "$quiet: no warning"
+done
 echo "package smoke test passed"

@@ -17,9 +17,16 @@ public static class Program
 
     private sealed record Scenario(string Name, AttentionConfiguration Configuration, Forward Kernel, int Batch, int QueryLength, int KeyLength, int[] KeyLengths);
 
-    public static int Main()
+    public static int Main(string[] args)
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        if (args is ["--widest-vector"])
+        {
+            // For .ci/run: which kernel path this process takes, under whatever DOTNET_Enable* switches it runs with.
+            Console.WriteLine(WidestVector());
+            return 0;
+        }
+
         Scenario[] scenarios =
         {
             new("BERT-base encoder, padded batch", BertAttention.Configuration,
