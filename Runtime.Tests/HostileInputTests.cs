@@ -227,6 +227,51 @@ public sealed class HostileInputTests
         Assert.All(output, v => Assert.Equal(42f, v));
     }
 
+    [Theory]
+    [InlineData(KvCachePrecision.Single)]
+    [InlineData(KvCachePrecision.Half)]
+    public void Writing_a_cache_while_another_thread_reads_it_is_named_as_the_race_it_is(KvCachePrecision precision)
+    {
+        // A user error, not a supported use: the reader gets either a correct answer (the write fell between calls) or
+        // an InvalidOperationException that names the race, never some other exception from deep inside the cache.
+        AttentionConfiguration c = LlamaKernel.Configuration;
+        var cache = new KvCache(1, c.KvHeads, c.HeadDim, c.ValueDim, capacity: 4096, precision, KvCacheOverflow.Throw);
+        float[] token = Tensors.Normal(new Random(5), c.KvHeads * c.HeadDim);
+        cache.Append(token, token, 1);
+        float[] query = Tensors.Normal(new Random(6), c.Heads * c.HeadDim), output = new float[c.Heads * c.ValueDim];
+        bool done = false;
+        var writer = new System.Threading.Thread(() =>
+        {
+            for (int i = 0; i < 20000; i++)
+            {
+                if (cache.GetLength(0) >= 4000)
+                {
+                    cache.Clear();
+                    cache.Append(token, token, 1);
+                }
+
+                cache.Append(token, token, 1);
+            }
+
+            System.Threading.Volatile.Write(ref done, true);
+        });
+        writer.Start();
+
+        // Any exception but the one that names the race fails the test.
+        while (!System.Threading.Volatile.Read(ref done))
+        {
+            try
+            {
+                LlamaKernel.Forward(query, cache, output, 1, 1);
+            }
+            catch (InvalidOperationException exception) when (exception.Message.Contains("appended to or cleared while Forward read it", StringComparison.Ordinal))
+            {
+            }
+        }
+
+        writer.Join();
+    }
+
     /// <summary>A one-key boolean mask for kernels that take one, else none.</summary>
     private static ExplicitMask MaskFor(KernelUnderTest kernel, bool[] allowed) =>
         HasExplicitMask(kernel) ? ExplicitMask.Boolean(allowed, 1, 1, 1, allowed.Length) : default;

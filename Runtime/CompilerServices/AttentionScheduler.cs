@@ -123,7 +123,31 @@ public static unsafe class AttentionScheduler
     /// <param name="layout">The kernel's layout, which places the merged output rows.</param>
     /// <param name="rowsPerItem">The most rows of one key/value head the kernel's cached path takes in one item.</param>
     /// <param name="rowsPerBlock">The query rows of one head in a work item of the kernel's row-block (prefill) path.</param>
+    /// <exception cref="InvalidOperationException">Another thread appended to or cleared the cache during the call.</exception>
     public static void RunCached<TKernel>(
+        scoped in AttentionArguments arguments, int heads, int kvHeads, int headDim, int valueDim, AttentionLayout layout, int rowsPerItem, int rowsPerBlock)
+        where TKernel : IAttentionKernel
+    {
+        // A KvCache may be read by several threads at once but not written while it is read. Appending or clearing
+        // during the call is a race in the caller's code; it is caught here, by the version every write bumps, and named.
+        KvCache cache = arguments.Cache!;
+        long version = cache.Version;
+        try
+        {
+            RunCachedCore<TKernel>(in arguments, heads, kvHeads, headDim, valueDim, layout, rowsPerItem, rowsPerBlock);
+        }
+        catch (Exception exception) when (cache.WrittenSince(version))
+        {
+            throw KvCache.ConcurrentWrite(exception);
+        }
+
+        if (cache.WrittenSince(version))
+        {
+            throw KvCache.ConcurrentWrite(null);
+        }
+    }
+
+    private static void RunCachedCore<TKernel>(
         scoped in AttentionArguments arguments, int heads, int kvHeads, int headDim, int valueDim, AttentionLayout layout, int rowsPerItem, int rowsPerBlock)
         where TKernel : IAttentionKernel
     {

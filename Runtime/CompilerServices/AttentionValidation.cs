@@ -75,6 +75,7 @@ public static class AttentionValidation
     /// <param name="windowLeft">The kernel's WindowLeft with a sliding window, else −1: how far back its queries look.</param>
     /// <param name="arguments">The call's arguments.</param>
     /// <exception cref="ArgumentNullException">The cache is null.</exception>
+    /// <exception cref="InvalidOperationException">Another thread appended to or cleared the cache during the checks.</exception>
     /// <exception cref="ArgumentOutOfRangeException">A length is negative, or queryLength is more than some entry of the cache holds.</exception>
     /// <exception cref="ArgumentException">
     /// The cache's dims or batch do not match, a span is too short, the mask does not fit, output overlaps an input other
@@ -84,6 +85,21 @@ public static class AttentionValidation
         int heads, int kvHeads, int headDim, int valueDim, AttentionMask mask, AttentionLayout layout, int windowLeft, scoped in AttentionArguments arguments)
     {
         KvCache cache = arguments.Cache ?? throw new ArgumentNullException("cache");
+        long version = cache.Version;
+        try
+        {
+            ValidateCachedForward(heads, kvHeads, headDim, valueDim, mask, layout, windowLeft, in arguments, cache);
+        }
+        catch (ArgumentException exception) when (cache.WrittenSince(version))
+        {
+            // The cache changed under the checks: another thread wrote it, which is the error to report.
+            throw KvCache.ConcurrentWrite(exception);
+        }
+    }
+
+    private static void ValidateCachedForward(
+        int heads, int kvHeads, int headDim, int valueDim, AttentionMask mask, AttentionLayout layout, int windowLeft, scoped in AttentionArguments arguments, KvCache cache)
+    {
         int batch = arguments.Batch, queryLength = arguments.QueryLength;
         ArgumentOutOfRangeException.ThrowIfNegative(batch, "batch");
         ArgumentOutOfRangeException.ThrowIfNegative(queryLength, "queryLength");

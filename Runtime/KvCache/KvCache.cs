@@ -2,6 +2,7 @@ using System;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Threading;
 using AttentionGen.CompilerServices;
 
 namespace AttentionGen;
@@ -30,6 +31,7 @@ public sealed class KvCache
     private readonly Storage _keys;
     private readonly Storage _values;
     private readonly long[] _appended;
+    private long _version;
 
     /// <summary>Creates an empty cache that throws when an append does not fit.</summary>
     /// <param name="batch">Batch entries, at least 1.</param>
@@ -197,8 +199,9 @@ public sealed class KvCache
     /// <summary>Empties every batch entry. The memory is kept for reuse.</summary>
     public void Clear()
     {
+        BumpVersion(); // before and after the write (see Version)
         Array.Clear(_appended);
-        Version++;
+        BumpVersion();
     }
 
     /// <summary>Empties batch entry <paramref name="batchIndex"/>, for a batch slot that starts a new sequence.</summary>
@@ -206,8 +209,9 @@ public sealed class KvCache
     public void Clear(int batchIndex)
     {
         CheckBatchIndex(batchIndex);
+        BumpVersion();
         _appended[batchIndex] = 0;
-        Version++;
+        BumpVersion();
     }
 
     /// <summary>
@@ -240,8 +244,22 @@ public sealed class KvCache
     /// <summary>The first float of a value slot; Single only.</summary>
     internal ref float SingleValue(int batchIndex, int kvHead, int slot) => ref _values.Single(SlotIndex(batchIndex, kvHead, slot));
 
-    /// <summary>Changes with every append and clear, so that a copy of the cache's contents knows when it is stale.</summary>
-    internal long Version { get; private set; }
+    /// <summary>
+    /// Changes with every append and clear, so that a copy of the cache's contents knows when it is stale, and a read
+    /// knows that another thread wrote the cache under it: it goes up once before a write and once after, so it is
+    /// odd while a write is under way.
+    /// </summary>
+    internal long Version => Volatile.Read(ref _version);
+
+    /// <summary>Whether a read that began at <paramref name="version"/> may have overlapped a write.</summary>
+    internal bool WrittenSince(long version) => (version & 1) != 0 || Version != version;
+
+    private void BumpVersion() => Volatile.Write(ref _version, _version + 1);
+
+    /// <summary>What a Forward call throws when another thread appended to or cleared the cache while it read it.</summary>
+    internal static InvalidOperationException ConcurrentWrite(Exception? inner) => new(
+        "The KvCache was appended to or cleared while Forward read it, so the output is not to be trusted. A cache may be read by several threads at once, but not written while any thread reads it.",
+        inner);
 
     /// <summary>The first half of a key slot, as its bits; Half only.</summary>
     internal ref ushort HalfKey(int batchIndex, int kvHead, int slot) => ref _keys.Half(SlotIndex(batchIndex, kvHead, slot));
@@ -286,6 +304,7 @@ public sealed class KvCache
 
     private void Write(int batchIndex, ReadOnlySpan<float> key, ReadOnlySpan<float> value, int tokens)
     {
+        BumpVersion(); // before and after the write (see Version)
         // A ring keeps only the last Capacity tokens, so earlier ones in the same append are never written.
         int skipped = Math.Max(0, tokens - Capacity);
         long first = _appended[batchIndex] + skipped;
@@ -301,7 +320,7 @@ public sealed class KvCache
         }
 
         _appended[batchIndex] += tokens;
-        Version++;
+        BumpVersion();
     }
 
     private void Copy(Storage storage, int batchIndex, Span<float> destination, string parameter)
