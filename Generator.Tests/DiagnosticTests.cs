@@ -146,15 +146,28 @@ public sealed class DiagnosticTests
     [Fact]
     public void ATTN0016_an_emitter_failure_is_reported_not_thrown()
     {
-        // A model the parser would never let through (0 key/value heads) makes the emitter fail.
-        var model = new Model.KernelModel(
+        // A model the parser would never let through (0 key/value heads) makes the emitter fail; the source output
+        // the driver runs reports ATTN0016 for it and still adds the other kernel.
+        var broken = new Model.KernelModel(
             new Model.TypeHierarchy("N", new Helpers.EquatableArray<Model.TypeDeclaration>(new[] { new Model.TypeDeclaration("partial class", "K") })),
             new Model.KernelConfiguration(4, 0, 8, 8, default, default, 0, 0, 1f, false, 0f, default));
-        GeneratedSource source = Emitter.KernelEmitter.TryEmit(model, default);
-        Assert.NotNull(source.Failure);
-        Assert.Contains("DivideByZeroException", source.Failure);
-        Assert.Equal("N.K", source.TypeName);
-        Assert.Equal("ATTN0016", Diagnostics.DiagnosticDescriptors.InternalError.Id);
+        var fine = broken with { Type = broken.Type with { Namespace = "M" }, Kernel = broken.Kernel with { KvHeads = 4 } };
+        GeneratedSource failed = Emitter.KernelEmitter.TryEmit(broken, default);
+        Assert.Contains("DivideByZeroException", failed.Failure);
+
+        var added = new System.Collections.Generic.List<string>();
+        var reported = new System.Collections.Generic.List<Diagnostic>();
+        AttentionGenerator.WriteSources(
+            System.Collections.Immutable.ImmutableArray.Create(failed, Emitter.KernelEmitter.TryEmit(fine, default)),
+            (hintName, _) => added.Add(hintName), reported.Add);
+
+        Assert.Equal(new[] { "M.K.g.cs" }, added);
+        Diagnostic d = Assert.Single(reported);
+        Assert.Equal("ATTN0016", d.Id);
+        Assert.Equal(DiagnosticSeverity.Error, d.Severity);
+        Assert.Contains("failed on 'N.K'", d.GetMessage());
+        Assert.Contains("DivideByZeroException", d.GetMessage());
+        Assert.EndsWith("docs/diagnostics/ATTN0016.md", d.Descriptor.HelpLinkUri);
     }
 
     [Fact]

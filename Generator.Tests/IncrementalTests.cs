@@ -42,6 +42,7 @@ public sealed class IncrementalTests
         Compilation edited = Replace(compilation, 0, Kernel.Replace("public static partial class Attention;", "public static partial class Attention { public static int Extra => 3; }"));
         GeneratorRunResult result = driver.RunGenerators(edited).GetRunResult().Results.Single();
 
+        AssertReasons(result, AttentionGenerator.StepNames.Parse, IncrementalStepRunReason.Unchanged); // ran again, same result
         AssertReasons(result, AttentionGenerator.StepNames.Model, IncrementalStepRunReason.Unchanged, IncrementalStepRunReason.Cached);
         AssertReasons(result, AttentionGenerator.StepNames.Emit, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
     }
@@ -61,11 +62,15 @@ public sealed class IncrementalTests
     [Fact]
     public void Every_step_has_a_tracking_name()
     {
-        (GeneratorDriver driver, _) = Start(Kernel, Other);
+        // With one declaration that generates and one that has a diagnostic, so that every step has work.
+        (GeneratorDriver driver, _) = Start(Kernel, Other, "using AttentionGen; [Attention(Heads = 0, HeadDim = 8)] public static partial class Broken;");
         GeneratorRunResult result = driver.GetRunResult().Results.Single();
-        foreach (string step in new[] { AttentionGenerator.StepNames.Parse, AttentionGenerator.StepNames.Model, AttentionGenerator.StepNames.Emit })
+        string[] steps = typeof(AttentionGenerator.StepNames).GetFields().Select(field => (string)field.GetValue(null)!).ToArray();
+        Assert.Equal(4, steps.Length);
+        foreach (string step in steps)
         {
             Assert.True(result.TrackedSteps.ContainsKey(step), $"No step is tracked as '{step}'.");
+            Assert.NotEmpty(result.TrackedSteps[step].SelectMany(run => run.Outputs));
         }
     }
 

@@ -1,3 +1,4 @@
+using System;
 using System.Globalization;
 using System.Linq;
 using System.Threading;
@@ -77,7 +78,16 @@ public sealed class RobustnessTests
     [Fact]
     public void Float_literals_round_trip()
     {
-        foreach (float value in new[] { 0.1f, 1f / 3f, 0.088388346f, 1e-7f, 3.4028235e38f, 16777217f, 0.0625f })
+        // Values whose shortest text is long, computed at run time (a literal such as 16777217f is already 16777216 when
+        // the test compiles): neighbours of round numbers, the extremes, a subnormal.
+        float[] values =
+        {
+            0.1f, 1f / 3f, 0.088388346f, 1e-7f, 0.0625f, float.MaxValue, float.Epsilon, -float.MaxValue,
+            MathF.BitIncrement(16777216f), MathF.BitIncrement(0.1f), MathF.BitDecrement(1f), MathF.BitIncrement(1e-7f),
+            MathF.BitDecrement(ConfigurationRules.MaxSoftcap), BitConverter.Int32BitsToSingle(0x0000_0001 << 12),
+        };
+        Assert.Equal(16777218f, values[8]);
+        foreach (float value in values)
         {
             string literal = Helpers.Literals.Float(value);
             Assert.EndsWith("f", literal);

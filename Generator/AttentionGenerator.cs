@@ -75,23 +75,29 @@ public sealed partial class AttentionGenerator : IIncrementalGenerator
             .WithTrackingName(StepNames.Emit)
             .Collect();
 
-        context.RegisterSourceOutput(sources, static (context, sources) =>
+        context.RegisterSourceOutput(sources, static (context, sources) => WriteSources(sources, context.AddSource, context.ReportDiagnostic));
+    }
+
+    /// <summary>
+    /// The source output: each emitted kernel added under its hint name, and each failure to emit reported as ATTN0016
+    /// while the other kernels are still added.
+    /// </summary>
+    internal static void WriteSources(ImmutableArray<GeneratedSource> sources, Action<string, string> addSource, Action<Diagnostic> reportDiagnostic)
+    {
+        foreach ((GeneratedSource source, string hintName) in HintNames.Assign(sources))
         {
-            foreach ((GeneratedSource source, string hintName) in HintNames.Assign(sources))
+            if (source.Failure is null)
             {
-                if (source.Failure is null)
-                {
-                    context.AddSource(hintName, source.Text);
-                }
-                else
-                {
-                    // The only diagnostic raised here: emitting failed, which a correct generator never does. Saying so
-                    // beats the alternative, a generator exception that the compiler turns into warning CS8785 while the
-                    // code silently disappears.
-                    context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, Location.None, source.TypeName, source.Failure));
-                }
+                addSource(hintName, source.Text);
             }
-        });
+            else
+            {
+                // The only diagnostic raised here: emitting failed, which a correct generator never does. Saying so
+                // beats the alternative, a generator exception that the compiler turns into warning CS8785 while the
+                // code silently disappears.
+                reportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.InternalError, Location.None, source.TypeName, source.Failure));
+            }
+        }
     }
 
     /// <summary>What the parser makes of one declaration: a model when it can be generated, and its diagnostics.</summary>

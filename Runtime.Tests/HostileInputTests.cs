@@ -95,7 +95,10 @@ public sealed class HostileInputTests
     {
         var exception = Assert.Throws<ArgumentOutOfRangeException>(() => new KvCache(batch, kvHeads, headDim, valueDim, capacity));
         Assert.Equal("capacity", exception.ParamName);
+        exception = Assert.Throws<ArgumentOutOfRangeException>(() => new KvCache(batch, kvHeads, headDim, valueDim, capacity, KvCachePrecision.Half, KvCacheOverflow.EvictOldest));
+        Assert.Equal("capacity", exception.ParamName);
         Assert.Throws<ArgumentOutOfRangeException>(() => LlamaKernel.CreateCache(Max, Max));
+        Assert.Throws<ArgumentOutOfRangeException>(() => MistralKernel.CreateCache(Max, Max, KvCachePrecision.Half, KvCacheOverflow.EvictOldest));
 
         var cache = new KvCache(2, 2, 3, 4, capacity: 8);
         var tooShort = Assert.Throws<ArgumentException>(() => cache.Append(new float[1024], new float[1024], Max));

@@ -591,13 +591,19 @@ namespace AttentionGen.Generated
                     KernelMath.SoftCap(Vector512.LoadUnsafe(ref sT, (nuint)(c * 16)), Softcap).StoreUnsafe(ref sT, (nuint)(c * 16));
                 }
 
-                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane.
+                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane, and the
+                // keys every row sees, [seenFirst, seenEnd).
                 bool partial = false;
+                int seenFirst = sharedFirst, seenEnd = sharedEnd;
 
-                // The explicit mask, row by row: lane r's scores lie every 16 floats from element r.
+                // The explicit mask, row by row: lane r's scores lie every 16 floats from element r. A key it hides may be any key.
                 for (int r = 0; r < 16; r++)
                 {
-                    partial |= ApplyExplicitMask(scratch.Slice(HeadDim * 16 + r), 16, tileStart, count, in mask, maskStarts[r]);
+                    if (ApplyExplicitMask(scratch.Slice(HeadDim * 16 + r), 16, tileStart, count, in mask, maskStarts[r]))
+                    {
+                        partial = true;
+                        seenEnd = seenFirst;
+                    }
                 }
 
                 // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by which
@@ -628,9 +634,9 @@ namespace AttentionGen.Generated
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector512.EqualsAll(correction, Vector512<float>.One);
                 ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
-                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where some row does not see some key and a value of the tile
-                // is infinite or NaN (rare, and checked only then), add only the weights that are not 0.
-                if (partial && MaskedValues.AnyNonFinite(ref tileValues, count, ValueDim, TRows.ValueStride))
+                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where a value of a key some row does not see is infinite or NaN
+                // (rare, and checked only on such tiles, only for those keys), add only the weights that are not 0.
+                if (partial && MaskedValues.AnyNonFinite(ref values, TRows.ValueStride, ValueDim, tileStart, tileStart + count, seenFirst, seenEnd))
                 {
                     AccumulateVector512<TRows>(ref sT, 0, ref tileValues, ref oT, rescale, correction);
                     MaskedValues.AccumulateNonZero(ref sT, 16, count, ref tileValues, TRows.ValueStride, ValueDim, ref oT);
@@ -941,13 +947,19 @@ namespace AttentionGen.Generated
                     KernelMath.SoftCap(Vector256.LoadUnsafe(ref sT, (nuint)(c * 8)), Softcap).StoreUnsafe(ref sT, (nuint)(c * 8));
                 }
 
-                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane.
+                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane, and the
+                // keys every row sees, [seenFirst, seenEnd).
                 bool partial = false;
+                int seenFirst = sharedFirst, seenEnd = sharedEnd;
 
-                // The explicit mask, row by row: lane r's scores lie every 8 floats from element r.
+                // The explicit mask, row by row: lane r's scores lie every 8 floats from element r. A key it hides may be any key.
                 for (int r = 0; r < 8; r++)
                 {
-                    partial |= ApplyExplicitMask(scratch.Slice(HeadDim * 8 + r), 8, tileStart, count, in mask, maskStarts[r]);
+                    if (ApplyExplicitMask(scratch.Slice(HeadDim * 8 + r), 8, tileStart, count, in mask, maskStarts[r]))
+                    {
+                        partial = true;
+                        seenEnd = seenFirst;
+                    }
                 }
 
                 // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by which
@@ -978,9 +990,9 @@ namespace AttentionGen.Generated
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector256.EqualsAll(correction, Vector256<float>.One);
                 ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
-                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where some row does not see some key and a value of the tile
-                // is infinite or NaN (rare, and checked only then), add only the weights that are not 0.
-                if (partial && MaskedValues.AnyNonFinite(ref tileValues, count, ValueDim, TRows.ValueStride))
+                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where a value of a key some row does not see is infinite or NaN
+                // (rare, and checked only on such tiles, only for those keys), add only the weights that are not 0.
+                if (partial && MaskedValues.AnyNonFinite(ref values, TRows.ValueStride, ValueDim, tileStart, tileStart + count, seenFirst, seenEnd))
                 {
                     AccumulateVector256<TRows>(ref sT, 0, ref tileValues, ref oT, rescale, correction);
                     MaskedValues.AccumulateNonZero(ref sT, 8, count, ref tileValues, TRows.ValueStride, ValueDim, ref oT);
@@ -1217,13 +1229,19 @@ namespace AttentionGen.Generated
                     KernelMath.SoftCap(Vector128.LoadUnsafe(ref sT, (nuint)(c * 4)), Softcap).StoreUnsafe(ref sT, (nuint)(c * 4));
                 }
 
-                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane.
+                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane, and the
+                // keys every row sees, [seenFirst, seenEnd).
                 bool partial = false;
+                int seenFirst = sharedFirst, seenEnd = sharedEnd;
 
-                // The explicit mask, row by row: lane r's scores lie every 4 floats from element r.
+                // The explicit mask, row by row: lane r's scores lie every 4 floats from element r. A key it hides may be any key.
                 for (int r = 0; r < 4; r++)
                 {
-                    partial |= ApplyExplicitMask(scratch.Slice(HeadDim * 4 + r), 4, tileStart, count, in mask, maskStarts[r]);
+                    if (ApplyExplicitMask(scratch.Slice(HeadDim * 4 + r), 4, tileStart, count, in mask, maskStarts[r]))
+                    {
+                        partial = true;
+                        seenEnd = seenFirst;
+                    }
                 }
 
                 // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by which
@@ -1254,9 +1272,9 @@ namespace AttentionGen.Generated
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector128.EqualsAll(correction, Vector128<float>.One);
                 ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
-                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where some row does not see some key and a value of the tile
-                // is infinite or NaN (rare, and checked only then), add only the weights that are not 0.
-                if (partial && MaskedValues.AnyNonFinite(ref tileValues, count, ValueDim, TRows.ValueStride))
+                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where a value of a key some row does not see is infinite or NaN
+                // (rare, and checked only on such tiles, only for those keys), add only the weights that are not 0.
+                if (partial && MaskedValues.AnyNonFinite(ref values, TRows.ValueStride, ValueDim, tileStart, tileStart + count, seenFirst, seenEnd))
                 {
                     AccumulateVector128<TRows>(ref sT, 0, ref tileValues, ref oT, rescale, correction);
                     MaskedValues.AccumulateNonZero(ref sT, 4, count, ref tileValues, TRows.ValueStride, ValueDim, ref oT);

@@ -562,8 +562,10 @@ namespace AttentionGen.Generated
                     ScoreKeyVector512(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 16));
                 }
 
-                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane.
+                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane, and the
+                // keys every row sees, [seenFirst, seenEnd).
                 bool partial = false;
+                int seenFirst = sharedFirst, seenEnd = sharedEnd;
 
                 // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys outside a
                 // row's own range get -infinity in its lane. Tiles that every row sees whole skip this.
@@ -606,9 +608,9 @@ namespace AttentionGen.Generated
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector512.EqualsAll(correction, Vector512<float>.One);
                 ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
-                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where some row does not see some key and a value of the tile
-                // is infinite or NaN (rare, and checked only then), add only the weights that are not 0.
-                if (partial && MaskedValues.AnyNonFinite(ref tileValues, count, ValueDim, TRows.ValueStride))
+                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where a value of a key some row does not see is infinite or NaN
+                // (rare, and checked only on such tiles, only for those keys), add only the weights that are not 0.
+                if (partial && MaskedValues.AnyNonFinite(ref values, TRows.ValueStride, ValueDim, tileStart, tileStart + count, seenFirst, seenEnd))
                 {
                     AccumulateVector512<TRows>(ref sT, 0, ref tileValues, ref oT, rescale, correction);
                     MaskedValues.AccumulateNonZero(ref sT, 16, count, ref tileValues, TRows.ValueStride, ValueDim, ref oT);
@@ -897,8 +899,10 @@ namespace AttentionGen.Generated
                     ScoreKeyVector256(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 8));
                 }
 
-                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane.
+                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane, and the
+                // keys every row sees, [seenFirst, seenEnd).
                 bool partial = false;
+                int seenFirst = sharedFirst, seenEnd = sharedEnd;
 
                 // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys outside a
                 // row's own range get -infinity in its lane. Tiles that every row sees whole skip this.
@@ -941,9 +945,9 @@ namespace AttentionGen.Generated
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector256.EqualsAll(correction, Vector256<float>.One);
                 ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
-                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where some row does not see some key and a value of the tile
-                // is infinite or NaN (rare, and checked only then), add only the weights that are not 0.
-                if (partial && MaskedValues.AnyNonFinite(ref tileValues, count, ValueDim, TRows.ValueStride))
+                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where a value of a key some row does not see is infinite or NaN
+                // (rare, and checked only on such tiles, only for those keys), add only the weights that are not 0.
+                if (partial && MaskedValues.AnyNonFinite(ref values, TRows.ValueStride, ValueDim, tileStart, tileStart + count, seenFirst, seenEnd))
                 {
                     AccumulateVector256<TRows>(ref sT, 0, ref tileValues, ref oT, rescale, correction);
                     MaskedValues.AccumulateNonZero(ref sT, 8, count, ref tileValues, TRows.ValueStride, ValueDim, ref oT);
@@ -1220,8 +1224,10 @@ namespace AttentionGen.Generated
                     ScoreKeyVector128(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 4));
                 }
 
-                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane.
+                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane, and the
+                // keys every row sees, [seenFirst, seenEnd).
                 bool partial = false;
+                int seenFirst = sharedFirst, seenEnd = sharedEnd;
 
                 // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys outside a
                 // row's own range get -infinity in its lane. Tiles that every row sees whole skip this.
@@ -1264,9 +1270,9 @@ namespace AttentionGen.Generated
                 // and add this tile's probabilities times its values.
                 bool rescale = !Vector128.EqualsAll(correction, Vector128<float>.One);
                 ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
-                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where some row does not see some key and a value of the tile
-                // is infinite or NaN (rare, and checked only then), add only the weights that are not 0.
-                if (partial && MaskedValues.AnyNonFinite(ref tileValues, count, ValueDim, TRows.ValueStride))
+                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where a value of a key some row does not see is infinite or NaN
+                // (rare, and checked only on such tiles, only for those keys), add only the weights that are not 0.
+                if (partial && MaskedValues.AnyNonFinite(ref values, TRows.ValueStride, ValueDim, tileStart, tileStart + count, seenFirst, seenEnd))
                 {
                     AccumulateVector128<TRows>(ref sT, 0, ref tileValues, ref oT, rescale, correction);
                     MaskedValues.AccumulateNonZero(ref sT, 4, count, ref tileValues, TRows.ValueStride, ValueDim, ref oT);

@@ -126,16 +126,21 @@ internal static partial class KernelEmitter
         if (partialTiles)
         {
             writer.WriteLine();
-            writer.WriteLine("// Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane.");
+            writer.WriteLine("// Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane, and the");
+            writer.WriteLine("// keys every row sees, [seenFirst, seenEnd).");
             writer.WriteLine("bool partial = false;");
+            writer.WriteLine("int seenFirst = sharedFirst, seenEnd = sharedEnd;");
         }
 
         if (kernel.HasExplicitMask)
         {
             writer.WriteLine();
-            writer.WriteLine($"// The explicit mask, row by row: lane r's scores lie every {l} floats from element r.");
+            writer.WriteLine($"// The explicit mask, row by row: lane r's scores lie every {l} floats from element r. A key it hides may be any key.");
             writer.OpenBlock($"for (int r = 0; r < {l}; r++)");
-            writer.WriteLine($"partial |= ApplyExplicitMask(scratch.Slice(HeadDim * {l} + r), {l}, tileStart, count, in mask, maskStarts[r]);");
+            writer.OpenBlock($"if (ApplyExplicitMask(scratch.Slice(HeadDim * {l} + r), {l}, tileStart, count, in mask, maskStarts[r]))");
+            writer.WriteLine("partial = true;");
+            writer.WriteLine("seenEnd = seenFirst;");
+            writer.CloseBlock();
             writer.CloseBlock();
         }
 
@@ -183,9 +188,9 @@ internal static partial class KernelEmitter
         writer.WriteLine("ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);");
         if (partialTiles)
         {
-            writer.WriteLine("// A weight of 0 must add nothing, but 0 · ∞ is NaN: where some row does not see some key and a value of the tile");
-            writer.WriteLine("// is infinite or NaN (rare, and checked only then), add only the weights that are not 0.");
-            writer.OpenBlock("if (partial && MaskedValues.AnyNonFinite(ref tileValues, count, ValueDim, TRows.ValueStride))");
+            writer.WriteLine("// A weight of 0 must add nothing, but 0 · ∞ is NaN: where a value of a key some row does not see is infinite or NaN");
+            writer.WriteLine("// (rare, and checked only on such tiles, only for those keys), add only the weights that are not 0.");
+            writer.OpenBlock("if (partial && MaskedValues.AnyNonFinite(ref values, TRows.ValueStride, ValueDim, tileStart, tileStart + count, seenFirst, seenEnd))");
             writer.WriteLine($"{path.AccumulateName}<TRows>(ref sT, 0, ref tileValues, ref oT, rescale, correction);");
             writer.WriteLine($"MaskedValues.AccumulateNonZero(ref sT, {l}, count, ref tileValues, TRows.ValueStride, ValueDim, ref oT);");
             writer.CloseBlock();

@@ -15,6 +15,24 @@ namespace AttentionGen.CompilerServices;
 public static class MaskedValues
 {
     /// <summary>
+    /// Whether any value row of keys [<paramref name="first"/>, <paramref name="end"/>) outside
+    /// [<paramref name="seenFirst"/>, <paramref name="seenEnd"/>), the keys every row of a block sees, holds an infinity
+    /// or a NaN. <paramref name="values"/> is key 0's row; rows are <paramref name="stride"/> floats apart. Only the keys
+    /// some row does not see can meet a weight of 0: on the causal diagonal of a 16-row block, at most 15 of a tile.
+    /// </summary>
+    public static bool AnyNonFinite(ref float values, nint stride, int dim, int first, int end, int seenFirst, int seenEnd)
+    {
+        int lowEnd = Math.Min(end, seenFirst), highStart = Math.Max(first, seenEnd);
+        if (lowEnd >= highStart)
+        {
+            return AnyNonFinite(ref Unsafe.Add(ref values, first * stride), end - first, dim, stride);
+        }
+
+        return (lowEnd > first && AnyNonFinite(ref Unsafe.Add(ref values, first * stride), lowEnd - first, dim, stride))
+            || (end > highStart && AnyNonFinite(ref Unsafe.Add(ref values, highStart * stride), end - highStart, dim, stride));
+    }
+
+    /// <summary>
     /// Whether any of <paramref name="count"/> rows of <paramref name="dim"/> floats, <paramref name="stride"/> apart,
     /// holds an infinity or a NaN (an all-ones exponent).
     /// </summary>
