@@ -1,0 +1,197 @@
+using System;
+using System.Numerics.Tensors;
+using AttentionGen;
+
+namespace SentenceEmbeddings;
+
+/// <summary>all-MiniLM-L6-v2's self-attention: 12 heads of 32 over a padded batch, keys past each sentence's length masked.</summary>
+[Attention(Heads = 12, HeadDim = 32, Mask = AttentionMask.KeyPadding)]
+public static partial class MiniLmAttention;
+
+/// <summary>
+/// The BERT encoder of all-MiniLM-L6-v2 (6 layers, hidden size 384, FFN 1536, GELU through erf, post-LayerNorm),
+/// with its own weights, read from the model.onnx that ONNX Runtime runs too. Attention is the generated
+/// <see cref="MiniLmAttention"/>; the projections, the FFN and LayerNorm are written out here with TensorPrimitives.
+/// </summary>
+public sealed class MiniLmEncoder
+{
+    public const int Hidden = 384;
+    private const int Layers = 6, Intermediate = 1536;
+
+    private readonly float[] _wordEmbeddings, _positionEmbeddings, _tokenTypeEmbeddings, _embeddingNormWeight, _embeddingNormBias;
+    private readonly Layer[] _layers = new Layer[Layers];
+    private readonly float _epsilon;
+    private readonly int _maxPositions;
+
+    public MiniLmEncoder(OnnxModel model)
+    {
+        _wordEmbeddings = model.Initializer("embeddings.word_embeddings.weight");
+        _positionEmbeddings = model.Initializer("embeddings.position_embeddings.weight");
+        _maxPositions = model.Shape("embeddings.position_embeddings.weight")[0];
+        _tokenTypeEmbeddings = model.Initializer("embeddings.token_type_embeddings.weight");
+        _embeddingNormWeight = model.Initializer("embeddings.LayerNorm.weight");
+        _embeddingNormBias = model.Initializer("embeddings.LayerNorm.bias");
+        _epsilon = model.LayerNormEpsilon();
+        for (int l = 0; l < Layers; l++)
+        {
+            string p = $"encoder.layer.{l}.";
+            _layers[l] = new Layer(
+                Linear.From(model, p + "attention.self.query.bias"),
+                Linear.From(model, p + "attention.self.key.bias"),
+                Linear.From(model, p + "attention.self.value.bias"),
+                Linear.From(model, p + "attention.output.dense.bias"),
+                model.Initializer(p + "attention.output.LayerNorm.weight"), model.Initializer(p + "attention.output.LayerNorm.bias"),
+                Linear.From(model, p + "intermediate.dense.bias"),
+                Linear.From(model, p + "output.dense.bias"),
+                model.Initializer(p + "output.LayerNorm.weight"), model.Initializer(p + "output.LayerNorm.bias"));
+        }
+    }
+
+    /// <summary>
+    /// The last hidden state, [batch, length, 384], of token ids padded to <paramref name="length"/>; entry b's first
+    /// <c>lengths[b]</c> tokens are real, and padding is never attended to.
+    /// </summary>
+    public float[] Encode(long[] inputIds, int batch, int length, int[] lengths)
+    {
+        if (length > _maxPositions)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"The model has {_maxPositions} positions.");
+        }
+
+        int tokens = batch * length;
+        var x = new float[tokens * Hidden];
+        for (int t = 0; t < tokens; t++)
+        {
+            Span<float> row = x.AsSpan(t * Hidden, Hidden);
+            int id = checked((int)inputIds[t]);
+            TensorPrimitives.Add(_wordEmbeddings.AsSpan(id * Hidden, Hidden), _positionEmbeddings.AsSpan(t % length * Hidden, Hidden), row);
+            TensorPrimitives.Add(row, _tokenTypeEmbeddings.AsSpan(0, Hidden), row); // token type 0: one segment
+        }
+
+        LayerNorm(x, _embeddingNormWeight, _embeddingNormBias, tokens);
+
+        var q = new float[tokens * Hidden];
+        var k = new float[tokens * Hidden];
+        var v = new float[tokens * Hidden];
+        var context = new float[tokens * Hidden];
+        var projected = new float[tokens * Hidden];
+        var intermediate = new float[tokens * Intermediate];
+        foreach (Layer layer in _layers)
+        {
+            // Self-attention. The projections write [batch, length, 12 heads of 32]: the Bshd layout the kernel reads.
+            layer.Query.Apply(x, q, tokens);
+            layer.Key.Apply(x, k, tokens);
+            layer.Value.Apply(x, v, tokens);
+            MiniLmAttention.Forward(q, k, v, context, batch, length, length, lengths);
+            layer.Output.Apply(context, projected, tokens);
+            TensorPrimitives.Add(projected, x, x);
+            LayerNorm(x, layer.AttentionNormWeight, layer.AttentionNormBias, tokens);
+
+            // Feed-forward: GELU(x · W1 + b1) · W2 + b2, then the residual and LayerNorm.
+            layer.Up.Apply(x, intermediate, tokens);
+            Gelu(intermediate);
+            layer.Down.Apply(intermediate, projected, tokens);
+            TensorPrimitives.Add(projected, x, x);
+            LayerNorm(x, layer.OutputNormWeight, layer.OutputNormBias, tokens);
+        }
+
+        return x;
+    }
+
+    /// <summary>Mean of the real tokens' hidden states, L2-normalized: the sentence embedding sentence-transformers computes.</summary>
+    public static float[] Pool(ReadOnlySpan<float> hidden, int length, int realTokens)
+    {
+        var embedding = new float[Hidden];
+        for (int t = 0; t < realTokens; t++)
+        {
+            TensorPrimitives.Add(embedding, hidden.Slice(t * Hidden, Hidden), embedding);
+        }
+
+        TensorPrimitives.Divide(embedding, realTokens, embedding);
+        TensorPrimitives.Divide(embedding, MathF.Max(TensorPrimitives.Norm(embedding), 1e-12f), embedding);
+        return embedding;
+    }
+
+    private void LayerNorm(Span<float> x, float[] weight, float[] bias, int tokens)
+    {
+        for (int t = 0; t < tokens; t++)
+        {
+            Span<float> row = x.Slice(t * Hidden, Hidden);
+            float mean = TensorPrimitives.Sum(row) / Hidden;
+            TensorPrimitives.Subtract(row, mean, row);
+            float variance = TensorPrimitives.SumOfSquares(row) / Hidden;
+            TensorPrimitives.Multiply(row, 1f / MathF.Sqrt(variance + _epsilon), row);
+            TensorPrimitives.FusedMultiplyAdd(row, weight, bias, row);
+        }
+    }
+
+    /// <summary>GELU as the export computes it: 0.5 · x · (1 + erf(x / √2)).</summary>
+    private static void Gelu(Span<float> x)
+    {
+        for (int i = 0; i < x.Length; i++)
+        {
+            double value = x[i];
+            x[i] = (float)(0.5 * value * (1 + Erf(value / Math.Sqrt(2))));
+        }
+    }
+
+    /// <summary>erf to about 1e-15 relative (.NET has none): its Taylor series near 0, the continued fraction of erfc beyond.</summary>
+    private static double Erf(double x)
+    {
+        double a = Math.Abs(x);
+        double result;
+        if (a < 2.5)
+        {
+            // erf(a) = 2/√π · Σ (-1)^n a^(2n+1) / (n! (2n+1)); terms fall fast enough below 2.5.
+            double term = a, sum = a, a2 = a * a;
+            for (int n = 1; n < 80 && Math.Abs(term) > 1e-17 * Math.Abs(sum); n++)
+            {
+                term *= -a2 / n;
+                sum += term / (2 * n + 1);
+            }
+
+            result = 2 / Math.Sqrt(Math.PI) * sum;
+        }
+        else
+        {
+            // erfc(a) = exp(-a²)/√π · 1/(a + 1/2/(a + 1/(a + 3/2/(a + 2/(a + ...))))), evaluated from the tail.
+            double fraction = a;
+            for (int n = 60; n >= 1; n--)
+            {
+                fraction = a + n / 2.0 / fraction;
+            }
+
+            result = 1 - Math.Exp(-a * a) / Math.Sqrt(Math.PI) / fraction;
+        }
+
+        return x < 0 ? -result : result;
+    }
+
+    /// <summary>y = x · W + b, W stored [inputs, outputs] as the export has it.</summary>
+    private sealed record Linear(float[] Weight, float[] Bias, int Inputs, int Outputs)
+    {
+        public static Linear From(OnnxModel model, string bias)
+        {
+            float[] weight = model.LinearWeight(bias, out int inputs, out int outputs);
+            return new Linear(weight, model.Initializer(bias), inputs, outputs);
+        }
+
+        public void Apply(ReadOnlySpan<float> x, Span<float> y, int tokens)
+        {
+            for (int t = 0; t < tokens; t++)
+            {
+                ReadOnlySpan<float> input = x.Slice(t * Inputs, Inputs);
+                Span<float> output = y.Slice(t * Outputs, Outputs);
+                Bias.CopyTo(output);
+                for (int i = 0; i < Inputs; i++)
+                {
+                    TensorPrimitives.FusedMultiplyAdd(Weight.AsSpan(i * Outputs, Outputs), input[i], output, output);
+                }
+            }
+        }
+    }
+
+    private sealed record Layer(
+        Linear Query, Linear Key, Linear Value, Linear Output, float[] AttentionNormWeight, float[] AttentionNormBias,
+        Linear Up, Linear Down, float[] OutputNormWeight, float[] OutputNormBias);
+}
