@@ -16,7 +16,7 @@ namespace AttentionGen.Runtime.Tests;
 /// Cases with past_key/past_value, with nonpad_kv_seqlen, or in float16 run through a <see cref="KvCache"/> as a decoder
 /// would: the past and then the new keys and values are appended (present = past ⧺ new is what the cache then holds,
 /// checked too), only the valid tokens of each entry when nonpad_kv_seqlen is given, in a Half cache for float16
-/// cases. A case with a qk_matmul_output output is checked on Y only (attention-weight output is later work).
+/// cases. A case with a qk_matmul_output output has its weights checked against ReferenceAttention's too.
 /// </summary>
 public sealed class OnnxConformanceTests : IClassFixture<OnnxConformanceTests.Kernels>
 {
@@ -97,6 +97,57 @@ public sealed class OnnxConformanceTests : IClassFixture<OnnxConformanceTests.Ke
         Tensors.AssertClose(onnx.Expected, output, onnx.IsFloat16 ? Float16Tolerance : Tolerance, 0, name + " (reference, through a cache)");
     }
 
+    public static IEnumerable<object[]> WeightCases() => OnnxCase.All.Where(c => c.ExpectedWeights.Length > 0).Select(c => new object[] { c.Name });
+
+    [Theory]
+    [MemberData(nameof(WeightCases))]
+    public void Reference_weights_match_ONNX(string name)
+    {
+        // qk_matmul_output over all P + Skv keys. With a past, the keys are present_key/present_value, and a causal case
+        // keeps only the P + Sq keys up to the last query (ONNX places query i at P + i; the rest are hidden from every
+        // row), aligned bottom-right so that the offset is P.
+        OnnxCase onnx = OnnxCase.All.Single(c => c.Name == name);
+        AttentionConfiguration c = onnx.Configuration;
+        int total = onnx.PastLength + onnx.KeyLength, used = onnx.PastLength > 0 ? onnx.PastLength + onnx.DecodedKeyLength : total;
+        float[] key = onnx.Key, value = onnx.Value;
+        if (onnx.PastLength > 0)
+        {
+            key = Sequences.Tokens(onnx.PresentKey, AttentionLayout.Bhsd, c.Layout, onnx.Batch, total, c.KvHeads, c.HeadDim, 0, used);
+            value = Sequences.Tokens(onnx.PresentValue, AttentionLayout.Bhsd, c.Layout, onnx.Batch, total, c.KvHeads, c.ValueDim, 0, used);
+            if ((c.Mask & AttentionMask.Causal) != 0)
+            {
+                c = new AttentionConfiguration
+                {
+                    Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = c.HeadDim, ValueDim = c.ValueDim, Mask = c.Mask, Alignment = MaskAlignment.BottomRight,
+                    Scale = c.Scale, Softcap = c.Softcap, Layout = c.Layout,
+                };
+            }
+        }
+
+        var output = new float[onnx.Expected.Length];
+        var weights = new float[onnx.Batch * c.Heads * onnx.QueryLength * used];
+        var logSumExp = new float[onnx.Batch * c.Heads * onnx.QueryLength];
+        ReferenceAttention.Forward(c, onnx.Query, key, value, output, onnx.Batch, onnx.QueryLength, used, weights, onnx.WeightsKind, logSumExp, onnx.KeyLengths, onnx.CreateMask(used));
+        double tolerance = onnx.IsFloat16 ? Float16Tolerance : Tolerance;
+        Tensors.AssertClose(onnx.Expected, output, tolerance, 0, name + " Y (reference with weights)");
+
+        for (int row = 0; row < weights.Length / used; row++)
+        {
+            for (int j = 0; j < total; j++)
+            {
+                float expected = onnx.ExpectedWeights[row * total + j];
+                float actual = j < used ? weights[row * used + j] : onnx.WeightsKind switch
+                {
+                    AttentionWeights.MaskedScores => float.NegativeInfinity, // hidden from every row, as ONNX has it
+                    AttentionWeights.Probabilities => 0f,
+                    _ => expected, // raw scores of keys past the last query: not computed here
+                };
+                bool ok = float.IsNegativeInfinity(expected) ? float.IsNegativeInfinity(actual) : Math.Abs(actual - expected) <= tolerance * Math.Max(1, Math.Abs(expected));
+                Assert.True(ok, $"{name}: {onnx.WeightsKind} of row {row}, key {j} is {actual}, ONNX has {expected}.");
+            }
+        }
+    }
+
     /// <summary>Whether some entry of <paramref name="cache"/> holds fewer tokens than the case has query rows (nonpad_kv_seqlen below Sq).</summary>
     private static bool HoldsFewerTokensThanQueries(OnnxCase onnx, KvCache cache) =>
         Enumerable.Range(0, cache.Batch).Any(b => cache.GetLength(b) < onnx.QueryLength);
@@ -173,6 +224,10 @@ public sealed class OnnxCase
     public float[] Key { get; init; } = Array.Empty<float>();
     public float[] Value { get; init; } = Array.Empty<float>();
     public float[] Expected { get; init; } = Array.Empty<float>();
+
+    /// <summary>qk_matmul_output, <c>(B, Hq, Sq, P + Skv)</c>, and what it holds; empty when the case does not output it.</summary>
+    public float[] ExpectedWeights { get; init; } = Array.Empty<float>();
+    public AttentionWeights WeightsKind { get; init; }
     public int[] KeyLengths { get; init; } = Array.Empty<int>();
     public bool MaskIsBoolean { get; init; }
     public bool[] MaskAllowed { get; init; } = Array.Empty<bool>();
@@ -352,6 +407,8 @@ public sealed class OnnxCase
             PastValue = pastValue is { } pv ? Floats(pv) : Array.Empty<float>(),
             PresentKey = presentKey is { } rk ? Floats(rk) : Array.Empty<float>(),
             PresentValue = presentValue is { } rv ? Floats(rv) : Array.Empty<float>(),
+            ExpectedWeights = Output("qk_matmul_output") is { } qk ? Floats(qk) : Array.Empty<float>(),
+            WeightsKind = (AttentionWeights)derived.GetProperty("qk_matmul_output_mode").GetInt32(),
         };
     }
 }

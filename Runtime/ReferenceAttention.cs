@@ -51,7 +51,52 @@ public static class ReferenceAttention
         var arguments = new AttentionArguments(query, key, value, output, batch, queryLength, keyLength, keyLengths, mask);
         AttentionValidation.ValidateForward(heads, kvHeads, headDim, valueDim, configuration.Mask, configuration.Layout, in arguments);
         Compute(configuration, query, key, value, configuration.Layout, output, batch, queryLength, keyLength,
-            keyPadding ? keyLengths : default, configuration.Alignment == MaskAlignment.BottomRight, mask);
+            keyPadding ? keyLengths : default, configuration.Alignment == MaskAlignment.BottomRight, mask, default, default, default);
+    }
+
+    /// <summary>
+    /// Computes attention as <see cref="Forward(AttentionConfiguration, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, ReadOnlySpan{int}, ExplicitMask)"/>
+    /// does, and also writes the attention weights of every row (ONNX's <c>qk_matmul_output</c>) and each row's
+    /// log-sum-exp: the definition the generated overloads with these outputs are tested against.
+    /// </summary>
+    /// <param name="configuration">What to compute.</param>
+    /// <param name="query">Queries, in the configuration's layout.</param>
+    /// <param name="key">Keys, in the configuration's layout.</param>
+    /// <param name="value">Values, in the configuration's layout.</param>
+    /// <param name="output">Receives the result, in the configuration's layout.</param>
+    /// <param name="batch">Batch size.</param>
+    /// <param name="queryLength">Query rows per batch entry.</param>
+    /// <param name="keyLength">Key rows per batch entry.</param>
+    /// <param name="weights">Receives <paramref name="kind"/> for each row and key, <c>[batch, Heads, queryLength, keyLength]</c>; empty to skip.</param>
+    /// <param name="kind">What <paramref name="weights"/> holds.</param>
+    /// <param name="logSumExp">
+    /// Receives <c>log Σ exp(s_j)</c> over each row's visible keys, <c>s_j</c> the masked scores, <c>[batch, Heads, queryLength]</c>;
+    /// <c>-∞</c> for a row that sees no key; empty to skip. With it, partial results over disjoint key ranges merge exactly.
+    /// </param>
+    /// <param name="keyLengths">With <see cref="AttentionMask.KeyPadding"/>: the valid keys of each batch entry.</param>
+    /// <param name="mask">With <see cref="AttentionMask.Explicit"/>: the mask.</param>
+    /// <exception cref="ArgumentException">The configuration is not valid, or an argument does not fit it.</exception>
+    public static void Forward(
+        AttentionConfiguration configuration,
+        ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output,
+        int batch, int queryLength, int keyLength,
+        Span<float> weights, AttentionWeights kind, Span<float> logSumExp,
+        ReadOnlySpan<int> keyLengths = default, ExplicitMask mask = default)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        configuration.Validate();
+        if (kind is < AttentionWeights.Scores or > AttentionWeights.Probabilities)
+        {
+            throw new ArgumentOutOfRangeException(nameof(kind), kind, "kind must be one of the AttentionWeights values.");
+        }
+
+        var arguments = new AttentionArguments(query, key, value, output, batch, queryLength, keyLength, keyLengths, mask);
+        AttentionValidation.ValidateForward(
+            configuration.Heads, configuration.KvHeads, configuration.HeadDim, configuration.ValueDim, configuration.Mask, configuration.Layout, in arguments);
+        AttentionValidation.ValidateWeights(weights, logSumExp, in arguments, configuration.Heads);
+        bool keyPadding = (configuration.Mask & AttentionMask.KeyPadding) != 0;
+        Compute(configuration, query, key, value, configuration.Layout, output, batch, queryLength, keyLength,
+            keyPadding ? keyLengths : default, configuration.Alignment == MaskAlignment.BottomRight, mask, weights, kind, logSumExp);
     }
 
     /// <summary>
@@ -106,7 +151,7 @@ public static class ReferenceAttention
             }
         }
 
-        Compute(configuration, query, keys, values, AttentionLayout.Bhsd, output, batch, queryLength, longest, lengths, bottomRight: true, mask);
+        Compute(configuration, query, keys, values, AttentionLayout.Bhsd, output, batch, queryLength, longest, lengths, bottomRight: true, mask, default, default, default);
     }
 
     /// <summary>
@@ -115,7 +160,8 @@ public static class ReferenceAttention
     /// </summary>
     private static void Compute(
         AttentionConfiguration configuration, ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, AttentionLayout keyLayout,
-        Span<float> output, int batch, int queryLength, int keyLength, ReadOnlySpan<int> validLengths, bool bottomRight, ExplicitMask mask)
+        Span<float> output, int batch, int queryLength, int keyLength, ReadOnlySpan<int> validLengths, bool bottomRight, ExplicitMask mask,
+        Span<float> weights, AttentionWeights kind, Span<float> logSumExp)
     {
         int heads = configuration.Heads, kvHeads = configuration.KvHeads;
         int headDim = configuration.HeadDim, valueDim = configuration.ValueDim;
@@ -139,6 +185,7 @@ public static class ReferenceAttention
                 {
                     long position = i + offset;
                     bool anyVisible = false;
+                    Span<float> rowWeights = weights.IsEmpty ? default : weights.Slice((int)((((long)b * heads + h) * queryLength + i) * keyLength), keyLength);
                     for (int j = 0; j < keyLength; j++)
                     {
                         visible[j] = IsVisible(configuration, j, position, valid);
@@ -150,9 +197,19 @@ public static class ReferenceAttention
                         }
 
                         score *= configuration.Scale;
+                        if (kind == AttentionWeights.Scores && !rowWeights.IsEmpty)
+                        {
+                            rowWeights[j] = (float)score;
+                        }
+
                         if (configuration.Softcap > 0)
                         {
                             score = configuration.Softcap * Math.Tanh(score / configuration.Softcap);
+                        }
+
+                        if (kind == AttentionWeights.SoftcappedScores && !rowWeights.IsEmpty)
+                        {
+                            rowWeights[j] = (float)score;
                         }
 
                         if (explicitMask && visible[j])
@@ -174,9 +231,23 @@ public static class ReferenceAttention
 
                         scores[j] = score;
                         anyVisible |= visible[j];
+                        if (kind == AttentionWeights.MaskedScores && !rowWeights.IsEmpty)
+                        {
+                            rowWeights[j] = visible[j] ? (float)score : float.NegativeInfinity;
+                        }
                     }
 
                     Array.Clear(accumulator);
+                    if (kind == AttentionWeights.Probabilities && !rowWeights.IsEmpty)
+                    {
+                        rowWeights.Clear(); // a row that sees no key keeps all zeros
+                    }
+
+                    if (!logSumExp.IsEmpty)
+                    {
+                        logSumExp[(int)(((long)b * heads + h) * queryLength + i)] = float.NegativeInfinity;
+                    }
+
                     if (anyVisible)
                     {
                         double max = double.NegativeInfinity;
@@ -212,6 +283,19 @@ public static class ReferenceAttention
                         for (int d = 0; d < valueDim; d++)
                         {
                             accumulator[d] /= sum;
+                        }
+
+                        if (kind == AttentionWeights.Probabilities && !rowWeights.IsEmpty)
+                        {
+                            for (int j = 0; j < keyLength; j++)
+                            {
+                                rowWeights[j] = visible[j] ? (float)(Math.Exp(scores[j] - max) / sum) : 0f;
+                            }
+                        }
+
+                        if (!logSumExp.IsEmpty)
+                        {
+                            logSumExp[(int)(((long)b * heads + h) * queryLength + i)] = (float)(max + Math.Log(sum));
                         }
                     }
 

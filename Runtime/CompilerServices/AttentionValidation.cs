@@ -159,6 +159,55 @@ public static class AttentionValidation
     }
 
     /// <summary>
+    /// Checks the attention-weight and log-sum-exp outputs of a <c>Forward</c> that writes them: each is empty (not
+    /// wanted) or long enough for its shape, and neither overlaps the other or the output.
+    /// </summary>
+    internal static void ValidateWeights(Span<float> weights, Span<float> logSumExp, scoped in AttentionArguments arguments, int heads)
+    {
+        int batch = arguments.Batch, queryLength = arguments.QueryLength, keyLength = arguments.KeyLength;
+        if (!weights.IsEmpty)
+        {
+            Int128 needed = Elements(batch, heads, queryLength, keyLength);
+            if (weights.Length < needed)
+            {
+                throw new ArgumentException(
+                    Format("weights is too short: [batch, Heads, queryLength, keyLength] = [{0}, {1}, {2}, {3}] needs {4} elements, but the span has {5}.",
+                        batch, heads, queryLength, keyLength, needed, weights.Length),
+                    "weights");
+            }
+        }
+
+        if (!logSumExp.IsEmpty)
+        {
+            Int128 needed = Elements(batch, heads, queryLength, 1);
+            if (logSumExp.Length < needed)
+            {
+                throw new ArgumentException(
+                    Format("logSumExp is too short: [batch, Heads, queryLength] = [{0}, {1}, {2}] needs {3} elements, but the span has {4}.",
+                        batch, heads, queryLength, needed, logSumExp.Length),
+                    "logSumExp");
+            }
+        }
+
+        CheckOwnMemory(weights, "weights", in arguments);
+        CheckOwnMemory(logSumExp, "logSumExp", in arguments);
+
+        if (!weights.IsEmpty && weights.Overlaps(logSumExp))
+        {
+            throw new ArgumentException("weights and logSumExp overlap; each must have memory of its own.", "weights");
+        }
+    }
+
+    private static void CheckOwnMemory(ReadOnlySpan<float> span, string name, scoped in AttentionArguments arguments)
+    {
+        if (span.Overlaps(arguments.Output) || span.Overlaps(arguments.Query) || span.Overlaps(arguments.Key) || span.Overlaps(arguments.Value)
+            || (!arguments.Mask.IsDefault && span.Overlaps(arguments.Mask.AdditiveValues)))
+        {
+            throw new ArgumentException(Format("{0} overlaps the output or an input; it must have memory of its own.", name), name);
+        }
+    }
+
+    /// <summary>
     /// Rejects an output that shares memory with an input, which the kernels would read after writing to it: only
     /// <c>output</c> and <c>query</c> starting at the same float with rows of the same size (HeadDim == ValueDim) are
     /// allowed, since each work item reads its query rows before it writes the output rows in their place.
