@@ -51,7 +51,12 @@ public sealed class MiniLmEncoder
     /// The last hidden state, [batch, length, 384], of token ids padded to <paramref name="length"/>; entry b's first
     /// <c>lengths[b]</c> tokens are real, and padding is never attended to.
     /// </summary>
-    public float[] Encode(long[] inputIds, int batch, int length, int[] lengths)
+    /// <param name="inputIds">The token ids, [batch, length].</param>
+    /// <param name="batch">Sentences in the batch.</param>
+    /// <param name="length">Tokens per sentence, padding included.</param>
+    /// <param name="lengths">Real tokens of each sentence.</param>
+    /// <param name="observeAttention">Called with each layer's index and its queries, keys and values ([batch, length, 384]), to look at its attention.</param>
+    public float[] Encode(long[] inputIds, int batch, int length, int[] lengths, Action<int, float[], float[], float[]>? observeAttention = null)
     {
         if (length > _maxPositions)
         {
@@ -76,12 +81,15 @@ public sealed class MiniLmEncoder
         var context = new float[tokens * Hidden];
         var projected = new float[tokens * Hidden];
         var intermediate = new float[tokens * Intermediate];
-        foreach (Layer layer in _layers)
+        for (int l = 0; l < _layers.Length; l++)
         {
+            Layer layer = _layers[l];
+
             // Self-attention. The projections write [batch, length, 12 heads of 32]: the Bshd layout the kernel reads.
             layer.Query.Apply(x, q, tokens);
             layer.Key.Apply(x, k, tokens);
             layer.Value.Apply(x, v, tokens);
+            observeAttention?.Invoke(l, q, k, v);
             MiniLmAttention.Forward(q, k, v, context, batch, length, length, lengths);
             layer.Output.Apply(context, projected, tokens);
             TensorPrimitives.Add(projected, x, x);

