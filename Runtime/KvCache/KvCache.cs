@@ -151,7 +151,10 @@ public sealed class KvCache
     /// <param name="value">The new values, <c>[batch, tokens, kvHeads, valueDim]</c>.</param>
     /// <param name="tokens">Tokens per batch entry, 0 or more.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="tokens"/> is negative.</exception>
-    /// <exception cref="ArgumentException">A span is shorter than its shape needs.</exception>
+    /// <exception cref="ArgumentException">
+    /// A span is shorter than its shape needs, or a Half cache is given an infinity or NaN (finite values beyond ±65504 are
+    /// stored as ±65504). Nothing has been appended.
+    /// </exception>
     /// <exception cref="InvalidOperationException">
     /// The cache throws on overflow and some entry has no room for <paramref name="tokens"/> more. Nothing has been appended.
     /// </exception>
@@ -180,7 +183,10 @@ public sealed class KvCache
     /// <param name="value">The new values, <c>[tokens, kvHeads, valueDim]</c>.</param>
     /// <param name="tokens">Tokens to append, 0 or more.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="batchIndex"/> is outside [0, Batch), or <paramref name="tokens"/> is negative.</exception>
-    /// <exception cref="ArgumentException">A span is shorter than its shape needs.</exception>
+    /// <exception cref="ArgumentException">
+    /// A span is shorter than its shape needs, or a Half cache is given an infinity or NaN (finite values beyond ±65504 are
+    /// stored as ±65504). Nothing has been appended.
+    /// </exception>
     /// <exception cref="InvalidOperationException">
     /// The cache throws on overflow and the entry has no room for <paramref name="tokens"/> more. Nothing has been appended.
     /// </exception>
