@@ -30,29 +30,7 @@ public static class ReferenceAttention
         ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output,
         int batch, int queryLength, int keyLength,
         ReadOnlySpan<int> keyLengths = default, ExplicitMask mask = default)
-    {
-        ArgumentNullException.ThrowIfNull(configuration);
-        configuration.Validate();
-
-        int heads = configuration.Heads, kvHeads = configuration.KvHeads;
-        int headDim = configuration.HeadDim, valueDim = configuration.ValueDim;
-        bool keyPadding = (configuration.Mask & AttentionMask.KeyPadding) != 0;
-        bool explicitMask = (configuration.Mask & AttentionMask.Explicit) != 0;
-        if (!keyPadding && !keyLengths.IsEmpty)
-        {
-            throw new ArgumentException("keyLengths is only used with AttentionMask.KeyPadding, which this configuration does not have.", nameof(keyLengths));
-        }
-
-        if (!explicitMask && !mask.IsDefault)
-        {
-            throw new ArgumentException("mask is only used with AttentionMask.Explicit, which this configuration does not have.", nameof(mask));
-        }
-
-        var arguments = new AttentionArguments(query, key, value, output, batch, queryLength, keyLength, keyLengths, mask);
-        AttentionValidation.ValidateForward(heads, kvHeads, headDim, valueDim, configuration.Mask, configuration.Layout, in arguments);
-        Compute(configuration, query, key, value, configuration.Layout, output, batch, queryLength, keyLength,
-            keyPadding ? keyLengths : default, configuration.Alignment == MaskAlignment.BottomRight, mask, default, default, default);
-    }
+        => Forward(configuration, query, key, value, output, batch, queryLength, keyLength, default, AttentionWeights.Probabilities, default, keyLengths, mask);
 
     /// <summary>
     /// Computes attention as <see cref="Forward(AttentionConfiguration, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, ReadOnlySpan{int}, ExplicitMask)"/>
@@ -90,11 +68,21 @@ public static class ReferenceAttention
             throw new ArgumentOutOfRangeException(nameof(kind), kind, "kind must be one of the AttentionWeights values.");
         }
 
+        bool keyPadding = (configuration.Mask & AttentionMask.KeyPadding) != 0;
+        if (!keyPadding && !keyLengths.IsEmpty)
+        {
+            throw new ArgumentException("keyLengths is only used with AttentionMask.KeyPadding, which this configuration does not have.", nameof(keyLengths));
+        }
+
+        if ((configuration.Mask & AttentionMask.Explicit) == 0 && !mask.IsDefault)
+        {
+            throw new ArgumentException("mask is only used with AttentionMask.Explicit, which this configuration does not have.", nameof(mask));
+        }
+
         var arguments = new AttentionArguments(query, key, value, output, batch, queryLength, keyLength, keyLengths, mask);
         AttentionValidation.ValidateForward(
             configuration.Heads, configuration.KvHeads, configuration.HeadDim, configuration.ValueDim, configuration.Mask, configuration.Layout, in arguments);
         AttentionValidation.ValidateWeights(weights, logSumExp, in arguments, configuration.Heads);
-        bool keyPadding = (configuration.Mask & AttentionMask.KeyPadding) != 0;
         Compute(configuration, query, key, value, configuration.Layout, output, batch, queryLength, keyLength,
             keyPadding ? keyLengths : default, configuration.Alignment == MaskAlignment.BottomRight, mask, weights, kind, logSumExp);
     }
