@@ -146,7 +146,7 @@ public sealed class RuntimeTests
         }
     }
 
-    private readonly struct RecordingKernel : IAttentionKernel
+    private readonly struct RecordingKernel : IWorkItems
     {
         private static int s_failOn;
 

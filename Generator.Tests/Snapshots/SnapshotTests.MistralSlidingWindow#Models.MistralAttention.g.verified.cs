@@ -24,20 +24,7 @@ namespace Models
         /// This kernel's configuration as a value, with defaults resolved: pass it to
         /// <see cref="global::AttentionGen.ReferenceAttention"/> to check a result.
         /// </summary>
-        public static global::AttentionGen.AttentionConfiguration Configuration { get; } = new()
-        {
-            Heads = 32,
-            KvHeads = 8,
-            HeadDim = 128,
-            ValueDim = 128,
-            Mask = global::AttentionGen.AttentionMask.Causal | global::AttentionGen.AttentionMask.SlidingWindow,
-            Alignment = global::AttentionGen.MaskAlignment.BottomRight,
-            WindowLeft = 4095,
-            WindowRight = 0,
-            Scale = 0.088388346f,
-            Softcap = 0.0f,
-            Layout = global::AttentionGen.AttentionLayout.Bshd,
-        };
+        public static global::AttentionGen.AttentionConfiguration Configuration { get; } = global::AttentionGen.CompilerServices.KernelConfiguration.Of<global::AttentionGen.Generated.MistralAttentionKernel>();
 
         /// <summary>Computes causal, sliding-window grouped-query attention (32 query heads, 8 key/value heads, HeadDim 128, ValueDim 128).</summary>
         /// <param name="query">Queries, <c>[batch, queryLength, Heads, HeadDim]</c>. A longer span is fine: only its prefix is read.</param>
@@ -55,7 +42,7 @@ namespace Models
         /// <item><description>Configuration: 32 query heads sharing 8 key/value heads, 4 per group (query head h reads key/value head h / 4); HeadDim 128, ValueDim 128; layout Bshd ([batch, sequence, heads, dim]).</description></item>
         /// <item><description>Scores: s_j = Scale · (q · k_j) with Scale = 0.088388346f, 1/sqrt(128), not soft-capped.</description></item>
         /// <item><description>Mask: query row i sits at key position p = i + valid − queryLength (bottom-right alignment), where valid is keyLength; causal: key j is visible only if j ≤ p; sliding window: key j is visible only if p − 4095 ≤ j ≤ p + 0; together these rules leave each row one interval of keys, and the kernel reads nothing outside it.</description></item>
-        /// <item><description>Tiles: blocks of up to 16 query rows, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 128 keys. The queries are transposed into lanes once per block. Q·Kᵀ is a register block of 16 keys × 16 rows on Vector512: 16 accumulators, each key element broadcast from memory into a fused multiply-add, HeadDim (128) steps deep. P·V is a register block of 16 value elements × 16 rows, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch.</description></item>
+        /// <item><description>Tiles: blocks of up to 16 query rows, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 128 keys. The queries are transposed into lanes once per block. Q·Kᵀ is a register block of keys × lanes: one accumulator per key, each key element broadcast from memory into a fused multiply-add, HeadDim (128) steps deep. P·V is a register block of value elements × lanes, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch. Register blocks per instruction set, chosen at JIT time: 16 keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and 128-bit forms also get 32; Arm64), 12 where it has 16 (AVX2, AVX, SSE).</description></item>
         /// <item><description>Softmax: online, lane by lane: per tile, the maximum, a rescale of the running sum and accumulators by exp(old max − new max), and p = exp(s − max) written over the scores. The tile of scores is the only intermediate; no queryLength × keyLength matrix exists. exp is KernelMath.Exp, a polynomial within 2 ulp. A row that sees no key is written as zeros, never NaN.</description></item>
         /// <item><description>Skipped work: a block reads only the keys some row of it sees; tiles every row sees whole skip per-element masking, so only the tiles where the rows' ranges differ (the causal diagonal, the window's edges) are masked element by element.</description></item>
         /// <item><description>One-row kernels, for blocks that would fill less than half a vector (decoding a token, say): the query row in registers, scores by fused multiply-add and one horizontal sum per key, tiles of the same size. Paths: Vector512 (8 vectors per query/key head; 8 vectors per value head); Vector256 (16 vectors per query/key head; 16 vectors per value head); Vector128 (32 vectors per query/key head; 32 vectors per value head); a scalar kernel.</description></item>
@@ -67,13 +54,8 @@ namespace Models
         {
             global::AttentionGen.CompilerServices.AttentionArguments arguments = new(
                 query, key, value, output, batch, queryLength, keyLength, default, default);
-            global::AttentionGen.CompilerServices.AttentionValidation.ValidateForward(
-                Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionMask.Causal | global::AttentionGen.AttentionMask.SlidingWindow, global::AttentionGen.AttentionLayout.Bshd, in arguments);
-
-            // One work item is up to 16 query rows of one (batch entry, head); each row costs at most keyLength · (HeadDim + ValueDim) multiply-adds.
-            int queryBlocks = (int)(((long)queryLength + 15) / 16);
-            long workPerItem = (long)16 * keyLength * (HeadDim + ValueDim);
-            global::AttentionGen.CompilerServices.AttentionScheduler.Run<global::AttentionGen.Generated.MistralAttentionKernel>(in arguments, batch * Heads * queryBlocks, workPerItem);
+            global::AttentionGen.CompilerServices.AttentionValidation.ValidateForward<global::AttentionGen.Generated.MistralAttentionKernel>(in arguments);
+            global::AttentionGen.CompilerServices.AttentionScheduler.Run<global::AttentionGen.Generated.MistralAttentionKernel>(in arguments);
         }
 
         /// <summary>
@@ -124,10 +106,8 @@ namespace Models
         public static void Forward(global::System.ReadOnlySpan<float> query, global::AttentionGen.KvCache cache, global::System.Span<float> output, int batch, int queryLength)
         {
             global::AttentionGen.CompilerServices.AttentionArguments arguments = new(query, cache, output, batch, queryLength, default);
-            global::AttentionGen.CompilerServices.AttentionValidation.ValidateCachedForward(
-                Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionMask.Causal | global::AttentionGen.AttentionMask.SlidingWindow, global::AttentionGen.AttentionLayout.Bshd, windowLeft: 4095, in arguments);
-            global::AttentionGen.CompilerServices.AttentionScheduler.RunCached<global::AttentionGen.Generated.MistralAttentionKernel>(
-                in arguments, Heads, KvHeads, HeadDim, ValueDim, global::AttentionGen.AttentionLayout.Bshd, rowsPerItem: 16, rowsPerBlock: 16);
+            global::AttentionGen.CompilerServices.AttentionValidation.ValidateCachedForward<global::AttentionGen.Generated.MistralAttentionKernel>(in arguments);
+            global::AttentionGen.CompilerServices.AttentionScheduler.RunCached<global::AttentionGen.Generated.MistralAttentionKernel>(in arguments);
         }
     }
 }
@@ -142,1351 +122,382 @@ namespace AttentionGen.Generated
     using AttentionGen;
     using AttentionGen.CompilerServices;
 
-    /// <summary>Where consecutive key and value rows of one key/value head lie, for the kernels that read them.</summary>
-    file interface IKeyValueRows
-    {
-        /// <summary>Floats from one key row to the next.</summary>
-        static abstract int KeyStride { get; }
-
-        /// <summary>Floats from one value row to the next.</summary>
-        static abstract int ValueStride { get; }
-
-        /// <summary>Whether row blocks copy each register block's keys into consecutive rows before scoring them.</summary>
-        static abstract bool PackKeys { get; }
-    }
-
-    /// <summary>The key and value tensors passed to Forward, in the Bshd layout.</summary>
-    file readonly struct TensorRows : IKeyValueRows
-    {
-        /// <summary>KvHeads · HeadDim: the key/value heads of a token are interleaved.</summary>
-        public static int KeyStride => 1024;
-
-        /// <summary>KvHeads · ValueDim.</summary>
-        public static int ValueStride => 1024;
-
-        /// <summary>True: key rows lie a multiple of 4 KiB apart, where a register block's keys would all compete for one L1 cache set.</summary>
-        public static bool PackKeys => true;
-    }
-
-    /// <summary>A KvCache of floats: each key/value head's slots are consecutive rows of HeadDim and ValueDim floats.</summary>
-    file readonly struct CacheRows : IKeyValueRows
-    {
-        /// <summary>HeadDim.</summary>
-        public static int KeyStride => 128;
-
-        /// <summary>ValueDim.</summary>
-        public static int ValueStride => 128;
-
-        /// <summary>False: consecutive rows need no packing.</summary>
-        public static bool PackKeys => false;
-    }
-
-    /// <summary>The fused attention kernel behind the Forward methods of <see cref="global::Models.MistralAttention"/>.</summary>
+    /// <summary>
+    /// The fused attention kernel behind the Forward methods of <see cref="global::Models.MistralAttention"/>: its configuration as
+    /// constants, and the inner loops whose shape depends on it. The runtime drives them (AttentionGen.CompilerServices: the
+    /// work loops, the row blocks' tiles and online softmax, the KV cache), generic over this struct, so the JIT compiles
+    /// that code once for this kernel with every constant below folded in.
+    /// </summary>
     [GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
     file readonly struct MistralAttentionKernel : IAttentionKernel
     {
-        private const int Heads = 32;
-        private const int KvHeads = 8;
-        private const int HeadDim = 128;
-        private const int ValueDim = 128;
+        public static int Heads => 32;
+        public static int KvHeads => 8;
+        public static int HeadDim => 128;
+        public static int ValueDim => 128;
+        public static AttentionLayout Layout => AttentionLayout.Bshd;
+        public static AttentionMask Mask => AttentionMask.Causal | AttentionMask.SlidingWindow;
+        public static MaskAlignment Alignment => MaskAlignment.BottomRight;
+        public static int WindowLeft => 4095;
+        public static int WindowRight => 0;
+        public static float Scale => 0.088388346f; // 1/sqrt(HeadDim)
+        public static float Softcap => 0.0f; // none
 
-        /// <summary>Query heads per key/value head.</summary>
-        private const int GroupSize = 4;
-
-        /// <summary>The score scale, 1/sqrt(HeadDim).</summary>
-        private const float Scale = 0.088388346f;
-
-        /// <summary>Keys visible before and after the query position.</summary>
-        private const int WindowLeft = 4095, WindowRight = 0;
-
-        /// <summary>Query rows in one work item.</summary>
-        private const int RowsPerItem = 16;
-
-        /// <summary>Keys scored, soft-maxed and accumulated together.</summary>
+        /// <summary>Keys the one-row kernels score, soft-max and accumulate together.</summary>
         private const int KeyTile = 128;
-
-        /// <summary>Floats from one query row of a head to the next (Heads · HeadDim in the Bshd layout).</summary>
-        private const int QueryRowStride = 4096;
-
-        /// <summary>Floats from one output row of a head to the next (Heads · ValueDim in the Bshd layout).</summary>
-        private const int OutputRowStride = 4096;
-
-        /// <summary>Floats in one row's online-softmax state: the output accumulator, the running maximum and the running sum.</summary>
-        private const int StateSize = ValueDim + 2;
-
-        /// <summary>With a KvCache: the most rows (query heads of a group times query positions) one work item takes.</summary>
-        private const int CachedRowsPerItem = 16;
-
-        /// <summary>With a KvCache of halves: the most query rows that read the halves in place, each widening them on its own.</summary>
-        private const int DirectRows = 4;
-
-        /// <summary>With a KvCache of halves: keys per tile widened into scratch, so that a tile of keys and one of values take at most 16 KiB of L1 cache.</summary>
-        private const int CacheTile = 16;
-
-        /// <summary>Runs work items [start, end): each is up to RowsPerItem query rows of one (batch entry, head), or with a KvCache, see ExecuteCached.</summary>
-        public static void Execute(scoped in AttentionArguments arguments, int start, int end)
-        {
-            if (arguments.Cache is not null)
-            {
-                if (AttentionScheduler.UsesRowBlocks(arguments.QueryLength, RowsPerItem))
-                {
-                    ExecuteCachedTiled(in arguments, start, end);
-                }
-                else
-                {
-                    ExecuteCached(in arguments, start, end);
-                }
-
-                return;
-            }
-
-            int batch = arguments.Batch;
-            int queryLength = arguments.QueryLength;
-            int keyLength = arguments.KeyLength;
-            int queryBlocks = (int)(((long)queryLength + RowsPerItem - 1) / RowsPerItem);
-            ref float query = ref MemoryMarshal.GetReference(arguments.Query);
-            ref float key = ref MemoryMarshal.GetReference(arguments.Key);
-            ref float value = ref MemoryMarshal.GetReference(arguments.Value);
-            ref float output = ref MemoryMarshal.GetReference(arguments.Output);
-
-            for (int item = start; item < end; item++)
-            {
-                // Work item -> (batch entry, key/value head, query block, query head of the group), the last varying fastest: the
-                // 4 query heads that share a key/value head, then all its query blocks, run back to back while its keys and
-                // values are in cache.
-                int member = item % GroupSize;
-                int block = item / GroupSize % queryBlocks;
-                int kvHead = item / GroupSize / queryBlocks % KvHeads;
-                int b = item / GroupSize / queryBlocks / KvHeads;
-                int head = kvHead * GroupSize + member;
-                int firstRow = block * RowsPerItem;
-                int rows = Math.Min(RowsPerItem, queryLength - firstRow);
-                int valid = keyLength;
-                long offset = (long)valid - queryLength; // bottom-right: the last query row sits at the last valid key
-                ref float keys = ref Unsafe.Add(ref key, ((nint)b * keyLength * KvHeads + kvHead) * HeadDim);
-                ref float values = ref Unsafe.Add(ref value, ((nint)b * keyLength * KvHeads + kvHead) * ValueDim);
-                nint row = ((nint)b * queryLength + firstRow) * Heads + head;
-                Rows<TensorRows>(ref Unsafe.Add(ref query, row * HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * ValueDim), rows, firstRow + offset, valid);
-            }
-        }
-
-        /// <summary>
-        /// Runs work items [start, end) of a Forward over a KvCache. An item is a chunk of up to CachedRowsPerItem of the rows
-        /// that read one (batch entry, key/value head), GroupSize query heads times queryLength positions, against one of
-        /// arguments.Splits ranges of its keys. Each tile of CacheTile keys is read once for all those rows: in place when the
-        /// cache stores floats, widened into scratch first when it stores halves.
-        /// </summary>
-        private static void ExecuteCached(scoped in AttentionArguments arguments, int start, int end)
-        {
-            KvCache cache = arguments.Cache!;
-            bool half = cache.Precision == KvCachePrecision.Half;
-            int queryLength = arguments.QueryLength;
-            int rowsPerHead = GroupSize * queryLength;
-            int chunks = (rowsPerHead + CachedRowsPerItem - 1) / CachedRowsPerItem;
-            int splits = arguments.Splits;
-            ref float query = ref MemoryMarshal.GetReference(arguments.Query);
-            ref float output = ref MemoryMarshal.GetReference(arguments.Output);
-
-            // Scratch: each row's softmax state (see OnlineSoftmax), then a tile of keys and one of values widened from Half.
-            Span<float> scratch = KernelScratch.Get(CachedRowsPerItem * StateSize + CacheTile * (HeadDim + ValueDim));
-            ref float states = ref MemoryMarshal.GetReference(scratch);
-            ref float wideKeys = ref Unsafe.Add(ref states, CachedRowsPerItem * StateSize);
-            ref float wideValues = ref Unsafe.Add(ref wideKeys, CacheTile * HeadDim);
-
-            for (int item = start; item < end; item++)
-            {
-                // Work item -> (batch entry, key/value head, row chunk, split), the split varying fastest.
-                int split = item % splits;
-                int chunk = item / splits % chunks;
-                int kvHead = item / splits / chunks % KvHeads;
-                int b = item / splits / chunks / KvHeads;
-                KvCacheSegments segments = KvCacheAccess.GetSegments(cache, b);
-                int length = segments.Length;
-                int firstRow = chunk * CachedRowsPerItem;
-                int rows = Math.Min(CachedRowsPerItem, rowsPerHead - firstRow);
-
-                // Up to DirectRows rows over a Half cache (finite values only) read the halves where they are and widen them in
-                // registers (RowHalf), each row on its own. More rows share each tile widened into scratch once.
-                bool direct = half && rows <= DirectRows && Vector128.IsHardwareAccelerated;
-
-                // Row firstRow + r is query position i = (firstRow + r) % queryLength of group member (firstRow + r) / queryLength,
-                // and sits at cache token length - queryLength + i: the last row is the newest token. This split takes an equal
-                // share of the keys that any of the rows sees.
-                int unionFirst = int.MaxValue, unionEnd = 0;
-                for (int r = 0; r < rows; r++)
-                {
-                    OnlineSoftmax.Reset(ref Unsafe.Add(ref states, r * StateSize), ValueDim);
-                    VisibleRange((long)length - queryLength + (firstRow + r) % queryLength, length, out int firstKey, out int endKey);
-                    if (firstKey < endKey)
-                    {
-                        unionFirst = Math.Min(unionFirst, firstKey);
-                        unionEnd = Math.Max(unionEnd, endKey);
-                    }
-                }
-
-                int share = unionFirst < unionEnd ? (unionEnd - unionFirst + splits - 1) / splits : 0;
-                int keyStart = Math.Min(unionEnd, unionFirst + split * share);
-                int keyEnd = Math.Min(unionEnd, keyStart + share);
-                for (int tileStart = keyStart, count; tileStart < keyEnd; tileStart += count)
-                {
-                    // A tile stops where a ring wraps around, so its slots are consecutive. Halves widened into scratch come CacheTile
-                    // keys at a time; floats, and halves read in place, KeyTile keys at a time, which stay in L2 while every row of the
-                    // group reads them: memory is read once per key/value head.
-                    count = segments.Run(tileStart, Math.Min(half && !direct ? CacheTile : KeyTile, keyEnd - tileStart));
-                    int slot = segments.Slot(tileStart);
-                    ref float keys = ref wideKeys;
-                    ref float values = ref wideValues;
-                    ref ushort halfKeys = ref Unsafe.NullRef<ushort>();
-                    ref ushort halfValues = ref Unsafe.NullRef<ushort>();
-                    if (direct)
-                    {
-                        halfKeys = ref KvCacheAccess.HalfKey(cache, b, kvHead, slot);
-                        halfValues = ref KvCacheAccess.HalfValue(cache, b, kvHead, slot);
-                    }
-                    else if (half)
-                    {
-                        KvCacheAccess.WidenKeys(cache, b, kvHead, slot, count, ref wideKeys);
-                        KvCacheAccess.WidenValues(cache, b, kvHead, slot, count, ref wideValues);
-                    }
-                    else
-                    {
-                        keys = ref KvCacheAccess.SingleKey(cache, b, kvHead, slot);
-                        values = ref KvCacheAccess.SingleValue(cache, b, kvHead, slot);
-                    }
-
-                    for (int r = 0; r < rows; r++)
-                    {
-                        int i = (firstRow + r) % queryLength;
-                        VisibleRange((long)length - queryLength + i - tileStart, count, out int firstKey, out int endKey);
-                        if (firstKey < endKey)
-                        {
-                            int head = kvHead * GroupSize + (firstRow + r) / queryLength;
-                            nint queryRow = ((nint)b * queryLength + i) * Heads + head;
-                            ref float state = ref Unsafe.Add(ref states, r * StateSize);
-                            if (direct)
-                            {
-                                RowHalf(ref Unsafe.Add(ref query, queryRow * HeadDim), ref halfKeys, ref halfValues, firstKey, endKey, ref state);
-                            }
-                            else
-                            {
-                                Row(ref Unsafe.Add(ref query, queryRow * HeadDim), ref keys, ref values, HeadDim, ValueDim, firstKey, endKey, ref state);
-                            }
-                        }
-                    }
-                }
-
-                // Normalize into the output, or, when the keys were split, leave this split's partial states for the scheduler to merge.
-                for (int r = 0; r < rows; r++)
-                {
-                    ref float state = ref Unsafe.Add(ref states, r * StateSize);
-                    if (splits == 1)
-                    {
-                        int i = (firstRow + r) % queryLength;
-                        int head = kvHead * GroupSize + (firstRow + r) / queryLength;
-                        nint outputRow = ((nint)b * queryLength + i) * Heads + head;
-                        OnlineSoftmax.Normalize(ref state, ValueDim, ref Unsafe.Add(ref output, outputRow * ValueDim));
-                    }
-                    else
-                    {
-                        int index = ((b * KvHeads + kvHead) * rowsPerHead + firstRow + r) * splits + split;
-                        MemoryMarshal.CreateReadOnlySpan(ref state, StateSize).CopyTo(arguments.Partials.Slice(index * StateSize, StateSize));
-                    }
-                }
-            }
-        }
-
-        /// <summary>
-        /// Runs work items [start, end) of a Forward over a KvCache with many query rows (a prefill): the same items and row-block
-        /// kernels as a Forward over tensors, reading keys and values as consecutive rows (CacheRows): in place from a cache of
-        /// floats, from a staged copy of the head for halves or a wrapped ring. Each entry's queries align with the end of its tokens.
-        /// </summary>
-        private static void ExecuteCachedTiled(scoped in AttentionArguments arguments, int start, int end)
-        {
-            KvCache cache = arguments.Cache!;
-            bool half = cache.Precision == KvCachePrecision.Half;
-            int queryLength = arguments.QueryLength;
-            int queryBlocks = (queryLength + RowsPerItem - 1) / RowsPerItem;
-            ref float query = ref MemoryMarshal.GetReference(arguments.Query);
-            ref float output = ref MemoryMarshal.GetReference(arguments.Output);
-
-            for (int item = start; item < end; item++)
-            {
-                // Work item -> (batch entry, key/value head, query block, query head of the group), as in Execute.
-                int member = item % GroupSize;
-                int block = item / GroupSize % queryBlocks;
-                int kvHead = item / GroupSize / queryBlocks % KvHeads;
-                int b = item / GroupSize / queryBlocks / KvHeads;
-                int head = kvHead * GroupSize + member;
-                int firstRow = block * RowsPerItem;
-                int rows = Math.Min(RowsPerItem, queryLength - firstRow);
-                KvCacheSegments segments = KvCacheAccess.GetSegments(cache, b);
-                int valid = segments.Length;
-                long offset = (long)valid - queryLength; // bottom-right: the last query row is the newest token
-                ref float keys = ref Unsafe.NullRef<float>();
-                ref float values = ref Unsafe.NullRef<float>();
-                if (half || segments.FirstLength != valid)
-                {
-                    // Halves, or a ring whose tokens wrap around: a copy of this head as consecutive floats, made once per thread
-                    // and reused by its next items on the same head.
-                    ReadOnlySpan<float> staged = KvCacheAccess.Stage(cache, b, kvHead);
-                    keys = ref MemoryMarshal.GetReference(staged);
-                    values = ref Unsafe.Add(ref keys, (nint)valid * HeadDim);
-                }
-                else
-                {
-                    keys = ref KvCacheAccess.SingleKey(cache, b, kvHead, segments.FirstSlot);
-                    values = ref KvCacheAccess.SingleValue(cache, b, kvHead, segments.FirstSlot);
-                }
-
-                nint row = ((nint)b * queryLength + firstRow) * Heads + head;
-                Rows<CacheRows>(ref Unsafe.Add(ref query, row * HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * ValueDim), rows, firstRow + offset, valid);
-            }
-        }
-
-        /// <summary>
-        /// Computes <paramref name="rows"/> consecutive query rows of one (batch entry, head), the first at key position
-        /// <paramref name="position"/>: on the widest row-block kernel whose lanes they fill at least half, else one row at a
-        /// time (decoding a single token, say). IsHardwareAccelerated is a JIT-time constant, so only the chosen paths are compiled.
-        /// </summary>
-        private static void Rows<TRows>(ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid)
-            where TRows : struct, IKeyValueRows
-        {
-            if (Vector512.IsHardwareAccelerated && rows >= 8)
-            {
-                BlockVector512<TRows>(ref query, ref keys, ref values, ref output, rows, position, valid);
-                return;
-            }
-
-            if (Vector256.IsHardwareAccelerated && rows >= 4)
-            {
-                for (int r = 0; r < rows; r += 8)
-                {
-                    BlockVector256<TRows>(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride), Math.Min(8, rows - r), position + r, valid);
-                }
-                return;
-            }
-
-            if (Vector128.IsHardwareAccelerated && rows >= 2)
-            {
-                for (int r = 0; r < rows; r += 4)
-                {
-                    BlockVector128<TRows>(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride), Math.Min(4, rows - r), position + r, valid);
-                }
-                return;
-            }
-
-            Span<float> rowState = stackalloc float[StateSize];
-            ref float state = ref MemoryMarshal.GetReference(rowState);
-            for (int r = 0; r < rows; r++)
-            {
-                VisibleRange(position + r, valid, out int firstKey, out int endKey);
-                OnlineSoftmax.Reset(ref state, ValueDim);
-                Row(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, TRows.KeyStride, TRows.ValueStride, firstKey, endKey, ref state);
-                OnlineSoftmax.Normalize(ref state, ValueDim, ref Unsafe.Add(ref output, (nint)r * OutputRowStride));
-            }
-        }
 
         /// <summary>
         /// The keys a row at key position p sees, j with j &lt;= p and p - WindowLeft &lt;= j &lt;= p + WindowRight and j &lt; keyLength: one interval
         /// [firstKey, endKey), empty when the row sees nothing. Keys outside it are never read.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void VisibleRange(long position, int valid, out int firstKey, out int endKey)
+        public static void VisibleRange(long position, int valid, out int firstKey, out int endKey)
         {
             firstKey = (int)Math.Clamp(position - WindowLeft, 0, valid);
             endKey = (int)Math.Clamp(position + 1, 0, valid);
         }
 
         /// <summary>
-        /// Up to 16 query rows at once on Vector512, one row per lane. Per tile of keys: Q·Kᵀ as 16-key register blocks,
-        /// the online softmax lane by lane, and P·V accumulated into the block's output, which lives transposed in scratch.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void BlockVector512<TRows>(ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid)
-            where TRows : struct, IKeyValueRows
-        {
-            // Scratch: the scaled queries transposed [HeadDim][16], one tile of scores or probabilities [KeyTile][16], the
-            // output accumulators [ValueDim][16], and 16 packed key rows [16][HeadDim].
-            // Where key rows lie a multiple of 4 KiB apart (TRows.PackKeys), a register block's keys would all compete for one
-            // L1 cache set, so each block's keys are copied into consecutive rows first.
-            Span<float> scratch = KernelScratch.Get((HeadDim + KeyTile + ValueDim) * 16 + 16 * HeadDim);
-            ref float qT = ref MemoryMarshal.GetReference(scratch);
-            ref float sT = ref Unsafe.Add(ref qT, HeadDim * 16);
-            ref float oT = ref Unsafe.Add(ref sT, KeyTile * 16);
-            ref float packedKeys = ref Unsafe.Add(ref oT, ValueDim * 16);
-            scratch.Slice((HeadDim + KeyTile) * 16, ValueDim * 16).Clear();
-
-            // Transpose the rows into lanes, scaled, and find each row's visible keys. Lanes past the last row repeat it;
-            // their results are never stored.
-            Span<int> firstKeys = stackalloc int[16];
-            Span<int> endKeys = stackalloc int[16];
-            int unionFirst = int.MaxValue, unionEnd = 0, sharedFirst = 0, sharedEnd = int.MaxValue;
-            for (int r = 0; r < 16; r++)
-            {
-                int source = Math.Min(r, rows - 1);
-                ref float q = ref Unsafe.Add(ref query, (nint)source * QueryRowStride);
-                for (int d = 0; d < HeadDim; d++)
-                {
-                    Unsafe.Add(ref qT, d * 16 + r) = Unsafe.Add(ref q, d) * Scale;
-                }
-
-                VisibleRange(position + source, valid, out int firstKey, out int endKey);
-                firstKeys[r] = firstKey;
-                endKeys[r] = endKey;
-                sharedFirst = Math.Max(sharedFirst, firstKey);
-                sharedEnd = Math.Min(sharedEnd, endKey);
-                if (firstKey < endKey)
-                {
-                    unionFirst = Math.Min(unionFirst, firstKey);
-                    unionEnd = Math.Max(unionEnd, endKey);
-                }
-            }
-
-            Vector512<int> first = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(firstKeys));
-            Vector512<int> end = Vector512.LoadUnsafe(ref MemoryMarshal.GetReference(endKeys));
-            Vector512<float> rowMax = Vector512.Create(float.NegativeInfinity);
-            Vector512<float> rowSum = Vector512<float>.Zero;
-
-            // Walk the keys that any row sees; keys no row sees are never read.
-            for (int tileStart = unionFirst; tileStart < unionEnd; tileStart += KeyTile)
-            {
-                int count = Math.Min(KeyTile, unionEnd - tileStart);
-
-                // Scores: s = (scale · q) · k for every row and key of the tile, 16 keys per register block.
-                int c = 0;
-                for (; c + 16 <= count; c += 16)
-                {
-                    if (TRows.PackKeys)
-                    {
-                        KernelMath.CopyRows(ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), TRows.KeyStride, ref packedKeys, 16, HeadDim);
-                        ScoreKeysVector512<TRows>(ref qT, ref packedKeys, ref Unsafe.Add(ref sT, c * 16));
-                    }
-                    else
-                    {
-                        ScoreKeysVector512<TRows>(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 16));
-                    }
-                }
-                for (; c < count; c++)
-                {
-                    ScoreKeyVector512(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 16));
-                }
-
-                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane, and the
-                // keys every row sees, [seenFirst, seenEnd).
-                bool partial = false;
-                int seenFirst = sharedFirst, seenEnd = sharedEnd;
-
-                // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys outside a
-                // row's own range get -infinity in its lane. Tiles that every row sees whole skip this.
-                if (tileStart < sharedFirst || tileStart + count > sharedEnd)
-                {
-                    partial = true;
-                    for (c = 0; c < count; c++)
-                    {
-                        Vector512<int> keyIndex = Vector512.Create(tileStart + c);
-                        Vector512<float> visible = (Vector512.GreaterThanOrEqual(keyIndex, first) & Vector512.LessThan(keyIndex, end)).AsSingle();
-                        Vector512.ConditionalSelect(visible, Vector512.LoadUnsafe(ref sT, (nuint)(c * 16)), Vector512.Create(float.NegativeInfinity)).StoreUnsafe(ref sT, (nuint)(c * 16));
-                    }
-                }
-
-                // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by which
-                // the running sum and the accumulators shrink when it grows (exactly 1 when it does not).
-                Vector512<float> tileMax = Vector512.LoadUnsafe(ref sT);
-                for (c = 1; c < count; c++)
-                {
-                    tileMax = Vector512.MaxNative(tileMax, Vector512.LoadUnsafe(ref sT, (nuint)(c * 16)));
-                }
-                Vector512<float> newMax = Vector512.MaxNative(rowMax, tileMax);
-                // A lane that has seen only masked keys still has a maximum of -infinity; exp is taken against 0 there, so its
-                // probabilities are 0 rather than NaN.
-                Vector512<float> shift = Vector512.ConditionalSelect(Vector512.Equals(newMax, Vector512.Create(float.NegativeInfinity)), Vector512<float>.Zero, newMax);
-                Vector512<float> correction = KernelMath.Exp(rowMax - shift);
-                rowMax = newMax;
-
-                // Probabilities p = exp(s - max), written over the scores.
-                Vector512<float> tileSum = Vector512<float>.Zero;
-                for (c = 0; c < count; c++)
-                {
-                    Vector512<float> p = KernelMath.Exp(Vector512.LoadUnsafe(ref sT, (nuint)(c * 16)) - shift);
-                    p.StoreUnsafe(ref sT, (nuint)(c * 16));
-                    tileSum += p;
-                }
-                rowSum = Vector512.MultiplyAddEstimate(rowSum, correction, tileSum);
-
-                // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
-                // and add this tile's probabilities times its values.
-                bool rescale = !Vector512.EqualsAll(correction, Vector512<float>.One);
-                ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
-                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where a value of a key some row does not see is infinite or NaN
-                // (rare, and checked only on such tiles, only for those keys), add only the weights that are not 0.
-                if (partial && MaskedValues.AnyNonFinite(ref values, TRows.ValueStride, ValueDim, tileStart, tileStart + count, seenFirst, seenEnd))
-                {
-                    AccumulateVector512<TRows>(ref sT, 0, ref tileValues, ref oT, rescale, correction);
-                    MaskedValues.AccumulateNonZero(ref sT, 16, count, ref tileValues, TRows.ValueStride, ValueDim, ref oT);
-                }
-                else
-                {
-                    AccumulateVector512<TRows>(ref sT, count, ref tileValues, ref oT, rescale, correction);
-                }
-            }
-
-            // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
-            // written as zeros.
-            Span<float> inverses = stackalloc float[16];
-            Vector512.ConditionalSelect(Vector512.Equals(rowSum, Vector512<float>.Zero), Vector512<float>.Zero, Vector512<float>.One / rowSum).StoreUnsafe(ref MemoryMarshal.GetReference(inverses));
-            for (int r = 0; r < rows; r++)
-            {
-                ref float o = ref Unsafe.Add(ref output, (nint)r * OutputRowStride);
-                float inverse = inverses[r];
-                for (int dv = 0; dv < ValueDim; dv++)
-                {
-                    Unsafe.Add(ref o, dv) = Unsafe.Add(ref oT, dv * 16 + r) * inverse;
-                }
-            }
-        }
-
-        /// <summary>
-        /// Scores 16 keys against the block's rows: 16 accumulators, one per key, each a Vector512 of rows.
-        /// Each step loads one query element for every row and multiplies it by the same element of each key, broadcast.
-        /// The keys are consecutive rows of HeadDim floats when TRows packs them, else rows TRows.KeyStride floats apart.
+        /// Q·Kᵀ on a 32-register file (AVX-512, or Arm64): 16 keys, <paramref name="stride"/> floats apart, against the block's rows, in 16
+        /// accumulators, one per key, each a vector of rows. Each step loads one query element for every row and multiplies it
+        /// by the same element of each key, broadcast.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void ScoreKeysVector512<TRows>(ref float qT, ref float k, ref float sT)
-            where TRows : struct, IKeyValueRows
+        public static void ScoreKeys16<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
+            where TSimd : struct, ISimd<TVector>
+            where TVector : struct
         {
-            const int packedStride = HeadDim;
-            int stride = TRows.PackKeys ? packedStride : TRows.KeyStride; // a JIT-time constant
-            Vector512<float> s0 = Vector512<float>.Zero;
-            Vector512<float> s1 = Vector512<float>.Zero;
-            Vector512<float> s2 = Vector512<float>.Zero;
-            Vector512<float> s3 = Vector512<float>.Zero;
-            Vector512<float> s4 = Vector512<float>.Zero;
-            Vector512<float> s5 = Vector512<float>.Zero;
-            Vector512<float> s6 = Vector512<float>.Zero;
-            Vector512<float> s7 = Vector512<float>.Zero;
-            Vector512<float> s8 = Vector512<float>.Zero;
-            Vector512<float> s9 = Vector512<float>.Zero;
-            Vector512<float> s10 = Vector512<float>.Zero;
-            Vector512<float> s11 = Vector512<float>.Zero;
-            Vector512<float> s12 = Vector512<float>.Zero;
-            Vector512<float> s13 = Vector512<float>.Zero;
-            Vector512<float> s14 = Vector512<float>.Zero;
-            Vector512<float> s15 = Vector512<float>.Zero;
+            TVector s0 = TSimd.Zero;
+            TVector s1 = TSimd.Zero;
+            TVector s2 = TSimd.Zero;
+            TVector s3 = TSimd.Zero;
+            TVector s4 = TSimd.Zero;
+            TVector s5 = TSimd.Zero;
+            TVector s6 = TSimd.Zero;
+            TVector s7 = TSimd.Zero;
+            TVector s8 = TSimd.Zero;
+            TVector s9 = TSimd.Zero;
+            TVector s10 = TSimd.Zero;
+            TVector s11 = TSimd.Zero;
+            TVector s12 = TSimd.Zero;
+            TVector s13 = TSimd.Zero;
+            TVector s14 = TSimd.Zero;
+            TVector s15 = TSimd.Zero;
             for (int d = 0; d < HeadDim; d++)
             {
-                Vector512<float> q = Vector512.LoadUnsafe(ref qT, (nuint)(d * 16));
-                s0 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + stride)), s1);
-                s2 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 2 * stride)), s2);
-                s3 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 3 * stride)), s3);
-                s4 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 4 * stride)), s4);
-                s5 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 5 * stride)), s5);
-                s6 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 6 * stride)), s6);
-                s7 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 7 * stride)), s7);
-                s8 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 8 * stride)), s8);
-                s9 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 9 * stride)), s9);
-                s10 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 10 * stride)), s10);
-                s11 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 11 * stride)), s11);
-                s12 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 12 * stride)), s12);
-                s13 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 13 * stride)), s13);
-                s14 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 14 * stride)), s14);
-                s15 = Vector512.MultiplyAddEstimate(q, Vector512.Create(Unsafe.Add(ref k, d + 15 * stride)), s15);
+                TVector q = TSimd.Load(ref qT, (nuint)(d * TSimd.Count));
+                s0 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + stride)), s1);
+                s2 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 2 * stride)), s2);
+                s3 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 3 * stride)), s3);
+                s4 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 4 * stride)), s4);
+                s5 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 5 * stride)), s5);
+                s6 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 6 * stride)), s6);
+                s7 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 7 * stride)), s7);
+                s8 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 8 * stride)), s8);
+                s9 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 9 * stride)), s9);
+                s10 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 10 * stride)), s10);
+                s11 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 11 * stride)), s11);
+                s12 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 12 * stride)), s12);
+                s13 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 13 * stride)), s13);
+                s14 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 14 * stride)), s14);
+                s15 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 15 * stride)), s15);
             }
-            s0.StoreUnsafe(ref sT);
-            s1.StoreUnsafe(ref sT, 16);
-            s2.StoreUnsafe(ref sT, 32);
-            s3.StoreUnsafe(ref sT, 48);
-            s4.StoreUnsafe(ref sT, 64);
-            s5.StoreUnsafe(ref sT, 80);
-            s6.StoreUnsafe(ref sT, 96);
-            s7.StoreUnsafe(ref sT, 112);
-            s8.StoreUnsafe(ref sT, 128);
-            s9.StoreUnsafe(ref sT, 144);
-            s10.StoreUnsafe(ref sT, 160);
-            s11.StoreUnsafe(ref sT, 176);
-            s12.StoreUnsafe(ref sT, 192);
-            s13.StoreUnsafe(ref sT, 208);
-            s14.StoreUnsafe(ref sT, 224);
-            s15.StoreUnsafe(ref sT, 240);
-        }
-
-        /// <summary>Scores one key against the block's rows, in 4 independent chains of fused multiply-adds.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void ScoreKeyVector512(ref float qT, ref float k, ref float sT)
-        {
-            Vector512<float> s0 = Vector512<float>.Zero;
-            Vector512<float> s1 = Vector512<float>.Zero;
-            Vector512<float> s2 = Vector512<float>.Zero;
-            Vector512<float> s3 = Vector512<float>.Zero;
-            for (int d = 0; d < 128; d += 4)
-            {
-                s0 = Vector512.MultiplyAddEstimate(Vector512.LoadUnsafe(ref qT, (nuint)((d) * 16)), Vector512.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector512.MultiplyAddEstimate(Vector512.LoadUnsafe(ref qT, (nuint)((d + 1) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 1)), s1);
-                s2 = Vector512.MultiplyAddEstimate(Vector512.LoadUnsafe(ref qT, (nuint)((d + 2) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 2)), s2);
-                s3 = Vector512.MultiplyAddEstimate(Vector512.LoadUnsafe(ref qT, (nuint)((d + 3) * 16)), Vector512.Create(Unsafe.Add(ref k, d + 3)), s3);
-            }
-            ((s0 + s1) + (s2 + s3)).StoreUnsafe(ref sT);
+            TSimd.Store(s0, ref sT, 0);
+            TSimd.Store(s1, ref sT, (nuint)TSimd.Count);
+            TSimd.Store(s2, ref sT, (nuint)(2 * TSimd.Count));
+            TSimd.Store(s3, ref sT, (nuint)(3 * TSimd.Count));
+            TSimd.Store(s4, ref sT, (nuint)(4 * TSimd.Count));
+            TSimd.Store(s5, ref sT, (nuint)(5 * TSimd.Count));
+            TSimd.Store(s6, ref sT, (nuint)(6 * TSimd.Count));
+            TSimd.Store(s7, ref sT, (nuint)(7 * TSimd.Count));
+            TSimd.Store(s8, ref sT, (nuint)(8 * TSimd.Count));
+            TSimd.Store(s9, ref sT, (nuint)(9 * TSimd.Count));
+            TSimd.Store(s10, ref sT, (nuint)(10 * TSimd.Count));
+            TSimd.Store(s11, ref sT, (nuint)(11 * TSimd.Count));
+            TSimd.Store(s12, ref sT, (nuint)(12 * TSimd.Count));
+            TSimd.Store(s13, ref sT, (nuint)(13 * TSimd.Count));
+            TSimd.Store(s14, ref sT, (nuint)(14 * TSimd.Count));
+            TSimd.Store(s15, ref sT, (nuint)(15 * TSimd.Count));
         }
 
         /// <summary>
-        /// Rescales the block's output accumulators by <paramref name="correction"/> when <paramref name="rescale"/> is set,
-        /// and adds P·V for <paramref name="count"/> keys, 16 value elements at a time: 16 accumulators, each one
-        /// value element across the block's rows.
+        /// Q·Kᵀ on a 16-register file (AVX2, AVX or SSE): 12 keys, <paramref name="stride"/> floats apart, against the block's rows, in 12
+        /// accumulators, one per key, each a vector of rows. Each step loads one query element for every row and multiplies it
+        /// by the same element of each key, broadcast.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void AccumulateVector512<TRows>(ref float pT, int count, ref float v, ref float oT, bool rescale, Vector512<float> correction)
-            where TRows : struct, IKeyValueRows
+        public static void ScoreKeys12<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
+            where TSimd : struct, ISimd<TVector>
+            where TVector : struct
+        {
+            TVector s0 = TSimd.Zero;
+            TVector s1 = TSimd.Zero;
+            TVector s2 = TSimd.Zero;
+            TVector s3 = TSimd.Zero;
+            TVector s4 = TSimd.Zero;
+            TVector s5 = TSimd.Zero;
+            TVector s6 = TSimd.Zero;
+            TVector s7 = TSimd.Zero;
+            TVector s8 = TSimd.Zero;
+            TVector s9 = TSimd.Zero;
+            TVector s10 = TSimd.Zero;
+            TVector s11 = TSimd.Zero;
+            for (int d = 0; d < HeadDim; d++)
+            {
+                TVector q = TSimd.Load(ref qT, (nuint)(d * TSimd.Count));
+                s0 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + stride)), s1);
+                s2 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 2 * stride)), s2);
+                s3 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 3 * stride)), s3);
+                s4 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 4 * stride)), s4);
+                s5 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 5 * stride)), s5);
+                s6 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 6 * stride)), s6);
+                s7 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 7 * stride)), s7);
+                s8 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 8 * stride)), s8);
+                s9 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 9 * stride)), s9);
+                s10 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 10 * stride)), s10);
+                s11 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 11 * stride)), s11);
+            }
+            TSimd.Store(s0, ref sT, 0);
+            TSimd.Store(s1, ref sT, (nuint)TSimd.Count);
+            TSimd.Store(s2, ref sT, (nuint)(2 * TSimd.Count));
+            TSimd.Store(s3, ref sT, (nuint)(3 * TSimd.Count));
+            TSimd.Store(s4, ref sT, (nuint)(4 * TSimd.Count));
+            TSimd.Store(s5, ref sT, (nuint)(5 * TSimd.Count));
+            TSimd.Store(s6, ref sT, (nuint)(6 * TSimd.Count));
+            TSimd.Store(s7, ref sT, (nuint)(7 * TSimd.Count));
+            TSimd.Store(s8, ref sT, (nuint)(8 * TSimd.Count));
+            TSimd.Store(s9, ref sT, (nuint)(9 * TSimd.Count));
+            TSimd.Store(s10, ref sT, (nuint)(10 * TSimd.Count));
+            TSimd.Store(s11, ref sT, (nuint)(11 * TSimd.Count));
+        }
+
+        /// <summary>Q·Kᵀ for one key against the block's rows, in 4 independent chains of fused multiply-adds.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void ScoreKey<TSimd, TVector>(ref float qT, ref float k, ref float sT)
+            where TSimd : struct, ISimd<TVector>
+            where TVector : struct
+        {
+            TVector s0 = TSimd.Zero;
+            TVector s1 = TSimd.Zero;
+            TVector s2 = TSimd.Zero;
+            TVector s3 = TSimd.Zero;
+            for (int d = 0; d < 128; d += 4)
+            {
+                s0 = TSimd.MultiplyAdd(TSimd.Load(ref qT, (nuint)((d) * TSimd.Count)), TSimd.Create(Unsafe.Add(ref k, d)), s0);
+                s1 = TSimd.MultiplyAdd(TSimd.Load(ref qT, (nuint)((d + 1) * TSimd.Count)), TSimd.Create(Unsafe.Add(ref k, d + 1)), s1);
+                s2 = TSimd.MultiplyAdd(TSimd.Load(ref qT, (nuint)((d + 2) * TSimd.Count)), TSimd.Create(Unsafe.Add(ref k, d + 2)), s2);
+                s3 = TSimd.MultiplyAdd(TSimd.Load(ref qT, (nuint)((d + 3) * TSimd.Count)), TSimd.Create(Unsafe.Add(ref k, d + 3)), s3);
+            }
+            TSimd.Store(TSimd.Add(TSimd.Add(s0, s1), TSimd.Add(s2, s3)), ref sT, 0);
+        }
+
+        /// <summary>
+        /// P·V on a 32-register file: rescales the block's output accumulators by <paramref name="correction"/> when
+        /// <paramref name="rescale"/> is set, then adds <paramref name="count"/> keys' probabilities times their values, 16 value
+        /// elements at a time: 16 accumulators, each one value element across the block's rows.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static void Accumulate16<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction)
+            where TSimd : struct, ISimd<TVector>
+            where TVector : struct
         {
             for (int dv = 0; dv < 128; dv += 16)
             {
-                ref float o = ref Unsafe.Add(ref oT, dv * 16);
-                Vector512<float> a0 = Vector512.LoadUnsafe(ref o);
-                Vector512<float> a1 = Vector512.LoadUnsafe(ref o, 16);
-                Vector512<float> a2 = Vector512.LoadUnsafe(ref o, 32);
-                Vector512<float> a3 = Vector512.LoadUnsafe(ref o, 48);
-                Vector512<float> a4 = Vector512.LoadUnsafe(ref o, 64);
-                Vector512<float> a5 = Vector512.LoadUnsafe(ref o, 80);
-                Vector512<float> a6 = Vector512.LoadUnsafe(ref o, 96);
-                Vector512<float> a7 = Vector512.LoadUnsafe(ref o, 112);
-                Vector512<float> a8 = Vector512.LoadUnsafe(ref o, 128);
-                Vector512<float> a9 = Vector512.LoadUnsafe(ref o, 144);
-                Vector512<float> a10 = Vector512.LoadUnsafe(ref o, 160);
-                Vector512<float> a11 = Vector512.LoadUnsafe(ref o, 176);
-                Vector512<float> a12 = Vector512.LoadUnsafe(ref o, 192);
-                Vector512<float> a13 = Vector512.LoadUnsafe(ref o, 208);
-                Vector512<float> a14 = Vector512.LoadUnsafe(ref o, 224);
-                Vector512<float> a15 = Vector512.LoadUnsafe(ref o, 240);
+                ref float o = ref Unsafe.Add(ref oT, dv * TSimd.Count);
+                TVector a0 = TSimd.Load(ref o, 0);
+                TVector a1 = TSimd.Load(ref o, (nuint)TSimd.Count);
+                TVector a2 = TSimd.Load(ref o, (nuint)(2 * TSimd.Count));
+                TVector a3 = TSimd.Load(ref o, (nuint)(3 * TSimd.Count));
+                TVector a4 = TSimd.Load(ref o, (nuint)(4 * TSimd.Count));
+                TVector a5 = TSimd.Load(ref o, (nuint)(5 * TSimd.Count));
+                TVector a6 = TSimd.Load(ref o, (nuint)(6 * TSimd.Count));
+                TVector a7 = TSimd.Load(ref o, (nuint)(7 * TSimd.Count));
+                TVector a8 = TSimd.Load(ref o, (nuint)(8 * TSimd.Count));
+                TVector a9 = TSimd.Load(ref o, (nuint)(9 * TSimd.Count));
+                TVector a10 = TSimd.Load(ref o, (nuint)(10 * TSimd.Count));
+                TVector a11 = TSimd.Load(ref o, (nuint)(11 * TSimd.Count));
+                TVector a12 = TSimd.Load(ref o, (nuint)(12 * TSimd.Count));
+                TVector a13 = TSimd.Load(ref o, (nuint)(13 * TSimd.Count));
+                TVector a14 = TSimd.Load(ref o, (nuint)(14 * TSimd.Count));
+                TVector a15 = TSimd.Load(ref o, (nuint)(15 * TSimd.Count));
                 if (rescale)
                 {
-                    a0 *= correction;
-                    a1 *= correction;
-                    a2 *= correction;
-                    a3 *= correction;
-                    a4 *= correction;
-                    a5 *= correction;
-                    a6 *= correction;
-                    a7 *= correction;
-                    a8 *= correction;
-                    a9 *= correction;
-                    a10 *= correction;
-                    a11 *= correction;
-                    a12 *= correction;
-                    a13 *= correction;
-                    a14 *= correction;
-                    a15 *= correction;
+                    a0 = TSimd.Multiply(a0, correction);
+                    a1 = TSimd.Multiply(a1, correction);
+                    a2 = TSimd.Multiply(a2, correction);
+                    a3 = TSimd.Multiply(a3, correction);
+                    a4 = TSimd.Multiply(a4, correction);
+                    a5 = TSimd.Multiply(a5, correction);
+                    a6 = TSimd.Multiply(a6, correction);
+                    a7 = TSimd.Multiply(a7, correction);
+                    a8 = TSimd.Multiply(a8, correction);
+                    a9 = TSimd.Multiply(a9, correction);
+                    a10 = TSimd.Multiply(a10, correction);
+                    a11 = TSimd.Multiply(a11, correction);
+                    a12 = TSimd.Multiply(a12, correction);
+                    a13 = TSimd.Multiply(a13, correction);
+                    a14 = TSimd.Multiply(a14, correction);
+                    a15 = TSimd.Multiply(a15, correction);
                 }
                 ref float vRow = ref Unsafe.Add(ref v, dv);
                 for (int c = 0; c < count; c++)
                 {
-                    Vector512<float> p = Vector512.LoadUnsafe(ref pT, (nuint)(c * 16));
-                    a0 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 0)), a0);
-                    a1 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 1)), a1);
-                    a2 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 2)), a2);
-                    a3 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 3)), a3);
-                    a4 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 4)), a4);
-                    a5 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 5)), a5);
-                    a6 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 6)), a6);
-                    a7 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 7)), a7);
-                    a8 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 8)), a8);
-                    a9 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 9)), a9);
-                    a10 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 10)), a10);
-                    a11 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 11)), a11);
-                    a12 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 12)), a12);
-                    a13 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 13)), a13);
-                    a14 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 14)), a14);
-                    a15 = Vector512.MultiplyAddEstimate(p, Vector512.Create(Unsafe.Add(ref vRow, 15)), a15);
-                    vRow = ref Unsafe.Add(ref vRow, TRows.ValueStride);
+                    TVector p = TSimd.Load(ref pT, (nuint)(c * TSimd.Count));
+                    a0 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a4 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 4)), a4);
+                    a5 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 5)), a5);
+                    a6 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 6)), a6);
+                    a7 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 7)), a7);
+                    a8 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 8)), a8);
+                    a9 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 9)), a9);
+                    a10 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 10)), a10);
+                    a11 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 11)), a11);
+                    a12 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 12)), a12);
+                    a13 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 13)), a13);
+                    a14 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 14)), a14);
+                    a15 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 15)), a15);
+                    vRow = ref Unsafe.Add(ref vRow, valueStride);
                 }
-                a0.StoreUnsafe(ref o);
-                a1.StoreUnsafe(ref o, 16);
-                a2.StoreUnsafe(ref o, 32);
-                a3.StoreUnsafe(ref o, 48);
-                a4.StoreUnsafe(ref o, 64);
-                a5.StoreUnsafe(ref o, 80);
-                a6.StoreUnsafe(ref o, 96);
-                a7.StoreUnsafe(ref o, 112);
-                a8.StoreUnsafe(ref o, 128);
-                a9.StoreUnsafe(ref o, 144);
-                a10.StoreUnsafe(ref o, 160);
-                a11.StoreUnsafe(ref o, 176);
-                a12.StoreUnsafe(ref o, 192);
-                a13.StoreUnsafe(ref o, 208);
-                a14.StoreUnsafe(ref o, 224);
-                a15.StoreUnsafe(ref o, 240);
+                TSimd.Store(a0, ref o, 0);
+                TSimd.Store(a1, ref o, (nuint)TSimd.Count);
+                TSimd.Store(a2, ref o, (nuint)(2 * TSimd.Count));
+                TSimd.Store(a3, ref o, (nuint)(3 * TSimd.Count));
+                TSimd.Store(a4, ref o, (nuint)(4 * TSimd.Count));
+                TSimd.Store(a5, ref o, (nuint)(5 * TSimd.Count));
+                TSimd.Store(a6, ref o, (nuint)(6 * TSimd.Count));
+                TSimd.Store(a7, ref o, (nuint)(7 * TSimd.Count));
+                TSimd.Store(a8, ref o, (nuint)(8 * TSimd.Count));
+                TSimd.Store(a9, ref o, (nuint)(9 * TSimd.Count));
+                TSimd.Store(a10, ref o, (nuint)(10 * TSimd.Count));
+                TSimd.Store(a11, ref o, (nuint)(11 * TSimd.Count));
+                TSimd.Store(a12, ref o, (nuint)(12 * TSimd.Count));
+                TSimd.Store(a13, ref o, (nuint)(13 * TSimd.Count));
+                TSimd.Store(a14, ref o, (nuint)(14 * TSimd.Count));
+                TSimd.Store(a15, ref o, (nuint)(15 * TSimd.Count));
             }
         }
 
         /// <summary>
-        /// Up to 8 query rows at once on Vector256, one row per lane. Per tile of keys: Q·Kᵀ as 12-key register blocks,
-        /// the online softmax lane by lane, and P·V accumulated into the block's output, which lives transposed in scratch.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void BlockVector256<TRows>(ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid)
-            where TRows : struct, IKeyValueRows
-        {
-            // Scratch: the scaled queries transposed [HeadDim][8], one tile of scores or probabilities [KeyTile][8], the
-            // output accumulators [ValueDim][8], and 12 packed key rows [12][HeadDim].
-            // Where key rows lie a multiple of 4 KiB apart (TRows.PackKeys), a register block's keys would all compete for one
-            // L1 cache set, so each block's keys are copied into consecutive rows first.
-            Span<float> scratch = KernelScratch.Get((HeadDim + KeyTile + ValueDim) * 8 + 12 * HeadDim);
-            ref float qT = ref MemoryMarshal.GetReference(scratch);
-            ref float sT = ref Unsafe.Add(ref qT, HeadDim * 8);
-            ref float oT = ref Unsafe.Add(ref sT, KeyTile * 8);
-            ref float packedKeys = ref Unsafe.Add(ref oT, ValueDim * 8);
-            scratch.Slice((HeadDim + KeyTile) * 8, ValueDim * 8).Clear();
-
-            // Transpose the rows into lanes, scaled, and find each row's visible keys. Lanes past the last row repeat it;
-            // their results are never stored.
-            Span<int> firstKeys = stackalloc int[8];
-            Span<int> endKeys = stackalloc int[8];
-            int unionFirst = int.MaxValue, unionEnd = 0, sharedFirst = 0, sharedEnd = int.MaxValue;
-            for (int r = 0; r < 8; r++)
-            {
-                int source = Math.Min(r, rows - 1);
-                ref float q = ref Unsafe.Add(ref query, (nint)source * QueryRowStride);
-                for (int d = 0; d < HeadDim; d++)
-                {
-                    Unsafe.Add(ref qT, d * 8 + r) = Unsafe.Add(ref q, d) * Scale;
-                }
-
-                VisibleRange(position + source, valid, out int firstKey, out int endKey);
-                firstKeys[r] = firstKey;
-                endKeys[r] = endKey;
-                sharedFirst = Math.Max(sharedFirst, firstKey);
-                sharedEnd = Math.Min(sharedEnd, endKey);
-                if (firstKey < endKey)
-                {
-                    unionFirst = Math.Min(unionFirst, firstKey);
-                    unionEnd = Math.Max(unionEnd, endKey);
-                }
-            }
-
-            Vector256<int> first = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(firstKeys));
-            Vector256<int> end = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(endKeys));
-            Vector256<float> rowMax = Vector256.Create(float.NegativeInfinity);
-            Vector256<float> rowSum = Vector256<float>.Zero;
-
-            // Walk the keys that any row sees; keys no row sees are never read.
-            for (int tileStart = unionFirst; tileStart < unionEnd; tileStart += KeyTile)
-            {
-                int count = Math.Min(KeyTile, unionEnd - tileStart);
-
-                // Scores: s = (scale · q) · k for every row and key of the tile, 12 keys per register block.
-                int c = 0;
-                for (; c + 12 <= count; c += 12)
-                {
-                    if (TRows.PackKeys)
-                    {
-                        KernelMath.CopyRows(ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), TRows.KeyStride, ref packedKeys, 12, HeadDim);
-                        ScoreKeysVector256<TRows>(ref qT, ref packedKeys, ref Unsafe.Add(ref sT, c * 8));
-                    }
-                    else
-                    {
-                        ScoreKeysVector256<TRows>(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 8));
-                    }
-                }
-                for (; c < count; c++)
-                {
-                    ScoreKeyVector256(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 8));
-                }
-
-                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane, and the
-                // keys every row sees, [seenFirst, seenEnd).
-                bool partial = false;
-                int seenFirst = sharedFirst, seenEnd = sharedEnd;
-
-                // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys outside a
-                // row's own range get -infinity in its lane. Tiles that every row sees whole skip this.
-                if (tileStart < sharedFirst || tileStart + count > sharedEnd)
-                {
-                    partial = true;
-                    for (c = 0; c < count; c++)
-                    {
-                        Vector256<int> keyIndex = Vector256.Create(tileStart + c);
-                        Vector256<float> visible = (Vector256.GreaterThanOrEqual(keyIndex, first) & Vector256.LessThan(keyIndex, end)).AsSingle();
-                        Vector256.ConditionalSelect(visible, Vector256.LoadUnsafe(ref sT, (nuint)(c * 8)), Vector256.Create(float.NegativeInfinity)).StoreUnsafe(ref sT, (nuint)(c * 8));
-                    }
-                }
-
-                // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by which
-                // the running sum and the accumulators shrink when it grows (exactly 1 when it does not).
-                Vector256<float> tileMax = Vector256.LoadUnsafe(ref sT);
-                for (c = 1; c < count; c++)
-                {
-                    tileMax = Vector256.MaxNative(tileMax, Vector256.LoadUnsafe(ref sT, (nuint)(c * 8)));
-                }
-                Vector256<float> newMax = Vector256.MaxNative(rowMax, tileMax);
-                // A lane that has seen only masked keys still has a maximum of -infinity; exp is taken against 0 there, so its
-                // probabilities are 0 rather than NaN.
-                Vector256<float> shift = Vector256.ConditionalSelect(Vector256.Equals(newMax, Vector256.Create(float.NegativeInfinity)), Vector256<float>.Zero, newMax);
-                Vector256<float> correction = KernelMath.Exp(rowMax - shift);
-                rowMax = newMax;
-
-                // Probabilities p = exp(s - max), written over the scores.
-                Vector256<float> tileSum = Vector256<float>.Zero;
-                for (c = 0; c < count; c++)
-                {
-                    Vector256<float> p = KernelMath.Exp(Vector256.LoadUnsafe(ref sT, (nuint)(c * 8)) - shift);
-                    p.StoreUnsafe(ref sT, (nuint)(c * 8));
-                    tileSum += p;
-                }
-                rowSum = Vector256.MultiplyAddEstimate(rowSum, correction, tileSum);
-
-                // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
-                // and add this tile's probabilities times its values.
-                bool rescale = !Vector256.EqualsAll(correction, Vector256<float>.One);
-                ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
-                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where a value of a key some row does not see is infinite or NaN
-                // (rare, and checked only on such tiles, only for those keys), add only the weights that are not 0.
-                if (partial && MaskedValues.AnyNonFinite(ref values, TRows.ValueStride, ValueDim, tileStart, tileStart + count, seenFirst, seenEnd))
-                {
-                    AccumulateVector256<TRows>(ref sT, 0, ref tileValues, ref oT, rescale, correction);
-                    MaskedValues.AccumulateNonZero(ref sT, 8, count, ref tileValues, TRows.ValueStride, ValueDim, ref oT);
-                }
-                else
-                {
-                    AccumulateVector256<TRows>(ref sT, count, ref tileValues, ref oT, rescale, correction);
-                }
-            }
-
-            // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
-            // written as zeros.
-            Span<float> inverses = stackalloc float[8];
-            Vector256.ConditionalSelect(Vector256.Equals(rowSum, Vector256<float>.Zero), Vector256<float>.Zero, Vector256<float>.One / rowSum).StoreUnsafe(ref MemoryMarshal.GetReference(inverses));
-            for (int r = 0; r < rows; r++)
-            {
-                ref float o = ref Unsafe.Add(ref output, (nint)r * OutputRowStride);
-                float inverse = inverses[r];
-                for (int dv = 0; dv < ValueDim; dv++)
-                {
-                    Unsafe.Add(ref o, dv) = Unsafe.Add(ref oT, dv * 8 + r) * inverse;
-                }
-            }
-        }
-
-        /// <summary>
-        /// Scores 12 keys against the block's rows: 12 accumulators, one per key, each a Vector256 of rows.
-        /// Each step loads one query element for every row and multiplies it by the same element of each key, broadcast.
-        /// The keys are consecutive rows of HeadDim floats when TRows packs them, else rows TRows.KeyStride floats apart.
+        /// P·V on a 16-register file: rescales the block's output accumulators by <paramref name="correction"/> when
+        /// <paramref name="rescale"/> is set, then adds <paramref name="count"/> keys' probabilities times their values, 12 value
+        /// elements at a time: 12 accumulators, each one value element across the block's rows.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void ScoreKeysVector256<TRows>(ref float qT, ref float k, ref float sT)
-            where TRows : struct, IKeyValueRows
-        {
-            const int packedStride = HeadDim;
-            int stride = TRows.PackKeys ? packedStride : TRows.KeyStride; // a JIT-time constant
-            Vector256<float> s0 = Vector256<float>.Zero;
-            Vector256<float> s1 = Vector256<float>.Zero;
-            Vector256<float> s2 = Vector256<float>.Zero;
-            Vector256<float> s3 = Vector256<float>.Zero;
-            Vector256<float> s4 = Vector256<float>.Zero;
-            Vector256<float> s5 = Vector256<float>.Zero;
-            Vector256<float> s6 = Vector256<float>.Zero;
-            Vector256<float> s7 = Vector256<float>.Zero;
-            Vector256<float> s8 = Vector256<float>.Zero;
-            Vector256<float> s9 = Vector256<float>.Zero;
-            Vector256<float> s10 = Vector256<float>.Zero;
-            Vector256<float> s11 = Vector256<float>.Zero;
-            for (int d = 0; d < HeadDim; d++)
-            {
-                Vector256<float> q = Vector256.LoadUnsafe(ref qT, (nuint)(d * 8));
-                s0 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + stride)), s1);
-                s2 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 2 * stride)), s2);
-                s3 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 3 * stride)), s3);
-                s4 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 4 * stride)), s4);
-                s5 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 5 * stride)), s5);
-                s6 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 6 * stride)), s6);
-                s7 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 7 * stride)), s7);
-                s8 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 8 * stride)), s8);
-                s9 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 9 * stride)), s9);
-                s10 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 10 * stride)), s10);
-                s11 = Vector256.MultiplyAddEstimate(q, Vector256.Create(Unsafe.Add(ref k, d + 11 * stride)), s11);
-            }
-            s0.StoreUnsafe(ref sT);
-            s1.StoreUnsafe(ref sT, 8);
-            s2.StoreUnsafe(ref sT, 16);
-            s3.StoreUnsafe(ref sT, 24);
-            s4.StoreUnsafe(ref sT, 32);
-            s5.StoreUnsafe(ref sT, 40);
-            s6.StoreUnsafe(ref sT, 48);
-            s7.StoreUnsafe(ref sT, 56);
-            s8.StoreUnsafe(ref sT, 64);
-            s9.StoreUnsafe(ref sT, 72);
-            s10.StoreUnsafe(ref sT, 80);
-            s11.StoreUnsafe(ref sT, 88);
-        }
-
-        /// <summary>Scores one key against the block's rows, in 4 independent chains of fused multiply-adds.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void ScoreKeyVector256(ref float qT, ref float k, ref float sT)
-        {
-            Vector256<float> s0 = Vector256<float>.Zero;
-            Vector256<float> s1 = Vector256<float>.Zero;
-            Vector256<float> s2 = Vector256<float>.Zero;
-            Vector256<float> s3 = Vector256<float>.Zero;
-            for (int d = 0; d < 128; d += 4)
-            {
-                s0 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref qT, (nuint)((d) * 8)), Vector256.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref qT, (nuint)((d + 1) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 1)), s1);
-                s2 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref qT, (nuint)((d + 2) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 2)), s2);
-                s3 = Vector256.MultiplyAddEstimate(Vector256.LoadUnsafe(ref qT, (nuint)((d + 3) * 8)), Vector256.Create(Unsafe.Add(ref k, d + 3)), s3);
-            }
-            ((s0 + s1) + (s2 + s3)).StoreUnsafe(ref sT);
-        }
-
-        /// <summary>
-        /// Rescales the block's output accumulators by <paramref name="correction"/> when <paramref name="rescale"/> is set,
-        /// and adds P·V for <paramref name="count"/> keys, 12 value elements at a time: 12 accumulators, each one
-        /// value element across the block's rows.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void AccumulateVector256<TRows>(ref float pT, int count, ref float v, ref float oT, bool rescale, Vector256<float> correction)
-            where TRows : struct, IKeyValueRows
+        public static void Accumulate12<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction)
+            where TSimd : struct, ISimd<TVector>
+            where TVector : struct
         {
             for (int dv = 0; dv < 120; dv += 12)
             {
-                ref float o = ref Unsafe.Add(ref oT, dv * 8);
-                Vector256<float> a0 = Vector256.LoadUnsafe(ref o);
-                Vector256<float> a1 = Vector256.LoadUnsafe(ref o, 8);
-                Vector256<float> a2 = Vector256.LoadUnsafe(ref o, 16);
-                Vector256<float> a3 = Vector256.LoadUnsafe(ref o, 24);
-                Vector256<float> a4 = Vector256.LoadUnsafe(ref o, 32);
-                Vector256<float> a5 = Vector256.LoadUnsafe(ref o, 40);
-                Vector256<float> a6 = Vector256.LoadUnsafe(ref o, 48);
-                Vector256<float> a7 = Vector256.LoadUnsafe(ref o, 56);
-                Vector256<float> a8 = Vector256.LoadUnsafe(ref o, 64);
-                Vector256<float> a9 = Vector256.LoadUnsafe(ref o, 72);
-                Vector256<float> a10 = Vector256.LoadUnsafe(ref o, 80);
-                Vector256<float> a11 = Vector256.LoadUnsafe(ref o, 88);
+                ref float o = ref Unsafe.Add(ref oT, dv * TSimd.Count);
+                TVector a0 = TSimd.Load(ref o, 0);
+                TVector a1 = TSimd.Load(ref o, (nuint)TSimd.Count);
+                TVector a2 = TSimd.Load(ref o, (nuint)(2 * TSimd.Count));
+                TVector a3 = TSimd.Load(ref o, (nuint)(3 * TSimd.Count));
+                TVector a4 = TSimd.Load(ref o, (nuint)(4 * TSimd.Count));
+                TVector a5 = TSimd.Load(ref o, (nuint)(5 * TSimd.Count));
+                TVector a6 = TSimd.Load(ref o, (nuint)(6 * TSimd.Count));
+                TVector a7 = TSimd.Load(ref o, (nuint)(7 * TSimd.Count));
+                TVector a8 = TSimd.Load(ref o, (nuint)(8 * TSimd.Count));
+                TVector a9 = TSimd.Load(ref o, (nuint)(9 * TSimd.Count));
+                TVector a10 = TSimd.Load(ref o, (nuint)(10 * TSimd.Count));
+                TVector a11 = TSimd.Load(ref o, (nuint)(11 * TSimd.Count));
                 if (rescale)
                 {
-                    a0 *= correction;
-                    a1 *= correction;
-                    a2 *= correction;
-                    a3 *= correction;
-                    a4 *= correction;
-                    a5 *= correction;
-                    a6 *= correction;
-                    a7 *= correction;
-                    a8 *= correction;
-                    a9 *= correction;
-                    a10 *= correction;
-                    a11 *= correction;
+                    a0 = TSimd.Multiply(a0, correction);
+                    a1 = TSimd.Multiply(a1, correction);
+                    a2 = TSimd.Multiply(a2, correction);
+                    a3 = TSimd.Multiply(a3, correction);
+                    a4 = TSimd.Multiply(a4, correction);
+                    a5 = TSimd.Multiply(a5, correction);
+                    a6 = TSimd.Multiply(a6, correction);
+                    a7 = TSimd.Multiply(a7, correction);
+                    a8 = TSimd.Multiply(a8, correction);
+                    a9 = TSimd.Multiply(a9, correction);
+                    a10 = TSimd.Multiply(a10, correction);
+                    a11 = TSimd.Multiply(a11, correction);
                 }
                 ref float vRow = ref Unsafe.Add(ref v, dv);
                 for (int c = 0; c < count; c++)
                 {
-                    Vector256<float> p = Vector256.LoadUnsafe(ref pT, (nuint)(c * 8));
-                    a0 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 0)), a0);
-                    a1 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 1)), a1);
-                    a2 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 2)), a2);
-                    a3 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 3)), a3);
-                    a4 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 4)), a4);
-                    a5 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 5)), a5);
-                    a6 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 6)), a6);
-                    a7 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 7)), a7);
-                    a8 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 8)), a8);
-                    a9 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 9)), a9);
-                    a10 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 10)), a10);
-                    a11 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 11)), a11);
-                    vRow = ref Unsafe.Add(ref vRow, TRows.ValueStride);
+                    TVector p = TSimd.Load(ref pT, (nuint)(c * TSimd.Count));
+                    a0 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a4 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 4)), a4);
+                    a5 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 5)), a5);
+                    a6 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 6)), a6);
+                    a7 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 7)), a7);
+                    a8 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 8)), a8);
+                    a9 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 9)), a9);
+                    a10 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 10)), a10);
+                    a11 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 11)), a11);
+                    vRow = ref Unsafe.Add(ref vRow, valueStride);
                 }
-                a0.StoreUnsafe(ref o);
-                a1.StoreUnsafe(ref o, 8);
-                a2.StoreUnsafe(ref o, 16);
-                a3.StoreUnsafe(ref o, 24);
-                a4.StoreUnsafe(ref o, 32);
-                a5.StoreUnsafe(ref o, 40);
-                a6.StoreUnsafe(ref o, 48);
-                a7.StoreUnsafe(ref o, 56);
-                a8.StoreUnsafe(ref o, 64);
-                a9.StoreUnsafe(ref o, 72);
-                a10.StoreUnsafe(ref o, 80);
-                a11.StoreUnsafe(ref o, 88);
+                TSimd.Store(a0, ref o, 0);
+                TSimd.Store(a1, ref o, (nuint)TSimd.Count);
+                TSimd.Store(a2, ref o, (nuint)(2 * TSimd.Count));
+                TSimd.Store(a3, ref o, (nuint)(3 * TSimd.Count));
+                TSimd.Store(a4, ref o, (nuint)(4 * TSimd.Count));
+                TSimd.Store(a5, ref o, (nuint)(5 * TSimd.Count));
+                TSimd.Store(a6, ref o, (nuint)(6 * TSimd.Count));
+                TSimd.Store(a7, ref o, (nuint)(7 * TSimd.Count));
+                TSimd.Store(a8, ref o, (nuint)(8 * TSimd.Count));
+                TSimd.Store(a9, ref o, (nuint)(9 * TSimd.Count));
+                TSimd.Store(a10, ref o, (nuint)(10 * TSimd.Count));
+                TSimd.Store(a11, ref o, (nuint)(11 * TSimd.Count));
             }
 
             // The last 8 value elements.
             {
-                ref float o = ref Unsafe.Add(ref oT, 120 * 8);
-                Vector256<float> a0 = Vector256.LoadUnsafe(ref o);
-                Vector256<float> a1 = Vector256.LoadUnsafe(ref o, 8);
-                Vector256<float> a2 = Vector256.LoadUnsafe(ref o, 16);
-                Vector256<float> a3 = Vector256.LoadUnsafe(ref o, 24);
-                Vector256<float> a4 = Vector256.LoadUnsafe(ref o, 32);
-                Vector256<float> a5 = Vector256.LoadUnsafe(ref o, 40);
-                Vector256<float> a6 = Vector256.LoadUnsafe(ref o, 48);
-                Vector256<float> a7 = Vector256.LoadUnsafe(ref o, 56);
+                ref float o = ref Unsafe.Add(ref oT, 120 * TSimd.Count);
+                TVector a0 = TSimd.Load(ref o, 0);
+                TVector a1 = TSimd.Load(ref o, (nuint)TSimd.Count);
+                TVector a2 = TSimd.Load(ref o, (nuint)(2 * TSimd.Count));
+                TVector a3 = TSimd.Load(ref o, (nuint)(3 * TSimd.Count));
+                TVector a4 = TSimd.Load(ref o, (nuint)(4 * TSimd.Count));
+                TVector a5 = TSimd.Load(ref o, (nuint)(5 * TSimd.Count));
+                TVector a6 = TSimd.Load(ref o, (nuint)(6 * TSimd.Count));
+                TVector a7 = TSimd.Load(ref o, (nuint)(7 * TSimd.Count));
                 if (rescale)
                 {
-                    a0 *= correction;
-                    a1 *= correction;
-                    a2 *= correction;
-                    a3 *= correction;
-                    a4 *= correction;
-                    a5 *= correction;
-                    a6 *= correction;
-                    a7 *= correction;
+                    a0 = TSimd.Multiply(a0, correction);
+                    a1 = TSimd.Multiply(a1, correction);
+                    a2 = TSimd.Multiply(a2, correction);
+                    a3 = TSimd.Multiply(a3, correction);
+                    a4 = TSimd.Multiply(a4, correction);
+                    a5 = TSimd.Multiply(a5, correction);
+                    a6 = TSimd.Multiply(a6, correction);
+                    a7 = TSimd.Multiply(a7, correction);
                 }
                 ref float vRow = ref Unsafe.Add(ref v, 120);
                 for (int c = 0; c < count; c++)
                 {
-                    Vector256<float> p = Vector256.LoadUnsafe(ref pT, (nuint)(c * 8));
-                    a0 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 0)), a0);
-                    a1 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 1)), a1);
-                    a2 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 2)), a2);
-                    a3 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 3)), a3);
-                    a4 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 4)), a4);
-                    a5 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 5)), a5);
-                    a6 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 6)), a6);
-                    a7 = Vector256.MultiplyAddEstimate(p, Vector256.Create(Unsafe.Add(ref vRow, 7)), a7);
-                    vRow = ref Unsafe.Add(ref vRow, TRows.ValueStride);
+                    TVector p = TSimd.Load(ref pT, (nuint)(c * TSimd.Count));
+                    a0 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 0)), a0);
+                    a1 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 1)), a1);
+                    a2 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 2)), a2);
+                    a3 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 3)), a3);
+                    a4 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 4)), a4);
+                    a5 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 5)), a5);
+                    a6 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 6)), a6);
+                    a7 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 7)), a7);
+                    vRow = ref Unsafe.Add(ref vRow, valueStride);
                 }
-                a0.StoreUnsafe(ref o);
-                a1.StoreUnsafe(ref o, 8);
-                a2.StoreUnsafe(ref o, 16);
-                a3.StoreUnsafe(ref o, 24);
-                a4.StoreUnsafe(ref o, 32);
-                a5.StoreUnsafe(ref o, 40);
-                a6.StoreUnsafe(ref o, 48);
-                a7.StoreUnsafe(ref o, 56);
-            }
-        }
-
-        /// <summary>
-        /// Up to 4 query rows at once on Vector128, one row per lane. Per tile of keys: Q·Kᵀ as 12-key register blocks,
-        /// the online softmax lane by lane, and P·V accumulated into the block's output, which lives transposed in scratch.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        private static void BlockVector128<TRows>(ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid)
-            where TRows : struct, IKeyValueRows
-        {
-            // Scratch: the scaled queries transposed [HeadDim][4], one tile of scores or probabilities [KeyTile][4], the
-            // output accumulators [ValueDim][4], and 12 packed key rows [12][HeadDim].
-            // Where key rows lie a multiple of 4 KiB apart (TRows.PackKeys), a register block's keys would all compete for one
-            // L1 cache set, so each block's keys are copied into consecutive rows first.
-            Span<float> scratch = KernelScratch.Get((HeadDim + KeyTile + ValueDim) * 4 + 12 * HeadDim);
-            ref float qT = ref MemoryMarshal.GetReference(scratch);
-            ref float sT = ref Unsafe.Add(ref qT, HeadDim * 4);
-            ref float oT = ref Unsafe.Add(ref sT, KeyTile * 4);
-            ref float packedKeys = ref Unsafe.Add(ref oT, ValueDim * 4);
-            scratch.Slice((HeadDim + KeyTile) * 4, ValueDim * 4).Clear();
-
-            // Transpose the rows into lanes, scaled, and find each row's visible keys. Lanes past the last row repeat it;
-            // their results are never stored.
-            Span<int> firstKeys = stackalloc int[4];
-            Span<int> endKeys = stackalloc int[4];
-            int unionFirst = int.MaxValue, unionEnd = 0, sharedFirst = 0, sharedEnd = int.MaxValue;
-            for (int r = 0; r < 4; r++)
-            {
-                int source = Math.Min(r, rows - 1);
-                ref float q = ref Unsafe.Add(ref query, (nint)source * QueryRowStride);
-                for (int d = 0; d < HeadDim; d++)
-                {
-                    Unsafe.Add(ref qT, d * 4 + r) = Unsafe.Add(ref q, d) * Scale;
-                }
-
-                VisibleRange(position + source, valid, out int firstKey, out int endKey);
-                firstKeys[r] = firstKey;
-                endKeys[r] = endKey;
-                sharedFirst = Math.Max(sharedFirst, firstKey);
-                sharedEnd = Math.Min(sharedEnd, endKey);
-                if (firstKey < endKey)
-                {
-                    unionFirst = Math.Min(unionFirst, firstKey);
-                    unionEnd = Math.Max(unionEnd, endKey);
-                }
-            }
-
-            Vector128<int> first = Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(firstKeys));
-            Vector128<int> end = Vector128.LoadUnsafe(ref MemoryMarshal.GetReference(endKeys));
-            Vector128<float> rowMax = Vector128.Create(float.NegativeInfinity);
-            Vector128<float> rowSum = Vector128<float>.Zero;
-
-            // Walk the keys that any row sees; keys no row sees are never read.
-            for (int tileStart = unionFirst; tileStart < unionEnd; tileStart += KeyTile)
-            {
-                int count = Math.Min(KeyTile, unionEnd - tileStart);
-
-                // Scores: s = (scale · q) · k for every row and key of the tile, 12 keys per register block.
-                int c = 0;
-                for (; c + 12 <= count; c += 12)
-                {
-                    if (TRows.PackKeys)
-                    {
-                        KernelMath.CopyRows(ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), TRows.KeyStride, ref packedKeys, 12, HeadDim);
-                        ScoreKeysVector128<TRows>(ref qT, ref packedKeys, ref Unsafe.Add(ref sT, c * 4));
-                    }
-                    else
-                    {
-                        ScoreKeysVector128<TRows>(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 4));
-                    }
-                }
-                for (; c < count; c++)
-                {
-                    ScoreKeyVector128(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * 4));
-                }
-
-                // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane, and the
-                // keys every row sees, [seenFirst, seenEnd).
-                bool partial = false;
-                int seenFirst = sharedFirst, seenEnd = sharedEnd;
-
-                // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys outside a
-                // row's own range get -infinity in its lane. Tiles that every row sees whole skip this.
-                if (tileStart < sharedFirst || tileStart + count > sharedEnd)
-                {
-                    partial = true;
-                    for (c = 0; c < count; c++)
-                    {
-                        Vector128<int> keyIndex = Vector128.Create(tileStart + c);
-                        Vector128<float> visible = (Vector128.GreaterThanOrEqual(keyIndex, first) & Vector128.LessThan(keyIndex, end)).AsSingle();
-                        Vector128.ConditionalSelect(visible, Vector128.LoadUnsafe(ref sT, (nuint)(c * 4)), Vector128.Create(float.NegativeInfinity)).StoreUnsafe(ref sT, (nuint)(c * 4));
-                    }
-                }
-
-                // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by which
-                // the running sum and the accumulators shrink when it grows (exactly 1 when it does not).
-                Vector128<float> tileMax = Vector128.LoadUnsafe(ref sT);
-                for (c = 1; c < count; c++)
-                {
-                    tileMax = Vector128.MaxNative(tileMax, Vector128.LoadUnsafe(ref sT, (nuint)(c * 4)));
-                }
-                Vector128<float> newMax = Vector128.MaxNative(rowMax, tileMax);
-                // A lane that has seen only masked keys still has a maximum of -infinity; exp is taken against 0 there, so its
-                // probabilities are 0 rather than NaN.
-                Vector128<float> shift = Vector128.ConditionalSelect(Vector128.Equals(newMax, Vector128.Create(float.NegativeInfinity)), Vector128<float>.Zero, newMax);
-                Vector128<float> correction = KernelMath.Exp(rowMax - shift);
-                rowMax = newMax;
-
-                // Probabilities p = exp(s - max), written over the scores.
-                Vector128<float> tileSum = Vector128<float>.Zero;
-                for (c = 0; c < count; c++)
-                {
-                    Vector128<float> p = KernelMath.Exp(Vector128.LoadUnsafe(ref sT, (nuint)(c * 4)) - shift);
-                    p.StoreUnsafe(ref sT, (nuint)(c * 4));
-                    tileSum += p;
-                }
-                rowSum = Vector128.MultiplyAddEstimate(rowSum, correction, tileSum);
-
-                // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane otherwise),
-                // and add this tile's probabilities times its values.
-                bool rescale = !Vector128.EqualsAll(correction, Vector128<float>.One);
-                ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
-                // A weight of 0 must add nothing, but 0 · ∞ is NaN: where a value of a key some row does not see is infinite or NaN
-                // (rare, and checked only on such tiles, only for those keys), add only the weights that are not 0.
-                if (partial && MaskedValues.AnyNonFinite(ref values, TRows.ValueStride, ValueDim, tileStart, tileStart + count, seenFirst, seenEnd))
-                {
-                    AccumulateVector128<TRows>(ref sT, 0, ref tileValues, ref oT, rescale, correction);
-                    MaskedValues.AccumulateNonZero(ref sT, 4, count, ref tileValues, TRows.ValueStride, ValueDim, ref oT);
-                }
-                else
-                {
-                    AccumulateVector128<TRows>(ref sT, count, ref tileValues, ref oT, rescale, correction);
-                }
-            }
-
-            // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is
-            // written as zeros.
-            Span<float> inverses = stackalloc float[4];
-            Vector128.ConditionalSelect(Vector128.Equals(rowSum, Vector128<float>.Zero), Vector128<float>.Zero, Vector128<float>.One / rowSum).StoreUnsafe(ref MemoryMarshal.GetReference(inverses));
-            for (int r = 0; r < rows; r++)
-            {
-                ref float o = ref Unsafe.Add(ref output, (nint)r * OutputRowStride);
-                float inverse = inverses[r];
-                for (int dv = 0; dv < ValueDim; dv++)
-                {
-                    Unsafe.Add(ref o, dv) = Unsafe.Add(ref oT, dv * 4 + r) * inverse;
-                }
-            }
-        }
-
-        /// <summary>
-        /// Scores 12 keys against the block's rows: 12 accumulators, one per key, each a Vector128 of rows.
-        /// Each step loads one query element for every row and multiplies it by the same element of each key, broadcast.
-        /// The keys are consecutive rows of HeadDim floats when TRows packs them, else rows TRows.KeyStride floats apart.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void ScoreKeysVector128<TRows>(ref float qT, ref float k, ref float sT)
-            where TRows : struct, IKeyValueRows
-        {
-            const int packedStride = HeadDim;
-            int stride = TRows.PackKeys ? packedStride : TRows.KeyStride; // a JIT-time constant
-            Vector128<float> s0 = Vector128<float>.Zero;
-            Vector128<float> s1 = Vector128<float>.Zero;
-            Vector128<float> s2 = Vector128<float>.Zero;
-            Vector128<float> s3 = Vector128<float>.Zero;
-            Vector128<float> s4 = Vector128<float>.Zero;
-            Vector128<float> s5 = Vector128<float>.Zero;
-            Vector128<float> s6 = Vector128<float>.Zero;
-            Vector128<float> s7 = Vector128<float>.Zero;
-            Vector128<float> s8 = Vector128<float>.Zero;
-            Vector128<float> s9 = Vector128<float>.Zero;
-            Vector128<float> s10 = Vector128<float>.Zero;
-            Vector128<float> s11 = Vector128<float>.Zero;
-            for (int d = 0; d < HeadDim; d++)
-            {
-                Vector128<float> q = Vector128.LoadUnsafe(ref qT, (nuint)(d * 4));
-                s0 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + stride)), s1);
-                s2 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 2 * stride)), s2);
-                s3 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 3 * stride)), s3);
-                s4 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 4 * stride)), s4);
-                s5 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 5 * stride)), s5);
-                s6 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 6 * stride)), s6);
-                s7 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 7 * stride)), s7);
-                s8 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 8 * stride)), s8);
-                s9 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 9 * stride)), s9);
-                s10 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 10 * stride)), s10);
-                s11 = Vector128.MultiplyAddEstimate(q, Vector128.Create(Unsafe.Add(ref k, d + 11 * stride)), s11);
-            }
-            s0.StoreUnsafe(ref sT);
-            s1.StoreUnsafe(ref sT, 4);
-            s2.StoreUnsafe(ref sT, 8);
-            s3.StoreUnsafe(ref sT, 12);
-            s4.StoreUnsafe(ref sT, 16);
-            s5.StoreUnsafe(ref sT, 20);
-            s6.StoreUnsafe(ref sT, 24);
-            s7.StoreUnsafe(ref sT, 28);
-            s8.StoreUnsafe(ref sT, 32);
-            s9.StoreUnsafe(ref sT, 36);
-            s10.StoreUnsafe(ref sT, 40);
-            s11.StoreUnsafe(ref sT, 44);
-        }
-
-        /// <summary>Scores one key against the block's rows, in 4 independent chains of fused multiply-adds.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void ScoreKeyVector128(ref float qT, ref float k, ref float sT)
-        {
-            Vector128<float> s0 = Vector128<float>.Zero;
-            Vector128<float> s1 = Vector128<float>.Zero;
-            Vector128<float> s2 = Vector128<float>.Zero;
-            Vector128<float> s3 = Vector128<float>.Zero;
-            for (int d = 0; d < 128; d += 4)
-            {
-                s0 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref qT, (nuint)((d) * 4)), Vector128.Create(Unsafe.Add(ref k, d)), s0);
-                s1 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref qT, (nuint)((d + 1) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 1)), s1);
-                s2 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref qT, (nuint)((d + 2) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 2)), s2);
-                s3 = Vector128.MultiplyAddEstimate(Vector128.LoadUnsafe(ref qT, (nuint)((d + 3) * 4)), Vector128.Create(Unsafe.Add(ref k, d + 3)), s3);
-            }
-            ((s0 + s1) + (s2 + s3)).StoreUnsafe(ref sT);
-        }
-
-        /// <summary>
-        /// Rescales the block's output accumulators by <paramref name="correction"/> when <paramref name="rescale"/> is set,
-        /// and adds P·V for <paramref name="count"/> keys, 12 value elements at a time: 12 accumulators, each one
-        /// value element across the block's rows.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void AccumulateVector128<TRows>(ref float pT, int count, ref float v, ref float oT, bool rescale, Vector128<float> correction)
-            where TRows : struct, IKeyValueRows
-        {
-            for (int dv = 0; dv < 120; dv += 12)
-            {
-                ref float o = ref Unsafe.Add(ref oT, dv * 4);
-                Vector128<float> a0 = Vector128.LoadUnsafe(ref o);
-                Vector128<float> a1 = Vector128.LoadUnsafe(ref o, 4);
-                Vector128<float> a2 = Vector128.LoadUnsafe(ref o, 8);
-                Vector128<float> a3 = Vector128.LoadUnsafe(ref o, 12);
-                Vector128<float> a4 = Vector128.LoadUnsafe(ref o, 16);
-                Vector128<float> a5 = Vector128.LoadUnsafe(ref o, 20);
-                Vector128<float> a6 = Vector128.LoadUnsafe(ref o, 24);
-                Vector128<float> a7 = Vector128.LoadUnsafe(ref o, 28);
-                Vector128<float> a8 = Vector128.LoadUnsafe(ref o, 32);
-                Vector128<float> a9 = Vector128.LoadUnsafe(ref o, 36);
-                Vector128<float> a10 = Vector128.LoadUnsafe(ref o, 40);
-                Vector128<float> a11 = Vector128.LoadUnsafe(ref o, 44);
-                if (rescale)
-                {
-                    a0 *= correction;
-                    a1 *= correction;
-                    a2 *= correction;
-                    a3 *= correction;
-                    a4 *= correction;
-                    a5 *= correction;
-                    a6 *= correction;
-                    a7 *= correction;
-                    a8 *= correction;
-                    a9 *= correction;
-                    a10 *= correction;
-                    a11 *= correction;
-                }
-                ref float vRow = ref Unsafe.Add(ref v, dv);
-                for (int c = 0; c < count; c++)
-                {
-                    Vector128<float> p = Vector128.LoadUnsafe(ref pT, (nuint)(c * 4));
-                    a0 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 0)), a0);
-                    a1 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 1)), a1);
-                    a2 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 2)), a2);
-                    a3 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 3)), a3);
-                    a4 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 4)), a4);
-                    a5 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 5)), a5);
-                    a6 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 6)), a6);
-                    a7 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 7)), a7);
-                    a8 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 8)), a8);
-                    a9 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 9)), a9);
-                    a10 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 10)), a10);
-                    a11 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 11)), a11);
-                    vRow = ref Unsafe.Add(ref vRow, TRows.ValueStride);
-                }
-                a0.StoreUnsafe(ref o);
-                a1.StoreUnsafe(ref o, 4);
-                a2.StoreUnsafe(ref o, 8);
-                a3.StoreUnsafe(ref o, 12);
-                a4.StoreUnsafe(ref o, 16);
-                a5.StoreUnsafe(ref o, 20);
-                a6.StoreUnsafe(ref o, 24);
-                a7.StoreUnsafe(ref o, 28);
-                a8.StoreUnsafe(ref o, 32);
-                a9.StoreUnsafe(ref o, 36);
-                a10.StoreUnsafe(ref o, 40);
-                a11.StoreUnsafe(ref o, 44);
-            }
-
-            // The last 8 value elements.
-            {
-                ref float o = ref Unsafe.Add(ref oT, 120 * 4);
-                Vector128<float> a0 = Vector128.LoadUnsafe(ref o);
-                Vector128<float> a1 = Vector128.LoadUnsafe(ref o, 4);
-                Vector128<float> a2 = Vector128.LoadUnsafe(ref o, 8);
-                Vector128<float> a3 = Vector128.LoadUnsafe(ref o, 12);
-                Vector128<float> a4 = Vector128.LoadUnsafe(ref o, 16);
-                Vector128<float> a5 = Vector128.LoadUnsafe(ref o, 20);
-                Vector128<float> a6 = Vector128.LoadUnsafe(ref o, 24);
-                Vector128<float> a7 = Vector128.LoadUnsafe(ref o, 28);
-                if (rescale)
-                {
-                    a0 *= correction;
-                    a1 *= correction;
-                    a2 *= correction;
-                    a3 *= correction;
-                    a4 *= correction;
-                    a5 *= correction;
-                    a6 *= correction;
-                    a7 *= correction;
-                }
-                ref float vRow = ref Unsafe.Add(ref v, 120);
-                for (int c = 0; c < count; c++)
-                {
-                    Vector128<float> p = Vector128.LoadUnsafe(ref pT, (nuint)(c * 4));
-                    a0 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 0)), a0);
-                    a1 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 1)), a1);
-                    a2 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 2)), a2);
-                    a3 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 3)), a3);
-                    a4 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 4)), a4);
-                    a5 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 5)), a5);
-                    a6 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 6)), a6);
-                    a7 = Vector128.MultiplyAddEstimate(p, Vector128.Create(Unsafe.Add(ref vRow, 7)), a7);
-                    vRow = ref Unsafe.Add(ref vRow, TRows.ValueStride);
-                }
-                a0.StoreUnsafe(ref o);
-                a1.StoreUnsafe(ref o, 4);
-                a2.StoreUnsafe(ref o, 8);
-                a3.StoreUnsafe(ref o, 12);
-                a4.StoreUnsafe(ref o, 16);
-                a5.StoreUnsafe(ref o, 20);
-                a6.StoreUnsafe(ref o, 24);
-                a7.StoreUnsafe(ref o, 28);
+                TSimd.Store(a0, ref o, 0);
+                TSimd.Store(a1, ref o, (nuint)TSimd.Count);
+                TSimd.Store(a2, ref o, (nuint)(2 * TSimd.Count));
+                TSimd.Store(a3, ref o, (nuint)(3 * TSimd.Count));
+                TSimd.Store(a4, ref o, (nuint)(4 * TSimd.Count));
+                TSimd.Store(a5, ref o, (nuint)(5 * TSimd.Count));
+                TSimd.Store(a6, ref o, (nuint)(6 * TSimd.Count));
+                TSimd.Store(a7, ref o, (nuint)(7 * TSimd.Count));
             }
         }
 
@@ -1497,7 +508,7 @@ namespace AttentionGen.Generated
         /// per tile of keys. IsHardwareAccelerated is a JIT-time constant, so only the chosen path is compiled.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Row(ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey, ref float state)
+        public static void Row(ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey, scoped in ExplicitMask mask, int maskStart, int maskKeyBase, ref float state)
         {
             if (Vector512.IsHardwareAccelerated)
             {
@@ -2144,10 +1155,10 @@ namespace AttentionGen.Generated
 
         /// <summary>
         /// Advances one query row's online softmax over keys [firstKey, endKey) of a Half cache that holds only finite values, on
-        /// the widest path this machine accelerates. Call it only when Vector128.IsHardwareAccelerated.
+        /// the widest path this machine accelerates. The runtime calls it only when Vector128.IsHardwareAccelerated.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void RowHalf(ref float query, ref ushort keys, ref ushort values, int firstKey, int endKey, ref float state)
+        public static void RowHalf(ref float query, ref ushort keys, ref ushort values, int firstKey, int endKey, scoped in ExplicitMask mask, int maskStart, int maskKeyBase, ref float state)
         {
             if (Vector512.IsHardwareAccelerated)
             {

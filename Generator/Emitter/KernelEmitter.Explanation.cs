@@ -39,12 +39,12 @@ internal static partial class KernelEmitter
 
         yield return "Mask: " + MaskExplanation(kernel);
 
-        BlockPath widest = plan.BlockPaths[0];
-        yield return $"Tiles: blocks of up to {Literals.Int(KernelPlan.RowsPerItem)} query rows, one row per lane ({BlockList(plan)}), against tiles of " +
-            $"{Literals.Int(KernelPlan.KeyTile)} keys. The queries are transposed into lanes once per block. Q·Kᵀ is a register block of " +
-            $"{Literals.Int(widest.KeyChunk)} keys × {Literals.Int(widest.Lanes)} rows on {widest.Type}: {Literals.Int(widest.KeyChunk)} accumulators, each key element broadcast from memory " +
-            $"into a fused multiply-add, HeadDim ({Literals.Int(kernel.HeadDim)}) steps deep. P·V is a register block of {Literals.Int(widest.KeyChunk)} value elements × " +
-            $"{Literals.Int(widest.Lanes)} rows, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch.";
+        yield return $"Tiles: blocks of up to {Literals.Int(KernelTiles.RowsPerItem)} query rows, one row per lane ({BlockList(plan)}), against tiles of " +
+            $"{Literals.Int(KernelTiles.KeyTile)} keys. The queries are transposed into lanes once per block. Q·Kᵀ is a register block of keys × lanes: " +
+            $"one accumulator per key, each key element broadcast from memory into a fused multiply-add, HeadDim ({Literals.Int(kernel.HeadDim)}) steps deep. " +
+            "P·V is a register block of value elements × lanes, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch. " +
+            $"Register blocks per instruction set, chosen at JIT time: {Literals.Int(KernelTiles.WideRegisterBlock)} keys or value elements where the register file has 32 vectors " +
+            $"(AVX-512, whose 256- and 128-bit forms also get 32; Arm64), {Literals.Int(KernelTiles.NarrowRegisterBlock)} where it has 16 (AVX2, AVX, SSE).";
 
         yield return $"Softmax: online, lane by lane: per tile, the maximum, a rescale of the running sum and accumulators by exp(old max − new max), and " +
             "p = exp(s − max) written over the scores. The tile of scores is the only intermediate; no queryLength × keyLength matrix exists. " +
@@ -71,7 +71,7 @@ internal static partial class KernelEmitter
         yield return $"One-row kernels, for blocks that would fill less than half a vector (decoding a token, say): the query row in registers, " +
             "scores by fused multiply-add and one horizontal sum per key, tiles of the same size. Paths: " + string.Join("; ", paths) + ".";
 
-        yield return $"Work: items of up to {Literals.Int(KernelPlan.RowsPerItem)} rows of one (batch entry, head), ordered so that the blocks sharing a key/value head run " +
+        yield return $"Work: items of up to {Literals.Int(KernelTiles.RowsPerItem)} rows of one (batch entry, head), ordered so that the blocks sharing a key/value head run " +
             "back to back, handed out one at a time to up to AttentionRuntime.MaxDegreeOfParallelism threads (so the causal mask's cheap early " +
             "blocks and costly late ones even out); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time " +
             "from IsHardwareAccelerated; without SIMD every row takes the scalar kernel. Multiply-adds use MultiplyAddEstimate: one fused " +

@@ -43,7 +43,7 @@ internal static partial class KernelEmitter
         if (kernel.HasExplicitMask)
         {
             writer.WriteLine();
-            writer.WriteLine("ApplyExplicitMask(scores, 1, maskKeyBase + tileStart, tileLength, in mask, maskStart);");
+            writer.WriteLine("MaskedValues.ApplyExplicitMask(scores, 1, maskKeyBase + tileStart, tileLength, in mask, maskStart);");
         }
 
         writer.WriteLine();

@@ -87,7 +87,7 @@ internal static partial class KernelEmitter
 
         WriteConstants(writer, model.Kernel);
         writer.WriteLine();
-        WriteConfiguration(writer, model.Kernel);
+        WriteConfiguration(writer, model);
         writer.WriteLine();
         WriteForward(writer, model, plan);
         writer.WriteLine();
@@ -121,27 +121,17 @@ internal static partial class KernelEmitter
         writer.WriteLine($"public const int ValueDim = {Literals.Int(kernel.ValueDim)};");
     }
 
-    private static void WriteConfiguration(SourceWriter writer, KernelConfiguration kernel)
+    private static void WriteConfiguration(SourceWriter writer, KernelModel model)
     {
         writer.WriteLine("/// <summary>");
         writer.WriteLine("/// This kernel's configuration as a value, with defaults resolved: pass it to");
         writer.WriteLine("/// <see cref=\"global::AttentionGen.ReferenceAttention\"/> to check a result.");
         writer.WriteLine("/// </summary>");
-        writer.WriteLine("public static global::AttentionGen.AttentionConfiguration Configuration { get; } = new()");
-        writer.WriteLine("{");
-        writer.WriteLine($"    Heads = {Literals.Int(kernel.Heads)},");
-        writer.WriteLine($"    KvHeads = {Literals.Int(kernel.KvHeads)},");
-        writer.WriteLine($"    HeadDim = {Literals.Int(kernel.HeadDim)},");
-        writer.WriteLine($"    ValueDim = {Literals.Int(kernel.ValueDim)},");
-        writer.WriteLine($"    Mask = {MaskExpression(kernel.Mask)},");
-        writer.WriteLine($"    Alignment = global::AttentionGen.MaskAlignment.{kernel.Alignment},");
-        writer.WriteLine($"    WindowLeft = {Literals.Int(kernel.WindowLeft)},");
-        writer.WriteLine($"    WindowRight = {Literals.Int(kernel.WindowRight)},");
-        writer.WriteLine($"    Scale = {Literals.Float(kernel.Scale)},");
-        writer.WriteLine($"    Softcap = {Literals.Float(kernel.Softcap)},");
-        writer.WriteLine($"    Layout = global::AttentionGen.AttentionLayout.{kernel.Layout},");
-        writer.WriteLine("};");
+        writer.WriteLine($"public static global::AttentionGen.AttentionConfiguration Configuration {{ get; }} = global::AttentionGen.CompilerServices.KernelConfiguration.Of<{KernelReference(model.Type)}>();");
     }
+
+    /// <summary>The kernel struct's name as the user's partial type refers to it.</summary>
+    private static string KernelReference(TypeHierarchy type) => "global::AttentionGen.Generated." + KernelName(type);
 
     private static string MaskExpression(AttentionMask mask)
     {
@@ -200,13 +190,8 @@ internal static partial class KernelEmitter
             + extraParameters + ")");
         writer.WriteLine("global::AttentionGen.CompilerServices.AttentionArguments arguments = new(");
         writer.WriteLine($"    query, key, value, output, batch, queryLength, keyLength, {(kernel.HasKeyPadding ? "keyLengths" : "default")}, {(kernel.HasExplicitMask ? "mask" : "default")});");
-        writer.WriteLine("global::AttentionGen.CompilerServices.AttentionValidation.ValidateForward(");
-        writer.WriteLine($"    Heads, KvHeads, HeadDim, ValueDim, {MaskExpression(kernel.Mask)}, global::AttentionGen.AttentionLayout.{kernel.Layout}, in arguments);");
-        writer.WriteLine();
-        writer.WriteLine($"// One work item is up to {Literals.Int(KernelPlan.RowsPerItem)} query rows of one (batch entry, head); each row costs at most keyLength · (HeadDim + ValueDim) multiply-adds.");
-        writer.WriteLine($"int queryBlocks = (int)(((long)queryLength + {Literals.Int(KernelPlan.RowsPerItem - 1)}) / {Literals.Int(KernelPlan.RowsPerItem)});");
-        writer.WriteLine($"long workPerItem = (long){Literals.Int(KernelPlan.RowsPerItem)} * keyLength * (HeadDim + ValueDim);");
-        writer.WriteLine($"global::AttentionGen.CompilerServices.AttentionScheduler.Run<global::AttentionGen.Generated.{KernelName(model.Type)}>(in arguments, batch * Heads * queryBlocks, workPerItem);");
+        writer.WriteLine($"global::AttentionGen.CompilerServices.AttentionValidation.ValidateForward<{KernelReference(model.Type)}>(in arguments);");
+        writer.WriteLine($"global::AttentionGen.CompilerServices.AttentionScheduler.Run<{KernelReference(model.Type)}>(in arguments);");
         writer.CloseBlock();
     }
 
@@ -247,291 +232,73 @@ internal static partial class KernelEmitter
     private static void WriteKernel(SourceWriter writer, KernelModel model, KernelPlan plan)
     {
         KernelConfiguration kernel = model.Kernel;
-        writer.OpenBlock("namespace AttentionGen.Generated");
-        writer.WriteLine("using System;");
-        writer.WriteLine("using System.CodeDom.Compiler;");
-        writer.WriteLine("using System.Runtime.CompilerServices;");
-        writer.WriteLine("using System.Runtime.InteropServices;");
-        writer.WriteLine("using System.Runtime.Intrinsics;");
-        writer.WriteLine("using AttentionGen;");
-        writer.WriteLine("using AttentionGen.CompilerServices;");
-        writer.WriteLine();
-        WriteKeyValueRows(writer, model, plan);
-        writer.WriteLine();
-        writer.WriteLine($"/// <summary>The fused attention kernel behind the Forward methods of <see cref=\"global::{model.Type.SourceName}\"/>.</summary>");
-        writer.WriteLine(GeneratedCodeAttribute.Replace("global::System.CodeDom.Compiler.", string.Empty));
-        writer.OpenBlock($"file readonly struct {KernelName(model.Type)} : IAttentionKernel");
-
-        writer.WriteLine($"private const int Heads = {Literals.Int(kernel.Heads)};");
-        writer.WriteLine($"private const int KvHeads = {Literals.Int(kernel.KvHeads)};");
-        writer.WriteLine($"private const int HeadDim = {Literals.Int(kernel.HeadDim)};");
-        writer.WriteLine($"private const int ValueDim = {Literals.Int(kernel.ValueDim)};");
-        writer.WriteLine();
-        writer.WriteLine("/// <summary>Query heads per key/value head.</summary>");
-        writer.WriteLine($"private const int GroupSize = {Literals.Int(kernel.GroupSize)};");
-        writer.WriteLine();
-        writer.WriteLine(kernel.ScaleIsDefault
-            ? $"/// <summary>The score scale, 1/sqrt(HeadDim).</summary>"
-            : "/// <summary>The score scale.</summary>");
-        writer.WriteLine($"private const float Scale = {Literals.Float(kernel.Scale)};");
-        if (kernel.HasSoftcap)
+        using (writer.Block("namespace AttentionGen.Generated"))
         {
+            writer.WriteLine("using System;");
+            writer.WriteLine("using System.CodeDom.Compiler;");
+            writer.WriteLine("using System.Runtime.CompilerServices;");
+            writer.WriteLine("using System.Runtime.InteropServices;");
+            writer.WriteLine("using System.Runtime.Intrinsics;");
+            writer.WriteLine("using AttentionGen;");
+            writer.WriteLine("using AttentionGen.CompilerServices;");
             writer.WriteLine();
-            writer.WriteLine("/// <summary>The soft cap c: a score s becomes c · tanh(s / c).</summary>");
-            writer.WriteLine($"private const float Softcap = {Literals.Float(kernel.Softcap)};");
-        }
-
-        if (kernel.HasWindow)
-        {
-            writer.WriteLine();
-            writer.WriteLine("/// <summary>Keys visible before and after the query position.</summary>");
-            writer.WriteLine($"private const int WindowLeft = {Literals.Int(kernel.WindowLeft)}, WindowRight = {Literals.Int(kernel.WindowRight)};");
-        }
-
-        writer.WriteLine();
-        writer.WriteLine("/// <summary>Query rows in one work item.</summary>");
-        writer.WriteLine($"private const int RowsPerItem = {Literals.Int(KernelPlan.RowsPerItem)};");
-        writer.WriteLine();
-        writer.WriteLine("/// <summary>Keys scored, soft-maxed and accumulated together.</summary>");
-        writer.WriteLine($"private const int KeyTile = {Literals.Int(KernelPlan.KeyTile)};");
-        writer.WriteLine();
-        writer.WriteLine($"/// <summary>Floats from one query row of a head to the next{(kernel.Layout == AttentionLayout.Bshd ? " (Heads · HeadDim in the Bshd layout)" : " (HeadDim in the Bhsd layout)")}.</summary>");
-        writer.WriteLine($"private const int QueryRowStride = {Literals.Int(plan.QueryRowStride)};");
-        writer.WriteLine();
-        writer.WriteLine($"/// <summary>Floats from one output row of a head to the next{(kernel.Layout == AttentionLayout.Bshd ? " (Heads · ValueDim in the Bshd layout)" : " (ValueDim in the Bhsd layout)")}.</summary>");
-        writer.WriteLine($"private const int OutputRowStride = {Literals.Int(plan.OutputRowStride)};");
-        writer.WriteLine();
-        writer.WriteLine("/// <summary>Floats in one row's online-softmax state: the output accumulator, the running maximum and the running sum.</summary>");
-        writer.WriteLine("private const int StateSize = ValueDim + 2;");
-        writer.WriteLine();
-        writer.WriteLine("/// <summary>With a KvCache: the most rows (query heads of a group times query positions) one work item takes.</summary>");
-        writer.WriteLine($"private const int CachedRowsPerItem = {Literals.Int(KernelPlan.CachedRowsPerItem)};");
-        writer.WriteLine();
-        writer.WriteLine("/// <summary>With a KvCache of halves: the most query rows that read the halves in place, each widening them on its own.</summary>");
-        writer.WriteLine($"private const int DirectRows = {Literals.Int(KernelPlan.DirectRows)};");
-        writer.WriteLine();
-        writer.WriteLine("/// <summary>With a KvCache of halves: keys per tile widened into scratch, so that a tile of keys and one of values take at most 16 KiB of L1 cache.</summary>");
-        writer.WriteLine($"private const int CacheTile = {Literals.Int(plan.CacheTile)};");
-        writer.WriteLine();
-
-        WriteExecute(writer, kernel);
-        writer.WriteLine();
-        WriteExecuteCached(writer, kernel, plan);
-        writer.WriteLine();
-        WriteExecuteCachedTiled(writer, kernel);
-        writer.WriteLine();
-        WriteRowsDispatch(writer, kernel, plan);
-        writer.WriteLine();
-        WriteVisibleRange(writer, kernel);
-        if (kernel.HasExplicitMask)
-        {
-            writer.WriteLine();
-            WriteExplicitMask(writer);
-        }
-
-        foreach (BlockPath path in plan.BlockPaths)
-        {
-            writer.WriteLine();
-            WriteBlock(writer, kernel, plan, path);
-        }
-
-        writer.WriteLine();
-        WriteRowDispatch(writer, kernel, plan);
-        foreach (VectorPath path in plan.Paths)
-        {
-            writer.WriteLine();
-            WriteVectorRow(writer, kernel, plan, path);
-        }
-
-        writer.WriteLine();
-        WriteScalarRow(writer, kernel);
-        if (plan.Paths.Count > 0)
-        {
-            writer.WriteLine();
-            WriteRowHalfDispatch(writer, kernel, plan);
-            foreach (VectorPath path in plan.Paths)
+            writer.WriteLine("/// <summary>");
+            writer.WriteLine($"/// The fused attention kernel behind the Forward methods of <see cref=\"global::{model.Type.SourceName}\"/>: its configuration as");
+            writer.WriteLine("/// constants, and the inner loops whose shape depends on it. The runtime drives them (AttentionGen.CompilerServices: the");
+            writer.WriteLine("/// work loops, the row blocks' tiles and online softmax, the KV cache), generic over this struct, so the JIT compiles");
+            writer.WriteLine("/// that code once for this kernel with every constant below folded in.");
+            writer.WriteLine("/// </summary>");
+            writer.WriteLine(GeneratedCodeAttribute.Replace("global::System.CodeDom.Compiler.", string.Empty));
+            using (writer.Block($"file readonly struct {KernelName(model.Type)} : IAttentionKernel"))
             {
+                WriteKernelConstants(writer, model);
                 writer.WriteLine();
-                WriteVectorRow(writer, kernel, plan, path, half: true);
+                WriteVisibleRange(writer, kernel);
+                writer.WriteLine();
+                WriteRegisterBlocks(writer, kernel);
+                writer.WriteLine();
+                WriteRowDispatch(writer, kernel, plan);
+                foreach (VectorPath path in plan.Paths)
+                {
+                    writer.WriteLine();
+                    WriteVectorRow(writer, kernel, plan, path);
+                }
+
+                writer.WriteLine();
+                WriteScalarRow(writer, kernel);
+                writer.WriteLine();
+                WriteRowHalfDispatch(writer, kernel, plan);
+                foreach (VectorPath path in plan.Paths)
+                {
+                    writer.WriteLine();
+                    WriteVectorRow(writer, kernel, plan, path, half: true);
+                }
             }
         }
-
-        writer.CloseBlock();
-        writer.CloseBlock();
     }
 
-    /// <summary>
-    /// Writes <c>IKeyValueRows</c> and its two implementations, which tell the row-block kernels where key and value rows
-    /// lie: in the tensors passed to Forward, or in a KvCache's slots. Kernels are generic over them, so each is compiled
-    /// once per source with the strides as constants.
-    /// </summary>
-    private static void WriteKeyValueRows(SourceWriter writer, KernelModel model, KernelPlan plan)
+    /// <summary>Writes the kernel's configuration as the constant members of <c>IAttentionKernel</c>.</summary>
+    private static void WriteKernelConstants(SourceWriter writer, KernelModel model)
     {
         KernelConfiguration kernel = model.Kernel;
-        bool bshd = kernel.Layout == AttentionLayout.Bshd;
-        writer.WriteLine("/// <summary>Where consecutive key and value rows of one key/value head lie, for the kernels that read them.</summary>");
-        writer.OpenBlock($"file interface IKeyValueRows");
-        writer.WriteLine("/// <summary>Floats from one key row to the next.</summary>");
-        writer.WriteLine("static abstract int KeyStride { get; }");
+        writer.WriteLine($"public static int Heads => {Literals.Int(kernel.Heads)};");
+        writer.WriteLine($"public static int KvHeads => {Literals.Int(kernel.KvHeads)};");
+        writer.WriteLine($"public static int HeadDim => {Literals.Int(kernel.HeadDim)};");
+        writer.WriteLine($"public static int ValueDim => {Literals.Int(kernel.ValueDim)};");
+        writer.WriteLine($"public static AttentionLayout Layout => AttentionLayout.{kernel.Layout};");
+        writer.WriteLine($"public static AttentionMask Mask => {MaskExpression(kernel.Mask).Replace("global::AttentionGen.", string.Empty)};");
+        writer.WriteLine($"public static MaskAlignment Alignment => MaskAlignment.{kernel.Alignment};");
+        writer.WriteLine($"public static int WindowLeft => {Literals.Int(kernel.WindowLeft)};");
+        writer.WriteLine($"public static int WindowRight => {Literals.Int(kernel.WindowRight)};");
+        writer.WriteLine(kernel.ScaleIsDefault
+            ? $"public static float Scale => {Literals.Float(kernel.Scale)}; // 1/sqrt(HeadDim)"
+            : $"public static float Scale => {Literals.Float(kernel.Scale)};");
+        writer.WriteLine(kernel.HasSoftcap
+            ? $"public static float Softcap => {Literals.Float(kernel.Softcap)}; // a score s becomes Softcap · tanh(s / Softcap)"
+            : $"public static float Softcap => {Literals.Float(kernel.Softcap)}; // none");
         writer.WriteLine();
-        writer.WriteLine("/// <summary>Floats from one value row to the next.</summary>");
-        writer.WriteLine("static abstract int ValueStride { get; }");
-        writer.WriteLine();
-        writer.WriteLine("/// <summary>Whether row blocks copy each register block's keys into consecutive rows before scoring them.</summary>");
-        writer.WriteLine("static abstract bool PackKeys { get; }");
-        writer.CloseBlock();
-        writer.WriteLine();
-        writer.WriteLine($"/// <summary>The key and value tensors passed to Forward, in the {kernel.Layout} layout.</summary>");
-        writer.OpenBlock("file readonly struct TensorRows : IKeyValueRows");
-        writer.WriteLine(bshd
-            ? $"/// <summary>KvHeads · HeadDim: the key/value heads of a token are interleaved.</summary>"
-            : $"/// <summary>HeadDim: the keys of a head are consecutive.</summary>");
-        writer.WriteLine($"public static int KeyStride => {Literals.Int(plan.KeyStride)};");
-        writer.WriteLine();
-        writer.WriteLine(bshd
-            ? $"/// <summary>KvHeads · ValueDim.</summary>"
-            : $"/// <summary>ValueDim.</summary>");
-        writer.WriteLine($"public static int ValueStride => {Literals.Int(plan.ValueStride)};");
-        writer.WriteLine();
-        writer.WriteLine(plan.PackKeys
-            ? "/// <summary>True: key rows lie a multiple of 4 KiB apart, where a register block's keys would all compete for one L1 cache set.</summary>"
-            : "/// <summary>False: at this stride, packing would cost more than it saves.</summary>");
-        writer.WriteLine($"public static bool PackKeys => {(plan.PackKeys ? "true" : "false")};");
-        writer.CloseBlock();
-        writer.WriteLine();
-        writer.WriteLine("/// <summary>A KvCache of floats: each key/value head's slots are consecutive rows of HeadDim and ValueDim floats.</summary>");
-        writer.OpenBlock("file readonly struct CacheRows : IKeyValueRows");
-        writer.WriteLine("/// <summary>HeadDim.</summary>");
-        writer.WriteLine($"public static int KeyStride => {Literals.Int(kernel.HeadDim)};");
-        writer.WriteLine();
-        writer.WriteLine("/// <summary>ValueDim.</summary>");
-        writer.WriteLine($"public static int ValueStride => {Literals.Int(kernel.ValueDim)};");
-        writer.WriteLine();
-        writer.WriteLine("/// <summary>False: consecutive rows need no packing.</summary>");
-        writer.WriteLine("public static bool PackKeys => false;");
-        writer.CloseBlock();
-    }
-
-    private static void WriteExecute(SourceWriter writer, KernelConfiguration kernel)
-    {
-        bool bshd = kernel.Layout == AttentionLayout.Bshd;
-        bool positional = kernel.IsCausal || kernel.HasWindow;
-
-        writer.WriteLine("/// <summary>Runs work items [start, end): each is up to RowsPerItem query rows of one (batch entry, head), or with a KvCache, see ExecuteCached.</summary>");
-        writer.OpenBlock("public static void Execute(scoped in AttentionArguments arguments, int start, int end)");
-        writer.OpenBlock("if (arguments.Cache is not null)");
-        writer.OpenBlock("if (AttentionScheduler.UsesRowBlocks(arguments.QueryLength, RowsPerItem))");
-        writer.WriteLine("ExecuteCachedTiled(in arguments, start, end);");
-        writer.CloseBlock();
-        writer.OpenBlock("else");
-        writer.WriteLine("ExecuteCached(in arguments, start, end);");
-        writer.CloseBlock();
-        writer.WriteLine();
-        writer.WriteLine("return;");
-        writer.CloseBlock();
-        writer.WriteLine();
-        writer.WriteLine("int batch = arguments.Batch;");
-        writer.WriteLine("int queryLength = arguments.QueryLength;");
-        writer.WriteLine("int keyLength = arguments.KeyLength;");
-        writer.WriteLine("int queryBlocks = (int)(((long)queryLength + RowsPerItem - 1) / RowsPerItem);");
-        writer.WriteLine("ref float query = ref MemoryMarshal.GetReference(arguments.Query);");
-        writer.WriteLine("ref float key = ref MemoryMarshal.GetReference(arguments.Key);");
-        writer.WriteLine("ref float value = ref MemoryMarshal.GetReference(arguments.Value);");
-        writer.WriteLine("ref float output = ref MemoryMarshal.GetReference(arguments.Output);");
-        if (kernel.HasKeyPadding)
-        {
-            writer.WriteLine("ReadOnlySpan<int> keyLengths = arguments.KeyLengths;");
-        }
-
-        if (kernel.HasExplicitMask)
-        {
-            writer.WriteLine("ExplicitMask mask = arguments.Mask;");
-        }
-
-        writer.WriteLine();
-        writer.OpenBlock("for (int item = start; item < end; item++)");
-        writer.WriteLine(kernel.GroupSize > 1
-            ? $"// Work item -> (batch entry, key/value head, query block, query head of the group), the last varying fastest: the\n// {Literals.Int(kernel.GroupSize)} query heads that share a key/value head, then all its query blocks, run back to back while its keys and\n// values are in cache."
-            : "// Work item -> (batch entry, head, query block), the block varying fastest: all the blocks of one head run back to\n// back while its keys and values are in cache.");
-        WriteBlockItem(writer);
-        writer.WriteLine(kernel.HasKeyPadding
-            ? "int valid = keyLengths[b]; // keys at or after keyLengths[b] are padding"
-            : "int valid = keyLength;");
-        if (positional)
-        {
-            writer.WriteLine(kernel.Alignment == MaskAlignment.BottomRight
-                ? "long offset = (long)valid - queryLength; // bottom-right: the last query row sits at the last valid key"
-                : "const long offset = 0; // top-left: query row i sits at key i");
-        }
-
-        writer.WriteLine(bshd
-            ? "ref float keys = ref Unsafe.Add(ref key, ((nint)b * keyLength * KvHeads + kvHead) * HeadDim);"
-            : "ref float keys = ref Unsafe.Add(ref key, ((nint)b * KvHeads + kvHead) * keyLength * HeadDim);");
-        writer.WriteLine(bshd
-            ? "ref float values = ref Unsafe.Add(ref value, ((nint)b * keyLength * KvHeads + kvHead) * ValueDim);"
-            : "ref float values = ref Unsafe.Add(ref value, ((nint)b * KvHeads + kvHead) * keyLength * ValueDim);");
-        writer.WriteLine(bshd
-            ? "nint row = ((nint)b * queryLength + firstRow) * Heads + head;"
-            : "nint row = ((nint)b * Heads + head) * queryLength + firstRow;");
-        writer.WriteLine($"Rows<TensorRows>(ref Unsafe.Add(ref query, row * HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * ValueDim), rows, {(positional ? "firstRow + offset" : "firstRow")}, valid{(kernel.HasExplicitMask ? ", in mask, b, head, firstRow" : string.Empty)});");
-        writer.CloseBlock();
-        writer.CloseBlock();
-    }
-
-    /// <summary>
-    /// Writes the decomposition of a row-block work item into (batch entry b, key/value head, query block, query head of
-    /// the group) and its rows, shared by <c>Execute</c> and <c>ExecuteCachedTiled</c>.
-    /// </summary>
-    private static void WriteBlockItem(SourceWriter writer)
-    {
-        writer.WriteLine("int member = item % GroupSize;");
-        writer.WriteLine("int block = item / GroupSize % queryBlocks;");
-        writer.WriteLine("int kvHead = item / GroupSize / queryBlocks % KvHeads;");
-        writer.WriteLine("int b = item / GroupSize / queryBlocks / KvHeads;");
-        writer.WriteLine("int head = kvHead * GroupSize + member;");
-        writer.WriteLine("int firstRow = block * RowsPerItem;");
-        writer.WriteLine("int rows = Math.Min(RowsPerItem, queryLength - firstRow);");
-    }
-
-    /// <summary>Writes the dispatch of a work item's rows: to a row-block kernel when there are enough rows to fill its lanes, else one row at a time.</summary>
-    private static void WriteRowsDispatch(SourceWriter writer, KernelConfiguration kernel, KernelPlan plan)
-    {
-        writer.WriteLine("/// <summary>");
-        writer.WriteLine("/// Computes <paramref name=\"rows\"/> consecutive query rows of one (batch entry, head), the first at key position");
-        writer.WriteLine("/// <paramref name=\"position\"/>: on the widest row-block kernel whose lanes they fill at least half, else one row at a");
-        writer.WriteLine("/// time (decoding a single token, say). IsHardwareAccelerated is a JIT-time constant, so only the chosen paths are compiled.");
-        writer.WriteLine("/// </summary>");
-        writer.OpenBlock($"private static void Rows<TRows>({BlockParameters(kernel)})\n    where TRows : struct, IKeyValueRows");
-        foreach (BlockPath path in plan.BlockPaths)
-        {
-            string lanes = Literals.Int(path.Lanes);
-            writer.OpenBlock($"if ({path.Type}.IsHardwareAccelerated && rows >= {Literals.Int(path.MinimumRows)})");
-            if (path.Lanes >= KernelPlan.RowsPerItem)
-            {
-                writer.WriteLine($"{path.BlockName}<TRows>({BlockArguments(kernel, "query", "output", "rows", "position", "firstRow")});");
-            }
-            else
-            {
-                writer.OpenBlock($"for (int r = 0; r < rows; r += {lanes})");
-                writer.WriteLine($"{path.BlockName}<TRows>({BlockArguments(kernel, "Unsafe.Add(ref query, (nint)r * QueryRowStride)", "Unsafe.Add(ref output, (nint)r * OutputRowStride)", $"Math.Min({lanes}, rows - r)", "position + r", "firstRow + r")});");
-                writer.CloseBlock();
-            }
-
-            writer.WriteLine("return;");
-            writer.CloseBlock();
-            writer.WriteLine();
-        }
-
-        writer.WriteLine("Span<float> rowState = stackalloc float[StateSize];");
-        writer.WriteLine("ref float state = ref MemoryMarshal.GetReference(rowState);");
-        writer.OpenBlock("for (int r = 0; r < rows; r++)");
-        writer.WriteLine("VisibleRange(position + r, valid, out int firstKey, out int endKey);");
-        writer.WriteLine("OnlineSoftmax.Reset(ref state, ValueDim);");
-        string maskArguments = kernel.HasExplicitMask ? ", in mask, mask.GetRowStart(b, head, firstRow + r), 0" : string.Empty;
-        writer.WriteLine($"Row(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, TRows.KeyStride, TRows.ValueStride, firstKey, endKey{maskArguments}, ref state);");
-        writer.WriteLine("OnlineSoftmax.Normalize(ref state, ValueDim, ref Unsafe.Add(ref output, (nint)r * OutputRowStride));");
-        writer.CloseBlock();
-        writer.CloseBlock();
+        writer.WriteLine("/// <summary>Keys the one-row kernels score, soft-max and accumulate together.</summary>");
+        writer.WriteLine($"private const int KeyTile = {Literals.Int(KernelTiles.KeyTile)};");
     }
 
     /// <summary>Writes <c>VisibleRange</c>: [firstKey, endKey), the one interval of keys the structural masks leave a row.</summary>
@@ -545,7 +312,7 @@ internal static partial class KernelEmitter
                 : "/// The keys a row sees: all of them.");
             writer.WriteLine("/// </summary>");
             writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
-            writer.OpenBlock("private static void VisibleRange(long position, int valid, out int firstKey, out int endKey)");
+            writer.OpenBlock("public static void VisibleRange(long position, int valid, out int firstKey, out int endKey)");
             writer.WriteLine("firstKey = 0;");
             writer.WriteLine("endKey = valid;");
             writer.CloseBlock();
@@ -573,7 +340,7 @@ internal static partial class KernelEmitter
         writer.WriteLine("/// [firstKey, endKey), empty when the row sees nothing. Keys outside it are never read.");
         writer.WriteLine("/// </summary>");
         writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
-        writer.OpenBlock("private static void VisibleRange(long position, int valid, out int firstKey, out int endKey)");
+        writer.OpenBlock("public static void VisibleRange(long position, int valid, out int firstKey, out int endKey)");
         writer.WriteLine(kernel.HasWindow
             ? "firstKey = (int)Math.Clamp(position - WindowLeft, 0, valid);"
             : "firstKey = 0;");
@@ -598,6 +365,9 @@ internal static partial class KernelEmitter
         + (kernel.HasExplicitMask ? ", in mask, maskStart, maskKeyBase" : string.Empty)
         + ", ref state";
 
+    /// <summary>The parameters of IAttentionKernel.Row and RowHalf after the keys and values, the same for every kernel.</summary>
+    private const string RowTailParameters = "int firstKey, int endKey, scoped in ExplicitMask mask, int maskStart, int maskKeyBase, ref float state";
+
     private static void WriteRowDispatch(SourceWriter writer, KernelConfiguration kernel, KernelPlan plan)
     {
         writer.WriteLine("/// <summary>");
@@ -607,93 +377,73 @@ internal static partial class KernelEmitter
         writer.WriteLine("/// per tile of keys. IsHardwareAccelerated is a JIT-time constant, so only the chosen path is compiled.");
         writer.WriteLine("/// </summary>");
         writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
-        writer.OpenBlock($"private static void Row({RowParameters(kernel)})");
-        string arguments = RowArguments(kernel);
-        for (int i = 0; i < plan.Paths.Count; i++)
+        using (writer.Block($"public static void Row(ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, {RowTailParameters})"))
         {
-            VectorPath path = plan.Paths[i];
-            writer.OpenBlock($"{(i == 0 ? "if" : "else if")} ({path.Type}.IsHardwareAccelerated)");
-            writer.WriteLine($"{path.MethodName}({arguments});");
-            writer.CloseBlock();
-        }
+            string arguments = RowArguments(kernel);
+            for (int i = 0; i < plan.Paths.Count; i++)
+            {
+                VectorPath path = plan.Paths[i];
+                using (writer.Block($"{(i == 0 ? "if" : "else if")} ({path.Type}.IsHardwareAccelerated)"))
+                {
+                    writer.WriteLine($"{path.MethodName}({arguments});");
+                }
+            }
 
-        if (plan.Paths.Count == 0)
-        {
-            writer.WriteLine($"RowScalar({arguments});");
+            if (plan.Paths.Count == 0)
+            {
+                writer.WriteLine($"RowScalar({arguments});");
+            }
+            else
+            {
+                using (writer.Block("else"))
+                {
+                    writer.WriteLine($"RowScalar({arguments});");
+                }
+            }
         }
-        else
-        {
-            writer.OpenBlock("else");
-            writer.WriteLine($"RowScalar({arguments});");
-            writer.CloseBlock();
-        }
-
-        writer.CloseBlock();
     }
 
     /// <summary>Writes <c>RowHalf</c>, the dispatch of a row over finite halves to the widest accelerated vector path.</summary>
     private static void WriteRowHalfDispatch(SourceWriter writer, KernelConfiguration kernel, KernelPlan plan)
     {
-        writer.WriteLine("/// <summary>");
-        writer.WriteLine("/// Advances one query row's online softmax over keys [firstKey, endKey) of a Half cache that holds only finite values, on");
-        writer.WriteLine($"/// the widest path this machine accelerates. Call it only when {plan.Paths[plan.Paths.Count - 1].Type}.IsHardwareAccelerated.");
-        writer.WriteLine("/// </summary>");
-        writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
-        writer.OpenBlock($"private static void RowHalf({RowHalfParameters(kernel)})");
-        string arguments = "ref query, ref keys, ref values, firstKey, endKey" + (kernel.HasExplicitMask ? ", in mask, maskStart, maskKeyBase" : string.Empty) + ", ref state";
-        for (int i = 0; i < plan.Paths.Count; i++)
+        const string signature = "public static void RowHalf(ref float query, ref ushort keys, ref ushort values, " + RowTailParameters + ")";
+        if (plan.Paths.Count == 0)
         {
-            VectorPath path = plan.Paths[i];
-            if (i < plan.Paths.Count - 1)
+            writer.WriteLine("/// <summary>");
+            writer.WriteLine("/// Not called: the runtime reads a Half cache in place only when a head holds at least one vector (4 floats), and");
+            writer.WriteLine("/// widens this kernel's narrower heads into floats for <see cref=\"Row\"/> instead.");
+            writer.WriteLine("/// </summary>");
+            using (writer.Block(signature))
             {
-                writer.OpenBlock($"{(i == 0 ? "if" : "else if")} ({path.Type}.IsHardwareAccelerated)");
-            }
-            else if (i > 0)
-            {
-                writer.OpenBlock("else");
+                writer.WriteLine("throw new System.Diagnostics.UnreachableException(\"Heads narrower than a vector are widened from Half before they are read.\");");
             }
 
-            writer.WriteLine($"RowHalf{path.Type}({arguments});");
-            if (i < plan.Paths.Count - 1 || i > 0)
-            {
-                writer.CloseBlock();
-            }
+            return;
         }
 
-        writer.CloseBlock();
-    }
-
-    private static void WriteExplicitMask(SourceWriter writer)
-    {
         writer.WriteLine("/// <summary>");
-        writer.WriteLine("/// Applies one query row's explicit mask to its scores for keys [tileStart, tileStart + count), which lie");
-        writer.WriteLine("/// <paramref name=\"stride\"/> floats apart: 1 in a one-row kernel, the lane count in a row block. A boolean mask sets");
-        writer.WriteLine("/// excluded keys to -infinity, an additive one adds its value; keys past the mask's key axis are masked. Returns whether");
-        writer.WriteLine("/// any key of the tile is masked, that is, whether some weight of the tile will be 0.");
+        writer.WriteLine("/// Advances one query row's online softmax over keys [firstKey, endKey) of a Half cache that holds only finite values, on");
+        writer.WriteLine($"/// the widest path this machine accelerates. The runtime calls it only when {plan.Paths[plan.Paths.Count - 1].Type}.IsHardwareAccelerated.");
         writer.WriteLine("/// </summary>");
-        writer.OpenBlock("private static bool ApplyExplicitMask(Span<float> scores, int stride, int tileStart, int count, scoped in ExplicitMask mask, int maskStart)");
-        writer.WriteLine("bool masked = false;");
-        writer.OpenBlock("if (mask.IsBoolean)");
-        writer.WriteLine("ReadOnlySpan<bool> allowed = mask.AllowedValues.Slice(maskStart, mask.KeyLength);");
-        writer.OpenBlock("for (int c = 0; c < count; c++)");
-        writer.WriteLine("int keyIndex = tileStart + c;");
-        writer.OpenBlock("if (keyIndex >= allowed.Length || !allowed[keyIndex])");
-        writer.WriteLine("scores[c * stride] = float.NegativeInfinity;");
-        writer.WriteLine("masked = true;");
-        writer.CloseBlock();
-        writer.CloseBlock();
-        writer.CloseBlock();
-        writer.OpenBlock("else");
-        writer.WriteLine("ReadOnlySpan<float> added = mask.AdditiveValues.Slice(maskStart, mask.KeyLength);");
-        writer.OpenBlock("for (int c = 0; c < count; c++)");
-        writer.WriteLine("int keyIndex = tileStart + c;");
-        writer.WriteLine("float score = keyIndex < added.Length ? scores[c * stride] + added[keyIndex] : float.NegativeInfinity;");
-        writer.WriteLine("scores[c * stride] = score;");
-        writer.WriteLine("masked |= score == float.NegativeInfinity;");
-        writer.CloseBlock();
-        writer.CloseBlock();
-        writer.WriteLine();
-        writer.WriteLine("return masked;");
-        writer.CloseBlock();
+        writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
+        using (writer.Block(signature))
+        {
+            string arguments = "ref query, ref keys, ref values, firstKey, endKey" + (kernel.HasExplicitMask ? ", in mask, maskStart, maskKeyBase" : string.Empty) + ", ref state";
+            for (int i = 0; i < plan.Paths.Count; i++)
+            {
+                VectorPath path = plan.Paths[i];
+                bool last = i == plan.Paths.Count - 1;
+                if (last && i == 0)
+                {
+                    writer.WriteLine($"RowHalf{path.Type}({arguments});");
+                    continue;
+                }
+
+                using (writer.Block(last ? "else" : $"{(i == 0 ? "if" : "else if")} ({path.Type}.IsHardwareAccelerated)"))
+                {
+                    writer.WriteLine($"RowHalf{path.Type}({arguments});");
+                }
+            }
+        }
     }
 }

@@ -32,6 +32,16 @@ internal sealed class SourceWriter
 
     public void WriteLine() => _builder.Append('\n');
 
+    /// <summary>
+    /// Opens a block: writes <paramref name="header"/> (if any) and an opening brace, and indents what follows until the
+    /// returned scope is disposed, which writes the closing brace: <c>using (writer.Block("if (x)")) { ... }</c>.
+    /// </summary>
+    public BlockScope Block(string header)
+    {
+        OpenBlock(header);
+        return new BlockScope(this);
+    }
+
     /// <summary>Writes <paramref name="header"/> (if any) and an opening brace, and indents what follows.</summary>
     public void OpenBlock(string header)
     {
@@ -80,5 +90,15 @@ internal sealed class SourceWriter
         }
 
         _builder.Append('\n');
+    }
+
+    /// <summary>An open block of a <see cref="SourceWriter"/>, closed when disposed.</summary>
+    public readonly struct BlockScope : IDisposable
+    {
+        private readonly SourceWriter _writer;
+
+        public BlockScope(SourceWriter writer) => _writer = writer;
+
+        public void Dispose() => _writer.CloseBlock();
     }
 }

@@ -85,14 +85,3 @@ public readonly ref struct AttentionArguments
     /// <summary>With an explicit mask: the mask; otherwise <see langword="default"/>.</summary>
     public ExplicitMask Mask { get; }
 }
-
-/// <summary>
-/// A generated kernel: runs a range of work items of a <c>Forward</c> call. The scheduler calls it on one or
-/// more threads with disjoint ranges. Implemented by generated code; not meant to be called directly.
-/// </summary>
-[EditorBrowsable(EditorBrowsableState.Never)]
-public interface IAttentionKernel
-{
-    /// <summary>Runs work items <paramref name="start"/> (inclusive) to <paramref name="end"/> (exclusive).</summary>
-    static abstract void Execute(scoped in AttentionArguments arguments, int start, int end);
-}

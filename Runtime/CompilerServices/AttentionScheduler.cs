@@ -30,12 +30,18 @@ public static unsafe class AttentionScheduler
     /// </summary>
     public const long MinimumWorkPerThread = 1L << 18;
 
-    /// <summary>Runs items <c>[0, workItems)</c> of <typeparamref name="TKernel"/>.</summary>
+    /// <summary>Runs a <c>Forward</c> call over tensors: its query blocks of each (batch entry, head).</summary>
+    /// <param name="arguments">The validated arguments.</param>
+    public static void Run<TKernel>(scoped in AttentionArguments arguments)
+        where TKernel : struct, IAttentionKernel =>
+        Run<AttentionWork<TKernel>>(in arguments, AttentionWork<TKernel>.ItemCount(arguments.Batch, arguments.QueryLength), AttentionWork<TKernel>.WorkPerItem(arguments.KeyLength));
+
+    /// <summary>Runs items <c>[0, workItems)</c> of <typeparamref name="TWork"/>.</summary>
     /// <param name="arguments">The validated arguments.</param>
     /// <param name="workItems">How many work items the call has.</param>
     /// <param name="workPerItem">An estimate of the multiply-adds in one item, used to size the thread count.</param>
-    public static void Run<TKernel>(scoped in AttentionArguments arguments, int workItems, long workPerItem)
-        where TKernel : IAttentionKernel
+    internal static void Run<TWork>(scoped in AttentionArguments arguments, int workItems, long workPerItem)
+        where TWork : struct, IWorkItems
     {
         if (workItems <= 0)
         {
@@ -45,7 +51,7 @@ public static unsafe class AttentionScheduler
         int threads = ThreadCount(workItems, workPerItem);
         if (threads <= 1 || !Workers.TryAcquire(threads - 1, out Worker[] helpers))
         {
-            TKernel.Execute(in arguments, 0, workItems);
+            TWork.Execute(in arguments, 0, workItems);
             return;
         }
 
@@ -61,7 +67,7 @@ public static unsafe class AttentionScheduler
             fixed (bool* maskAllowed = mask.AllowedValues)
             fixed (float* partials = arguments.Partials)
             {
-                Job<TKernel> job = Job<TKernel>.ForThisThread;
+                Job<TWork> job = Job<TWork>.ForThisThread;
                 job.Query = query;
                 job.QueryLength = arguments.Query.Length;
                 job.Key = key;
@@ -116,17 +122,9 @@ public static unsafe class AttentionScheduler
     /// merged exactly here once all splits are done.
     /// </summary>
     /// <param name="arguments">The validated arguments, with <see cref="AttentionArguments.Cache"/> set.</param>
-    /// <param name="heads">The kernel's query heads.</param>
-    /// <param name="kvHeads">The kernel's key/value heads.</param>
-    /// <param name="headDim">The kernel's key head size.</param>
-    /// <param name="valueDim">The kernel's value head size.</param>
-    /// <param name="layout">The kernel's layout, which places the merged output rows.</param>
-    /// <param name="rowsPerItem">The most rows of one key/value head the kernel's cached path takes in one item.</param>
-    /// <param name="rowsPerBlock">The query rows of one head in a work item of the kernel's row-block (prefill) path.</param>
     /// <exception cref="InvalidOperationException">Another thread appended to or cleared the cache during the call.</exception>
-    public static void RunCached<TKernel>(
-        scoped in AttentionArguments arguments, int heads, int kvHeads, int headDim, int valueDim, AttentionLayout layout, int rowsPerItem, int rowsPerBlock)
-        where TKernel : IAttentionKernel
+    public static void RunCached<TKernel>(scoped in AttentionArguments arguments)
+        where TKernel : struct, IAttentionKernel
     {
         // A KvCache may be read by several threads at once but not written while it is read. Appending or clearing
         // during the call is a race in the caller's code; it is caught here, by the version every write bumps, and named.
@@ -134,7 +132,7 @@ public static unsafe class AttentionScheduler
         long version = cache.Version;
         try
         {
-            RunCachedCore<TKernel>(in arguments, heads, kvHeads, headDim, valueDim, layout, rowsPerItem, rowsPerBlock);
+            RunCachedCore<TKernel>(in arguments);
         }
         catch (Exception exception) when (cache.WrittenSince(version))
         {
@@ -147,10 +145,11 @@ public static unsafe class AttentionScheduler
         }
     }
 
-    private static void RunCachedCore<TKernel>(
-        scoped in AttentionArguments arguments, int heads, int kvHeads, int headDim, int valueDim, AttentionLayout layout, int rowsPerItem, int rowsPerBlock)
-        where TKernel : IAttentionKernel
+    private static void RunCachedCore<TKernel>(scoped in AttentionArguments arguments)
+        where TKernel : struct, IAttentionKernel
     {
+        int heads = TKernel.Heads, kvHeads = TKernel.KvHeads, valueDim = TKernel.ValueDim;
+        const int rowsPerItem = KernelTiles.CachedRowsPerItem;
         KvCache cache = arguments.Cache!;
         int batch = arguments.Batch, queryLength = arguments.QueryLength;
         int groupSize = heads / kvHeads;
@@ -161,29 +160,28 @@ public static unsafe class AttentionScheduler
         }
 
         int longest = cache.Length;
-        if (UsesRowBlocks(queryLength, rowsPerBlock))
+        if (UsesRowBlocks(queryLength, KernelTiles.RowsPerItem))
         {
-            // A prefill: the items of an ordinary Forward, query blocks of one head each, on the row-block kernels. The
-            // kernel makes the same decision from the same call.
-            int queryBlocks = (queryLength + rowsPerBlock - 1) / rowsPerBlock;
-            Run<TKernel>(in arguments, batch * heads * queryBlocks, (long)rowsPerBlock * longest * (headDim + valueDim));
+            // A prefill: the items of an ordinary Forward, query blocks of one head each, on the row-block kernels.
+            // AttentionWork makes the same decision from the same call.
+            Run<AttentionWork<TKernel>>(in arguments, AttentionWork<TKernel>.ItemCount(batch, queryLength), AttentionWork<TKernel>.WorkPerItem(longest));
             return;
         }
 
         int chunks = (rowsPerHead + rowsPerItem - 1) / rowsPerItem;
         int items = batch * kvHeads * chunks;
-        long workPerItem = (long)Math.Min(rowsPerItem, rowsPerHead) * longest * (headDim + valueDim);
+        long workPerItem = (long)Math.Min(rowsPerItem, rowsPerHead) * longest * (TKernel.HeadDim + valueDim);
         int splits = SplitCount(items, workPerItem, longest);
         if (splits == 1)
         {
-            Run<TKernel>(in arguments, items, workPerItem);
+            Run<AttentionWork<TKernel>>(in arguments, items, workPerItem);
             return;
         }
 
         int stateSize = OnlineSoftmax.StateSize(valueDim);
         Span<float> partials = KernelScratch.GetForCall(batch * kvHeads * rowsPerHead * splits * stateSize);
         var split = new AttentionArguments(in arguments, partials, splits);
-        Run<TKernel>(in split, items * splits, workPerItem / splits);
+        Run<AttentionWork<TKernel>>(in split, items * splits, workPerItem / splits);
 
         Span<float> output = arguments.Output;
         int rowPartials = splits * stateSize;
@@ -194,7 +192,7 @@ public static unsafe class AttentionScheduler
                 for (int row = 0; row < rowsPerHead; row++)
                 {
                     int head = kvHead * groupSize + row / queryLength, i = row % queryLength;
-                    int outputRow = layout == AttentionLayout.Bshd ? (b * queryLength + i) * heads + head : (b * heads + head) * queryLength + i;
+                    int outputRow = (int)AttentionWork<TKernel>.RowIndex(b, head, i, queryLength);
                     int index = (b * kvHeads + kvHead) * rowsPerHead + row;
                     OnlineSoftmax.Merge(partials.Slice(index * rowPartials, rowPartials), splits, valueDim, output.Slice(outputRow * valueDim, valueDim));
                 }
@@ -294,11 +292,11 @@ public static unsafe class AttentionScheduler
         public void ThrowIfFailed() => _failure?.Throw();
     }
 
-    private sealed class Job<TKernel> : ParallelJob
-        where TKernel : IAttentionKernel
+    private sealed class Job<TWork> : ParallelJob
+        where TWork : struct, IWorkItems
     {
         [ThreadStatic]
-        private static Job<TKernel>? t_job;
+        private static Job<TWork>? t_job;
 
         public float* Query, Key, Value, Output, MaskAdditive;
         public int* KeyLengths;
@@ -318,7 +316,7 @@ public static unsafe class AttentionScheduler
         /// The calling thread's job for this kernel, created on its first parallel call. Reusing it is safe because a
         /// call returns only after every helper has checked out of it.
         /// </summary>
-        public static Job<TKernel> ForThisThread => t_job ??= new Job<TKernel>();
+        public static Job<TWork> ForThisThread => t_job ??= new Job<TWork>();
 
         public void Start(int workItems, int helpers)
         {
@@ -352,7 +350,7 @@ public static unsafe class AttentionScheduler
             {
                 try
                 {
-                    TKernel.Execute(in arguments, item, item + 1);
+                    TWork.Execute(in arguments, item, item + 1);
                 }
                 catch (Exception exception)
                 {

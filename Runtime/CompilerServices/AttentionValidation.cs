@@ -12,6 +12,34 @@ namespace AttentionGen.CompilerServices;
 [EditorBrowsable(EditorBrowsableState.Never)]
 public static class AttentionValidation
 {
+    /// <summary>Checks the arguments of a generated kernel's <c>Forward</c> call over tensors against its constants.</summary>
+    /// <typeparam name="TKernel">The generated kernel.</typeparam>
+    /// <param name="arguments">The call's arguments.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A length is negative, or a <c>keyLengths</c> entry is outside [0, keyLength].</exception>
+    /// <exception cref="ArgumentException">
+    /// A span is shorter than its shape needs, the mask does not fit, or output overlaps an input other than by computing
+    /// in place over the query.
+    /// </exception>
+    public static void ValidateForward<TKernel>(scoped in AttentionArguments arguments)
+        where TKernel : struct, IAttentionKernel =>
+        ValidateForward(TKernel.Heads, TKernel.KvHeads, TKernel.HeadDim, TKernel.ValueDim, TKernel.Mask, TKernel.Layout, in arguments);
+
+    /// <summary>Checks the arguments of a generated kernel's <c>Forward</c> call over a <see cref="KvCache"/> against its constants.</summary>
+    /// <typeparam name="TKernel">The generated kernel.</typeparam>
+    /// <param name="arguments">The call's arguments.</param>
+    /// <exception cref="ArgumentNullException">The cache is null.</exception>
+    /// <exception cref="InvalidOperationException">Another thread appended to or cleared the cache during the checks.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A length is negative, or queryLength is more than some entry of the cache holds.</exception>
+    /// <exception cref="ArgumentException">
+    /// The cache's dims or batch do not match, a span is too short, the mask does not fit, output overlaps an input other
+    /// than by computing in place over the query, or a ring cache no longer holds keys that the queries see.
+    /// </exception>
+    public static void ValidateCachedForward<TKernel>(scoped in AttentionArguments arguments)
+        where TKernel : struct, IAttentionKernel =>
+        ValidateCachedForward(
+            TKernel.Heads, TKernel.KvHeads, TKernel.HeadDim, TKernel.ValueDim, TKernel.Mask, TKernel.Layout,
+            (TKernel.Mask & AttentionMask.SlidingWindow) != 0 ? TKernel.WindowLeft : -1, in arguments);
+
     /// <summary>Checks the arguments of a <c>Forward</c> call against a kernel's constants.</summary>
     /// <param name="heads">The kernel's number of query heads.</param>
     /// <param name="kvHeads">The kernel's number of key/value heads.</param>
@@ -25,7 +53,7 @@ public static class AttentionValidation
     /// A span is shorter than its shape needs, the mask does not fit, or output overlaps an input other than by computing
     /// in place over the query.
     /// </exception>
-    public static void ValidateForward(int heads, int kvHeads, int headDim, int valueDim, AttentionMask mask, AttentionLayout layout, scoped in AttentionArguments arguments)
+    internal static void ValidateForward(int heads, int kvHeads, int headDim, int valueDim, AttentionMask mask, AttentionLayout layout, scoped in AttentionArguments arguments)
     {
         int batch = arguments.Batch, queryLength = arguments.QueryLength, keyLength = arguments.KeyLength;
         ArgumentOutOfRangeException.ThrowIfNegative(batch, "batch");
@@ -81,7 +109,7 @@ public static class AttentionValidation
     /// The cache's dims or batch do not match, a span is too short, the mask does not fit, output overlaps an input other
     /// than by computing in place over the query, or a ring cache no longer holds keys that the queries see.
     /// </exception>
-    public static void ValidateCachedForward(
+    internal static void ValidateCachedForward(
         int heads, int kvHeads, int headDim, int valueDim, AttentionMask mask, AttentionLayout layout, int windowLeft, scoped in AttentionArguments arguments)
     {
         KvCache cache = arguments.Cache ?? throw new ArgumentNullException("cache");

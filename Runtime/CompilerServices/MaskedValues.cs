@@ -88,4 +88,48 @@ public static class MaskedValues
             }
         }
     }
+
+    /// <summary>
+    /// Applies one query row's explicit mask to its scores for keys [<paramref name="tileStart"/>, <paramref name="tileStart"/> +
+    /// <paramref name="count"/>) of the mask's key axis, which lie <paramref name="stride"/> floats apart in
+    /// <paramref name="scores"/>: 1 in a one-row kernel, the lane count in a row block. A boolean mask sets excluded keys to
+    /// −∞, an additive one adds its value; keys past the mask's key axis are masked. Returns whether any key of the tile is
+    /// masked, that is, whether some weight of the tile will be 0.
+    /// </summary>
+    /// <param name="scores">The tile's first score.</param>
+    /// <param name="stride">Floats from one key's score to the next.</param>
+    /// <param name="tileStart">The tile's first key, on the mask's key axis.</param>
+    /// <param name="count">The tile's keys.</param>
+    /// <param name="mask">The mask.</param>
+    /// <param name="maskStart">Where the row's mask starts (<see cref="ExplicitMask.GetRowStart"/>).</param>
+    public static bool ApplyExplicitMask(Span<float> scores, int stride, int tileStart, int count, scoped in ExplicitMask mask, int maskStart)
+    {
+        bool masked = false;
+        if (mask.IsBoolean)
+        {
+            ReadOnlySpan<bool> allowed = mask.AllowedValues.Slice(maskStart, mask.KeyLength);
+            for (int c = 0; c < count; c++)
+            {
+                int keyIndex = tileStart + c;
+                if (keyIndex >= allowed.Length || !allowed[keyIndex])
+                {
+                    scores[c * stride] = float.NegativeInfinity;
+                    masked = true;
+                }
+            }
+        }
+        else
+        {
+            ReadOnlySpan<float> added = mask.AdditiveValues.Slice(maskStart, mask.KeyLength);
+            for (int c = 0; c < count; c++)
+            {
+                int keyIndex = tileStart + c;
+                float score = keyIndex < added.Length ? scores[c * stride] + added[keyIndex] : float.NegativeInfinity;
+                scores[c * stride] = score;
+                masked |= score == float.NegativeInfinity;
+            }
+        }
+
+        return masked;
+    }
 }

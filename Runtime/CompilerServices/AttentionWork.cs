@@ -1,0 +1,379 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace AttentionGen.CompilerServices;
+
+/// <summary>A range of a call's work items, run by <see cref="AttentionScheduler"/> on one or more threads with disjoint ranges.</summary>
+internal interface IWorkItems
+{
+    /// <summary>Runs work items <paramref name="start"/> (inclusive) to <paramref name="end"/> (exclusive).</summary>
+    static abstract void Execute(scoped in AttentionArguments arguments, int start, int end);
+}
+
+/// <summary>
+/// The work loops of every generated kernel, written once: what a work item is, where its rows lie in the tensors or
+/// the cache, and which kernel computes them. Generic over the generated <typeparamref name="TKernel"/>, whose
+/// members are constants, so the JIT compiles these loops once per kernel with its shape folded in. The scheduler runs
+/// them (<see cref="AttentionScheduler.Run{TKernel}(in AttentionArguments)"/>).
+/// </summary>
+/// <typeparam name="TKernel">The generated kernel.</typeparam>
+internal readonly struct AttentionWork<TKernel> : IWorkItems
+    where TKernel : struct, IAttentionKernel
+{
+    /// <summary>Query heads per key/value head.</summary>
+    internal static int GroupSize
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => TKernel.Heads / TKernel.KvHeads;
+    }
+
+    /// <summary>Floats from one query row of a (batch entry, head) to the next.</summary>
+    internal static int QueryRowStride
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => TKernel.Layout == AttentionLayout.Bshd ? TKernel.Heads * TKernel.HeadDim : TKernel.HeadDim;
+    }
+
+    /// <summary>Floats from one output row of a (batch entry, head) to the next.</summary>
+    internal static int OutputRowStride
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => TKernel.Layout == AttentionLayout.Bshd ? TKernel.Heads * TKernel.ValueDim : TKernel.ValueDim;
+    }
+
+    /// <summary>Floats in one row's online-softmax state (see <see cref="OnlineSoftmax"/>).</summary>
+    private static int StateSize
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => TKernel.ValueDim + 2;
+    }
+
+    /// <summary>Whether the kernel masks by explicit values.</summary>
+    private static bool HasExplicitMask
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => (TKernel.Mask & AttentionMask.Explicit) != 0;
+    }
+
+    /// <summary>
+    /// Whether the one-row kernels can read a Half cache in place (<see cref="IAttentionKernel.RowHalf"/>): they need SIMD,
+    /// and heads of at least one vector.
+    /// </summary>
+    private static bool ReadsHalvesInPlace =>
+        Vector128.IsHardwareAccelerated && TKernel.HeadDim >= Vector128<float>.Count && TKernel.ValueDim >= Vector128<float>.Count;
+
+    /// <summary>The first float of row <paramref name="i"/> of (batch entry <paramref name="b"/>, <paramref name="head"/>), in units of a head's size.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static nint RowIndex(int b, int head, int i, int queryLength) =>
+        TKernel.Layout == AttentionLayout.Bshd
+            ? ((nint)b * queryLength + i) * TKernel.Heads + head
+            : ((nint)b * TKernel.Heads + head) * queryLength + i;
+
+    /// <summary>Work items of a <c>Forward</c> over tensors: query blocks of <see cref="KernelTiles.RowsPerItem"/> rows of each (batch entry, head).</summary>
+    internal static int ItemCount(int batch, int queryLength) =>
+        batch * TKernel.Heads * (int)(((long)queryLength + KernelTiles.RowsPerItem - 1) / KernelTiles.RowsPerItem);
+
+    /// <summary>The most multiply-adds one such item costs, which sizes the thread count.</summary>
+    internal static long WorkPerItem(int keyLength) => (long)KernelTiles.RowsPerItem * keyLength * (TKernel.HeadDim + TKernel.ValueDim);
+
+    /// <summary>
+    /// Runs work items [<paramref name="start"/>, <paramref name="end"/>) of a call: query blocks of one (batch entry,
+    /// head) each, or with a <see cref="KvCache"/>, those of <see cref="ExecuteCached"/> or <see cref="ExecuteCachedTiled"/>.
+    /// </summary>
+    public static void Execute(scoped in AttentionArguments arguments, int start, int end)
+    {
+        if (arguments.Cache is not null)
+        {
+            if (AttentionScheduler.UsesRowBlocks(arguments.QueryLength, KernelTiles.RowsPerItem))
+            {
+                ExecuteCachedTiled(in arguments, start, end);
+            }
+            else
+            {
+                ExecuteCached(in arguments, start, end);
+            }
+
+            return;
+        }
+
+        int queryLength = arguments.QueryLength;
+        int keyLength = arguments.KeyLength;
+        int queryBlocks = (int)(((long)queryLength + KernelTiles.RowsPerItem - 1) / KernelTiles.RowsPerItem);
+        ref float query = ref MemoryMarshal.GetReference(arguments.Query);
+        ref float key = ref MemoryMarshal.GetReference(arguments.Key);
+        ref float value = ref MemoryMarshal.GetReference(arguments.Value);
+        ref float output = ref MemoryMarshal.GetReference(arguments.Output);
+        ReadOnlySpan<int> keyLengths = arguments.KeyLengths;
+        for (int item = start; item < end; item++)
+        {
+            Decompose(item, queryBlocks, queryLength, out int b, out int kvHead, out int head, out int firstRow, out int rows);
+
+            // With key padding, keys at or after keyLengths[b] are padding.
+            int valid = (TKernel.Mask & AttentionMask.KeyPadding) != 0 ? keyLengths[b] : keyLength;
+            ref float keys = ref Unsafe.Add(ref key, KeyValueHeadStart(b, kvHead, keyLength) * TKernel.HeadDim);
+            ref float values = ref Unsafe.Add(ref value, KeyValueHeadStart(b, kvHead, keyLength) * TKernel.ValueDim);
+            nint row = RowIndex(b, head, firstRow, queryLength);
+            Rows<TensorRows<TKernel>>(
+                ref Unsafe.Add(ref query, row * TKernel.HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * TKernel.ValueDim),
+                rows, firstRow + PositionOffset(valid, queryLength), valid, in arguments, b, head, firstRow);
+        }
+    }
+
+    /// <summary>
+    /// Work item → (batch entry, key/value head, query block, query head of the group), the last varying fastest: the
+    /// query heads that share a key/value head, then all its query blocks, run back to back while its keys and values
+    /// are in cache.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Decompose(int item, int queryBlocks, int queryLength, out int b, out int kvHead, out int head, out int firstRow, out int rows)
+    {
+        int member = item % GroupSize;
+        int block = item / GroupSize % queryBlocks;
+        kvHead = item / GroupSize / queryBlocks % TKernel.KvHeads;
+        b = item / GroupSize / queryBlocks / TKernel.KvHeads;
+        head = kvHead * GroupSize + member;
+        firstRow = block * KernelTiles.RowsPerItem;
+        rows = Math.Min(KernelTiles.RowsPerItem, queryLength - firstRow);
+    }
+
+    /// <summary>The first key row of (batch entry <paramref name="b"/>, <paramref name="kvHead"/>) in the key and value tensors, in units of a head's size.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static nint KeyValueHeadStart(int b, int kvHead, int keyLength) =>
+        TKernel.Layout == AttentionLayout.Bshd
+            ? (nint)b * keyLength * TKernel.KvHeads + kvHead
+            : ((nint)b * TKernel.KvHeads + kvHead) * keyLength;
+
+    /// <summary>
+    /// The key position of query row 0 among <paramref name="valid"/> keys, for the positional masks: bottom-right puts
+    /// the last query row at the last valid key, top-left puts query row i at key i.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long PositionOffset(int valid, int queryLength) =>
+        TKernel.Alignment == MaskAlignment.BottomRight ? (long)valid - queryLength : 0;
+
+    /// <summary>
+    /// Runs work items [start, end) of a Forward over a KvCache with many query rows (a prefill): the same items and
+    /// row-block kernels as a Forward over tensors, reading keys and values as consecutive rows: in place from a cache of
+    /// floats, from a staged copy of the head for halves or a wrapped ring. Each entry's queries align with the end of
+    /// its tokens.
+    /// </summary>
+    private static void ExecuteCachedTiled(scoped in AttentionArguments arguments, int start, int end)
+    {
+        KvCache cache = arguments.Cache!;
+        bool half = cache.Precision == KvCachePrecision.Half;
+        int queryLength = arguments.QueryLength;
+        int queryBlocks = (queryLength + KernelTiles.RowsPerItem - 1) / KernelTiles.RowsPerItem;
+        ref float query = ref MemoryMarshal.GetReference(arguments.Query);
+        ref float output = ref MemoryMarshal.GetReference(arguments.Output);
+        for (int item = start; item < end; item++)
+        {
+            Decompose(item, queryBlocks, queryLength, out int b, out int kvHead, out int head, out int firstRow, out int rows);
+            KvCacheSegments segments = KvCacheAccess.GetSegments(cache, b);
+            int valid = segments.Length;
+            ref float keys = ref Unsafe.NullRef<float>();
+            ref float values = ref Unsafe.NullRef<float>();
+            if (half || segments.FirstLength != valid)
+            {
+                // Halves, or a ring whose tokens wrap around: a copy of this head as consecutive floats, made once per
+                // thread and reused by its next items on the same head.
+                ReadOnlySpan<float> staged = KvCacheAccess.Stage(cache, b, kvHead);
+                keys = ref MemoryMarshal.GetReference(staged);
+                values = ref Unsafe.Add(ref keys, (nint)valid * TKernel.HeadDim);
+            }
+            else
+            {
+                keys = ref KvCacheAccess.SingleKey(cache, b, kvHead, segments.FirstSlot);
+                values = ref KvCacheAccess.SingleValue(cache, b, kvHead, segments.FirstSlot);
+            }
+
+            // The last query row is the newest token, whatever the kernel's alignment.
+            nint row = RowIndex(b, head, firstRow, queryLength);
+            Rows<CacheRows<TKernel>>(
+                ref Unsafe.Add(ref query, row * TKernel.HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * TKernel.ValueDim),
+                rows, firstRow + (long)valid - queryLength, valid, in arguments, b, head, firstRow);
+        }
+    }
+
+    /// <summary>
+    /// Runs work items [start, end) of a Forward over a KvCache with few query rows (decoding). An item is a chunk of up to
+    /// <see cref="KernelTiles.CachedRowsPerItem"/> of the rows that read one (batch entry, key/value head), GroupSize query
+    /// heads times queryLength positions, against one of arguments.Splits ranges of its keys. Each tile of keys is read
+    /// once for all those rows: in place when the cache stores floats, widened into scratch first when it stores halves,
+    /// unless the rows are few enough to widen the halves in registers each.
+    /// </summary>
+    private static void ExecuteCached(scoped in AttentionArguments arguments, int start, int end)
+    {
+        KvCache cache = arguments.Cache!;
+        bool half = cache.Precision == KvCachePrecision.Half;
+        int queryLength = arguments.QueryLength;
+        int rowsPerHead = GroupSize * queryLength;
+        int chunks = (rowsPerHead + KernelTiles.CachedRowsPerItem - 1) / KernelTiles.CachedRowsPerItem;
+        int splits = arguments.Splits;
+        int cacheTile = KernelTiles.CacheTile(TKernel.HeadDim, TKernel.ValueDim);
+        ref float query = ref MemoryMarshal.GetReference(arguments.Query);
+        ref float output = ref MemoryMarshal.GetReference(arguments.Output);
+        ExplicitMask mask = arguments.Mask;
+
+        // Scratch: each row's softmax state, then a tile of keys and one of values widened from Half.
+        Span<float> scratch = KernelScratch.Get(KernelTiles.CachedRowsPerItem * StateSize + cacheTile * (TKernel.HeadDim + TKernel.ValueDim));
+        ref float states = ref MemoryMarshal.GetReference(scratch);
+        ref float wideKeys = ref Unsafe.Add(ref states, KernelTiles.CachedRowsPerItem * StateSize);
+        ref float wideValues = ref Unsafe.Add(ref wideKeys, cacheTile * TKernel.HeadDim);
+        for (int item = start; item < end; item++)
+        {
+            // Work item → (batch entry, key/value head, row chunk, split), the split varying fastest.
+            int split = item % splits;
+            int chunk = item / splits % chunks;
+            int kvHead = item / splits / chunks % TKernel.KvHeads;
+            int b = item / splits / chunks / TKernel.KvHeads;
+            KvCacheSegments segments = KvCacheAccess.GetSegments(cache, b);
+            int length = segments.Length;
+            int firstRow = chunk * KernelTiles.CachedRowsPerItem;
+            int rows = Math.Min(KernelTiles.CachedRowsPerItem, rowsPerHead - firstRow);
+
+            // Up to DirectRows rows over a Half cache (finite values only) read the halves where they are and widen them
+            // in registers (RowHalf), each row on its own. More rows share each tile widened into scratch once.
+            bool direct = half && rows <= KernelTiles.DirectRows && ReadsHalvesInPlace;
+
+            // Row firstRow + r is query position i = (firstRow + r) % queryLength of group member (firstRow + r) / queryLength,
+            // and sits at cache token length - queryLength + i: the last row is the newest token. This split takes an
+            // equal share of the keys that any of the rows sees.
+            int unionFirst = int.MaxValue, unionEnd = 0;
+            for (int r = 0; r < rows; r++)
+            {
+                OnlineSoftmax.Reset(ref Unsafe.Add(ref states, r * StateSize), TKernel.ValueDim);
+                TKernel.VisibleRange((long)length - queryLength + (firstRow + r) % queryLength, length, out int firstKey, out int endKey);
+                if (firstKey < endKey)
+                {
+                    unionFirst = Math.Min(unionFirst, firstKey);
+                    unionEnd = Math.Max(unionEnd, endKey);
+                }
+            }
+
+            int share = unionFirst < unionEnd ? (unionEnd - unionFirst + splits - 1) / splits : 0;
+            int keyStart = Math.Min(unionEnd, unionFirst + split * share);
+            int keyEnd = Math.Min(unionEnd, keyStart + share);
+            for (int tileStart = keyStart, count; tileStart < keyEnd; tileStart += count)
+            {
+                // A tile stops where a ring wraps around, so its slots are consecutive. Halves widened into scratch come
+                // cacheTile keys at a time; floats, and halves read in place, KeyTile keys at a time, which stay in L2
+                // while every row of the group reads them: memory is read once per key/value head.
+                count = segments.Run(tileStart, Math.Min(half && !direct ? cacheTile : KernelTiles.KeyTile, keyEnd - tileStart));
+                int slot = segments.Slot(tileStart);
+                ref float keys = ref wideKeys;
+                ref float values = ref wideValues;
+                ref ushort halfKeys = ref Unsafe.NullRef<ushort>();
+                ref ushort halfValues = ref Unsafe.NullRef<ushort>();
+                if (direct)
+                {
+                    halfKeys = ref KvCacheAccess.HalfKey(cache, b, kvHead, slot);
+                    halfValues = ref KvCacheAccess.HalfValue(cache, b, kvHead, slot);
+                }
+                else if (half)
+                {
+                    KvCacheAccess.WidenKeys(cache, b, kvHead, slot, count, ref wideKeys);
+                    KvCacheAccess.WidenValues(cache, b, kvHead, slot, count, ref wideValues);
+                }
+                else
+                {
+                    keys = ref KvCacheAccess.SingleKey(cache, b, kvHead, slot);
+                    values = ref KvCacheAccess.SingleValue(cache, b, kvHead, slot);
+                }
+
+                for (int r = 0; r < rows; r++)
+                {
+                    int i = (firstRow + r) % queryLength;
+                    TKernel.VisibleRange((long)length - queryLength + i - tileStart, count, out int firstKey, out int endKey);
+                    if (firstKey < endKey)
+                    {
+                        int head = kvHead * GroupSize + (firstRow + r) / queryLength;
+                        ref float queryRow = ref Unsafe.Add(ref query, RowIndex(b, head, i, queryLength) * TKernel.HeadDim);
+                        int maskStart = HasExplicitMask ? mask.GetRowStart(b, head, i) : 0;
+                        ref float state = ref Unsafe.Add(ref states, r * StateSize);
+                        if (direct)
+                        {
+                            TKernel.RowHalf(ref queryRow, ref halfKeys, ref halfValues, firstKey, endKey, in mask, maskStart, tileStart, ref state);
+                        }
+                        else
+                        {
+                            TKernel.Row(ref queryRow, ref keys, ref values, TKernel.HeadDim, TKernel.ValueDim, firstKey, endKey, in mask, maskStart, tileStart, ref state);
+                        }
+                    }
+                }
+            }
+
+            // Normalize into the output, or, when the keys were split, leave this split's partial states for the
+            // scheduler to merge.
+            for (int r = 0; r < rows; r++)
+            {
+                ref float state = ref Unsafe.Add(ref states, r * StateSize);
+                if (splits == 1)
+                {
+                    int head = kvHead * GroupSize + (firstRow + r) / queryLength;
+                    nint outputRow = RowIndex(b, head, (firstRow + r) % queryLength, queryLength);
+                    OnlineSoftmax.Normalize(ref state, TKernel.ValueDim, ref Unsafe.Add(ref output, outputRow * TKernel.ValueDim));
+                }
+                else
+                {
+                    int index = ((b * TKernel.KvHeads + kvHead) * rowsPerHead + firstRow + r) * splits + split;
+                    MemoryMarshal.CreateReadOnlySpan(ref state, StateSize).CopyTo(arguments.Partials.Slice(index * StateSize, StateSize));
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Computes <paramref name="rows"/> consecutive query rows of one (batch entry <paramref name="b"/>,
+    /// <paramref name="head"/>), the first at key position <paramref name="position"/>: on the widest row-block kernel
+    /// whose lanes they fill at least half, else one row at a time (decoding a single token, say).
+    /// IsHardwareAccelerated is a JIT-time constant, so only the chosen paths are compiled.
+    /// </summary>
+    private static void Rows<TRows>(
+        ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid,
+        scoped in AttentionArguments arguments, int b, int head, int firstRow)
+        where TRows : struct, IKeyValueRows
+    {
+        if (Vector512.IsHardwareAccelerated && rows >= Vector512<float>.Count / 2)
+        {
+            RowBlock<TKernel>.Run<Simd512, Vector512<float>, TRows>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow);
+            return;
+        }
+
+        if (Vector256.IsHardwareAccelerated && rows >= Vector256<float>.Count / 2)
+        {
+            for (int r = 0; r < rows; r += Vector256<float>.Count)
+            {
+                RowBlock<TKernel>.Run<Simd256, Vector256<float>, TRows>(
+                    ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride),
+                    Math.Min(Vector256<float>.Count, rows - r), position + r, valid, arguments.Mask, b, head, firstRow + r);
+            }
+
+            return;
+        }
+
+        if (Vector128.IsHardwareAccelerated && rows >= Vector128<float>.Count / 2)
+        {
+            for (int r = 0; r < rows; r += Vector128<float>.Count)
+            {
+                RowBlock<TKernel>.Run<Simd128, Vector128<float>, TRows>(
+                    ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride),
+                    Math.Min(Vector128<float>.Count, rows - r), position + r, valid, arguments.Mask, b, head, firstRow + r);
+            }
+
+            return;
+        }
+
+        Span<float> rowState = stackalloc float[StateSize];
+        ref float state = ref MemoryMarshal.GetReference(rowState);
+        for (int r = 0; r < rows; r++)
+        {
+            TKernel.VisibleRange(position + r, valid, out int firstKey, out int endKey);
+            OnlineSoftmax.Reset(ref state, TKernel.ValueDim);
+            int maskStart = HasExplicitMask ? arguments.Mask.GetRowStart(b, head, firstRow + r) : 0;
+            TKernel.Row(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, TRows.KeyStride, TRows.ValueStride, firstKey, endKey, arguments.Mask, maskStart, 0, ref state);
+            OnlineSoftmax.Normalize(ref state, TKernel.ValueDim, ref Unsafe.Add(ref output, (nint)r * OutputRowStride));
+        }
+    }
+}

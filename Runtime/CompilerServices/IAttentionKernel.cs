@@ -1,0 +1,105 @@
+using System.ComponentModel;
+
+namespace AttentionGen.CompilerServices;
+
+/// <summary>
+/// What a generated kernel holds: its configuration as constants, and the fused inner loops whose shape depends on
+/// it. Everything else (work items, walking tensors and caches, tiles, the online softmax, merging) lives once in
+/// the runtime (<see cref="AttentionWork{TKernel}"/>, <see cref="RowBlock{TKernel}"/>), generic over this interface.
+/// The kernel is a struct and each member a constant or an inlined call, so the JIT compiles that shared code once per
+/// kernel with every constant folded. Implemented by generated code; not meant to be implemented by hand.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public interface IAttentionKernel
+{
+    /// <summary>Query heads.</summary>
+    static abstract int Heads { get; }
+
+    /// <summary>Key/value heads; query head h reads key/value head h / (Heads / KvHeads).</summary>
+    static abstract int KvHeads { get; }
+
+    /// <summary>Floats in a query or key head.</summary>
+    static abstract int HeadDim { get; }
+
+    /// <summary>Floats in a value or output head.</summary>
+    static abstract int ValueDim { get; }
+
+    /// <summary>The tensors' layout.</summary>
+    static abstract AttentionLayout Layout { get; }
+
+    /// <summary>The masks, combined.</summary>
+    static abstract AttentionMask Mask { get; }
+
+    /// <summary>Where query row i sits among the keys, for the positional masks.</summary>
+    static abstract MaskAlignment Alignment { get; }
+
+    /// <summary>With a sliding window: the keys visible before the query position.</summary>
+    static abstract int WindowLeft { get; }
+
+    /// <summary>With a sliding window: the keys visible after the query position.</summary>
+    static abstract int WindowRight { get; }
+
+    /// <summary>The score scale: s = Scale · (q · k).</summary>
+    static abstract float Scale { get; }
+
+    /// <summary>The soft cap c (s becomes c · tanh(s / c)), or 0 for none.</summary>
+    static abstract float Softcap { get; }
+
+    /// <summary>
+    /// The keys a query row at key position <paramref name="position"/> sees, among <paramref name="valid"/> keys: one
+    /// interval [<paramref name="firstKey"/>, <paramref name="endKey"/>), empty when the row sees none.
+    /// </summary>
+    static abstract void VisibleRange(long position, int valid, out int firstKey, out int endKey);
+
+    /// <summary>
+    /// The Q·Kᵀ register block of a row block on a 32-register file: 16 keys, <paramref name="stride"/> floats apart,
+    /// scored against the block's transposed, scaled queries <paramref name="qT"/> ([HeadDim][lanes]), into
+    /// <paramref name="sT"/> ([16][lanes]).
+    /// </summary>
+    static abstract void ScoreKeys16<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct;
+
+    /// <summary>The Q·Kᵀ register block on a 16-register file: 12 keys.</summary>
+    static abstract void ScoreKeys12<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct;
+
+    /// <summary>One key scored against a row block: the keys left after a tile's last whole register block.</summary>
+    static abstract void ScoreKey<TSimd, TVector>(ref float qT, ref float k, ref float sT)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct;
+
+    /// <summary>
+    /// The P·V register block of a row block on a 32-register file: rescales the transposed output accumulators
+    /// <paramref name="oT"/> ([ValueDim][lanes]) by <paramref name="correction"/> when <paramref name="rescale"/> is set,
+    /// then adds <paramref name="count"/> keys' probabilities <paramref name="pT"/> ([count][lanes]) times their values,
+    /// rows <paramref name="valueStride"/> floats apart, 16 value elements at a time.
+    /// </summary>
+    static abstract void Accumulate16<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct;
+
+    /// <summary>The P·V register block on a 16-register file: 12 value elements at a time.</summary>
+    static abstract void Accumulate12<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct;
+
+    /// <summary>
+    /// Advances one query row's online softmax (<paramref name="state"/>, see <see cref="OnlineSoftmax"/>) over keys
+    /// [<paramref name="firstKey"/>, <paramref name="endKey"/>), rows <paramref name="keyStride"/> and
+    /// <paramref name="valueStride"/> floats apart, on the widest accelerated path. With an explicit mask, the row's
+    /// mask starts at <paramref name="maskStart"/> and key j of these rows is the mask's key <paramref name="maskKeyBase"/> + j.
+    /// </summary>
+    static abstract void Row(
+        ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey,
+        scoped in ExplicitMask mask, int maskStart, int maskKeyBase, ref float state);
+
+    /// <summary>
+    /// <see cref="Row"/> over keys and values stored as finite halves, consecutive rows HeadDim and ValueDim halves
+    /// apart (a Half <see cref="KvCache"/>). Called only where <c>Vector128.IsHardwareAccelerated</c>.
+    /// </summary>
+    static abstract void RowHalf(
+        ref float query, ref ushort keys, ref ushort values, int firstKey, int endKey,
+        scoped in ExplicitMask mask, int maskStart, int maskKeyBase, ref float state);
+}

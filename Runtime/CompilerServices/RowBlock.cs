@@ -1,0 +1,230 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace AttentionGen.CompilerServices;
+
+/// <summary>
+/// The row-block kernel, written once for every width: a block of query rows, one per lane, against tiles of keys.
+/// Keeping rows in lanes makes both matrix products broadcast-and-FMA register blocks with no horizontal sums (the
+/// generated <see cref="IAttentionKernel.ScoreKeys16"/> and <see cref="IAttentionKernel.Accumulate16"/>), makes the online
+/// softmax purely element-wise, and lets any head size run on any width.
+/// </summary>
+/// <typeparam name="TKernel">The generated kernel.</typeparam>
+internal static class RowBlock<TKernel>
+    where TKernel : struct, IAttentionKernel
+{
+    /// <summary>
+    /// Computes up to <typeparamref name="TSimd"/>.Count query rows at once, one row per lane. Per tile of keys: Q·Kᵀ as
+    /// register blocks of 16 keys (12 on a 16-register file), the online softmax lane by lane, and P·V accumulated into the
+    /// block's output, which lives transposed in scratch.
+    /// </summary>
+    /// <param name="query">The first row's query; the next rows follow every QueryRowStride floats.</param>
+    /// <param name="keys">Key row 0 of the (batch entry, key/value head); rows lie <typeparamref name="TRows"/>.KeyStride floats apart.</param>
+    /// <param name="values">Value row 0; rows lie <typeparamref name="TRows"/>.ValueStride floats apart.</param>
+    /// <param name="output">The first row's output; the next rows follow every OutputRowStride floats.</param>
+    /// <param name="rows">The rows to compute, from 1 to the lane count.</param>
+    /// <param name="position">The first row's key position, for the positional masks.</param>
+    /// <param name="valid">The keys that exist (the rest are padding).</param>
+    /// <param name="mask">With an explicit mask, the mask.</param>
+    /// <param name="b">The batch entry, for the explicit mask.</param>
+    /// <param name="head">The query head, for the explicit mask.</param>
+    /// <param name="firstRow">The first row's query index, for the explicit mask.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Run<TSimd, TVector, TRows>(
+        ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid,
+        scoped in ExplicitMask mask, int b, int head, int firstRow)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TRows : struct, IKeyValueRows
+    {
+        int lanes = TSimd.Count;
+        int block = TSimd.HasWideRegisterFile ? KernelTiles.WideRegisterBlock : KernelTiles.NarrowRegisterBlock;
+        int headDim = TKernel.HeadDim, valueDim = TKernel.ValueDim;
+        const int keyTile = KernelTiles.KeyTile;
+        bool positional = (TKernel.Mask & (AttentionMask.Causal | AttentionMask.SlidingWindow)) != 0;
+        bool explicitMask = (TKernel.Mask & AttentionMask.Explicit) != 0;
+
+        // Scratch: the scaled queries transposed [HeadDim][lanes], one tile of scores or probabilities [KeyTile][lanes],
+        // the output accumulators [ValueDim][lanes], and, where key rows lie a multiple of 4 KiB apart (TRows.PackKeys),
+        // one register block's keys copied into consecutive rows [block][HeadDim], since they would otherwise compete
+        // for one L1 cache set.
+        Span<float> scratch = KernelScratch.Get((headDim + keyTile + valueDim) * lanes + (TRows.PackKeys ? block * headDim : 0));
+        ref float qT = ref MemoryMarshal.GetReference(scratch);
+        ref float sT = ref Unsafe.Add(ref qT, headDim * lanes);
+        ref float oT = ref Unsafe.Add(ref sT, keyTile * lanes);
+        ref float packedKeys = ref Unsafe.Add(ref oT, valueDim * lanes);
+        scratch.Slice((headDim + keyTile) * lanes, valueDim * lanes).Clear();
+
+        // Transpose the rows into lanes, scaled, and find each row's visible keys. Lanes past the last row repeat it;
+        // their results are never stored.
+        Span<int> firstKeys = stackalloc int[TSimd.Count];
+        Span<int> endKeys = stackalloc int[TSimd.Count];
+        Span<int> maskStarts = stackalloc int[explicitMask ? TSimd.Count : 0];
+        int unionFirst = int.MaxValue, unionEnd = 0, sharedFirst = 0, sharedEnd = int.MaxValue;
+        for (int r = 0; r < lanes; r++)
+        {
+            int source = Math.Min(r, rows - 1);
+            ref float q = ref Unsafe.Add(ref query, (nint)source * AttentionWork<TKernel>.QueryRowStride);
+            for (int d = 0; d < headDim; d++)
+            {
+                Unsafe.Add(ref qT, d * lanes + r) = Unsafe.Add(ref q, d) * TKernel.Scale;
+            }
+
+            TKernel.VisibleRange(position + source, valid, out int firstKey, out int endKey);
+            firstKeys[r] = firstKey;
+            endKeys[r] = endKey;
+            if (explicitMask)
+            {
+                maskStarts[r] = mask.GetRowStart(b, head, firstRow + source);
+            }
+
+            sharedFirst = Math.Max(sharedFirst, firstKey);
+            sharedEnd = Math.Min(sharedEnd, endKey);
+            if (firstKey < endKey)
+            {
+                unionFirst = Math.Min(unionFirst, firstKey);
+                unionEnd = Math.Max(unionEnd, endKey);
+            }
+        }
+
+        TVector rowMax = TSimd.Create(float.NegativeInfinity);
+        TVector rowSum = TSimd.Zero;
+
+        // Walk the keys that any row sees; keys no row sees are never read.
+        for (int tileStart = unionFirst; tileStart < unionEnd; tileStart += keyTile)
+        {
+            int count = Math.Min(keyTile, unionEnd - tileStart);
+
+            // Scores: s = (scale · q) · k for every row and key of the tile, one register block of keys at a time.
+            int c = 0;
+            for (; c + block <= count; c += block)
+            {
+                ref float k = ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride);
+                nint stride = TRows.KeyStride;
+                if (TRows.PackKeys)
+                {
+                    KernelMath.CopyRows(ref k, TRows.KeyStride, ref packedKeys, block, headDim);
+                    k = ref packedKeys;
+                    stride = headDim;
+                }
+
+                if (TSimd.HasWideRegisterFile)
+                {
+                    TKernel.ScoreKeys16<TSimd, TVector>(ref qT, ref k, stride, ref Unsafe.Add(ref sT, c * lanes));
+                }
+                else
+                {
+                    TKernel.ScoreKeys12<TSimd, TVector>(ref qT, ref k, stride, ref Unsafe.Add(ref sT, c * lanes));
+                }
+            }
+
+            for (; c < count; c++)
+            {
+                TKernel.ScoreKey<TSimd, TVector>(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * lanes));
+            }
+
+            if (TKernel.Softcap != 0)
+            {
+                // Soft-cap before any mask: s = c · tanh(s / c).
+                for (c = 0; c < count; c++)
+                {
+                    TSimd.Store(TSimd.SoftCap(TSimd.Load(ref sT, (nuint)(c * lanes)), TKernel.Softcap), ref sT, (nuint)(c * lanes));
+                }
+            }
+
+            // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane, and
+            // the keys every row sees, [seenFirst, seenEnd).
+            bool partial = false;
+            int seenFirst = sharedFirst, seenEnd = sharedEnd;
+            if (explicitMask)
+            {
+                // The explicit mask, row by row: lane r's scores lie every `lanes` floats from element r. A key it hides
+                // may be any key.
+                for (int r = 0; r < lanes; r++)
+                {
+                    if (MaskedValues.ApplyExplicitMask(scratch.Slice(headDim * lanes + r), lanes, tileStart, count, in mask, maskStarts[r]))
+                    {
+                        partial = true;
+                        seenEnd = seenFirst;
+                    }
+                }
+            }
+
+            if (positional && (tileStart < sharedFirst || tileStart + count > sharedEnd))
+            {
+                // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys
+                // outside a row's own range get -infinity in its lane. Tiles that every row sees whole skip this.
+                partial = true;
+                for (c = 0; c < count; c++)
+                {
+                    TSimd.Store(
+                        TSimd.MaskOutside(TSimd.Load(ref sT, (nuint)(c * lanes)), tileStart + c, ref MemoryMarshal.GetReference(firstKeys), ref MemoryMarshal.GetReference(endKeys)),
+                        ref sT, (nuint)(c * lanes));
+                }
+            }
+
+            // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by
+            // which the running sum and the accumulators shrink when it grows (exactly 1 when it does not).
+            TVector tileMax = TSimd.Load(ref sT, 0);
+            for (c = 1; c < count; c++)
+            {
+                tileMax = TSimd.Max(tileMax, TSimd.Load(ref sT, (nuint)(c * lanes)));
+            }
+
+            TVector newMax = TSimd.Max(rowMax, tileMax);
+
+            // A lane that has seen only masked keys still has a maximum of -infinity; exp is taken against 0 there, so
+            // its probabilities are 0 rather than NaN.
+            TVector shift = TSimd.ZeroWhereNegativeInfinity(newMax);
+            TVector correction = TSimd.Exp(TSimd.Subtract(rowMax, shift));
+            rowMax = newMax;
+
+            // Probabilities p = exp(s - max), written over the scores.
+            TVector tileSum = TSimd.Zero;
+            for (c = 0; c < count; c++)
+            {
+                TVector p = TSimd.Exp(TSimd.Subtract(TSimd.Load(ref sT, (nuint)(c * lanes)), shift));
+                TSimd.Store(p, ref sT, (nuint)(c * lanes));
+                tileSum = TSimd.Add(tileSum, p);
+            }
+
+            rowSum = TSimd.MultiplyAdd(rowSum, correction, tileSum);
+
+            // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane
+            // otherwise), and add this tile's probabilities times its values. A weight of 0 must add nothing, but 0 · ∞
+            // is NaN: where a value of a key some row does not see is infinite or NaN (rare, and checked only on such
+            // tiles, only for those keys), add only the weights that are not 0.
+            bool rescale = !TSimd.AllOne(correction);
+            ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
+            bool skipZeros = partial && MaskedValues.AnyNonFinite(ref values, TRows.ValueStride, valueDim, tileStart, tileStart + count, seenFirst, seenEnd);
+            if (TSimd.HasWideRegisterFile)
+            {
+                TKernel.Accumulate16<TSimd, TVector>(ref sT, skipZeros ? 0 : count, ref tileValues, TRows.ValueStride, ref oT, rescale, correction);
+            }
+            else
+            {
+                TKernel.Accumulate12<TSimd, TVector>(ref sT, skipZeros ? 0 : count, ref tileValues, TRows.ValueStride, ref oT, rescale, correction);
+            }
+
+            if (skipZeros)
+            {
+                MaskedValues.AccumulateNonZero(ref sT, lanes, count, ref tileValues, TRows.ValueStride, valueDim, ref oT);
+            }
+        }
+
+        // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is written
+        // as zeros.
+        Span<float> inverses = stackalloc float[TSimd.Count];
+        TSimd.Store(TSimd.ReciprocalOrZero(rowSum), ref MemoryMarshal.GetReference(inverses), 0);
+        for (int r = 0; r < rows; r++)
+        {
+            ref float o = ref Unsafe.Add(ref output, (nint)r * AttentionWork<TKernel>.OutputRowStride);
+            float inverse = inverses[r];
+            for (int dv = 0; dv < valueDim; dv++)
+            {
+                Unsafe.Add(ref o, dv) = Unsafe.Add(ref oT, dv * lanes + r) * inverse;
+            }
+        }
+    }
+}

@@ -1,0 +1,326 @@
+using System.ComponentModel;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
+
+namespace AttentionGen.CompilerServices;
+
+/// <summary>
+/// One vector width, as the kernels use it: the same algorithm is written once, generic over this interface, and
+/// the JIT compiles it once per width with every member inlined, as if it had been written for that width. Used by
+/// generated code; not meant to be called directly.
+/// </summary>
+/// <typeparam name="TVector">The vector of floats: <see cref="Vector512{T}"/>, <see cref="Vector256{T}"/> or <see cref="Vector128{T}"/>.</typeparam>
+/// <remarks>
+/// <see cref="System.Runtime.Intrinsics"/> has such an interface, but not as public API in .NET 10; this one has only
+/// what the kernels need. TensorPrimitives' operator structs work the same way.
+/// </remarks>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public interface ISimd<TVector>
+    where TVector : struct
+{
+    /// <summary>Floats in one vector.</summary>
+    static abstract int Count { get; }
+
+    /// <summary>
+    /// Whether the instruction set gives this width 32 vector registers (AVX-512, which also widens the register file of
+    /// its 256- and 128-bit forms, and Arm64) rather than 16 (AVX2, AVX, SSE). A JIT-time constant, which sizes the
+    /// register blocks.
+    /// </summary>
+    static abstract bool HasWideRegisterFile { get; }
+
+    /// <summary>A vector of zeros.</summary>
+    static abstract TVector Zero { get; }
+
+    /// <summary>A vector with every lane <paramref name="value"/>.</summary>
+    static abstract TVector Create(float value);
+
+    /// <summary>Loads the vector at <paramref name="source"/> plus <paramref name="offset"/> floats.</summary>
+    static abstract TVector Load(ref float source, nuint offset);
+
+    /// <summary>Stores <paramref name="value"/> at <paramref name="destination"/> plus <paramref name="offset"/> floats.</summary>
+    static abstract void Store(TVector value, ref float destination, nuint offset);
+
+    /// <summary>Lane by lane, <paramref name="left"/> + <paramref name="right"/>.</summary>
+    static abstract TVector Add(TVector left, TVector right);
+
+    /// <summary>Lane by lane, <paramref name="left"/> − <paramref name="right"/>.</summary>
+    static abstract TVector Subtract(TVector left, TVector right);
+
+    /// <summary>Lane by lane, <paramref name="left"/> · <paramref name="right"/>.</summary>
+    static abstract TVector Multiply(TVector left, TVector right);
+
+    /// <summary>
+    /// Lane by lane, <paramref name="left"/> · <paramref name="right"/> + <paramref name="addend"/>: one fused instruction where
+    /// the hardware has it (AVX2, AVX-512, NEON), a multiply and an add where it would be emulated.
+    /// </summary>
+    static abstract TVector MultiplyAdd(TVector left, TVector right, TVector addend);
+
+    /// <summary>Lane by lane, the larger of the two, with the hardware's handling of NaN.</summary>
+    static abstract TVector Max(TVector left, TVector right);
+
+    /// <summary><see cref="KernelMath.Exp(Vector512{float})"/> at this width.</summary>
+    static abstract TVector Exp(TVector x);
+
+    /// <summary><see cref="KernelMath.SoftCap(Vector512{float}, float)"/> at this width.</summary>
+    static abstract TVector SoftCap(TVector x, float cap);
+
+    /// <summary>Each lane of <paramref name="x"/>, or 0 where it is −∞.</summary>
+    static abstract TVector ZeroWhereNegativeInfinity(TVector x);
+
+    /// <summary>1 / x in each lane, or 0 where x is 0.</summary>
+    static abstract TVector ReciprocalOrZero(TVector x);
+
+    /// <summary>Whether every lane of <paramref name="x"/> is exactly 1.</summary>
+    static abstract bool AllOne(TVector x);
+
+    /// <summary>
+    /// <paramref name="scores"/> with −∞ in every lane r whose interval [firstKeys[r], endKeys[r]) does not hold key
+    /// <paramref name="key"/>; the intervals are <see cref="Count"/> consecutive ints each.
+    /// </summary>
+    static abstract TVector MaskOutside(TVector scores, int key, ref int firstKeys, ref int endKeys);
+}
+
+/// <summary><see cref="ISimd{TVector}"/> on <see cref="Vector512{T}"/>.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct Simd512 : ISimd<Vector512<float>>
+{
+    /// <inheritdoc/>
+    public static int Count => Vector512<float>.Count;
+
+    /// <inheritdoc/>
+    public static bool HasWideRegisterFile => true;
+
+    /// <inheritdoc/>
+    public static Vector512<float> Zero
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512<float>.Zero;
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Create(float value) => Vector512.Create(value);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Load(ref float source, nuint offset) => Vector512.LoadUnsafe(ref source, offset);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector512<float> value, ref float destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Add(Vector512<float> left, Vector512<float> right) => left + right;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Subtract(Vector512<float> left, Vector512<float> right) => left - right;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Multiply(Vector512<float> left, Vector512<float> right) => left * right;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MultiplyAdd(Vector512<float> left, Vector512<float> right, Vector512<float> addend) => Vector512.MultiplyAddEstimate(left, right, addend);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Max(Vector512<float> left, Vector512<float> right) => Vector512.MaxNative(left, right);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Exp(Vector512<float> x) => KernelMath.Exp(x);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> SoftCap(Vector512<float> x, float cap) => KernelMath.SoftCap(x, cap);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ZeroWhereNegativeInfinity(Vector512<float> x) =>
+        Vector512.ConditionalSelect(Vector512.Equals(x, Vector512.Create(float.NegativeInfinity)), Vector512<float>.Zero, x);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> ReciprocalOrZero(Vector512<float> x) =>
+        Vector512.ConditionalSelect(Vector512.Equals(x, Vector512<float>.Zero), Vector512<float>.Zero, Vector512<float>.One / x);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AllOne(Vector512<float> x) => Vector512.EqualsAll(x, Vector512<float>.One);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MaskOutside(Vector512<float> scores, int key, ref int firstKeys, ref int endKeys)
+    {
+        Vector512<int> index = Vector512.Create(key);
+        Vector512<int> visible = Vector512.GreaterThanOrEqual(index, Vector512.LoadUnsafe(ref firstKeys)) & Vector512.LessThan(index, Vector512.LoadUnsafe(ref endKeys));
+        return Vector512.ConditionalSelect(visible.AsSingle(), scores, Vector512.Create(float.NegativeInfinity));
+    }
+}
+
+/// <summary><see cref="ISimd{TVector}"/> on <see cref="Vector256{T}"/>.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct Simd256 : ISimd<Vector256<float>>
+{
+    /// <inheritdoc/>
+    public static int Count => Vector256<float>.Count;
+
+    /// <inheritdoc/>
+    public static bool HasWideRegisterFile => Avx512F.VL.IsSupported;
+
+    /// <inheritdoc/>
+    public static Vector256<float> Zero
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector256<float>.Zero;
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Create(float value) => Vector256.Create(value);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Load(ref float source, nuint offset) => Vector256.LoadUnsafe(ref source, offset);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector256<float> value, ref float destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Add(Vector256<float> left, Vector256<float> right) => left + right;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Subtract(Vector256<float> left, Vector256<float> right) => left - right;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Multiply(Vector256<float> left, Vector256<float> right) => left * right;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MultiplyAdd(Vector256<float> left, Vector256<float> right, Vector256<float> addend) => Vector256.MultiplyAddEstimate(left, right, addend);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Max(Vector256<float> left, Vector256<float> right) => Vector256.MaxNative(left, right);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Exp(Vector256<float> x) => KernelMath.Exp(x);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> SoftCap(Vector256<float> x, float cap) => KernelMath.SoftCap(x, cap);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ZeroWhereNegativeInfinity(Vector256<float> x) =>
+        Vector256.ConditionalSelect(Vector256.Equals(x, Vector256.Create(float.NegativeInfinity)), Vector256<float>.Zero, x);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> ReciprocalOrZero(Vector256<float> x) =>
+        Vector256.ConditionalSelect(Vector256.Equals(x, Vector256<float>.Zero), Vector256<float>.Zero, Vector256<float>.One / x);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AllOne(Vector256<float> x) => Vector256.EqualsAll(x, Vector256<float>.One);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MaskOutside(Vector256<float> scores, int key, ref int firstKeys, ref int endKeys)
+    {
+        Vector256<int> index = Vector256.Create(key);
+        Vector256<int> visible = Vector256.GreaterThanOrEqual(index, Vector256.LoadUnsafe(ref firstKeys)) & Vector256.LessThan(index, Vector256.LoadUnsafe(ref endKeys));
+        return Vector256.ConditionalSelect(visible.AsSingle(), scores, Vector256.Create(float.NegativeInfinity));
+    }
+}
+
+/// <summary><see cref="ISimd{TVector}"/> on <see cref="Vector128{T}"/>: SSE or AVX on x64, NEON on Arm64.</summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public readonly struct Simd128 : ISimd<Vector128<float>>
+{
+    /// <inheritdoc/>
+    public static int Count => Vector128<float>.Count;
+
+    /// <inheritdoc/>
+    public static bool HasWideRegisterFile => Avx512F.VL.IsSupported || AdvSimd.Arm64.IsSupported;
+
+    /// <inheritdoc/>
+    public static Vector128<float> Zero
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector128<float>.Zero;
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Create(float value) => Vector128.Create(value);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Load(ref float source, nuint offset) => Vector128.LoadUnsafe(ref source, offset);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Store(Vector128<float> value, ref float destination, nuint offset) => value.StoreUnsafe(ref destination, offset);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Add(Vector128<float> left, Vector128<float> right) => left + right;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Subtract(Vector128<float> left, Vector128<float> right) => left - right;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Multiply(Vector128<float> left, Vector128<float> right) => left * right;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> MultiplyAdd(Vector128<float> left, Vector128<float> right, Vector128<float> addend) => Vector128.MultiplyAddEstimate(left, right, addend);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Max(Vector128<float> left, Vector128<float> right) => Vector128.MaxNative(left, right);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Exp(Vector128<float> x) => KernelMath.Exp(x);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> SoftCap(Vector128<float> x, float cap) => KernelMath.SoftCap(x, cap);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ZeroWhereNegativeInfinity(Vector128<float> x) =>
+        Vector128.ConditionalSelect(Vector128.Equals(x, Vector128.Create(float.NegativeInfinity)), Vector128<float>.Zero, x);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> ReciprocalOrZero(Vector128<float> x) =>
+        Vector128.ConditionalSelect(Vector128.Equals(x, Vector128<float>.Zero), Vector128<float>.Zero, Vector128<float>.One / x);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool AllOne(Vector128<float> x) => Vector128.EqualsAll(x, Vector128<float>.One);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> MaskOutside(Vector128<float> scores, int key, ref int firstKeys, ref int endKeys)
+    {
+        Vector128<int> index = Vector128.Create(key);
+        Vector128<int> visible = Vector128.GreaterThanOrEqual(index, Vector128.LoadUnsafe(ref firstKeys)) & Vector128.LessThan(index, Vector128.LoadUnsafe(ref endKeys));
+        return Vector128.ConditionalSelect(visible.AsSingle(), scores, Vector128.Create(float.NegativeInfinity));
+    }
+}
