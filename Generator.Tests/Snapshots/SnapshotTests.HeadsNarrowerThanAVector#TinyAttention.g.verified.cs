@@ -42,7 +42,7 @@ partial struct TinyAttention
     /// <item><description>Mask: none; every key is visible.</description></item>
     /// <item><description>Tiles: blocks of up to 16 query rows, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 128 keys. The queries are transposed into lanes once per block. Q·Kᵀ is a register block of keys × lanes: one accumulator per key, each key element broadcast from memory into a fused multiply-add, HeadDim (3) steps deep. P·V is a register block of value elements × lanes, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch. Register blocks per instruction set, chosen at JIT time: 16 keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and 128-bit forms also get 32; Arm64), 12 where it has 16 (AVX2, AVX, SSE).</description></item>
     /// <item><description>Softmax: online, lane by lane: per tile, the maximum, a rescale of the running sum and accumulators by exp(old max − new max), and p = exp(s − max) written over the scores. The tile of scores is the only intermediate; no queryLength × keyLength matrix exists. exp is KernelMath.Exp, a polynomial within 2 ulp. A row that sees no key is written as zeros, never NaN.</description></item>
-    /// <item><description>One-row kernels, for blocks that would fill less than half a vector (decoding a token, say): the query row in registers, scores by fused multiply-add and one horizontal sum per key, tiles of the same size. Paths: no Vector512 one-row kernel (a head narrower than 16 floats does not fill one vector); no Vector256 one-row kernel (a head narrower than 8 floats does not fill one vector); no Vector128 one-row kernel (a head narrower than 4 floats does not fill one vector); a scalar kernel.</description></item>
+    /// <item><description>One-row kernels (the runtime's RowKernel), for blocks that would fill less than half a vector (decoding a token, say) and for the KV cache: the scaled query in L1, four keys at a time, each query vector loaded once for the four, one horizontal sum per score, the output accumulators in the row's softmax state, tiles of the same size; over a Half cache, the halves are widened in registers. Paths: a head of 3 floats fills no vector, so the scalar kernel runs; a Half cache is widened into floats for it.</description></item>
     /// <item><description>Work: items of up to 16 rows of one (batch entry, head), ordered so that the blocks sharing a key/value head run back to back, handed out one at a time to up to AttentionRuntime.MaxDegreeOfParallelism threads (so the causal mask's cheap early blocks and costly late ones even out); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time from IsHardwareAccelerated; without SIMD every row takes the scalar kernel. Multiply-adds use MultiplyAddEstimate: one fused instruction on AVX2, AVX-512 and NEON, a multiply and an add on x64 machines without FMA (where the fused form would be emulated).</description></item>
     /// </list>
     /// </remarks>
@@ -124,9 +124,6 @@ namespace AttentionGen.Generated
         public static int WindowRight => 0;
         public static float Scale => 0.57735026f; // 1/sqrt(HeadDim)
         public static float Softcap => 0.0f; // none
-
-        /// <summary>Keys the one-row kernels score, soft-max and accumulate together.</summary>
-        private const int KeyTile = 128;
 
         /// <summary>
         /// The keys a row sees: all of them.
@@ -273,7 +270,7 @@ namespace AttentionGen.Generated
         }
 
         /// <summary>
-        /// P·V on a 32-register file: rescales the block's output accumulators by <paramref name="correction"/> when
+        /// P·V on a 32-register file (AVX-512, or Arm64): rescales the block's output accumulators by <paramref name="correction"/> when
         /// <paramref name="rescale"/> is set, then adds <paramref name="count"/> keys' probabilities times their values, 16 value
         /// elements at a time: 16 accumulators, each one value element across the block's rows.
         /// </summary>
@@ -317,7 +314,7 @@ namespace AttentionGen.Generated
         }
 
         /// <summary>
-        /// P·V on a 16-register file: rescales the block's output accumulators by <paramref name="correction"/> when
+        /// P·V on a 16-register file (AVX2, AVX or SSE): rescales the block's output accumulators by <paramref name="correction"/> when
         /// <paramref name="rescale"/> is set, then adds <paramref name="count"/> keys' probabilities times their values, 12 value
         /// elements at a time: 12 accumulators, each one value element across the block's rows.
         /// </summary>
@@ -358,106 +355,6 @@ namespace AttentionGen.Generated
                 TSimd.Store(a3, ref o, (nuint)(3 * TSimd.Count));
                 TSimd.Store(a4, ref o, (nuint)(4 * TSimd.Count));
             }
-        }
-
-        /// <summary>
-        /// Advances one query row's online softmax over keys [firstKey, endKey), rows keyStride and valueStride floats apart,
-        /// on the widest path this machine accelerates. <paramref name="state"/> holds the row's accumulator, maximum and sum
-        /// (see OnlineSoftmax), so a row can be computed in pieces: the prefill calls this once per row, the cached path once
-        /// per tile of keys. IsHardwareAccelerated is a JIT-time constant, so only the chosen path is compiled.
-        /// </summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static void Row(ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey, scoped in ExplicitMask mask, int maskStart, int maskKeyBase, ref float state)
-        {
-            RowScalar(ref query, ref keys, ref values, keyStride, valueStride, firstKey, endKey, ref state);
-        }
-
-        /// <summary>One query row, or a piece of one, one float at a time.</summary>
-        private static void RowScalar(ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey, ref float state)
-        {
-            // Scale the query once, so that each score is a plain dot product.
-            Span<float> q = stackalloc float[HeadDim];
-            for (int d = 0; d < HeadDim; d++)
-            {
-                q[d] = Unsafe.Add(ref query, d) * Scale;
-            }
-
-            // The row's online-softmax state, from where the last call left it: the output accumulator, the running maximum
-            // and the running sum.
-            Span<float> o = MemoryMarshal.CreateSpan(ref state, ValueDim);
-            float rowMax = Unsafe.Add(ref state, ValueDim);
-            float rowSum = Unsafe.Add(ref state, ValueDim + 1);
-            Span<float> scores = stackalloc float[KeyTile];
-
-            for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
-            {
-                int tileLength = Math.Min(KeyTile, endKey - tileStart);
-
-                // Scores: s_j = (scale · q) · k_j. A scalar unit adds doubles as fast as floats, so the dot product accumulates
-                // in double, as accurate as the vector paths' many partial sums.
-                for (int j = 0; j < tileLength; j++)
-                {
-                    ref float k = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);
-                    double dot = 0;
-                    for (int d = 0; d < HeadDim; d++)
-                    {
-                        dot += (double)q[d] * Unsafe.Add(ref k, d);
-                    }
-                    scores[j] = (float)dot;
-                }
-
-                float tileMax = float.NegativeInfinity;
-                for (int j = 0; j < tileLength; j++)
-                {
-                    tileMax = MathF.Max(tileMax, scores[j]);
-                }
-                if (tileMax == float.NegativeInfinity)
-                {
-                    continue; // every key of the tile is masked: it adds nothing
-                }
-
-                // Online softmax: when the maximum grows, rescale the sum and the accumulator by exp(old max - new max).
-                if (tileMax > rowMax)
-                {
-                    float correction = MathF.Exp(rowMax - tileMax);
-                    rowMax = tileMax;
-                    rowSum *= correction;
-                    for (int d = 0; d < ValueDim; d++)
-                    {
-                        o[d] *= correction;
-                    }
-                }
-
-                // p_j = exp(s_j - max); accumulate P·V: output += p_j · v_j.
-                for (int j = 0; j < tileLength; j++)
-                {
-                    float p = MathF.Exp(scores[j] - rowMax);
-                    if (p == 0)
-                    {
-                        continue; // a masked key, or one far below the maximum: it adds nothing, even to an infinite or NaN value
-                    }
-
-                    rowSum += p;
-                    ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);
-                    for (int d = 0; d < ValueDim; d++)
-                    {
-                        o[d] += p * Unsafe.Add(ref v, d);
-                    }
-                }
-            }
-
-            // Leave the state for the next piece of the row, or for OnlineSoftmax.Normalize (the accumulator is already in place).
-            Unsafe.Add(ref state, ValueDim) = rowMax;
-            Unsafe.Add(ref state, ValueDim + 1) = rowSum;
-        }
-
-        /// <summary>
-        /// Not called: the runtime reads a Half cache in place only when a head holds at least one vector (4 floats), and
-        /// widens this kernel's narrower heads into floats for <see cref="Row"/> instead.
-        /// </summary>
-        public static void RowHalf(ref float query, ref ushort keys, ref ushort values, int firstKey, int endKey, scoped in ExplicitMask mask, int maskStart, int maskKeyBase, ref float state)
-        {
-            throw new System.Diagnostics.UnreachableException("Heads narrower than a vector are widened from Half before they are read.");
         }
     }
 }

@@ -12,17 +12,20 @@ internal static partial class KernelEmitter
     /// 16-register file, and the single-key Q·Kᵀ for a tile's last keys. Rows are in lanes, so the same code serves every
     /// vector width; it is generic over the width, and the JIT compiles it once for each one the machine runs.
     /// </summary>
-    private static void WriteRegisterBlocks(SourceWriter writer, KernelConfiguration kernel)
+    private static void WriteRegisterBlocks(SourceWriter writer, KernelConfiguration kernel, KernelPlan plan)
     {
-        WriteScoreKeys(writer, KernelTiles.WideRegisterBlock, "a 32-register file (AVX-512, or Arm64)");
-        writer.WriteLine();
-        WriteScoreKeys(writer, KernelTiles.NarrowRegisterBlock, "a 16-register file (AVX2, AVX or SSE)");
-        writer.WriteLine();
-        WriteScoreKey(writer, kernel);
-        writer.WriteLine();
-        WriteAccumulate(writer, kernel, KernelTiles.WideRegisterBlock, "a 32-register file");
-        writer.WriteLine();
-        WriteAccumulate(writer, kernel, KernelTiles.NarrowRegisterBlock, "a 16-register file");
+        foreach (RegisterBlock block in plan.RegisterBlocks)
+        {
+            WriteScoreKeys(writer, block.Size, block.RegisterFile);
+            writer.WriteLine();
+        }
+
+        WriteScoreKey(writer, kernel, plan.ScoreKeyChains);
+        foreach (RegisterBlock block in plan.RegisterBlocks)
+        {
+            writer.WriteLine();
+            WriteAccumulate(writer, kernel, block.Size, block.RegisterFile);
+        }
     }
 
     /// <summary>The Q·Kᵀ register block: one accumulator per key, each holding that key's score for every row (lane).</summary>
@@ -60,9 +63,8 @@ internal static partial class KernelEmitter
     }
 
     /// <summary>One key against the block's rows, for the keys left after the last whole register block of a tile.</summary>
-    private static void WriteScoreKey(SourceWriter writer, KernelConfiguration kernel)
+    private static void WriteScoreKey(SourceWriter writer, KernelConfiguration kernel, int chains)
     {
-        int chains = System.Math.Min(4, kernel.HeadDim);
         int whole = kernel.HeadDim / chains * chains;
         writer.WriteLine($"/// <summary>Q·Kᵀ for one key against the block's rows, in {Literals.Int(chains)} independent chains of fused multiply-adds.</summary>");
         writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");

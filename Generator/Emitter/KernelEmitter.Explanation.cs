@@ -56,20 +56,19 @@ internal static partial class KernelEmitter
                 "only the tiles where the rows' ranges differ (the causal diagonal, the window's edges) are masked element by element.";
         }
 
-        var paths = new List<string>();
-        foreach (VectorPath path in plan.Paths)
+        var widths = new List<string>();
+        foreach ((string type, int lanes) in plan.OneRowWidths)
         {
-            paths.Add($"{path.Type} ({ChunkText(path.Head, "query/key head")}; {ChunkText(path.Value, "value head")})");
+            widths.Add(OneRowWidth(kernel, type, lanes));
         }
 
-        foreach ((string type, int lanes) in plan.SkippedPaths)
-        {
-            paths.Add($"no {type} one-row kernel (a head narrower than {Literals.Int(lanes)} floats does not fill one vector)");
-        }
-
-        paths.Add("a scalar kernel");
-        yield return $"One-row kernels, for blocks that would fill less than half a vector (decoding a token, say): the query row in registers, " +
-            "scores by fused multiply-add and one horizontal sum per key, tiles of the same size. Paths: " + string.Join("; ", paths) + ".";
+        string paths = widths.Count == 0
+            ? $"a head of {Literals.Int(System.Math.Min(kernel.HeadDim, kernel.ValueDim))} floats fills no vector, so the scalar kernel runs; a Half cache is widened into floats for it"
+            : "the widest accelerated one of " + string.Join("; ", widths) + "; else a scalar kernel that accumulates in double";
+        yield return "One-row kernels (the runtime's RowKernel), for blocks that would fill less than half a vector (decoding a token, say) and for " +
+            "the KV cache: the scaled query in L1, four keys at a time, each query vector loaded once for the four, one horizontal sum per score, " +
+            "the output accumulators in the row's softmax state, tiles of the same size; over a Half cache, the halves are widened in registers. " +
+            "Paths: " + paths + ".";
 
         yield return $"Work: items of up to {Literals.Int(KernelTiles.RowsPerItem)} rows of one (batch entry, head), ordered so that the blocks sharing a key/value head run " +
             "back to back, handed out one at a time to up to AttentionRuntime.MaxDegreeOfParallelism threads (so the causal mask's cheap early " +
@@ -81,9 +80,9 @@ internal static partial class KernelEmitter
     private static string BlockList(KernelPlan plan)
     {
         var parts = new List<string>();
-        foreach (BlockPath path in plan.BlockPaths)
+        foreach ((string type, int lanes) in plan.RowBlockWidths)
         {
-            parts.Add($"{Literals.Int(path.Lanes)} on {path.Type}");
+            parts.Add($"{Literals.Int(lanes)} on {type}");
         }
 
         return string.Join(", ", parts);
@@ -130,11 +129,17 @@ internal static partial class KernelEmitter
 
     private static string EscapeXml(string text) => text.Replace("&", "&amp;").Replace("<", "&lt;").Replace(">", "&gt;");
 
-    private static string ChunkText(Chunks chunks, string what)
+    /// <summary>How a one-row kernel of one width covers the heads: "Vector512 (8 vectors per query/key head, 8 per value head)".</summary>
+    private static string OneRowWidth(KernelConfiguration kernel, string type, int lanes)
     {
-        string count = $"{Literals.Int(chunks.Count)} vector{(chunks.Count == 1 ? string.Empty : "s")} per {what}";
-        return chunks.Overlap == 0
-            ? count
-            : $"{count}, the last overlapping the one before by {Literals.Int(chunks.Overlap)} lanes";
+        string Cover(int dim, string what)
+        {
+            int whole = dim / lanes;
+            return dim % lanes == 0
+                ? $"{Literals.Int(whole)} vector{(whole == 1 ? string.Empty : "s")} per {what}"
+                : $"{Literals.Int(whole + 1)} vectors per {what}, the last overlapping the one before by {Literals.Int(lanes - dim % lanes)} lanes";
+        }
+
+        return $"{type} ({Cover(kernel.HeadDim, "query/key head")}; {Cover(kernel.ValueDim, "value head")})";
     }
 }

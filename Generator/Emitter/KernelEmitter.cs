@@ -12,7 +12,7 @@ namespace AttentionGen.Generator.Emitter;
 /// </summary>
 /// <remarks>
 /// The emitter is split by concern: this file writes the file, the public surface and the work loop;
-/// <c>.Explanation</c> the kernel explanation; <c>.Vector</c> the SIMD row kernels; <c>.Scalar</c> the scalar one.
+/// <c>.Explanation</c> the kernel explanation; <c>.Blocks</c> the register blocks; <c>.Cached</c> the KV-cache surface.
 /// Every number goes through <see cref="Literals"/>, which formats with the invariant culture.
 /// </remarks>
 internal static partial class KernelEmitter
@@ -255,24 +255,7 @@ internal static partial class KernelEmitter
                 writer.WriteLine();
                 WriteVisibleRange(writer, kernel);
                 writer.WriteLine();
-                WriteRegisterBlocks(writer, kernel);
-                writer.WriteLine();
-                WriteRowDispatch(writer, kernel, plan);
-                foreach (VectorPath path in plan.Paths)
-                {
-                    writer.WriteLine();
-                    WriteVectorRow(writer, kernel, plan, path);
-                }
-
-                writer.WriteLine();
-                WriteScalarRow(writer, kernel);
-                writer.WriteLine();
-                WriteRowHalfDispatch(writer, kernel, plan);
-                foreach (VectorPath path in plan.Paths)
-                {
-                    writer.WriteLine();
-                    WriteVectorRow(writer, kernel, plan, path, half: true);
-                }
+                WriteRegisterBlocks(writer, kernel, plan);
             }
         }
     }
@@ -296,9 +279,6 @@ internal static partial class KernelEmitter
         writer.WriteLine(kernel.HasSoftcap
             ? $"public static float Softcap => {Literals.Float(kernel.Softcap)}; // a score s becomes Softcap · tanh(s / Softcap)"
             : $"public static float Softcap => {Literals.Float(kernel.Softcap)}; // none");
-        writer.WriteLine();
-        writer.WriteLine("/// <summary>Keys the one-row kernels score, soft-max and accumulate together.</summary>");
-        writer.WriteLine($"private const int KeyTile = {Literals.Int(KernelTiles.KeyTile)};");
     }
 
     /// <summary>Writes <c>VisibleRange</c>: [firstKey, endKey), the one interval of keys the structural masks leave a row.</summary>
@@ -348,102 +328,5 @@ internal static partial class KernelEmitter
             ? "endKey = (int)Math.Clamp(position + 1, 0, valid);"
             : "endKey = (int)Math.Clamp(position + WindowRight + 1, 0, valid);");
         writer.CloseBlock();
-    }
-
-    private static string RowParameters(KernelConfiguration kernel) =>
-        "ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey"
-        + (kernel.HasExplicitMask ? ", scoped in ExplicitMask mask, int maskStart, int maskKeyBase" : string.Empty)
-        + ", ref float state";
-
-    private static string RowHalfParameters(KernelConfiguration kernel) =>
-        "ref float query, ref ushort keys, ref ushort values, int firstKey, int endKey"
-        + (kernel.HasExplicitMask ? ", scoped in ExplicitMask mask, int maskStart, int maskKeyBase" : string.Empty)
-        + ", ref float state";
-
-    private static string RowArguments(KernelConfiguration kernel) =>
-        "ref query, ref keys, ref values, keyStride, valueStride, firstKey, endKey"
-        + (kernel.HasExplicitMask ? ", in mask, maskStart, maskKeyBase" : string.Empty)
-        + ", ref state";
-
-    /// <summary>The parameters of IAttentionKernel.Row and RowHalf after the keys and values, the same for every kernel.</summary>
-    private const string RowTailParameters = "int firstKey, int endKey, scoped in ExplicitMask mask, int maskStart, int maskKeyBase, ref float state";
-
-    private static void WriteRowDispatch(SourceWriter writer, KernelConfiguration kernel, KernelPlan plan)
-    {
-        writer.WriteLine("/// <summary>");
-        writer.WriteLine("/// Advances one query row's online softmax over keys [firstKey, endKey), rows keyStride and valueStride floats apart,");
-        writer.WriteLine("/// on the widest path this machine accelerates. <paramref name=\"state\"/> holds the row's accumulator, maximum and sum");
-        writer.WriteLine("/// (see OnlineSoftmax), so a row can be computed in pieces: the prefill calls this once per row, the cached path once");
-        writer.WriteLine("/// per tile of keys. IsHardwareAccelerated is a JIT-time constant, so only the chosen path is compiled.");
-        writer.WriteLine("/// </summary>");
-        writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
-        using (writer.Block($"public static void Row(ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, {RowTailParameters})"))
-        {
-            string arguments = RowArguments(kernel);
-            for (int i = 0; i < plan.Paths.Count; i++)
-            {
-                VectorPath path = plan.Paths[i];
-                using (writer.Block($"{(i == 0 ? "if" : "else if")} ({path.Type}.IsHardwareAccelerated)"))
-                {
-                    writer.WriteLine($"{path.MethodName}({arguments});");
-                }
-            }
-
-            if (plan.Paths.Count == 0)
-            {
-                writer.WriteLine($"RowScalar({arguments});");
-            }
-            else
-            {
-                using (writer.Block("else"))
-                {
-                    writer.WriteLine($"RowScalar({arguments});");
-                }
-            }
-        }
-    }
-
-    /// <summary>Writes <c>RowHalf</c>, the dispatch of a row over finite halves to the widest accelerated vector path.</summary>
-    private static void WriteRowHalfDispatch(SourceWriter writer, KernelConfiguration kernel, KernelPlan plan)
-    {
-        const string signature = "public static void RowHalf(ref float query, ref ushort keys, ref ushort values, " + RowTailParameters + ")";
-        if (plan.Paths.Count == 0)
-        {
-            writer.WriteLine("/// <summary>");
-            writer.WriteLine("/// Not called: the runtime reads a Half cache in place only when a head holds at least one vector (4 floats), and");
-            writer.WriteLine("/// widens this kernel's narrower heads into floats for <see cref=\"Row\"/> instead.");
-            writer.WriteLine("/// </summary>");
-            using (writer.Block(signature))
-            {
-                writer.WriteLine("throw new System.Diagnostics.UnreachableException(\"Heads narrower than a vector are widened from Half before they are read.\");");
-            }
-
-            return;
-        }
-
-        writer.WriteLine("/// <summary>");
-        writer.WriteLine("/// Advances one query row's online softmax over keys [firstKey, endKey) of a Half cache that holds only finite values, on");
-        writer.WriteLine($"/// the widest path this machine accelerates. The runtime calls it only when {plan.Paths[plan.Paths.Count - 1].Type}.IsHardwareAccelerated.");
-        writer.WriteLine("/// </summary>");
-        writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
-        using (writer.Block(signature))
-        {
-            string arguments = "ref query, ref keys, ref values, firstKey, endKey" + (kernel.HasExplicitMask ? ", in mask, maskStart, maskKeyBase" : string.Empty) + ", ref state";
-            for (int i = 0; i < plan.Paths.Count; i++)
-            {
-                VectorPath path = plan.Paths[i];
-                bool last = i == plan.Paths.Count - 1;
-                if (last && i == 0)
-                {
-                    writer.WriteLine($"RowHalf{path.Type}({arguments});");
-                    continue;
-                }
-
-                using (writer.Block(last ? "else" : $"{(i == 0 ? "if" : "else if")} ({path.Type}.IsHardwareAccelerated)"))
-                {
-                    writer.WriteLine($"RowHalf{path.Type}({arguments});");
-                }
-            }
-        }
     }
 }

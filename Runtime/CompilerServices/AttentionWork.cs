@@ -57,13 +57,6 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems
         get => (TKernel.Mask & AttentionMask.Explicit) != 0;
     }
 
-    /// <summary>
-    /// Whether the one-row kernels can read a Half cache in place (<see cref="IAttentionKernel.RowHalf"/>): they need SIMD,
-    /// and heads of at least one vector.
-    /// </summary>
-    private static bool ReadsHalvesInPlace =>
-        Vector128.IsHardwareAccelerated && TKernel.HeadDim >= Vector128<float>.Count && TKernel.ValueDim >= Vector128<float>.Count;
-
     /// <summary>The first float of row <paramref name="i"/> of (batch entry <paramref name="b"/>, <paramref name="head"/>), in units of a head's size.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static nint RowIndex(int b, int head, int i, int queryLength) =>
@@ -235,7 +228,7 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems
 
             // Up to DirectRows rows over a Half cache (finite values only) read the halves where they are and widen them
             // in registers (RowHalf), each row on its own. More rows share each tile widened into scratch once.
-            bool direct = half && rows <= KernelTiles.DirectRows && ReadsHalvesInPlace;
+            bool direct = half && rows <= KernelTiles.DirectRows && RowKernel<TKernel>.ReadsHalvesInPlace;
 
             // Row firstRow + r is query position i = (firstRow + r) % queryLength of group member (firstRow + r) / queryLength,
             // and sits at cache token length - queryLength + i: the last row is the newest token. This split takes an
@@ -294,11 +287,11 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems
                         ref float state = ref Unsafe.Add(ref states, r * StateSize);
                         if (direct)
                         {
-                            TKernel.RowHalf(ref queryRow, ref halfKeys, ref halfValues, firstKey, endKey, in mask, maskStart, tileStart, ref state);
+                            RowKernel<TKernel>.RunHalf(ref queryRow, ref halfKeys, ref halfValues, firstKey, endKey, in mask, maskStart, tileStart, ref state);
                         }
                         else
                         {
-                            TKernel.Row(ref queryRow, ref keys, ref values, TKernel.HeadDim, TKernel.ValueDim, firstKey, endKey, in mask, maskStart, tileStart, ref state);
+                            RowKernel<TKernel>.Run(ref queryRow, ref keys, ref values, TKernel.HeadDim, TKernel.ValueDim, firstKey, endKey, in mask, maskStart, tileStart, ref state);
                         }
                     }
                 }
@@ -372,7 +365,7 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems
             TKernel.VisibleRange(position + r, valid, out int firstKey, out int endKey);
             OnlineSoftmax.Reset(ref state, TKernel.ValueDim);
             int maskStart = HasExplicitMask ? arguments.Mask.GetRowStart(b, head, firstRow + r) : 0;
-            TKernel.Row(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, TRows.KeyStride, TRows.ValueStride, firstKey, endKey, arguments.Mask, maskStart, 0, ref state);
+            RowKernel<TKernel>.Run(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, TRows.KeyStride, TRows.ValueStride, firstKey, endKey, arguments.Mask, maskStart, 0, ref state);
             OnlineSoftmax.Normalize(ref state, TKernel.ValueDim, ref Unsafe.Add(ref output, (nint)r * OutputRowStride));
         }
     }

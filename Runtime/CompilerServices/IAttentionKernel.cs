@@ -5,7 +5,7 @@ namespace AttentionGen.CompilerServices;
 /// <summary>
 /// What a generated kernel holds: its configuration as constants, and the fused inner loops whose shape depends on
 /// it. Everything else (work items, walking tensors and caches, tiles, the online softmax, merging) lives once in
-/// the runtime (<see cref="AttentionWork{TKernel}"/>, <see cref="RowBlock{TKernel}"/>), generic over this interface.
+/// the runtime (AttentionWork, RowBlock and RowKernel in this namespace), generic over this interface.
 /// The kernel is a struct and each member a constant or an inlined call, so the JIT compiles that shared code once per
 /// kernel with every constant folded. Implemented by generated code; not meant to be implemented by hand.
 /// </summary>
@@ -84,22 +84,4 @@ public interface IAttentionKernel
     static abstract void Accumulate12<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct;
-
-    /// <summary>
-    /// Advances one query row's online softmax (<paramref name="state"/>, see <see cref="OnlineSoftmax"/>) over keys
-    /// [<paramref name="firstKey"/>, <paramref name="endKey"/>), rows <paramref name="keyStride"/> and
-    /// <paramref name="valueStride"/> floats apart, on the widest accelerated path. With an explicit mask, the row's
-    /// mask starts at <paramref name="maskStart"/> and key j of these rows is the mask's key <paramref name="maskKeyBase"/> + j.
-    /// </summary>
-    static abstract void Row(
-        ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey,
-        scoped in ExplicitMask mask, int maskStart, int maskKeyBase, ref float state);
-
-    /// <summary>
-    /// <see cref="Row"/> over keys and values stored as finite halves, consecutive rows HeadDim and ValueDim halves
-    /// apart (a Half <see cref="KvCache"/>). Called only where <c>Vector128.IsHardwareAccelerated</c>.
-    /// </summary>
-    static abstract void RowHalf(
-        ref float query, ref ushort keys, ref ushort values, int firstKey, int endKey,
-        scoped in ExplicitMask mask, int maskStart, int maskKeyBase, ref float state);
 }

@@ -80,6 +80,24 @@ public interface ISimd<TVector>
     /// <paramref name="key"/>; the intervals are <see cref="Count"/> consecutive ints each.
     /// </summary>
     static abstract TVector MaskOutside(TVector scores, int key, ref int firstKeys, ref int endKeys);
+
+    /// <summary>The sum of the lanes of <paramref name="x"/> (<see cref="KernelMath.SumAcross(Vector512{float})"/>).</summary>
+    static abstract float SumAcross(TVector x);
+
+    /// <summary>The largest lane of <paramref name="x"/> (<see cref="KernelMath.MaxAcross(Vector512{float})"/>).</summary>
+    static abstract float MaxAcross(TVector x);
+
+    /// <summary>Lane by lane, the bits of <paramref name="left"/> and <paramref name="right"/>.</summary>
+    static abstract TVector And(TVector left, TVector right);
+
+    /// <summary>A mask with every bit set in the lanes from <paramref name="first"/> on, and clear in the lanes before it.</summary>
+    static abstract TVector LanesFrom(int first);
+
+    /// <summary>
+    /// Loads <see cref="Count"/> finite halves at <paramref name="source"/> plus <paramref name="offset"/> as floats 2^-112 times
+    /// their value (<see cref="KernelMath.LoadHalfBits512"/>).
+    /// </summary>
+    static abstract TVector LoadHalfBits(ref ushort source, nuint offset);
 }
 
 /// <summary><see cref="ISimd{TVector}"/> on <see cref="Vector512{T}"/>.</summary>
@@ -161,7 +179,28 @@ public readonly struct Simd512 : ISimd<Vector512<float>>
         Vector512<int> visible = Vector512.GreaterThanOrEqual(index, Vector512.LoadUnsafe(ref firstKeys)) & Vector512.LessThan(index, Vector512.LoadUnsafe(ref endKeys));
         return Vector512.ConditionalSelect(visible.AsSingle(), scores, Vector512.Create(float.NegativeInfinity));
     }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumAcross(Vector512<float> x) => KernelMath.SumAcross(x);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector512<float> x) => KernelMath.MaxAcross(x);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> And(Vector512<float> left, Vector512<float> right) => left & right;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LanesFrom(int first) => Vector512.GreaterThanOrEqual(Vector512<int>.Indices, Vector512.Create(first)).AsSingle();
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> LoadHalfBits(ref ushort source, nuint offset) => KernelMath.LoadHalfBits512(ref source, offset);
 }
+
 
 /// <summary><see cref="ISimd{TVector}"/> on <see cref="Vector256{T}"/>.</summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
@@ -242,7 +281,28 @@ public readonly struct Simd256 : ISimd<Vector256<float>>
         Vector256<int> visible = Vector256.GreaterThanOrEqual(index, Vector256.LoadUnsafe(ref firstKeys)) & Vector256.LessThan(index, Vector256.LoadUnsafe(ref endKeys));
         return Vector256.ConditionalSelect(visible.AsSingle(), scores, Vector256.Create(float.NegativeInfinity));
     }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumAcross(Vector256<float> x) => KernelMath.SumAcross(x);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector256<float> x) => KernelMath.MaxAcross(x);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> And(Vector256<float> left, Vector256<float> right) => left & right;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LanesFrom(int first) => Vector256.GreaterThanOrEqual(Vector256<int>.Indices, Vector256.Create(first)).AsSingle();
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> LoadHalfBits(ref ushort source, nuint offset) => KernelMath.LoadHalfBits256(ref source, offset);
 }
+
 
 /// <summary><see cref="ISimd{TVector}"/> on <see cref="Vector128{T}"/>: SSE or AVX on x64, NEON on Arm64.</summary>
 [EditorBrowsable(EditorBrowsableState.Never)]
@@ -323,4 +383,24 @@ public readonly struct Simd128 : ISimd<Vector128<float>>
         Vector128<int> visible = Vector128.GreaterThanOrEqual(index, Vector128.LoadUnsafe(ref firstKeys)) & Vector128.LessThan(index, Vector128.LoadUnsafe(ref endKeys));
         return Vector128.ConditionalSelect(visible.AsSingle(), scores, Vector128.Create(float.NegativeInfinity));
     }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float SumAcross(Vector128<float> x) => KernelMath.SumAcross(x);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float MaxAcross(Vector128<float> x) => KernelMath.MaxAcross(x);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> And(Vector128<float> left, Vector128<float> right) => left & right;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> LanesFrom(int first) => Vector128.GreaterThanOrEqual(Vector128<int>.Indices, Vector128.Create(first)).AsSingle();
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> LoadHalfBits(ref ushort source, nuint offset) => KernelMath.LoadHalfBits128(ref source, offset);
 }

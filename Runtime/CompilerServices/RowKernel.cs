@@ -1,0 +1,447 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace AttentionGen.CompilerServices;
+
+/// <summary>How the one-row kernels read a row of keys or values: floats, or the bits of finite halves.</summary>
+/// <typeparam name="TElement">The stored element: <see cref="float"/>, or <see cref="ushort"/> for the bits of a <see cref="Half"/>.</typeparam>
+internal interface IRowElements<TElement>
+    where TElement : unmanaged
+{
+    /// <summary>Loads one vector of elements as floats, <see cref="Rebias"/> times smaller than their value.</summary>
+    static abstract TVector Load<TSimd, TVector>(ref TElement source, nuint offset)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct;
+
+    /// <summary>The factor between an element's value and what <see cref="Load"/> gives: 1 for floats, 2^112 for halves.</summary>
+    static abstract float Rebias { get; }
+}
+
+/// <summary>Rows of floats.</summary>
+internal readonly struct SingleElements : IRowElements<float>
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector Load<TSimd, TVector>(ref float source, nuint offset)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct => TSimd.Load(ref source, offset);
+
+    public static float Rebias => 1;
+}
+
+/// <summary>
+/// Rows of finite halves (a Half <see cref="KvCache"/>), widened in registers by <see cref="KernelMath.LoadHalfBits512"/>,
+/// which leaves out the factor 2^112 (<see cref="KernelMath.HalfRebias"/>): the query and each probability carry it
+/// instead, so the products are exact and nothing is widened into memory.
+/// </summary>
+internal readonly struct HalfElements : IRowElements<ushort>
+{
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVector Load<TSimd, TVector>(ref ushort source, nuint offset)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct => TSimd.LoadHalfBits(ref source, offset);
+
+    public static float Rebias => KernelMath.HalfRebias;
+}
+
+/// <summary>
+/// The one-row kernels, for blocks that would fill less than half a vector (decoding a token, say) and for the cached
+/// path: one query row against keys [firstKey, endKey), its online-softmax state (see <see cref="OnlineSoftmax"/>) in
+/// memory between calls, so that a row can be computed in pieces. Written once, generic over the vector width; the
+/// head dims are walked a vector at a time with four keys in flight, so the register budget is the same on every
+/// instruction set (no spills with 16 registers) and each vector of the query, loaded from L1, serves four keys.
+/// </summary>
+/// <typeparam name="TKernel">The generated kernel.</typeparam>
+internal static class RowKernel<TKernel>
+    where TKernel : struct, IAttentionKernel
+{
+    private const int KeyTile = KernelTiles.KeyTile;
+
+    /// <summary>Keys scored, or accumulated, together: four independent chains of multiply-adds.</summary>
+    private const int KeysInFlight = 4;
+
+    private static bool HasExplicitMask
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => (TKernel.Mask & AttentionMask.Explicit) != 0;
+    }
+
+    /// <summary>
+    /// Advances one query row over keys and values stored as floats, rows <paramref name="keyStride"/> and
+    /// <paramref name="valueStride"/> floats apart, on the widest accelerated width whose vector fits in both heads, else
+    /// one float at a time. IsHardwareAccelerated is a JIT-time constant, so only the chosen path is compiled.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Run(
+        ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey,
+        scoped in ExplicitMask mask, int maskStart, int maskKeyBase, ref float state)
+    {
+        if (Vector512.IsHardwareAccelerated && Fits(Vector512<float>.Count))
+        {
+            Vector<Simd512, Vector512<float>, float, SingleElements>(ref query, ref keys, ref values, keyStride, valueStride, firstKey, endKey, in mask, maskStart, maskKeyBase, ref state);
+        }
+        else if (Vector256.IsHardwareAccelerated && Fits(Vector256<float>.Count))
+        {
+            Vector<Simd256, Vector256<float>, float, SingleElements>(ref query, ref keys, ref values, keyStride, valueStride, firstKey, endKey, in mask, maskStart, maskKeyBase, ref state);
+        }
+        else if (Vector128.IsHardwareAccelerated && Fits(Vector128<float>.Count))
+        {
+            Vector<Simd128, Vector128<float>, float, SingleElements>(ref query, ref keys, ref values, keyStride, valueStride, firstKey, endKey, in mask, maskStart, maskKeyBase, ref state);
+        }
+        else
+        {
+            Scalar(ref query, ref keys, ref values, keyStride, valueStride, firstKey, endKey, in mask, maskStart, maskKeyBase, ref state);
+        }
+    }
+
+    /// <summary>
+    /// Advances one query row over keys and values stored as finite halves, consecutive rows HeadDim and ValueDim halves
+    /// apart, read where they are. The caller checks <see cref="ReadsHalvesInPlace"/> first.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void RunHalf(
+        ref float query, ref ushort keys, ref ushort values, int firstKey, int endKey,
+        scoped in ExplicitMask mask, int maskStart, int maskKeyBase, ref float state)
+    {
+        if (Vector512.IsHardwareAccelerated && Fits(Vector512<float>.Count))
+        {
+            Vector<Simd512, Vector512<float>, ushort, HalfElements>(ref query, ref keys, ref values, TKernel.HeadDim, TKernel.ValueDim, firstKey, endKey, in mask, maskStart, maskKeyBase, ref state);
+        }
+        else if (Vector256.IsHardwareAccelerated && Fits(Vector256<float>.Count))
+        {
+            Vector<Simd256, Vector256<float>, ushort, HalfElements>(ref query, ref keys, ref values, TKernel.HeadDim, TKernel.ValueDim, firstKey, endKey, in mask, maskStart, maskKeyBase, ref state);
+        }
+        else
+        {
+            Vector<Simd128, Vector128<float>, ushort, HalfElements>(ref query, ref keys, ref values, TKernel.HeadDim, TKernel.ValueDim, firstKey, endKey, in mask, maskStart, maskKeyBase, ref state);
+        }
+    }
+
+    /// <summary>
+    /// Whether the one-row kernels can read a Half cache in place: they need SIMD, and heads of at least one vector. Otherwise
+    /// the cached path widens each tile of halves into floats for <see cref="Run"/>.
+    /// </summary>
+    internal static bool ReadsHalvesInPlace
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector128.IsHardwareAccelerated && Fits(Vector128<float>.Count);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Fits(int lanes) => TKernel.HeadDim >= lanes && TKernel.ValueDim >= lanes;
+
+    /// <summary>
+    /// One query row on one vector width. A head that is not a whole number of vectors ends with one vector that ends at
+    /// its last float and overlaps the one before: the query's copy of it is zero in the overlapping lanes, so they count
+    /// once in a score, and its part of P·V is added only to the lanes the vector before did not cover.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Vector<TSimd, TVector, TElement, TElements>(
+        ref float query, ref TElement keys, ref TElement values, nint keyStride, nint valueStride, int firstKey, int endKey,
+        scoped in ExplicitMask mask, int maskStart, int maskKeyBase, ref float state)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement>
+    {
+        int lanes = TSimd.Count;
+        int headDim = TKernel.HeadDim, valueDim = TKernel.ValueDim;
+        int headWhole = headDim / lanes * lanes, valueWhole = valueDim / lanes * lanes;
+        nuint headLast = (nuint)(headDim - lanes), valueLast = (nuint)(valueDim - lanes);
+        bool headTail = headWhole != headDim, valueTail = valueWhole != valueDim;
+
+        // The query row once, scaled, so that each score is a plain dot product. Over halves the keys come 2^112 times too
+        // small, so the query also carries 2^112, or, where Scale is above 1 and all of it would overflow, 2^112 / 2^e with
+        // 2^e ≥ Scale, the scores taking the remaining 2^e.
+        float scoreFactor = TElements.Rebias == 1 || TKernel.Scale <= 1 ? 1 : MathF.ScaleB(1, CeilingLog2(TKernel.Scale));
+        TVector queryFactor = TSimd.Create(TKernel.Scale * (TElements.Rebias / scoreFactor));
+        Span<float> scaledQuery = stackalloc float[headWhole + lanes];
+        ref float q = ref MemoryMarshal.GetReference(scaledQuery);
+        for (int i = 0; i < headWhole; i += lanes)
+        {
+            TSimd.Store(TSimd.Multiply(TSimd.Load(ref query, (nuint)i), queryFactor), ref q, (nuint)i);
+        }
+
+        if (headTail)
+        {
+            TVector last = TSimd.Multiply(TSimd.Load(ref query, headLast), queryFactor);
+            TSimd.Store(TSimd.And(last, TSimd.LanesFrom(headWhole + lanes - headDim)), ref q, (nuint)headWhole);
+        }
+
+        TVector valueTailLanes = TSimd.LanesFrom(valueWhole + lanes - valueDim);
+        float rowMax = Unsafe.Add(ref state, valueDim);
+        float rowSum = Unsafe.Add(ref state, valueDim + 1);
+        Span<float> scores = stackalloc float[KeyTile];
+        ref float score = ref MemoryMarshal.GetReference(scores);
+        for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
+        {
+            int tileLength = Math.Min(KeyTile, endKey - tileStart);
+
+            // Scores: s_j = (scale · q) · k_j, four keys at a time, each query vector loaded once for the four.
+            int j = 0;
+            for (; j + KeysInFlight <= tileLength; j += KeysInFlight)
+            {
+                ref TElement k0 = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);
+                ref TElement k1 = ref Unsafe.Add(ref k0, keyStride);
+                ref TElement k2 = ref Unsafe.Add(ref k1, keyStride);
+                ref TElement k3 = ref Unsafe.Add(ref k2, keyStride);
+                TVector d0 = TSimd.Zero, d1 = TSimd.Zero, d2 = TSimd.Zero, d3 = TSimd.Zero;
+                for (int i = 0; i < headWhole; i += lanes)
+                {
+                    TVector qi = TSimd.Load(ref q, (nuint)i);
+                    d0 = TSimd.MultiplyAdd(qi, TElements.Load<TSimd, TVector>(ref k0, (nuint)i), d0);
+                    d1 = TSimd.MultiplyAdd(qi, TElements.Load<TSimd, TVector>(ref k1, (nuint)i), d1);
+                    d2 = TSimd.MultiplyAdd(qi, TElements.Load<TSimd, TVector>(ref k2, (nuint)i), d2);
+                    d3 = TSimd.MultiplyAdd(qi, TElements.Load<TSimd, TVector>(ref k3, (nuint)i), d3);
+                }
+
+                if (headTail)
+                {
+                    TVector qi = TSimd.Load(ref q, (nuint)headWhole);
+                    d0 = TSimd.MultiplyAdd(qi, TElements.Load<TSimd, TVector>(ref k0, headLast), d0);
+                    d1 = TSimd.MultiplyAdd(qi, TElements.Load<TSimd, TVector>(ref k1, headLast), d1);
+                    d2 = TSimd.MultiplyAdd(qi, TElements.Load<TSimd, TVector>(ref k2, headLast), d2);
+                    d3 = TSimd.MultiplyAdd(qi, TElements.Load<TSimd, TVector>(ref k3, headLast), d3);
+                }
+
+                Unsafe.Add(ref score, j) = TSimd.SumAcross(d0) * scoreFactor;
+                Unsafe.Add(ref score, j + 1) = TSimd.SumAcross(d1) * scoreFactor;
+                Unsafe.Add(ref score, j + 2) = TSimd.SumAcross(d2) * scoreFactor;
+                Unsafe.Add(ref score, j + 3) = TSimd.SumAcross(d3) * scoreFactor;
+            }
+
+            for (; j < tileLength; j++)
+            {
+                ref TElement k = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);
+                TVector d = TSimd.Zero;
+                for (int i = 0; i < headWhole; i += lanes)
+                {
+                    d = TSimd.MultiplyAdd(TSimd.Load(ref q, (nuint)i), TElements.Load<TSimd, TVector>(ref k, (nuint)i), d);
+                }
+
+                if (headTail)
+                {
+                    d = TSimd.MultiplyAdd(TSimd.Load(ref q, (nuint)headWhole), TElements.Load<TSimd, TVector>(ref k, headLast), d);
+                }
+
+                Unsafe.Add(ref score, j) = TSimd.SumAcross(d) * scoreFactor;
+            }
+
+            int paddedLength = (tileLength + lanes - 1) / lanes * lanes;
+            if (TKernel.Softcap != 0)
+            {
+                // Soft-cap before any mask: s = c · tanh(s / c).
+                for (j = 0; j < paddedLength; j += lanes)
+                {
+                    TSimd.Store(TSimd.SoftCap(TSimd.Load(ref score, (nuint)j), TKernel.Softcap), ref score, (nuint)j);
+                }
+            }
+
+            if (HasExplicitMask)
+            {
+                MaskedValues.ApplyExplicitMask(scores, 1, maskKeyBase + tileStart, tileLength, in mask, maskStart);
+            }
+
+            // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
+            scores[tileLength..paddedLength].Fill(float.NegativeInfinity);
+
+            TVector maxima = TSimd.Load(ref score, 0);
+            for (j = lanes; j < paddedLength; j += lanes)
+            {
+                maxima = TSimd.Max(maxima, TSimd.Load(ref score, (nuint)j));
+            }
+
+            float tileMax = TSimd.MaxAcross(maxima);
+            if (tileMax == float.NegativeInfinity)
+            {
+                continue; // every key of the tile is masked: it adds nothing
+            }
+
+            // Online softmax: when the maximum grows, rescale the sum and the accumulator by exp(old max - new max).
+            if (tileMax > rowMax)
+            {
+                float correction = MathF.Exp(rowMax - tileMax);
+                rowMax = tileMax;
+                rowSum *= correction;
+                TVector factor = TSimd.Create(correction);
+                int i = 0;
+                for (; i + lanes <= valueDim; i += lanes)
+                {
+                    TSimd.Store(TSimd.Multiply(TSimd.Load(ref state, (nuint)i), factor), ref state, (nuint)i);
+                }
+
+                for (; i < valueDim; i++)
+                {
+                    Unsafe.Add(ref state, i) *= correction;
+                }
+            }
+
+            // Probabilities p_j = exp(s_j - max), written over the scores.
+            TVector maximum = TSimd.Create(rowMax);
+            TVector tileSum = TSimd.Zero;
+            for (j = 0; j < paddedLength; j += lanes)
+            {
+                TVector p = TSimd.Exp(TSimd.Subtract(TSimd.Load(ref score, (nuint)j), maximum));
+                TSimd.Store(p, ref score, (nuint)j);
+                tileSum = TSimd.Add(tileSum, p);
+            }
+
+            rowSum += TSimd.SumAcross(tileSum);
+
+            // P·V: output += p_j · v_j, into the state, four keys at a time. With an explicit mask, a masked key (p = 0)
+            // adds nothing, even to an infinite or NaN value (0 · ∞ is NaN), so those keys go one at a time.
+            j = 0;
+            if (!HasExplicitMask)
+            {
+                for (; j + KeysInFlight <= tileLength; j += KeysInFlight)
+                {
+                    TVector p0 = TSimd.Create(Unsafe.Add(ref score, j) * TElements.Rebias);
+                    TVector p1 = TSimd.Create(Unsafe.Add(ref score, j + 1) * TElements.Rebias);
+                    TVector p2 = TSimd.Create(Unsafe.Add(ref score, j + 2) * TElements.Rebias);
+                    TVector p3 = TSimd.Create(Unsafe.Add(ref score, j + 3) * TElements.Rebias);
+                    ref TElement v0 = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);
+                    ref TElement v1 = ref Unsafe.Add(ref v0, valueStride);
+                    ref TElement v2 = ref Unsafe.Add(ref v1, valueStride);
+                    ref TElement v3 = ref Unsafe.Add(ref v2, valueStride);
+                    for (int i = 0; i < valueWhole; i += lanes)
+                    {
+                        TVector o = TSimd.MultiplyAdd(p0, TElements.Load<TSimd, TVector>(ref v0, (nuint)i), TSimd.Load(ref state, (nuint)i));
+                        o = TSimd.MultiplyAdd(p1, TElements.Load<TSimd, TVector>(ref v1, (nuint)i), o);
+                        o = TSimd.MultiplyAdd(p2, TElements.Load<TSimd, TVector>(ref v2, (nuint)i), o);
+                        o = TSimd.MultiplyAdd(p3, TElements.Load<TSimd, TVector>(ref v3, (nuint)i), o);
+                        TSimd.Store(o, ref state, (nuint)i);
+                    }
+
+                    if (valueTail)
+                    {
+                        TVector added = TSimd.Multiply(p0, TElements.Load<TSimd, TVector>(ref v0, valueLast));
+                        added = TSimd.MultiplyAdd(p1, TElements.Load<TSimd, TVector>(ref v1, valueLast), added);
+                        added = TSimd.MultiplyAdd(p2, TElements.Load<TSimd, TVector>(ref v2, valueLast), added);
+                        added = TSimd.MultiplyAdd(p3, TElements.Load<TSimd, TVector>(ref v3, valueLast), added);
+                        TSimd.Store(TSimd.Add(TSimd.Load(ref state, valueLast), TSimd.And(added, valueTailLanes)), ref state, valueLast);
+                    }
+                }
+            }
+
+            for (; j < tileLength; j++)
+            {
+                if (HasExplicitMask && Unsafe.Add(ref score, j) == 0)
+                {
+                    continue;
+                }
+
+                TVector p = TSimd.Create(Unsafe.Add(ref score, j) * TElements.Rebias);
+                ref TElement v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);
+                for (int i = 0; i < valueWhole; i += lanes)
+                {
+                    TSimd.Store(TSimd.MultiplyAdd(p, TElements.Load<TSimd, TVector>(ref v, (nuint)i), TSimd.Load(ref state, (nuint)i)), ref state, (nuint)i);
+                }
+
+                if (valueTail)
+                {
+                    TVector added = TSimd.Multiply(p, TElements.Load<TSimd, TVector>(ref v, valueLast));
+                    TSimd.Store(TSimd.Add(TSimd.Load(ref state, valueLast), TSimd.And(added, valueTailLanes)), ref state, valueLast);
+                }
+            }
+        }
+
+        // Leave the state for the next piece of the row, or for OnlineSoftmax.Normalize (the accumulator is in place).
+        Unsafe.Add(ref state, valueDim) = rowMax;
+        Unsafe.Add(ref state, valueDim + 1) = rowSum;
+    }
+
+    /// <summary>⌈log2 x⌉ for a finite x above 1.</summary>
+    private static int CeilingLog2(float x)
+    {
+        int floor = MathF.ILogB(x);
+        return MathF.ScaleB(1, floor) == x ? floor : floor + 1;
+    }
+
+    /// <summary>
+    /// One query row, one float at a time, when no vector width is accelerated (DOTNET_EnableHWIntrinsic=0, or a platform
+    /// without SIMD). A scalar unit adds doubles as fast as floats, so each dot product accumulates in double, as
+    /// accurate as the vector paths' many partial sums.
+    /// </summary>
+    private static void Scalar(
+        ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey,
+        scoped in ExplicitMask mask, int maskStart, int maskKeyBase, ref float state)
+    {
+        int headDim = TKernel.HeadDim, valueDim = TKernel.ValueDim;
+        Span<float> q = stackalloc float[headDim];
+        for (int d = 0; d < headDim; d++)
+        {
+            q[d] = Unsafe.Add(ref query, d) * TKernel.Scale;
+        }
+
+        Span<float> o = MemoryMarshal.CreateSpan(ref state, valueDim);
+        float rowMax = Unsafe.Add(ref state, valueDim);
+        float rowSum = Unsafe.Add(ref state, valueDim + 1);
+        Span<float> scores = stackalloc float[KeyTile];
+        for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
+        {
+            int tileLength = Math.Min(KeyTile, endKey - tileStart);
+
+            // Scores, soft-capped (if the kernel caps) before any mask.
+            for (int j = 0; j < tileLength; j++)
+            {
+                ref float k = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);
+                double dot = 0;
+                for (int d = 0; d < headDim; d++)
+                {
+                    dot += (double)q[d] * Unsafe.Add(ref k, d);
+                }
+
+                scores[j] = TKernel.Softcap != 0 ? TKernel.Softcap * MathF.Tanh((float)dot / TKernel.Softcap) : (float)dot;
+            }
+
+            if (HasExplicitMask)
+            {
+                MaskedValues.ApplyExplicitMask(scores, 1, maskKeyBase + tileStart, tileLength, in mask, maskStart);
+            }
+
+            float tileMax = float.NegativeInfinity;
+            for (int j = 0; j < tileLength; j++)
+            {
+                tileMax = MathF.Max(tileMax, scores[j]);
+            }
+
+            if (tileMax == float.NegativeInfinity)
+            {
+                continue; // every key of the tile is masked: it adds nothing
+            }
+
+            // Online softmax: when the maximum grows, rescale the sum and the accumulator by exp(old max - new max).
+            if (tileMax > rowMax)
+            {
+                float correction = MathF.Exp(rowMax - tileMax);
+                rowMax = tileMax;
+                rowSum *= correction;
+                for (int d = 0; d < valueDim; d++)
+                {
+                    o[d] *= correction;
+                }
+            }
+
+            // p_j = exp(s_j - max); accumulate P·V: output += p_j · v_j.
+            for (int j = 0; j < tileLength; j++)
+            {
+                float p = MathF.Exp(scores[j] - rowMax);
+                if (p == 0)
+                {
+                    continue; // a masked key, or one far below the maximum: it adds nothing, even to an infinite or NaN value
+                }
+
+                rowSum += p;
+                ref float v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);
+                for (int d = 0; d < valueDim; d++)
+                {
+                    o[d] += p * Unsafe.Add(ref v, d);
+                }
+            }
+        }
+
+        Unsafe.Add(ref state, valueDim) = rowMax;
+        Unsafe.Add(ref state, valueDim + 1) = rowSum;
+    }
+}
