@@ -152,13 +152,13 @@ public sealed class DiagnosticTests
             new Model.TypeHierarchy("N", new Helpers.EquatableArray<Model.TypeDeclaration>(new[] { new Model.TypeDeclaration("partial class", "K") })),
             new Model.KernelConfiguration(4, 0, 8, 8, default, default, 0, 0, 1f, false, 0f, default));
         var fine = broken with { Type = broken.Type with { Namespace = "M" }, Kernel = broken.Kernel with { KvHeads = 4 } };
-        GeneratedSource failed = Emitter.KernelEmitter.TryEmit(broken, default);
+        GeneratedSource failed = Emitter.KernelEmitter.TryEmitDeclaration(broken, "Tests", default);
         Assert.Contains("DivideByZeroException", failed.Failure);
 
         var added = new System.Collections.Generic.List<string>();
         var reported = new System.Collections.Generic.List<Diagnostic>();
         AttentionGenerator.WriteSources(
-            System.Collections.Immutable.ImmutableArray.Create(failed, Emitter.KernelEmitter.TryEmit(fine, default)),
+            System.Collections.Immutable.ImmutableArray.Create(failed, Emitter.KernelEmitter.TryEmitDeclaration(fine, "Tests", default)),
             (hintName, _) => added.Add(hintName), reported.Add);
 
         Assert.Equal(new[] { "M.K.g.cs" }, added);

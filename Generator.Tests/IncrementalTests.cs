@@ -30,6 +30,7 @@ public sealed class IncrementalTests
 
         AssertReasons(result, AttentionGenerator.StepNames.Model, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
         AssertReasons(result, AttentionGenerator.StepNames.Emit, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
+        AssertReasons(result, AttentionGenerator.StepNames.EmitKernel, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
         Assert.All(result.TrackedOutputSteps.SelectMany(step => step.Value).SelectMany(run => run.Outputs),
             output => Assert.Equal(IncrementalStepRunReason.Cached, output.Reason));
     }
@@ -45,6 +46,21 @@ public sealed class IncrementalTests
         AssertReasons(result, AttentionGenerator.StepNames.Parse, IncrementalStepRunReason.Unchanged); // ran again, same result
         AssertReasons(result, AttentionGenerator.StepNames.Model, IncrementalStepRunReason.Unchanged, IncrementalStepRunReason.Cached);
         AssertReasons(result, AttentionGenerator.StepNames.Emit, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
+        AssertReasons(result, AttentionGenerator.StepNames.EmitKernel, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
+    }
+
+    [Fact]
+    public void A_second_declaration_with_the_same_configuration_shares_the_kernel()
+    {
+        // The new declaration gets its own members; the shared kernel class is neither emitted again nor duplicated.
+        (GeneratorDriver driver, Compilation compilation) = Start(Kernel, Other);
+        Compilation edited = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText(
+            Kernel.Replace("class Attention;", "class Twin;"), TestCompilation.ParseOptions(), path: "Twin.cs"));
+        GeneratorRunResult result = driver.RunGenerators(edited).GetRunResult().Results.Single();
+
+        Assert.Equal(new[] { "Demo.Attention.g.cs", "Demo.Twin.g.cs" }, result.GeneratedSources.Select(s => s.HintName).Where(n => !TestCompilation.IsSharedKernel(n)).Order().ToArray());
+        Assert.Single(result.GeneratedSources, s => TestCompilation.IsSharedKernel(s.HintName));
+        AssertReasons(result, AttentionGenerator.StepNames.EmitKernel, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
     }
 
     [Fact]
@@ -56,7 +72,7 @@ public sealed class IncrementalTests
 
         AssertReasons(run.Results.Single(), AttentionGenerator.StepNames.Model, IncrementalStepRunReason.Modified);
         AssertReasons(run.Results.Single(), AttentionGenerator.StepNames.Emit, IncrementalStepRunReason.Modified);
-        Assert.Contains("public const int HeadDim = 80;", run.Results.Single().GeneratedSources.Single().SourceText.ToString());
+        Assert.Contains("public const int HeadDim = 80;", run.Results.Single().GeneratedSources.Single(s => !TestCompilation.IsSharedKernel(s.HintName)).SourceText.ToString());
     }
 
     [Fact]
@@ -66,7 +82,7 @@ public sealed class IncrementalTests
         (GeneratorDriver driver, _) = Start(Kernel, Other, "using AttentionGen; [Attention(Heads = 0, HeadDim = 8)] public static partial class Broken;");
         GeneratorRunResult result = driver.GetRunResult().Results.Single();
         string[] steps = typeof(AttentionGenerator.StepNames).GetFields().Select(field => (string)field.GetValue(null)!).ToArray();
-        Assert.Equal(4, steps.Length);
+        Assert.Equal(7, steps.Length);
         foreach (string step in steps)
         {
             Assert.True(result.TrackedSteps.ContainsKey(step), $"No step is tracked as '{step}'.");

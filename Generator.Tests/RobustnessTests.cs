@@ -66,7 +66,7 @@ public sealed class RobustnessTests
             {
                 GeneratorRun run = GeneratorRun.Of(FullDeclaration);
                 Assert.Empty(run.CompilationProblems);
-                return run.Result.Results[0].GeneratedSources[0].SourceText.ToString();
+                return string.Concat(run.Result.Results[0].GeneratedSources.Select(source => source.HintName + "\n" + source.SourceText));
             }
             finally
             {
@@ -103,6 +103,7 @@ public sealed class RobustnessTests
         var model = new Model.KernelModel(
             new Model.TypeHierarchy("N", new Helpers.EquatableArray<Model.TypeDeclaration>(new[] { new Model.TypeDeclaration("partial class", "K") })),
             new Model.KernelConfiguration(4, 4, 8, 8, default, default, 0, 0, 1f, false, 0f, default));
-        Assert.ThrowsAny<System.OperationCanceledException>(() => Emitter.KernelEmitter.TryEmit(model, cancelled.Token));
+        Assert.ThrowsAny<System.OperationCanceledException>(() => Emitter.KernelEmitter.TryEmitDeclaration(model, "Tests", cancelled.Token));
+        Assert.ThrowsAny<System.OperationCanceledException>(() => Emitter.KernelEmitter.TryEmitKernel(model.Kernel, "Tests", cancelled.Token));
     }
 }

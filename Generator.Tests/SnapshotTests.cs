@@ -1,3 +1,4 @@
+using System.Linq;
 using AttentionGen.Testing;
 using Xunit;
 
@@ -86,6 +87,29 @@ public sealed class SnapshotTests
 
     [Fact]
     public void NestedRecordStruct() => VerifyAndCompile(NestedSource);
+
+    /// <summary>
+    /// The generated code's size, which is what a reviewer reads and what the IDE compiles on every edit: the Llama
+    /// declaration (its members and its shared kernel class) at most 900 lines, every snapshot declaration at most
+    /// 1,200, and a second declaration of the same configuration at most 15% more, since it shares the kernel.
+    /// </summary>
+    [Fact]
+    public void Generated_code_stays_within_its_size_budget()
+    {
+        static int Lines(GeneratorRun run) => run.Result.Results.SelectMany(r => r.GeneratedSources).Sum(s => s.SourceText.Lines.Count);
+
+        int llama = Lines(GeneratorRun.Of(LlamaSource));
+        Assert.InRange(llama, 1, 900);
+        foreach (string source in new[] { BertSource, MistralSource, ExplicitSource, NarrowSource, NestedSource })
+        {
+            Assert.InRange(Lines(GeneratorRun.Of(source)), 1, 1200);
+        }
+
+        GeneratorRun twins = GeneratorRun.Of(LlamaSource + "\n" + LlamaSource.Replace("using AttentionGen;", string.Empty).Replace("namespace Models;", string.Empty).Replace("class LlamaAttention;", "class LlamaTwin;"));
+        Assert.Empty(twins.CompilationProblems);
+        Assert.Single(twins.KernelHintNames);
+        Assert.InRange(Lines(twins) - llama, 1, llama * 15 / 100);
+    }
 
     private static void VerifyAndCompile(string source, [System.Runtime.CompilerServices.CallerMemberName] string testMethod = "")
     {

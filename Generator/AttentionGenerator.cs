@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Immutable;
+using System.Linq;
 using AttentionGen.Generator.Diagnostics;
 using AttentionGen.Generator.Emitter;
 using AttentionGen.Generator.Helpers;
@@ -36,8 +37,17 @@ public sealed partial class AttentionGenerator : IIncrementalGenerator
         /// <summary>The model alone, for declarations that can be generated.</summary>
         public const string Model = nameof(Model);
 
-        /// <summary>The emitted source text.</summary>
+        /// <summary>The compilation's assembly name, which names the shared kernel classes.</summary>
+        public const string AssemblyName = nameof(AssemblyName);
+
+        /// <summary>The members emitted into each declaration's partial type.</summary>
         public const string Emit = nameof(Emit);
+
+        /// <summary>The distinct configurations of all declarations, one shared kernel class each.</summary>
+        public const string Kernels = nameof(Kernels);
+
+        /// <summary>The emitted shared kernel classes.</summary>
+        public const string EmitKernel = nameof(EmitKernel);
     }
 
     /// <inheritdoc/>
@@ -68,12 +78,34 @@ public sealed partial class AttentionGenerator : IIncrementalGenerator
             .Where(static model => model is not null)
             .WithTrackingName(StepNames.Model);
 
-        // Each kernel is emitted on its own and stays cached; only the hint names are assigned over all of them, since
-        // uniqueness (without regard to case) is a property of the whole set.
-        IncrementalValueProvider<ImmutableArray<GeneratedSource>> sources = models
-            .Select(static (model, cancellationToken) => KernelEmitter.TryEmit(model, cancellationToken))
-            .WithTrackingName(StepNames.Emit)
-            .Collect();
+        // The shared kernel classes are named after the assembly too (see KernelNames); the name is a string, so an
+        // edit leaves this step's output equal and everything after it cached.
+        IncrementalValueProvider<string> assemblyName = context.CompilationProvider
+            .Select(static (compilation, _) => compilation.AssemblyName ?? string.Empty)
+            .WithTrackingName(StepNames.AssemblyName);
+
+        // Each declaration's members, emitted on their own and cached on their own.
+        IncrementalValuesProvider<GeneratedSource> declarations = models
+            .Combine(assemblyName)
+            .Select(static (pair, cancellationToken) => KernelEmitter.TryEmitDeclaration(pair.Left, pair.Right, cancellationToken))
+            .WithTrackingName(StepNames.Emit);
+
+        // One shared kernel class per distinct configuration, however many declarations have it; each is emitted on
+        // its own and stays cached while its configuration is unchanged.
+        IncrementalValuesProvider<GeneratedSource> kernels = models
+            .Select(static (model, _) => model.Kernel)
+            .Collect()
+            .SelectMany(static (configurations, _) => configurations.Distinct())
+            .WithTrackingName(StepNames.Kernels)
+            .Combine(assemblyName)
+            .Select(static (pair, cancellationToken) => KernelEmitter.TryEmitKernel(pair.Left, pair.Right, cancellationToken))
+            .WithTrackingName(StepNames.EmitKernel);
+
+        // Only the hint names are assigned over all files, since uniqueness (without regard to case) is a property of
+        // the whole set.
+        IncrementalValueProvider<ImmutableArray<GeneratedSource>> sources = declarations.Collect()
+            .Combine(kernels.Collect())
+            .Select(static (pair, _) => pair.Left.AddRange(pair.Right));
 
         context.RegisterSourceOutput(sources, static (context, sources) => WriteSources(sources, context.AddSource, context.ReportDiagnostic));
     }

@@ -28,5 +28,9 @@ internal sealed record GeneratorRun(Compilation Output, GeneratorDriverRunResult
             || (d.Severity == DiagnosticSeverity.Warning && d.Location.SourceTree?.FilePath.EndsWith(".g.cs", System.StringComparison.Ordinal) == true))
         .ToArray();
 
-    public string[] HintNames => Result.Results.SelectMany(r => r.GeneratedSources).Select(s => s.HintName).ToArray();
+    /// <summary>The hint names of the declarations' files, without the shared kernel classes.</summary>
+    public string[] HintNames => Result.Results.SelectMany(r => r.GeneratedSources).Select(s => s.HintName).Where(n => !TestCompilation.IsSharedKernel(n)).ToArray();
+
+    /// <summary>The hint names of the shared kernel classes, one per distinct configuration.</summary>
+    public string[] KernelHintNames => Result.Results.SelectMany(r => r.GeneratedSources).Select(s => s.HintName).Where(TestCompilation.IsSharedKernel).ToArray();
 }

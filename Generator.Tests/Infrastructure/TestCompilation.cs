@@ -39,12 +39,19 @@ internal static class TestCompilation
     public static CSharpParseOptions ParseOptions(LanguageVersion version = LanguageVersion.Latest) =>
         new(version, DocumentationMode.Diagnose);
 
+    /// <summary>The assembly name of every test compilation.</summary>
+    public const string AssemblyName = "AttentionGen.InMemory";
+
+    /// <summary>Whether a generated file is a shared kernel class (one per distinct configuration) rather than a declaration's members.</summary>
+    public static bool IsSharedKernel(string hintName) => hintName.StartsWith("AttentionGen.Generated.Kernel_H", StringComparison.Ordinal);
+
     /// <summary>A library compilation of <paramref name="sources"/>, nullable on, with optional extra references.</summary>
     public static CSharpCompilation Create(IEnumerable<string> sources, IEnumerable<MetadataReference>? extraReferences = null, LanguageVersion version = LanguageVersion.Latest)
     {
         CSharpParseOptions parseOptions = ParseOptions(version);
         return CSharpCompilation.Create(
-            "AttentionGen.InMemory." + Guid.NewGuid().ToString("N"),
+            // A fixed name: the shared kernel classes are named after the assembly, and snapshots must not change per run.
+            AssemblyName,
             sources.Select((source, index) => CSharpSyntaxTree.ParseText(source, parseOptions, path: $"Source{index}.cs")),
             References.AddRange(extraReferences ?? Array.Empty<MetadataReference>()),
             new CSharpCompilationOptions(

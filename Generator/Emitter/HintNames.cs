@@ -36,7 +36,7 @@ internal static class HintNames
             bool clash = group.Skip(1).Any();
             foreach (GeneratedSource source in group)
             {
-                string stem = clash ? Base(source.TypeName) + "." + Hash(source.TypeName) : Base(source.TypeName);
+                string stem = clash ? Base(source.TypeName) + "." + Fnv.Hash(source.TypeName) : Base(source.TypeName);
                 string name = stem + ".g.cs";
                 for (int i = 2; !taken.Add(name); i++)
                 {
@@ -58,17 +58,5 @@ internal static class HintNames
         }
 
         return builder.ToString();
-    }
-
-    /// <summary>FNV-1a over the name's UTF-16 code units, as 8 hex digits: the same on every machine and run.</summary>
-    private static string Hash(string typeName)
-    {
-        uint hash = 2166136261;
-        foreach (char c in typeName)
-        {
-            hash = (hash ^ c) * 16777619;
-        }
-
-        return hash.ToString("X8", System.Globalization.CultureInfo.InvariantCulture);
     }
 }

@@ -10,9 +10,8 @@ internal static partial class KernelEmitter
     /// Writes the "Kernel explanation" remarks on <c>Forward</c>: the configuration, what is computed, how the work is
     /// tiled and which instruction-set paths exist, so a reader can check the kernel against the declaration.
     /// </summary>
-    private static void WriteExplanation(SourceWriter writer, KernelModel model, KernelPlan plan)
+    private static void WriteExplanation(SourceWriter writer, KernelConfiguration kernel, KernelPlan plan)
     {
-        KernelConfiguration kernel = model.Kernel;
         writer.WriteLine("/// <remarks>");
         writer.WriteLine("/// <para><b>Kernel explanation</b></para>");
         writer.WriteLine("/// <list type=\"bullet\">");

@@ -92,13 +92,13 @@ internal sealed class SourceWriter
         _builder.Append('\n');
     }
 
-    /// <summary>An open block of a <see cref="SourceWriter"/>, closed when disposed.</summary>
+    /// <summary>An open block of a <see cref="SourceWriter"/>, closed when disposed; <c>default</c> is no block.</summary>
     public readonly struct BlockScope : IDisposable
     {
-        private readonly SourceWriter _writer;
+        private readonly SourceWriter? _writer;
 
         public BlockScope(SourceWriter writer) => _writer = writer;
 
-        public void Dispose() => _writer.CloseBlock();
+        public void Dispose() => _writer?.CloseBlock();
     }
 }

@@ -1,0 +1,133 @@
+using AttentionGen.Generator.Helpers;
+using AttentionGen.Generator.Model;
+
+namespace AttentionGen.Generator.Emitter;
+
+internal static partial class KernelEmitter
+{
+    /// <summary>
+    /// Writes the documented methods of the shared kernel class: <c>Configuration</c>, the <c>Forward</c> over tensors with
+    /// the kernel explanation, <c>CreateCache</c>, and the <c>Forward</c> over a <c>KvCache</c>. Each declaration with this
+    /// configuration forwards to them and takes their documentation (<see cref="Signature"/>).
+    /// </summary>
+    private static void WriteSurface(SourceWriter writer, KernelConfiguration kernel, KernelPlan plan)
+    {
+        bool bshd = kernel.Layout == AttentionLayout.Bshd;
+        string Shape(string sequence, string heads, string dim) =>
+            bshd ? $"[batch, {sequence}, {heads}, {dim}]" : $"[batch, {heads}, {sequence}, {dim}]";
+
+        writer.WriteLine("/// <summary>");
+        writer.WriteLine("/// This kernel's configuration as a value, with defaults resolved: pass it to");
+        writer.WriteLine("/// <see cref=\"global::AttentionGen.ReferenceAttention\"/> to check a result.");
+        writer.WriteLine("/// </summary>");
+        writer.WriteLine("public static AttentionConfiguration Configuration { get; } = KernelConfiguration.Of<Kernel>();");
+        writer.WriteLine();
+
+        writer.WriteLine($"/// <summary>Computes {Describe(kernel)}.</summary>");
+        writer.WriteLine($"/// <param name=\"query\">Queries, <c>{Shape("queryLength", "Heads", "HeadDim")}</c>. A longer span is fine: only its prefix is read.</param>");
+        writer.WriteLine($"/// <param name=\"key\">Keys, <c>{Shape("keyLength", "KvHeads", "HeadDim")}</c>.</param>");
+        writer.WriteLine($"/// <param name=\"value\">Values, <c>{Shape("keyLength", "KvHeads", "ValueDim")}</c>.</param>");
+        writer.WriteLine($"/// <param name=\"output\">Receives the result, <c>{Shape("queryLength", "Heads", "ValueDim")}</c>.</param>");
+        writer.WriteLine("/// <param name=\"batch\">Batch size.</param>");
+        writer.WriteLine("/// <param name=\"queryLength\">Query rows per batch entry and head.</param>");
+        writer.WriteLine("/// <param name=\"keyLength\">Key rows per batch entry and key/value head.</param>");
+        if (kernel.HasKeyPadding)
+        {
+            writer.WriteLine("/// <param name=\"keyLengths\">Valid keys of each batch entry, each from 0 to <paramref name=\"keyLength\"/>: key <c>j</c> of entry <c>b</c> is visible only if <c>j &lt; keyLengths[b]</c>.</param>");
+        }
+
+        if (kernel.HasExplicitMask)
+        {
+            writer.WriteLine("/// <param name=\"mask\">The explicit mask, additive or boolean, broadcast to <c>[batch, Heads, queryLength, keyLength]</c>.</param>");
+        }
+
+        writer.WriteLine("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">A length is negative" + (kernel.HasKeyPadding ? ", or a <paramref name=\"keyLengths\"/> entry is outside [0, keyLength]" : string.Empty) + ".</exception>");
+        writer.WriteLine("/// <exception cref=\"global::System.ArgumentException\">A span is shorter than its shape" + (kernel.HasExplicitMask ? ", the mask does not broadcast to the shape" : string.Empty)
+            + ", or <paramref name=\"output\"/> overlaps an input: only <c>output</c> and <c>query</c> that start at the same element" + (kernel.HeadDim == kernel.ValueDim ? " (in place)" : ", which needs HeadDim == ValueDim,") + " may share memory. Nothing has been written.</exception>");
+        WriteExplanation(writer, kernel, plan);
+        WriteMethod(writer, Signature.ForwardOverTensors(kernel), new[]
+        {
+            $"AttentionArguments arguments = new(query, key, value, output, batch, queryLength, keyLength, {(kernel.HasKeyPadding ? "keyLengths" : "default")}, {(kernel.HasExplicitMask ? "mask" : "default")});",
+            "AttentionValidation.ValidateForward<Kernel>(in arguments);",
+            "AttentionScheduler.Run<Kernel>(in arguments);",
+        });
+
+        writer.WriteLine();
+        writer.WriteLine("/// <summary>");
+        writer.WriteLine("/// Creates an empty <see cref=\"global::AttentionGen.KvCache\"/> for this type: KvHeads key/value heads of HeadDim and ValueDim");
+        writer.WriteLine("/// floats, <paramref name=\"capacity\"/> tokens per batch entry.");
+        writer.WriteLine("/// </summary>");
+        writer.WriteLine("/// <param name=\"batch\">Batch entries, at least 1.</param>");
+        writer.WriteLine("/// <param name=\"capacity\">Tokens each batch entry can hold, at least 1; appending more throws.</param>");
+        writer.WriteLine("/// <param name=\"precision\">Single keeps values exactly; Half halves the memory and the bytes each decoding step reads.</param>");
+        writer.WriteLine("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">A size is less than 1, or the cache would not fit in one array.</exception>");
+        WriteMethod(writer, Signature.CreateCache, "new(batch, Kernel.KvHeads, Kernel.HeadDim, Kernel.ValueDim, capacity, precision)");
+        if (kernel.HasWindow)
+        {
+            writer.WriteLine();
+        writer.WriteLine("/// <summary>");
+        writer.WriteLine("/// Creates an empty <see cref=\"global::AttentionGen.KvCache\"/> for this type with the given overflow behaviour: with");
+        writer.WriteLine("/// <see cref=\"global::AttentionGen.KvCacheOverflow.EvictOldest\"/>, a ring that keeps the last <paramref name=\"capacity\"/> tokens,");
+        writer.WriteLine($"/// which needs to be at least WindowLeft ({Literals.Int(kernel.WindowLeft)}) plus the query rows of one call.");
+        writer.WriteLine("/// </summary>");
+        writer.WriteLine("/// <param name=\"batch\">Batch entries, at least 1.</param>");
+        writer.WriteLine("/// <param name=\"capacity\">Tokens each batch entry can hold, at least 1.</param>");
+        writer.WriteLine("/// <param name=\"precision\">Single keeps values exactly; Half halves the memory and the bytes each decoding step reads.</param>");
+        writer.WriteLine("/// <param name=\"overflow\">What an append that does not fit does.</param>");
+        writer.WriteLine("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">A size is less than 1, or the cache would not fit in one array.</exception>");
+            WriteMethod(writer, Signature.CreateRingCache, "new(batch, Kernel.KvHeads, Kernel.HeadDim, Kernel.ValueDim, capacity, precision, overflow)");
+        }
+
+        writer.WriteLine();
+        writer.WriteLine($"/// <summary>Computes {Describe(kernel)} for the newest tokens of each sequence in a KV cache.</summary>");
+        writer.WriteLine($"/// <param name=\"query\">Queries of each entry's newest <paramref name=\"queryLength\"/> tokens, <c>{Shape("queryLength", "Heads", "HeadDim")}</c>. Append those tokens' keys and values to the cache first.</param>");
+        writer.WriteLine("/// <param name=\"cache\">The keys and values of every token so far, from <see cref=\"CreateCache(int, int, global::AttentionGen.KvCachePrecision)\"/> or any cache with this type's dims.</param>");
+        writer.WriteLine($"/// <param name=\"output\">Receives the result, <c>{Shape("queryLength", "Heads", "ValueDim")}</c>.</param>");
+        writer.WriteLine("/// <param name=\"batch\">Batch size: the cache's <c>Batch</c>.</param>");
+        writer.WriteLine("/// <param name=\"queryLength\">");
+        writer.WriteLine("/// Query rows per batch entry and head: 1 to decode a token. Row <c>i</c> of entry <c>b</c> is cache token");
+        writer.WriteLine("/// <c>cache.GetLength(b) - queryLength + i</c>, so positional masks align bottom-right with each entry's own length.");
+        writer.WriteLine("/// </param>");
+        if (kernel.HasExplicitMask)
+        {
+            writer.WriteLine("/// <param name=\"mask\">The explicit mask, additive or boolean, broadcast to <c>[batch, Heads, queryLength, cache.Length]</c>; its key axis counts the cached tokens oldest first.</param>");
+        }
+
+        writer.WriteLine("/// <exception cref=\"global::System.ArgumentNullException\"><paramref name=\"cache\"/> is null.</exception>");
+        writer.WriteLine("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">A length is negative, or <paramref name=\"queryLength\"/> is more than an entry of the cache holds.</exception>");
+        writer.WriteLine("/// <exception cref=\"global::System.ArgumentException\">The cache's dims or batch differ from this type's, a span is shorter than its shape"
+            + (kernel.HasExplicitMask ? ", the mask does not broadcast to the shape" : string.Empty)
+            + ", <paramref name=\"output\"/> overlaps <paramref name=\"query\"/> other than exactly (in place), or a ring cache has evicted keys the queries see. Nothing has been written.</exception>");
+        writer.WriteLine("/// <remarks>");
+        writer.WriteLine("/// A prefill (many query rows) over a cache of floats runs on the same row-block kernels as the other Forward, reading the");
+        writer.WriteLine("/// cache in place. Decoding reads each (batch entry, key/value head) once for all the query rows that share it; when those");
+        writer.WriteLine("/// pairs are too few to keep every thread busy, as for one sequence, the keys are split across threads and the partial");
+        writer.WriteLine("/// softmax states merged exactly. A Half cache is widened to float inside the kernel.");
+        writer.WriteLine("/// </remarks>");
+        WriteMethod(writer, Signature.ForwardOverCache(kernel), new[]
+        {
+            $"AttentionArguments arguments = new(query, cache, output, batch, queryLength, {(kernel.HasExplicitMask ? "mask" : "default")});",
+            "AttentionValidation.ValidateCachedForward<Kernel>(in arguments);",
+            "AttentionScheduler.RunCached<Kernel>(in arguments);",
+        });
+    }
+
+    /// <summary>Writes a method of the shared kernel class with a block body.</summary>
+    private static void WriteMethod(SourceWriter writer, Signature signature, string[] body)
+    {
+        using (writer.Block(signature.Declaration))
+        {
+            foreach (string line in body)
+            {
+                writer.WriteLine(line);
+            }
+        }
+    }
+
+    /// <summary>Writes a method of the shared kernel class with an expression body.</summary>
+    private static void WriteMethod(SourceWriter writer, Signature signature, string expression)
+    {
+        writer.WriteLine(signature.Declaration + " =>");
+        writer.WriteLine("    " + expression + ";");
+    }
+}
