@@ -109,7 +109,8 @@ namespace AttentionGen.Generated
             public static float Softcap => 0.0f; // none
 
             /// <summary>
-            /// The keys a row sees: all of them.
+            /// The keys a row sees, whatever its position: j with j &lt; valid (keyLength), one interval
+            /// [firstKey, endKey), empty when the row sees nothing. Keys outside it are never read.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
             public static void VisibleRange(long position, int valid, out int firstKey, out int endKey)

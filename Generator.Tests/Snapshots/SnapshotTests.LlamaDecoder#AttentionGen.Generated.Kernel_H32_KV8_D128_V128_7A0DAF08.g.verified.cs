@@ -110,7 +110,7 @@ namespace AttentionGen.Generated
             public static float Softcap => 0.0f; // none
 
             /// <summary>
-            /// The keys a row at key position p sees, j with j &lt;= p and j &lt; keyLength: one interval
+            /// The keys a row at key position p sees, j with j &lt;= p and j &lt; valid (keyLength): one interval
             /// [firstKey, endKey), empty when the row sees nothing. Keys outside it are never read.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveInlining)]

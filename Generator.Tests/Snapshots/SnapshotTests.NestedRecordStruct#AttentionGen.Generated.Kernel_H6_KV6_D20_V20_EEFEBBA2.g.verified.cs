@@ -123,7 +123,7 @@ namespace AttentionGen.Generated
             public static float Softcap => 0.0f; // none
 
             /// <summary>
-            /// The keys a row at key position p sees, j with p - WindowLeft &lt;= j &lt;= p + WindowRight and j &lt; keyLength: one interval
+            /// The keys a row at key position p sees, j with p - WindowLeft &lt;= j &lt;= p + WindowRight and j &lt; valid (keyLength): one interval
             /// [firstKey, endKey), empty when the row sees nothing. Keys outside it are never read.
             /// </summary>
             [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -53,28 +53,12 @@ internal static partial class KernelEmitter
         });
 
         writer.WriteLine();
-        writer.WriteLine("/// <summary>");
-        writer.WriteLine("/// Creates an empty <see cref=\"global::AttentionGen.KvCache\"/> for this type: KvHeads key/value heads of HeadDim and ValueDim");
-        writer.WriteLine("/// floats, <paramref name=\"capacity\"/> tokens per batch entry.");
-        writer.WriteLine("/// </summary>");
-        writer.WriteLine("/// <param name=\"batch\">Batch entries, at least 1.</param>");
-        writer.WriteLine("/// <param name=\"capacity\">Tokens each batch entry can hold, at least 1; appending more throws.</param>");
-        writer.WriteLine("/// <param name=\"precision\">Single keeps values exactly; Half halves the memory and the bytes each decoding step reads.</param>");
-        writer.WriteLine("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">A size is less than 1, or the cache would not fit in one array.</exception>");
+        writer.WriteLine(CreateCacheDocumentation);
         WriteMethod(writer, Signature.CreateCache, "new(batch, Kernel.KvHeads, Kernel.HeadDim, Kernel.ValueDim, capacity, precision)");
         if (kernel.HasWindow)
         {
             writer.WriteLine();
-        writer.WriteLine("/// <summary>");
-        writer.WriteLine("/// Creates an empty <see cref=\"global::AttentionGen.KvCache\"/> for this type with the given overflow behaviour: with");
-        writer.WriteLine("/// <see cref=\"global::AttentionGen.KvCacheOverflow.EvictOldest\"/>, a ring that keeps the last <paramref name=\"capacity\"/> tokens,");
-        writer.WriteLine($"/// which needs to be at least WindowLeft ({Literals.Int(kernel.WindowLeft)}) plus the query rows of one call.");
-        writer.WriteLine("/// </summary>");
-        writer.WriteLine("/// <param name=\"batch\">Batch entries, at least 1.</param>");
-        writer.WriteLine("/// <param name=\"capacity\">Tokens each batch entry can hold, at least 1.</param>");
-        writer.WriteLine("/// <param name=\"precision\">Single keeps values exactly; Half halves the memory and the bytes each decoding step reads.</param>");
-        writer.WriteLine("/// <param name=\"overflow\">What an append that does not fit does.</param>");
-        writer.WriteLine("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">A size is less than 1, or the cache would not fit in one array.</exception>");
+            writer.WriteLine(RingCacheDocumentation.Replace("{WindowLeft}", Literals.Int(kernel.WindowLeft)));
             WriteMethod(writer, Signature.CreateRingCache, "new(batch, Kernel.KvHeads, Kernel.HeadDim, Kernel.ValueDim, capacity, precision, overflow)");
         }
 
@@ -84,10 +68,7 @@ internal static partial class KernelEmitter
         writer.WriteLine("/// <param name=\"cache\">The keys and values of every token so far, from <see cref=\"CreateCache(int, int, global::AttentionGen.KvCachePrecision)\"/> or any cache with this type's dims.</param>");
         writer.WriteLine($"/// <param name=\"output\">Receives the result, <c>{Shape("queryLength", "Heads", "ValueDim")}</c>.</param>");
         writer.WriteLine("/// <param name=\"batch\">Batch size: the cache's <c>Batch</c>.</param>");
-        writer.WriteLine("/// <param name=\"queryLength\">");
-        writer.WriteLine("/// Query rows per batch entry and head: 1 to decode a token. Row <c>i</c> of entry <c>b</c> is cache token");
-        writer.WriteLine("/// <c>cache.GetLength(b) - queryLength + i</c>, so positional masks align bottom-right with each entry's own length.");
-        writer.WriteLine("/// </param>");
+        writer.WriteLine(CachedQueryLengthDocumentation);
         if (kernel.HasExplicitMask)
         {
             writer.WriteLine("/// <param name=\"mask\">The explicit mask, additive or boolean, broadcast to <c>[batch, Heads, queryLength, cache.Length]</c>; its key axis counts the cached tokens oldest first.</param>");
@@ -98,12 +79,7 @@ internal static partial class KernelEmitter
         writer.WriteLine("/// <exception cref=\"global::System.ArgumentException\">The cache's dims or batch differ from this type's, a span is shorter than its shape"
             + (kernel.HasExplicitMask ? ", the mask does not broadcast to the shape" : string.Empty)
             + ", <paramref name=\"output\"/> overlaps <paramref name=\"query\"/> other than exactly (in place), or a ring cache has evicted keys the queries see. Nothing has been written.</exception>");
-        writer.WriteLine("/// <remarks>");
-        writer.WriteLine("/// A prefill (many query rows) over a cache of floats runs on the same row-block kernels as the other Forward, reading the");
-        writer.WriteLine("/// cache in place. Decoding reads each (batch entry, key/value head) once for all the query rows that share it; when those");
-        writer.WriteLine("/// pairs are too few to keep every thread busy, as for one sequence, the keys are split across threads and the partial");
-        writer.WriteLine("/// softmax states merged exactly. A Half cache is widened to float inside the kernel.");
-        writer.WriteLine("/// </remarks>");
+        writer.WriteLine(CachedForwardRemarks);
         WriteMethod(writer, Signature.ForwardOverCache(kernel), new[]
         {
             $"AttentionArguments arguments = new(query, cache, output, batch, queryLength, {(kernel.HasExplicitMask ? "mask" : "default")});",
@@ -111,6 +87,46 @@ internal static partial class KernelEmitter
             "AttentionScheduler.RunCached<Kernel>(in arguments);",
         });
     }
+
+    private const string CreateCacheDocumentation = """
+        /// <summary>
+        /// Creates an empty <see cref="global::AttentionGen.KvCache"/> for this type: KvHeads key/value heads of HeadDim and ValueDim
+        /// floats, <paramref name="capacity"/> tokens per batch entry.
+        /// </summary>
+        /// <param name="batch">Batch entries, at least 1.</param>
+        /// <param name="capacity">Tokens each batch entry can hold, at least 1; appending more throws.</param>
+        /// <param name="precision">Single keeps values exactly; Half halves the memory and the bytes each decoding step reads.</param>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">A size is less than 1, or the cache would not fit in one array.</exception>
+        """;
+
+    private const string RingCacheDocumentation = """
+        /// <summary>
+        /// Creates an empty <see cref="global::AttentionGen.KvCache"/> for this type with the given overflow behaviour: with
+        /// <see cref="global::AttentionGen.KvCacheOverflow.EvictOldest"/>, a ring that keeps the last <paramref name="capacity"/> tokens,
+        /// which needs to be at least WindowLeft ({WindowLeft}) plus the query rows of one call.
+        /// </summary>
+        /// <param name="batch">Batch entries, at least 1.</param>
+        /// <param name="capacity">Tokens each batch entry can hold, at least 1.</param>
+        /// <param name="precision">Single keeps values exactly; Half halves the memory and the bytes each decoding step reads.</param>
+        /// <param name="overflow">What an append that does not fit does.</param>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">A size is less than 1, or the cache would not fit in one array.</exception>
+        """;
+
+    private const string CachedQueryLengthDocumentation = """
+        /// <param name="queryLength">
+        /// Query rows per batch entry and head: 1 to decode a token. Row <c>i</c> of entry <c>b</c> is cache token
+        /// <c>cache.GetLength(b) - queryLength + i</c>, so positional masks align bottom-right with each entry's own length.
+        /// </param>
+        """;
+
+    private const string CachedForwardRemarks = """
+        /// <remarks>
+        /// A prefill (many query rows) over a cache of floats runs on the same row-block kernels as the other Forward, reading the
+        /// cache in place. Decoding reads each (batch entry, key/value head) once for all the query rows that share it; when those
+        /// pairs are too few to keep every thread busy, as for one sequence, the keys are split across threads and the partial
+        /// softmax states merged exactly. A Half cache is widened to float inside the kernel.
+        /// </remarks>
+        """;
 
     /// <summary>Writes a method of the shared kernel class with a block body.</summary>
     private static void WriteMethod(SourceWriter writer, Signature signature, string[] body)

@@ -241,21 +241,7 @@ internal static partial class KernelEmitter
     /// <summary>Writes <c>VisibleRange</c>: [firstKey, endKey), the one interval of keys the structural masks leave a row.</summary>
     private static void WriteVisibleRange(SourceWriter writer, KernelConfiguration kernel)
     {
-        writer.WriteLine("/// <summary>");
-        if (!kernel.IsCausal && !kernel.HasWindow)
-        {
-            writer.WriteLine(kernel.HasKeyPadding
-                ? "/// The keys a row sees: every valid key, [0, keyLengths[b])."
-                : "/// The keys a row sees: all of them.");
-            writer.WriteLine("/// </summary>");
-            writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
-            writer.OpenBlock("public static void VisibleRange(long position, int valid, out int firstKey, out int endKey)");
-            writer.WriteLine("firstKey = 0;");
-            writer.WriteLine("endKey = valid;");
-            writer.CloseBlock();
-            return;
-        }
-
+        bool positional = kernel.IsCausal || kernel.HasWindow;
         var rules = new System.Collections.Generic.List<string>();
         if (kernel.IsCausal)
         {
@@ -267,23 +253,20 @@ internal static partial class KernelEmitter
             rules.Add("p - WindowLeft &lt;= j &lt;= p + WindowRight");
         }
 
-        if (kernel.HasKeyPadding)
-        {
-            rules.Add("j &lt; keyLengths[b]");
-        }
-
-        rules.Add(kernel.HasKeyPadding ? "j &lt; valid" : "j &lt; keyLength");
-        writer.WriteLine($"/// The keys a row at key position p sees, j with {string.Join(" and ", rules.Distinct())}: one interval");
+        rules.Add(kernel.HasKeyPadding ? "j &lt; valid (keyLengths[b])" : "j &lt; valid (keyLength)");
+        writer.WriteLine("/// <summary>");
+        writer.WriteLine(positional
+            ? $"/// The keys a row at key position p sees, j with {string.Join(" and ", rules)}: one interval"
+            : $"/// The keys a row sees, whatever its position: j with {rules[0]}, one interval");
         writer.WriteLine("/// [firstKey, endKey), empty when the row sees nothing. Keys outside it are never read.");
         writer.WriteLine("/// </summary>");
         writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
-        writer.OpenBlock("public static void VisibleRange(long position, int valid, out int firstKey, out int endKey)");
-        writer.WriteLine(kernel.HasWindow
-            ? "firstKey = (int)Math.Clamp(position - WindowLeft, 0, valid);"
-            : "firstKey = 0;");
-        writer.WriteLine(kernel.IsCausal
-            ? "endKey = (int)Math.Clamp(position + 1, 0, valid);"
-            : "endKey = (int)Math.Clamp(position + WindowRight + 1, 0, valid);");
-        writer.CloseBlock();
+        using (writer.Block("public static void VisibleRange(long position, int valid, out int firstKey, out int endKey)"))
+        {
+            writer.WriteLine(kernel.HasWindow ? "firstKey = (int)Math.Clamp(position - WindowLeft, 0, valid);" : "firstKey = 0;");
+            writer.WriteLine(kernel.IsCausal
+                ? "endKey = (int)Math.Clamp(position + 1, 0, valid);"
+                : kernel.HasWindow ? "endKey = (int)Math.Clamp(position + WindowRight + 1, 0, valid);" : "endKey = valid;");
+        }
     }
 }

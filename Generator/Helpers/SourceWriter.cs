@@ -43,7 +43,7 @@ internal sealed class SourceWriter
     }
 
     /// <summary>Writes <paramref name="header"/> (if any) and an opening brace, and indents what follows.</summary>
-    public void OpenBlock(string header)
+    private void OpenBlock(string header)
     {
         if (header.Length > 0)
         {
@@ -55,7 +55,7 @@ internal sealed class SourceWriter
     }
 
     /// <summary>Closes the innermost block, optionally followed by <paramref name="suffix"/> (such as <c>;</c>).</summary>
-    public void CloseBlock(string suffix = "")
+    private void CloseBlock(string suffix = "")
     {
         if (Indentation == 0)
         {

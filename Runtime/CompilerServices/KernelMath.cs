@@ -1,13 +1,11 @@
-using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace AttentionGen.CompilerServices;
 
-/// <summary>Vector math shared by generated kernels. Used by generated code; not meant to be called directly.</summary>
-[EditorBrowsable(EditorBrowsableState.Never)]
-public static class KernelMath
+/// <summary>Vector math shared by generated kernels.</summary>
+internal static class KernelMath
 {
     /// <summary>
     /// Copies <paramref name="rows"/> rows of <paramref name="length"/> floats, <paramref name="sourceStride"/> apart, into

@@ -1,5 +1,4 @@
 using System;
-using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -10,8 +9,7 @@ namespace AttentionGen.CompilerServices;
 /// first call and grown only when a kernel needs more, so a call allocates nothing after the first. Used by
 /// generated code; not meant to be called directly.
 /// </summary>
-[EditorBrowsable(EditorBrowsableState.Never)]
-public static unsafe class KernelScratch
+internal static unsafe class KernelScratch
 {
     private const int Alignment = 64;
 

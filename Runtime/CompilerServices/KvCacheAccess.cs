@@ -1,19 +1,17 @@
 using System;
-using System.ComponentModel;
 
 namespace AttentionGen.CompilerServices;
 
 /// <summary>
 /// What a generated kernel reads of a <see cref="KvCache"/>: where each batch entry's tokens lie and the storage of one
-/// slot. Used by generated code; not meant to be called directly.
+/// slot.
 /// </summary>
 /// <remarks>
 /// Each key/value head of each batch entry owns <c>Capacity</c> consecutive slots of <c>HeadDim</c> (or <c>ValueDim</c>)
 /// elements. The tokens an entry holds are a contiguous run of slots that may wrap around the end once (in a ring), so
 /// a kernel walks at most two runs: <see cref="KvCacheSegments"/> says where they are.
 /// </remarks>
-[EditorBrowsable(EditorBrowsableState.Never)]
-public static class KvCacheAccess
+internal static class KvCacheAccess
 {
     /// <summary>Where batch entry <paramref name="batchIndex"/>'s tokens lie.</summary>
     public static KvCacheSegments GetSegments(KvCache cache, int batchIndex) => cache.GetSegments(batchIndex);
@@ -90,13 +88,12 @@ public static class KvCacheAccess
 /// <summary>
 /// Where one batch entry's tokens lie in its slots: token <c>t</c> (0 = the oldest held) is in slot
 /// <c>FirstSlot + t</c> while <c>t &lt; FirstLength</c>, and in slot <c>t - FirstLength</c> after that (a ring that
-/// wrapped). Used by generated code; not meant to be called directly.
+/// wrapped).
 /// </summary>
 /// <param name="Length">Tokens held.</param>
 /// <param name="FirstSlot">The slot of the oldest token.</param>
 /// <param name="FirstLength">Tokens in the first run of slots; equals <paramref name="Length"/> unless the ring wrapped.</param>
-[EditorBrowsable(EditorBrowsableState.Never)]
-public readonly record struct KvCacheSegments(int Length, int FirstSlot, int FirstLength)
+internal readonly record struct KvCacheSegments(int Length, int FirstSlot, int FirstLength)
 {
     /// <summary>The slot of token <paramref name="token"/>.</summary>
     public int Slot(int token) => token < FirstLength ? FirstSlot + token : token - FirstLength;

@@ -1,5 +1,4 @@
 using System;
-using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -9,10 +8,9 @@ namespace AttentionGen.CompilerServices;
 /// Keeps keys that a row does not see out of its output even when their values are infinite or NaN. A row-block kernel
 /// adds p · v for every key of a tile to every row of the block, and a masked key's weight p is exactly 0 there; but
 /// 0 · ∞ is NaN. Such values are rare, so kernels check a tile whose rows see different keys for them, and only then
-/// take the path here, which adds nothing for a weight of 0. Used by generated code; not meant to be called directly.
+/// take the path here, which adds nothing for a weight of 0.
 /// </summary>
-[EditorBrowsable(EditorBrowsableState.Never)]
-public static class MaskedValues
+internal static class MaskedValues
 {
     /// <summary>
     /// Whether any value row of keys [<paramref name="first"/>, <paramref name="end"/>) outside

@@ -1,39 +1,44 @@
 using System;
-using System.ComponentModel;
 using System.Runtime.CompilerServices;
 
 namespace AttentionGen.CompilerServices;
 
 /// <summary>
 /// The running state of one query row's online softmax, kept in memory between calls of a row kernel: the unnormalized
-/// output accumulator (<c>valueDim</c> floats), then the running maximum and the running sum. Used by generated code;
-/// not meant to be called directly.
+/// output accumulator (<c>valueDim</c> floats), then the running maximum and the running sum.
 /// </summary>
 /// <remarks>
 /// A row's keys can be visited in any number of pieces, each continuing from the state the last one left, and pieces
 /// visited separately (the splits of a split-KV decode) merge exactly: with <c>M = max(m₁, m₂)</c>, the merged sum is
 /// <c>s₁·e^(m₁−M) + s₂·e^(m₂−M)</c> and likewise the accumulator, which is what one pass over both pieces computes.
 /// </remarks>
-[EditorBrowsable(EditorBrowsableState.Never)]
-public static class OnlineSoftmax
+internal static class OnlineSoftmax
 {
     /// <summary>Floats in one row's state: the accumulator, the maximum and the sum.</summary>
     public static int StateSize(int valueDim) => valueDim + 2;
+
+    /// <summary>The row's running maximum, after its accumulator.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ref float Maximum(ref float state, int valueDim) => ref Unsafe.Add(ref state, valueDim);
+
+    /// <summary>The row's running sum, after its maximum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ref float Sum(ref float state, int valueDim) => ref Unsafe.Add(ref state, valueDim + 1);
 
     /// <summary>Starts a row: a zero accumulator, a maximum of −infinity and a sum of 0.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Reset(ref float state, int valueDim)
     {
         System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref state, valueDim).Clear();
-        Unsafe.Add(ref state, valueDim) = float.NegativeInfinity;
-        Unsafe.Add(ref state, valueDim + 1) = 0f;
+        Maximum(ref state, valueDim) = float.NegativeInfinity;
+        Sum(ref state, valueDim) = 0f;
     }
 
     /// <summary>Ends a row: writes accumulator / sum to <paramref name="output"/>, or zeros when the row saw no key.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Normalize(ref float state, int valueDim, ref float output)
     {
-        float sum = Unsafe.Add(ref state, valueDim + 1);
+        float sum = Sum(ref state, valueDim);
         float inverse = sum == 0f ? 0f : 1f / sum;
         for (int d = 0; d < valueDim; d++)
         {

@@ -170,62 +170,20 @@ internal static class RowKernel<TKernel>
         }
 
         TVector valueTailLanes = TSimd.LanesFrom(valueWhole + lanes - valueDim);
-        float rowMax = Unsafe.Add(ref state, valueDim);
-        float rowSum = Unsafe.Add(ref state, valueDim + 1);
+        float rowMax = OnlineSoftmax.Maximum(ref state, valueDim);
+        float rowSum = OnlineSoftmax.Sum(ref state, valueDim);
         Span<float> scores = stackalloc float[KeyTile];
         ref float score = ref MemoryMarshal.GetReference(scores);
         for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
         {
             int tileLength = Math.Min(KeyTile, endKey - tileStart);
 
-            // Scores: s_j = (scale · q) · k_j, four keys at a time, each query vector loaded once for the four.
-            int j = 0;
-            for (; j + KeysInFlight <= tileLength; j += KeysInFlight)
+            // Scores: s_j = (scale · q) · k_j, one key at a time, each a dot product over four independent chains of
+            // multiply-adds and one horizontal sum.
+            int j;
+            for (j = 0; j < tileLength; j++)
             {
-                ref TElement k0 = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);
-                ref TElement k1 = ref Unsafe.Add(ref k0, keyStride);
-                ref TElement k2 = ref Unsafe.Add(ref k1, keyStride);
-                ref TElement k3 = ref Unsafe.Add(ref k2, keyStride);
-                TVector d0 = TSimd.Zero, d1 = TSimd.Zero, d2 = TSimd.Zero, d3 = TSimd.Zero;
-                for (int i = 0; i < headWhole; i += lanes)
-                {
-                    TVector qi = TSimd.Load(ref q, (nuint)i);
-                    d0 = TSimd.MultiplyAdd(qi, TElements.Load<TSimd, TVector>(ref k0, (nuint)i), d0);
-                    d1 = TSimd.MultiplyAdd(qi, TElements.Load<TSimd, TVector>(ref k1, (nuint)i), d1);
-                    d2 = TSimd.MultiplyAdd(qi, TElements.Load<TSimd, TVector>(ref k2, (nuint)i), d2);
-                    d3 = TSimd.MultiplyAdd(qi, TElements.Load<TSimd, TVector>(ref k3, (nuint)i), d3);
-                }
-
-                if (headTail)
-                {
-                    TVector qi = TSimd.Load(ref q, (nuint)headWhole);
-                    d0 = TSimd.MultiplyAdd(qi, TElements.Load<TSimd, TVector>(ref k0, headLast), d0);
-                    d1 = TSimd.MultiplyAdd(qi, TElements.Load<TSimd, TVector>(ref k1, headLast), d1);
-                    d2 = TSimd.MultiplyAdd(qi, TElements.Load<TSimd, TVector>(ref k2, headLast), d2);
-                    d3 = TSimd.MultiplyAdd(qi, TElements.Load<TSimd, TVector>(ref k3, headLast), d3);
-                }
-
-                Unsafe.Add(ref score, j) = TSimd.SumAcross(d0) * scoreFactor;
-                Unsafe.Add(ref score, j + 1) = TSimd.SumAcross(d1) * scoreFactor;
-                Unsafe.Add(ref score, j + 2) = TSimd.SumAcross(d2) * scoreFactor;
-                Unsafe.Add(ref score, j + 3) = TSimd.SumAcross(d3) * scoreFactor;
-            }
-
-            for (; j < tileLength; j++)
-            {
-                ref TElement k = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);
-                TVector d = TSimd.Zero;
-                for (int i = 0; i < headWhole; i += lanes)
-                {
-                    d = TSimd.MultiplyAdd(TSimd.Load(ref q, (nuint)i), TElements.Load<TSimd, TVector>(ref k, (nuint)i), d);
-                }
-
-                if (headTail)
-                {
-                    d = TSimd.MultiplyAdd(TSimd.Load(ref q, (nuint)headWhole), TElements.Load<TSimd, TVector>(ref k, headLast), d);
-                }
-
-                Unsafe.Add(ref score, j) = TSimd.SumAcross(d) * scoreFactor;
+                Unsafe.Add(ref score, j) = Dot<TSimd, TVector, TElement, TElements>(ref q, ref Unsafe.Add(ref keys, (tileStart + j) * keyStride)) * scoreFactor;
             }
 
             int paddedLength = (tileLength + lanes - 1) / lanes * lanes;
@@ -289,66 +247,176 @@ internal static class RowKernel<TKernel>
 
             rowSum += TSimd.SumAcross(tileSum);
 
-            // P·V: output += p_j · v_j, into the state, four keys at a time. With an explicit mask, a masked key (p = 0)
-            // adds nothing, even to an infinite or NaN value (0 · ∞ is NaN), so those keys go one at a time.
-            j = 0;
-            if (!HasExplicitMask)
+            // P·V: output += p_j · v_j, the accumulator held in registers over the tile's keys, eight vectors at a time
+            // (four where fewer are left, then one), each a chain of multiply-adds of its own; the overlapping last
+            // vector adds only to the lanes the one before did not cover. With an explicit mask, a masked key (p = 0)
+            // adds nothing, even to an infinite or NaN value (0 · ∞ is NaN).
+            ref TElement tileValues = ref Unsafe.Add(ref values, tileStart * valueStride);
+            int v = 0;
+            for (; v + 8 * lanes <= valueWhole; v += 8 * lanes)
             {
-                for (; j + KeysInFlight <= tileLength; j += KeysInFlight)
-                {
-                    TVector p0 = TSimd.Create(Unsafe.Add(ref score, j) * TElements.Rebias);
-                    TVector p1 = TSimd.Create(Unsafe.Add(ref score, j + 1) * TElements.Rebias);
-                    TVector p2 = TSimd.Create(Unsafe.Add(ref score, j + 2) * TElements.Rebias);
-                    TVector p3 = TSimd.Create(Unsafe.Add(ref score, j + 3) * TElements.Rebias);
-                    ref TElement v0 = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);
-                    ref TElement v1 = ref Unsafe.Add(ref v0, valueStride);
-                    ref TElement v2 = ref Unsafe.Add(ref v1, valueStride);
-                    ref TElement v3 = ref Unsafe.Add(ref v2, valueStride);
-                    for (int i = 0; i < valueWhole; i += lanes)
-                    {
-                        TVector o = TSimd.MultiplyAdd(p0, TElements.Load<TSimd, TVector>(ref v0, (nuint)i), TSimd.Load(ref state, (nuint)i));
-                        o = TSimd.MultiplyAdd(p1, TElements.Load<TSimd, TVector>(ref v1, (nuint)i), o);
-                        o = TSimd.MultiplyAdd(p2, TElements.Load<TSimd, TVector>(ref v2, (nuint)i), o);
-                        o = TSimd.MultiplyAdd(p3, TElements.Load<TSimd, TVector>(ref v3, (nuint)i), o);
-                        TSimd.Store(o, ref state, (nuint)i);
-                    }
-
-                    if (valueTail)
-                    {
-                        TVector added = TSimd.Multiply(p0, TElements.Load<TSimd, TVector>(ref v0, valueLast));
-                        added = TSimd.MultiplyAdd(p1, TElements.Load<TSimd, TVector>(ref v1, valueLast), added);
-                        added = TSimd.MultiplyAdd(p2, TElements.Load<TSimd, TVector>(ref v2, valueLast), added);
-                        added = TSimd.MultiplyAdd(p3, TElements.Load<TSimd, TVector>(ref v3, valueLast), added);
-                        TSimd.Store(TSimd.Add(TSimd.Load(ref state, valueLast), TSimd.And(added, valueTailLanes)), ref state, valueLast);
-                    }
-                }
+                Accumulate8<TSimd, TVector, TElement, TElements>(ref score, tileLength, ref Unsafe.Add(ref tileValues, v), valueStride, ref Unsafe.Add(ref state, v));
             }
 
-            for (; j < tileLength; j++)
+            for (; v + 4 * lanes <= valueWhole; v += 4 * lanes)
             {
-                if (HasExplicitMask && Unsafe.Add(ref score, j) == 0)
-                {
-                    continue;
-                }
+                Accumulate4<TSimd, TVector, TElement, TElements>(ref score, tileLength, ref Unsafe.Add(ref tileValues, v), valueStride, ref Unsafe.Add(ref state, v));
+            }
 
-                TVector p = TSimd.Create(Unsafe.Add(ref score, j) * TElements.Rebias);
-                ref TElement v = ref Unsafe.Add(ref values, (tileStart + j) * valueStride);
-                for (int i = 0; i < valueWhole; i += lanes)
-                {
-                    TSimd.Store(TSimd.MultiplyAdd(p, TElements.Load<TSimd, TVector>(ref v, (nuint)i), TSimd.Load(ref state, (nuint)i)), ref state, (nuint)i);
-                }
+            for (; v < valueWhole; v += lanes)
+            {
+                Accumulate1<TSimd, TVector, TElement, TElements>(ref score, tileLength, ref tileValues, (nuint)v, valueStride, ref state, TSimd.LanesFrom(0));
+            }
 
-                if (valueTail)
-                {
-                    TVector added = TSimd.Multiply(p, TElements.Load<TSimd, TVector>(ref v, valueLast));
-                    TSimd.Store(TSimd.Add(TSimd.Load(ref state, valueLast), TSimd.And(added, valueTailLanes)), ref state, valueLast);
-                }
+            if (valueTail)
+            {
+                Accumulate1<TSimd, TVector, TElement, TElements>(ref score, tileLength, ref tileValues, valueLast, valueStride, ref state, valueTailLanes);
             }
         }
 
         // Leave the state for the next piece of the row, or for OnlineSoftmax.Normalize (the accumulator is in place).
-        Unsafe.Add(ref state, valueDim) = rowMax;
-        Unsafe.Add(ref state, valueDim + 1) = rowSum;
+        OnlineSoftmax.Maximum(ref state, valueDim) = rowMax;
+        OnlineSoftmax.Sum(ref state, valueDim) = rowSum;
+    }
+
+    /// <summary>
+    /// The dot product of the scaled query <paramref name="q"/> (whole vectors, then its masked last vector) with key row
+    /// <paramref name="k"/>, over four independent chains of multiply-adds.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot<TSimd, TVector, TElement, TElements>(ref float q, ref TElement k)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement>
+    {
+        int lanes = TSimd.Count, headDim = TKernel.HeadDim;
+        int headWhole = headDim / lanes * lanes;
+        nuint n = (nuint)lanes;
+        TVector d0 = TSimd.Zero, d1 = TSimd.Zero, d2 = TSimd.Zero, d3 = TSimd.Zero;
+        ref float qi = ref q;
+        ref TElement ki = ref k;
+        int i = 0;
+        for (; i + 4 * lanes <= headWhole; i += 4 * lanes)
+        {
+            d0 = TSimd.MultiplyAdd(TSimd.Load(ref qi, 0), TElements.Load<TSimd, TVector>(ref ki, 0), d0);
+            d1 = TSimd.MultiplyAdd(TSimd.Load(ref qi, n), TElements.Load<TSimd, TVector>(ref ki, n), d1);
+            d2 = TSimd.MultiplyAdd(TSimd.Load(ref qi, 2 * n), TElements.Load<TSimd, TVector>(ref ki, 2 * n), d2);
+            d3 = TSimd.MultiplyAdd(TSimd.Load(ref qi, 3 * n), TElements.Load<TSimd, TVector>(ref ki, 3 * n), d3);
+            qi = ref Unsafe.Add(ref qi, 4 * lanes);
+            ki = ref Unsafe.Add(ref ki, 4 * lanes);
+        }
+
+        for (; i < headWhole; i += lanes)
+        {
+            d0 = TSimd.MultiplyAdd(TSimd.Load(ref qi, 0), TElements.Load<TSimd, TVector>(ref ki, 0), d0);
+            qi = ref Unsafe.Add(ref qi, lanes);
+            ki = ref Unsafe.Add(ref ki, lanes);
+        }
+
+        if (headWhole != headDim)
+        {
+            d1 = TSimd.MultiplyAdd(TSimd.Load(ref q, (nuint)headWhole), TElements.Load<TSimd, TVector>(ref k, (nuint)(headDim - lanes)), d1);
+        }
+
+        return TSimd.SumAcross(TSimd.Add(TSimd.Add(d0, d1), TSimd.Add(d2, d3)));
+    }
+
+    /// <summary>P·V into eight consecutive vectors of the accumulator, held in registers over <paramref name="count"/> keys.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate8<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement v, nint valueStride, ref float o)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement>
+    {
+        nuint n = (nuint)TSimd.Count;
+        TVector o0 = TSimd.Load(ref o, 0), o1 = TSimd.Load(ref o, n), o2 = TSimd.Load(ref o, 2 * n), o3 = TSimd.Load(ref o, 3 * n);
+        TVector o4 = TSimd.Load(ref o, 4 * n), o5 = TSimd.Load(ref o, 5 * n), o6 = TSimd.Load(ref o, 6 * n), o7 = TSimd.Load(ref o, 7 * n);
+        for (int j = 0; j < count; j++, v = ref Unsafe.Add(ref v, valueStride))
+        {
+            float weight = Unsafe.Add(ref p, j);
+            if (HasExplicitMask && weight == 0)
+            {
+                continue;
+            }
+
+            TVector w = TSimd.Create(weight * TElements.Rebias);
+            o0 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 0), o0);
+            o1 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, n), o1);
+            o2 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 2 * n), o2);
+            o3 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 3 * n), o3);
+            o4 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 4 * n), o4);
+            o5 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 5 * n), o5);
+            o6 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 6 * n), o6);
+            o7 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 7 * n), o7);
+        }
+
+        TSimd.Store(o0, ref o, 0);
+        TSimd.Store(o1, ref o, n);
+        TSimd.Store(o2, ref o, 2 * n);
+        TSimd.Store(o3, ref o, 3 * n);
+        TSimd.Store(o4, ref o, 4 * n);
+        TSimd.Store(o5, ref o, 5 * n);
+        TSimd.Store(o6, ref o, 6 * n);
+        TSimd.Store(o7, ref o, 7 * n);
+    }
+
+    /// <summary>P·V into four consecutive vectors of the accumulator, held in registers over <paramref name="count"/> keys.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate4<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement v, nint valueStride, ref float o)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement>
+    {
+        nuint n = (nuint)TSimd.Count;
+        TVector o0 = TSimd.Load(ref o, 0), o1 = TSimd.Load(ref o, n), o2 = TSimd.Load(ref o, 2 * n), o3 = TSimd.Load(ref o, 3 * n);
+        for (int j = 0; j < count; j++, v = ref Unsafe.Add(ref v, valueStride))
+        {
+            float weight = Unsafe.Add(ref p, j);
+            if (HasExplicitMask && weight == 0)
+            {
+                continue;
+            }
+
+            TVector w = TSimd.Create(weight * TElements.Rebias);
+            o0 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 0), o0);
+            o1 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, n), o1);
+            o2 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 2 * n), o2);
+            o3 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 3 * n), o3);
+        }
+
+        TSimd.Store(o0, ref o, 0);
+        TSimd.Store(o1, ref o, n);
+        TSimd.Store(o2, ref o, 2 * n);
+        TSimd.Store(o3, ref o, 3 * n);
+    }
+
+    /// <summary>
+    /// P·V into the vector of the accumulator at <paramref name="offset"/> over <paramref name="count"/> keys, added only
+    /// in the lanes <paramref name="added"/> selects.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Accumulate1<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement v, nuint offset, nint valueStride, ref float o, TVector added)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement>
+    {
+        TVector sum = TSimd.Zero;
+        for (int j = 0; j < count; j++, v = ref Unsafe.Add(ref v, valueStride))
+        {
+            float weight = Unsafe.Add(ref p, j);
+            if (HasExplicitMask && weight == 0)
+            {
+                continue;
+            }
+
+            sum = TSimd.MultiplyAdd(TSimd.Create(weight * TElements.Rebias), TElements.Load<TSimd, TVector>(ref v, offset), sum);
+        }
+
+        TSimd.Store(TSimd.Add(TSimd.Load(ref o, offset), TSimd.And(sum, added)), ref o, offset);
     }
 
     /// <summary>⌈log2 x⌉ for a finite x above 1.</summary>
@@ -375,8 +443,8 @@ internal static class RowKernel<TKernel>
         }
 
         Span<float> o = MemoryMarshal.CreateSpan(ref state, valueDim);
-        float rowMax = Unsafe.Add(ref state, valueDim);
-        float rowSum = Unsafe.Add(ref state, valueDim + 1);
+        float rowMax = OnlineSoftmax.Maximum(ref state, valueDim);
+        float rowSum = OnlineSoftmax.Sum(ref state, valueDim);
         Span<float> scores = stackalloc float[KeyTile];
         for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
         {
@@ -441,7 +509,7 @@ internal static class RowKernel<TKernel>
             }
         }
 
-        Unsafe.Add(ref state, valueDim) = rowMax;
-        Unsafe.Add(ref state, valueDim + 1) = rowSum;
+        OnlineSoftmax.Maximum(ref state, valueDim) = rowMax;
+        OnlineSoftmax.Sum(ref state, valueDim) = rowSum;
     }
 }
