@@ -181,9 +181,32 @@ internal static class RowKernel<TKernel>
             // Scores: s_j = (scale · q) · k_j, one key at a time, each a dot product over four independent chains of
             // multiply-adds and one horizontal sum.
             int j;
-            for (j = 0; j < tileLength; j++)
+            if (headDim == 8 * lanes)
             {
-                Unsafe.Add(ref score, j) = Dot<TSimd, TVector, TElement, TElements>(ref q, ref Unsafe.Add(ref keys, (tileStart + j) * keyStride)) * scoreFactor;
+                // A head of exactly eight vectors (128 floats on Vector512, 64 on Vector256, 32 on Vector128): the query stays in registers.
+                nuint n = (nuint)lanes;
+                TVector q0 = TSimd.Load(ref q, 0), q1 = TSimd.Load(ref q, n), q2 = TSimd.Load(ref q, 2 * n), q3 = TSimd.Load(ref q, 3 * n);
+                TVector q4 = TSimd.Load(ref q, 4 * n), q5 = TSimd.Load(ref q, 5 * n), q6 = TSimd.Load(ref q, 6 * n), q7 = TSimd.Load(ref q, 7 * n);
+                for (j = 0; j < tileLength; j++)
+                {
+                    ref TElement k = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);
+                    TVector d0 = TSimd.Multiply(q0, TElements.Load<TSimd, TVector>(ref k, 0));
+                    TVector d1 = TSimd.Multiply(q1, TElements.Load<TSimd, TVector>(ref k, n));
+                    TVector d2 = TSimd.Multiply(q2, TElements.Load<TSimd, TVector>(ref k, 2 * n));
+                    TVector d3 = TSimd.Multiply(q3, TElements.Load<TSimd, TVector>(ref k, 3 * n));
+                    d0 = TSimd.MultiplyAdd(q4, TElements.Load<TSimd, TVector>(ref k, 4 * n), d0);
+                    d1 = TSimd.MultiplyAdd(q5, TElements.Load<TSimd, TVector>(ref k, 5 * n), d1);
+                    d2 = TSimd.MultiplyAdd(q6, TElements.Load<TSimd, TVector>(ref k, 6 * n), d2);
+                    d3 = TSimd.MultiplyAdd(q7, TElements.Load<TSimd, TVector>(ref k, 7 * n), d3);
+                    Unsafe.Add(ref score, j) = TSimd.SumAcross(TSimd.Add(TSimd.Add(d0, d1), TSimd.Add(d2, d3))) * scoreFactor;
+                }
+            }
+            else
+            {
+                for (j = 0; j < tileLength; j++)
+                {
+                    Unsafe.Add(ref score, j) = Dot<TSimd, TVector, TElement, TElements>(ref q, ref Unsafe.Add(ref keys, (tileStart + j) * keyStride)) * scoreFactor;
+                }
             }
 
             int paddedLength = (tileLength + lanes - 1) / lanes * lanes;
