@@ -65,8 +65,9 @@ internal static partial class KernelEmitter
             ? $"a head of {Literals.Int(System.Math.Min(kernel.HeadDim, kernel.ValueDim))} floats fills no vector, so the scalar kernel runs; a Half cache is widened into floats for it"
             : "the widest accelerated one of " + string.Join("; ", widths) + "; else a scalar kernel that accumulates in double";
         yield return "One-row kernels (the runtime's RowKernel), for blocks that would fill less than half a vector (decoding a token, say) and for " +
-            "the KV cache: the scaled query in L1, four keys at a time, each query vector loaded once for the four, one horizontal sum per score, " +
-            "the output accumulators in the row's softmax state, tiles of the same size; over a Half cache, the halves are widened in registers. " +
+            "the KV cache: each score a dot product over four chains of fused multiply-adds and one horizontal sum, the scaled query in registers " +
+            "when the head is exactly eight vectors; P·V into blocks of eight, four and one vectors of the accumulator held in registers over a tile's " +
+            "keys; tiles of the same size; over a Half cache, the halves are widened in registers. " +
             "Paths: " + paths + ".";
 
         yield return $"Work: items of up to {Literals.Int(KernelTiles.RowsPerItem)} rows of one (batch entry, head), ordered so that the blocks sharing a key/value head run " +

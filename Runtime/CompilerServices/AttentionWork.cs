@@ -330,31 +330,19 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems
     {
         if (Vector512.IsHardwareAccelerated && rows >= Vector512<float>.Count / 2)
         {
-            RowBlock<TKernel>.Run<Simd512, Vector512<float>, TRows>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow);
+            Blocks<Simd512, Vector512<float>, TRows>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow);
             return;
         }
 
         if (Vector256.IsHardwareAccelerated && rows >= Vector256<float>.Count / 2)
         {
-            for (int r = 0; r < rows; r += Vector256<float>.Count)
-            {
-                RowBlock<TKernel>.Run<Simd256, Vector256<float>, TRows>(
-                    ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride),
-                    Math.Min(Vector256<float>.Count, rows - r), position + r, valid, arguments.Mask, b, head, firstRow + r);
-            }
-
+            Blocks<Simd256, Vector256<float>, TRows>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow);
             return;
         }
 
         if (Vector128.IsHardwareAccelerated && rows >= Vector128<float>.Count / 2)
         {
-            for (int r = 0; r < rows; r += Vector128<float>.Count)
-            {
-                RowBlock<TKernel>.Run<Simd128, Vector128<float>, TRows>(
-                    ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride),
-                    Math.Min(Vector128<float>.Count, rows - r), position + r, valid, arguments.Mask, b, head, firstRow + r);
-            }
-
+            Blocks<Simd128, Vector128<float>, TRows>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow);
             return;
         }
 
@@ -367,6 +355,23 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems
             int maskStart = HasExplicitMask ? arguments.Mask.GetRowStart(b, head, firstRow + r) : 0;
             RowKernel<TKernel>.Run(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, TRows.KeyStride, TRows.ValueStride, firstKey, endKey, arguments.Mask, maskStart, 0, ref state);
             OnlineSoftmax.Normalize(ref state, TKernel.ValueDim, ref Unsafe.Add(ref output, (nint)r * OutputRowStride));
+        }
+    }
+
+    /// <summary>The rows in row blocks of one width, as many lanes at a time as it has.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Blocks<TSimd, TVector, TRows>(
+        ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid,
+        scoped in ExplicitMask mask, int b, int head, int firstRow)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TRows : struct, IKeyValueRows
+    {
+        for (int r = 0; r < rows; r += TSimd.Count)
+        {
+            RowBlock<TKernel>.Run<TSimd, TVector, TRows>(
+                ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride),
+                Math.Min(TSimd.Count, rows - r), position + r, valid, in mask, b, head, firstRow + r);
         }
     }
 }

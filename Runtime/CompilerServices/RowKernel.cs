@@ -48,18 +48,15 @@ internal readonly struct HalfElements : IRowElements<ushort>
 /// <summary>
 /// The one-row kernels, for blocks that would fill less than half a vector (decoding a token, say) and for the cached
 /// path: one query row against keys [firstKey, endKey), its online-softmax state (see <see cref="OnlineSoftmax"/>) in
-/// memory between calls, so that a row can be computed in pieces. Written once, generic over the vector width; the
-/// head dims are walked a vector at a time with four keys in flight, so the register budget is the same on every
-/// instruction set (no spills with 16 registers) and each vector of the query, loaded from L1, serves four keys.
+/// memory between calls, so that a row can be computed in pieces. Written once, generic over the vector width, with a
+/// register budget that fits every instruction set: each score takes four chains of multiply-adds (and eight query
+/// vectors, when the head is exactly eight vectors long), and P·V holds at most eight vectors of the accumulator.
 /// </summary>
 /// <typeparam name="TKernel">The generated kernel.</typeparam>
 internal static class RowKernel<TKernel>
     where TKernel : struct, IAttentionKernel
 {
     private const int KeyTile = KernelTiles.KeyTile;
-
-    /// <summary>Keys scored, or accumulated, together: four independent chains of multiply-adds.</summary>
-    private const int KeysInFlight = 4;
 
     private static bool HasExplicitMask
     {
