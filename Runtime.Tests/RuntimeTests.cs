@@ -118,6 +118,43 @@ public sealed class RuntimeTests
     }
 
     [Fact]
+    public void A_parallel_call_is_correct_while_the_GC_compacts_the_heap()
+    {
+        // The helper threads read the caller's spans where they are, unpinned: a compacting collection during the call
+        // moves the arrays, and every thread must still see them (the GC updates the caller's frame and each helper's).
+        KernelUnderTest kernel = DeclaredKernels.Get(nameof(LlamaKernel));
+        AttentionProblem problem = AttentionProblem.Create(kernel.Configuration, new Random(7), 2, 96, 96);
+        float[] expected = problem.Run(kernel);
+        int previous = AttentionRuntime.MaxDegreeOfParallelism;
+        using var stop = new System.Threading.CancellationTokenSource();
+        var collector = new System.Threading.Thread(() =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                _ = new byte[1 << 16];
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                System.Threading.Thread.Sleep(1);
+            }
+        });
+        try
+        {
+            AttentionRuntime.MaxDegreeOfParallelism = 2;
+            collector.Start();
+            for (int i = 0; i < 20; i++)
+            {
+                _ = new byte[1 << 12]; // garbage ahead of the next call's arrays, so that compaction moves them
+                Assert.Equal(expected, problem.Run(kernel));
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            collector.Join();
+            AttentionRuntime.MaxDegreeOfParallelism = previous;
+        }
+    }
+
+    [Fact]
     public void The_scheduler_runs_every_item_exactly_once_and_rethrows_the_first_failure()
     {
         int previous = AttentionRuntime.MaxDegreeOfParallelism;

@@ -98,9 +98,6 @@ public readonly ref struct ExplicitMask
         return (int)((((long)b * Heads + h) * QueryLength + i) * KeyLength);
     }
 
-    internal static ExplicitMask FromParts(ReadOnlySpan<float> additive, ReadOnlySpan<bool> allowed, bool isBoolean, int batch, int heads, int queryLength, int keyLength) =>
-        new(additive, allowed, isBoolean, batch, heads, queryLength, keyLength);
-
     private static void CheckShape(int length, string parameter, int batch, int heads, int queryLength, int keyLength)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(batch);

@@ -1,5 +1,6 @@
 using System;
 using System.ComponentModel;
+using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Threading;
 
@@ -12,7 +13,7 @@ namespace AttentionGen.CompilerServices;
 /// <remarks>
 /// <para>
 /// Work items are handed out one at a time from a shared counter, so threads that draw cheap items (early causal
-/// rows) simply take more of them. The spans are pinned for the duration of the call.
+/// rows) simply take more of them. The helpers read the caller's arguments in place, for the duration of the call.
 /// </para>
 /// <para>
 /// The helpers are dedicated background threads, started once and kept. A call hands them its job, works on it
@@ -57,55 +58,22 @@ public static unsafe class AttentionScheduler
 
         try
         {
-            ExplicitMask mask = arguments.Mask;
-            fixed (float* query = arguments.Query)
-            fixed (float* key = arguments.Key)
-            fixed (float* value = arguments.Value)
-            fixed (float* output = arguments.Output)
-            fixed (int* keyLengths = arguments.KeyLengths)
-            fixed (float* maskAdditive = mask.AdditiveValues)
-            fixed (bool* maskAllowed = mask.AllowedValues)
-            fixed (float* partials = arguments.Partials)
+            // The helpers read the caller's arguments where they are. An AttentionArguments is a ref struct, so it lives
+            // on a stack and never moves, and this call returns only after every helper has checked out of the job. The
+            // spans in it stay reported to the GC by the caller's frame, and each helper's copy by the helper's, so the
+            // memory they point into needs no pinning: one struct carries every argument to every thread.
+            Job<TWork> job = Job<TWork>.ForThisThread;
+            job.Arguments = Unsafe.AsPointer(ref Unsafe.AsRef(in arguments));
+            job.Start(workItems, threads - 1);
+            for (int i = 0; i < threads - 1; i++)
             {
-                Job<TWork> job = Job<TWork>.ForThisThread;
-                job.Query = query;
-                job.QueryLength = arguments.Query.Length;
-                job.Key = key;
-                job.KeyLength = arguments.Key.Length;
-                job.Value = value;
-                job.ValueLength = arguments.Value.Length;
-                job.Output = output;
-                job.OutputLength = arguments.Output.Length;
-                job.KeyLengths = keyLengths;
-                job.KeyLengthsLength = arguments.KeyLengths.Length;
-                job.MaskAdditive = maskAdditive;
-                job.MaskAdditiveLength = mask.AdditiveValues.Length;
-                job.MaskAllowed = maskAllowed;
-                job.MaskAllowedLength = mask.AllowedValues.Length;
-                job.MaskIsBoolean = mask.IsBoolean;
-                job.MaskBatch = mask.Batch;
-                job.MaskHeads = mask.Heads;
-                job.MaskQueryLength = mask.QueryLength;
-                job.MaskKeyLength = mask.KeyLength;
-                job.Batch = arguments.Batch;
-                job.QueryRows = arguments.QueryLength;
-                job.KeyRows = arguments.KeyLength;
-                job.Cache = arguments.Cache;
-                job.Partials = partials;
-                job.PartialsLength = arguments.Partials.Length;
-                job.Splits = arguments.Splits;
-                job.Start(workItems, threads - 1);
-
-                for (int i = 0; i < threads - 1; i++)
-                {
-                    helpers[i].Begin(job);
-                }
-
-                job.Work();
-                job.WaitForHelpers();
-                job.Clear();
-                job.ThrowIfFailed();
+                helpers[i].Begin(job);
             }
+
+            job.Work();
+            job.WaitForHelpers();
+            job.Clear();
+            job.ThrowIfFailed();
         }
         finally
         {
@@ -298,16 +266,8 @@ public static unsafe class AttentionScheduler
         [ThreadStatic]
         private static Job<TWork>? t_job;
 
-        public float* Query, Key, Value, Output, MaskAdditive;
-        public int* KeyLengths;
-        public bool* MaskAllowed;
-        public int QueryLength, KeyLength, ValueLength, OutputLength, KeyLengthsLength, MaskAdditiveLength, MaskAllowedLength;
-        public bool MaskIsBoolean;
-        public int MaskBatch, MaskHeads, MaskQueryLength, MaskKeyLength;
-        public int Batch, QueryRows, KeyRows;
-        public KvCache? Cache;
-        public float* Partials;
-        public int PartialsLength, Splits;
+        /// <summary>The caller's <see cref="AttentionArguments"/>, on its stack, for the duration of the call.</summary>
+        public void* Arguments;
 
         private int _next;
         private int _workItems;
@@ -327,24 +287,7 @@ public static unsafe class AttentionScheduler
 
         public override void Work()
         {
-            ExplicitMask mask = ExplicitMask.FromParts(
-                new ReadOnlySpan<float>(MaskAdditive, MaskAdditiveLength),
-                new ReadOnlySpan<bool>(MaskAllowed, MaskAllowedLength),
-                MaskIsBoolean, MaskBatch, MaskHeads, MaskQueryLength, MaskKeyLength);
-            var arguments = Cache is null
-                ? new AttentionArguments(
-                    new ReadOnlySpan<float>(Query, QueryLength),
-                    new ReadOnlySpan<float>(Key, KeyLength),
-                    new ReadOnlySpan<float>(Value, ValueLength),
-                    new Span<float>(Output, OutputLength),
-                    Batch, QueryRows, KeyRows,
-                    new ReadOnlySpan<int>(KeyLengths, KeyLengthsLength),
-                    mask)
-                : new AttentionArguments(
-                    new AttentionArguments(new ReadOnlySpan<float>(Query, QueryLength), Cache, new Span<float>(Output, OutputLength), Batch, QueryRows, mask),
-                    new Span<float>(Partials, PartialsLength),
-                    Splits);
-
+            ref AttentionArguments arguments = ref Unsafe.AsRef<AttentionArguments>(Arguments);
             int item;
             while ((item = Interlocked.Increment(ref _next) - 1) < _workItems)
             {
@@ -361,14 +304,8 @@ public static unsafe class AttentionScheduler
             }
         }
 
-        /// <summary>Forgets the caller's pointers, which are unpinned once the call returns.</summary>
-        public void Clear()
-        {
-            Query = Key = Value = Output = MaskAdditive = Partials = null;
-            Cache = null;
-            KeyLengths = null;
-            MaskAllowed = null;
-        }
+        /// <summary>Forgets the caller's arguments, which are gone once the call returns.</summary>
+        public void Clear() => Arguments = null;
     }
 
     /// <summary>The shared helper threads, handed to one call at a time.</summary>
