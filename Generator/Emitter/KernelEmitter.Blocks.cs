@@ -16,15 +16,15 @@ internal static partial class KernelEmitter
     {
         foreach (RegisterBlock block in plan.RegisterBlocks)
         {
-            WriteScoreKeys(writer, block.Size, block.RegisterFile);
+            WriteScoreKeys(writer, block.Size, $"{block.RegisterFile} ({block.InstructionSets})");
             writer.WriteLine();
         }
 
-        WriteScoreKey(writer, kernel, plan.ScoreKeyChains);
+        WriteScoreKey(writer, kernel, plan.ScoreKeyChains, plan.ScoreKeyWhole);
         foreach (RegisterBlock block in plan.RegisterBlocks)
         {
             writer.WriteLine();
-            WriteAccumulate(writer, kernel, block.Size, block.RegisterFile);
+            WriteAccumulate(writer, kernel, block);
         }
     }
 
@@ -63,9 +63,8 @@ internal static partial class KernelEmitter
     }
 
     /// <summary>One key against the block's rows, for the keys left after the last whole register block of a tile.</summary>
-    private static void WriteScoreKey(SourceWriter writer, KernelConfiguration kernel, int chains)
+    private static void WriteScoreKey(SourceWriter writer, KernelConfiguration kernel, int chains, int whole)
     {
-        int whole = kernel.HeadDim / chains * chains;
         writer.WriteLine($"/// <summary>Q·Kᵀ for one key against the block's rows, in {Literals.Int(chains)} independent chains of fused multiply-adds.</summary>");
         writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
         using (writer.Block($"public static void ScoreKey<TSimd, TVector>(ref float qT, ref float k, ref float sT){SimdConstraints}"))
@@ -103,10 +102,11 @@ internal static partial class KernelEmitter
     /// The P·V register block: one accumulator per value element, each holding that element of the output for every
     /// row (lane), walked over the tile's keys.
     /// </summary>
-    private static void WriteAccumulate(SourceWriter writer, KernelConfiguration kernel, int chunk, string registerFile)
+    private static void WriteAccumulate(SourceWriter writer, KernelConfiguration kernel, RegisterBlock block)
     {
-        int whole = kernel.ValueDim / chunk;
-        int remainder = kernel.ValueDim % chunk;
+        int chunk = block.Size;
+        int remainder = kernel.ValueDim - block.ValueWhole;
+        string registerFile = $"{block.RegisterFile} ({block.InstructionSets})";
         string n = Literals.Int(chunk);
         writer.WriteLine("/// <summary>");
         writer.WriteLine($"/// P·V on {registerFile}: rescales the block's output accumulators by <paramref name=\"correction\"/> when");
@@ -116,9 +116,9 @@ internal static partial class KernelEmitter
         writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
         using (writer.Block($"public static void Accumulate{n}<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction){SimdConstraints}"))
         {
-            if (whole > 0)
+            if (block.ValueWhole > 0)
             {
-                using (writer.Block($"for (int dv = 0; dv < {Literals.Int(whole * chunk)}; dv += {n})"))
+                using (writer.Block($"for (int dv = 0; dv < {Literals.Int(block.ValueWhole)}; dv += {n})"))
                 {
                     WriteAccumulateChunk(writer, chunk, "dv");
                 }
@@ -126,7 +126,7 @@ internal static partial class KernelEmitter
 
             if (remainder > 0)
             {
-                if (whole > 0)
+                if (block.ValueWhole > 0)
                 {
                     writer.WriteLine();
                     writer.WriteLine($"// The last {Literals.Int(remainder)} value elements.");
@@ -134,7 +134,7 @@ internal static partial class KernelEmitter
 
                 using (writer.Block(string.Empty))
                 {
-                    WriteAccumulateChunk(writer, remainder, Literals.Int(whole * chunk));
+                    WriteAccumulateChunk(writer, remainder, Literals.Int(block.ValueWhole));
                 }
             }
         }

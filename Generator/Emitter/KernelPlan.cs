@@ -19,8 +19,8 @@ internal sealed class KernelPlan
         Kernel = kernel;
         RegisterBlocks = new[]
         {
-            new RegisterBlock(KernelTiles.WideRegisterBlock, "a 32-register file (AVX-512, or Arm64)"),
-            new RegisterBlock(KernelTiles.NarrowRegisterBlock, "a 16-register file (AVX2, AVX or SSE)"),
+            new RegisterBlock(KernelTiles.WideRegisterBlock, "a 32-register file", "AVX-512, or Arm64", kernel.ValueDim / KernelTiles.WideRegisterBlock * KernelTiles.WideRegisterBlock),
+            new RegisterBlock(KernelTiles.NarrowRegisterBlock, "a 16-register file", "AVX2, AVX or SSE", kernel.ValueDim / KernelTiles.NarrowRegisterBlock * KernelTiles.NarrowRegisterBlock),
         };
 
         var oneRow = new List<(string Type, int Lanes)>();
@@ -50,6 +50,9 @@ internal sealed class KernelPlan
     /// <summary>Independent chains of multiply-adds in the single-key Q·Kᵀ, so consecutive ones do not wait on each other.</summary>
     public int ScoreKeyChains => System.Math.Min(4, Kernel.HeadDim);
 
+    /// <summary>The head elements the single-key Q·Kᵀ covers with all its chains; the rest go into the first chain.</summary>
+    public int ScoreKeyWhole => Kernel.HeadDim / ScoreKeyChains * ScoreKeyChains;
+
     /// <summary>
     /// The widths whose one-row kernel the runtime can use: a vector must fit in both heads. The runtime takes the widest
     /// accelerated one, else the scalar kernel.
@@ -57,5 +60,9 @@ internal sealed class KernelPlan
     public IReadOnlyList<(string Type, int Lanes)> OneRowWidths { get; }
 }
 
-/// <summary>A register block of <see cref="Size"/> keys (Q·Kᵀ) or value elements (P·V), for <see cref="RegisterFile"/>.</summary>
-internal sealed record RegisterBlock(int Size, string RegisterFile);
+/// <summary>
+/// A register block of <see cref="Size"/> keys (Q·Kᵀ) or value elements (P·V), for <see cref="RegisterFile"/>, which
+/// <see cref="InstructionSets"/> have. P·V walks the first <see cref="ValueWhole"/> value elements a whole block at a
+/// time, then one smaller block for the rest.
+/// </summary>
+internal sealed record RegisterBlock(int Size, string RegisterFile, string InstructionSets, int ValueWhole);
