@@ -47,7 +47,7 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems
     private static int StateSize
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        get => TKernel.ValueDim + 2;
+        get => OnlineSoftmax.StateSize(TKernel.ValueDim);
     }
 
     /// <summary>Whether the kernel masks by explicit values.</summary>

@@ -15,6 +15,7 @@ namespace AttentionGen.CompilerServices;
 internal static class OnlineSoftmax
 {
     /// <summary>Floats in one row's state: the accumulator, the maximum and the sum.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int StateSize(int valueDim) => valueDim + 2;
 
     /// <summary>The row's running maximum, after its accumulator.</summary>
