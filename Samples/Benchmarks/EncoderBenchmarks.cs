@@ -47,3 +47,65 @@ public class Encoder
     [Benchmark(Description = "ONNX Runtime encoder")]
     public float[] OnnxRuntime() => MiniLm.RunOnnxRuntime(_session, _tokens);
 }
+
+/// <summary>
+/// Where the encoder's time goes: each phase of <see cref="MiniLmEncoder.Encode"/> run on its own, over all six layers,
+/// on the same padded batches as <see cref="Encoder"/>: the four projections (Q, K, V and the output), the attention
+/// kernel, the feed-forward network (both matrices and GELU), and the two residual adds and LayerNorms per layer.
+/// </summary>
+public class EncoderPhases
+{
+    private MiniLmEncoder _encoder = null!;
+    private MiniLmEncoder.Workspace _workspace = null!;
+
+    [Params(8, 32)]
+    public int Batch { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _encoder = new MiniLmEncoder(OnnxModel.Load(MiniLm.ModelBytes()));
+        string[] defaults = MiniLm.DefaultSentences().ToArray();
+        MiniLm.Batch tokens = MiniLm.Tokenize(MiniLm.Tokenizer(), Enumerable.Range(0, Batch).Select(i => defaults[i % defaults.Length]).ToArray());
+        _workspace = _encoder.CreateWorkspace(tokens.InputIds, Batch, tokens.Length, tokens.Lengths);
+        AttentionRuntime.MaxDegreeOfParallelism = 1;
+    }
+
+    [Benchmark(Description = "Q, K, V and output projections")]
+    public void Projections()
+    {
+        for (int l = 0; l < MiniLmEncoder.LayerCount; l++)
+        {
+            _encoder.ProjectQueryKeyValue(_workspace, l);
+            _encoder.ProjectOutput(_workspace, l);
+        }
+    }
+
+    [Benchmark(Description = "Attention (generated kernel)")]
+    public void Attention()
+    {
+        for (int l = 0; l < MiniLmEncoder.LayerCount; l++)
+        {
+            MiniLmEncoder.Attend(_workspace);
+        }
+    }
+
+    [Benchmark(Description = "Feed-forward (both matrices, GELU)")]
+    public void FeedForward()
+    {
+        for (int l = 0; l < MiniLmEncoder.LayerCount; l++)
+        {
+            _encoder.FeedForward(_workspace, l);
+        }
+    }
+
+    [Benchmark(Description = "Residuals and LayerNorms")]
+    public void Normalization()
+    {
+        for (int l = 0; l < MiniLmEncoder.LayerCount; l++)
+        {
+            _encoder.NormalizeAttention(_workspace, l);
+            _encoder.NormalizeOutput(_workspace, l);
+        }
+    }
+}

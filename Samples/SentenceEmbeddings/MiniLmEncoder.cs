@@ -58,52 +58,130 @@ public sealed class MiniLmEncoder
     /// <param name="observeAttention">Called with each layer's index and its queries, keys and values ([batch, length, 384]), to look at its attention.</param>
     public float[] Encode(long[] inputIds, int batch, int length, int[] lengths, Action<int, float[], float[], float[]>? observeAttention = null)
     {
+        Workspace w = CreateWorkspace(inputIds, batch, length, lengths);
+        for (int l = 0; l < Layers; l++)
+        {
+            // Self-attention. The projections write [batch, length, 12 heads of 32]: the Bshd layout the kernel reads.
+            ProjectQueryKeyValue(w, l);
+            observeAttention?.Invoke(l, w.Q, w.K, w.V);
+            Attend(w);
+            ProjectOutput(w, l);
+            NormalizeAttention(w, l);
+
+            // Feed-forward: GELU(x · W1 + b1) · W2 + b2, then the residual and LayerNorm.
+            FeedForward(w, l);
+            NormalizeOutput(w, l);
+        }
+
+        return w.X;
+    }
+
+    /// <summary>The layers of the encoder.</summary>
+    public static int LayerCount => Layers;
+
+    /// <summary>
+    /// One batch's buffers, with the embeddings of its tokens in <see cref="X"/>: what <see cref="Encode"/> runs the layers
+    /// on, phase by phase (<see cref="ProjectQueryKeyValue"/>, <see cref="Attend"/>, <see cref="ProjectOutput"/>,
+    /// <see cref="NormalizeAttention"/>, <see cref="FeedForward"/>, <see cref="NormalizeOutput"/>), which a benchmark can
+    /// also time one at a time.
+    /// </summary>
+    public Workspace CreateWorkspace(long[] inputIds, int batch, int length, int[] lengths)
+    {
         if (length > _maxPositions)
         {
             throw new ArgumentOutOfRangeException(nameof(length), length, $"The model has {_maxPositions} positions.");
         }
 
-        int tokens = batch * length;
-        var x = new float[tokens * Hidden];
-        for (int t = 0; t < tokens; t++)
+        var w = new Workspace(batch, length, lengths);
+        for (int t = 0; t < w.Tokens; t++)
         {
-            Span<float> row = x.AsSpan(t * Hidden, Hidden);
+            Span<float> row = w.X.AsSpan(t * Hidden, Hidden);
             int id = checked((int)inputIds[t]);
             TensorPrimitives.Add(_wordEmbeddings.AsSpan(id * Hidden, Hidden), _positionEmbeddings.AsSpan(t % length * Hidden, Hidden), row);
             TensorPrimitives.Add(row, _tokenTypeEmbeddings.AsSpan(0, Hidden), row); // token type 0: one segment
         }
 
-        LayerNorm(x, _embeddingNormWeight, _embeddingNormBias, tokens);
+        LayerNorm(w.X, _embeddingNormWeight, _embeddingNormBias, w.Tokens);
+        return w;
+    }
 
-        var q = new float[tokens * Hidden];
-        var k = new float[tokens * Hidden];
-        var v = new float[tokens * Hidden];
-        var context = new float[tokens * Hidden];
-        var projected = new float[tokens * Hidden];
-        var intermediate = new float[tokens * Intermediate];
-        for (int l = 0; l < _layers.Length; l++)
+    /// <summary>Layer <paramref name="l"/>'s query, key and value projections of the hidden state.</summary>
+    public void ProjectQueryKeyValue(Workspace w, int l)
+    {
+        _layers[l].Query.Apply(w.X, w.Q, w.Tokens);
+        _layers[l].Key.Apply(w.X, w.K, w.Tokens);
+        _layers[l].Value.Apply(w.X, w.V, w.Tokens);
+    }
+
+    /// <summary>The generated attention kernel, padding masked by each sentence's length.</summary>
+    public static void Attend(Workspace w) =>
+        MiniLmAttention.Forward(w.Q, w.K, w.V, w.Context, w.Batch, w.Length, w.Length, w.Lengths);
+
+    /// <summary>Layer <paramref name="l"/>'s output projection of the attention's result.</summary>
+    public void ProjectOutput(Workspace w, int l) => _layers[l].Output.Apply(w.Context, w.Projected, w.Tokens);
+
+    /// <summary>The attention block's residual and LayerNorm.</summary>
+    public void NormalizeAttention(Workspace w, int l)
+    {
+        TensorPrimitives.Add(w.Projected, w.X, w.X);
+        LayerNorm(w.X, _layers[l].AttentionNormWeight, _layers[l].AttentionNormBias, w.Tokens);
+    }
+
+    /// <summary>Layer <paramref name="l"/>'s feed-forward network, GELU(x · W1 + b1) · W2 + b2.</summary>
+    public void FeedForward(Workspace w, int l)
+    {
+        _layers[l].Up.Apply(w.X, w.Intermediate, w.Tokens);
+        Gelu(w.Intermediate);
+        _layers[l].Down.Apply(w.Intermediate, w.Projected, w.Tokens);
+    }
+
+    /// <summary>The feed-forward block's residual and LayerNorm.</summary>
+    public void NormalizeOutput(Workspace w, int l)
+    {
+        TensorPrimitives.Add(w.Projected, w.X, w.X);
+        LayerNorm(w.X, _layers[l].OutputNormWeight, _layers[l].OutputNormBias, w.Tokens);
+    }
+
+    /// <summary>The buffers of one padded batch through the encoder.</summary>
+    public sealed class Workspace
+    {
+        internal Workspace(int batch, int length, int[] lengths)
         {
-            Layer layer = _layers[l];
-
-            // Self-attention. The projections write [batch, length, 12 heads of 32]: the Bshd layout the kernel reads.
-            layer.Query.Apply(x, q, tokens);
-            layer.Key.Apply(x, k, tokens);
-            layer.Value.Apply(x, v, tokens);
-            observeAttention?.Invoke(l, q, k, v);
-            MiniLmAttention.Forward(q, k, v, context, batch, length, length, lengths);
-            layer.Output.Apply(context, projected, tokens);
-            TensorPrimitives.Add(projected, x, x);
-            LayerNorm(x, layer.AttentionNormWeight, layer.AttentionNormBias, tokens);
-
-            // Feed-forward: GELU(x · W1 + b1) · W2 + b2, then the residual and LayerNorm.
-            layer.Up.Apply(x, intermediate, tokens);
-            Gelu(intermediate);
-            layer.Down.Apply(intermediate, projected, tokens);
-            TensorPrimitives.Add(projected, x, x);
-            LayerNorm(x, layer.OutputNormWeight, layer.OutputNormBias, tokens);
+            Batch = batch;
+            Length = length;
+            Lengths = lengths;
+            Tokens = batch * length;
+            X = new float[Tokens * Hidden];
+            Q = new float[Tokens * Hidden];
+            K = new float[Tokens * Hidden];
+            V = new float[Tokens * Hidden];
+            Context = new float[Tokens * Hidden];
+            Projected = new float[Tokens * Hidden];
+            Intermediate = new float[Tokens * MiniLmEncoder.Intermediate];
         }
 
-        return x;
+        public int Batch { get; }
+
+        public int Length { get; }
+
+        public int[] Lengths { get; }
+
+        public int Tokens { get; }
+
+        /// <summary>The hidden state, [batch, length, 384]: the last one once every layer has run.</summary>
+        public float[] X { get; }
+
+        public float[] Q { get; }
+
+        public float[] K { get; }
+
+        public float[] V { get; }
+
+        public float[] Context { get; }
+
+        public float[] Projected { get; }
+
+        public float[] Intermediate { get; }
     }
 
     /// <summary>Mean of the real tokens' hidden states, L2-normalized: the sentence embedding sentence-transformers computes.</summary>
