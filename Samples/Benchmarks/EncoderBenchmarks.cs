@@ -61,6 +61,10 @@ public class EncoderPhases
     [Params(8, 32)]
     public int Batch { get; set; }
 
+    /// <summary>One thread: the sample's projections and FFN use one whatever the setting, so the shares compare like with like.</summary>
+    [Params(1)]
+    public int Threads { get; set; }
+
     [GlobalSetup]
     public void Setup()
     {
@@ -68,7 +72,7 @@ public class EncoderPhases
         string[] defaults = MiniLm.DefaultSentences().ToArray();
         MiniLm.Batch tokens = MiniLm.Tokenize(MiniLm.Tokenizer(), Enumerable.Range(0, Batch).Select(i => defaults[i % defaults.Length]).ToArray());
         _workspace = _encoder.CreateWorkspace(tokens.InputIds, Batch, tokens.Length, tokens.Lengths);
-        AttentionRuntime.MaxDegreeOfParallelism = 1;
+        AttentionRuntime.MaxDegreeOfParallelism = Threads;
     }
 
     [Benchmark(Description = "Q, K, V and output projections")]
