@@ -54,8 +54,8 @@ internal sealed class SourceWriter
         Indentation++;
     }
 
-    /// <summary>Closes the innermost block, optionally followed by <paramref name="suffix"/> (such as <c>;</c>).</summary>
-    private void CloseBlock(string suffix = "")
+    /// <summary>Closes the innermost block.</summary>
+    private void CloseBlock()
     {
         if (Indentation == 0)
         {
@@ -63,7 +63,7 @@ internal sealed class SourceWriter
         }
 
         Indentation--;
-        WriteLine("}" + suffix);
+        WriteLine("}");
     }
 
     public override string ToString()

@@ -120,7 +120,7 @@ public static unsafe class AttentionScheduler
         const int rowsPerItem = KernelTiles.CachedRowsPerItem;
         KvCache cache = arguments.Cache!;
         int batch = arguments.Batch, queryLength = arguments.QueryLength;
-        int groupSize = heads / kvHeads;
+        int groupSize = AttentionWork<TKernel>.GroupSize;
         int rowsPerHead = groupSize * queryLength;
         if (batch == 0 || rowsPerHead == 0)
         {
