@@ -163,7 +163,7 @@ public sealed class RuntimeTests
             AttentionRuntime.MaxDegreeOfParallelism = 4;
             RecordingKernel.Reset(failOn: -1);
             var arguments = new AttentionArguments(new float[8], default, default, new float[8], 1, 1, 1, default, default);
-            AttentionScheduler.Run<RecordingKernel>(in arguments, 500, 1 << 20);
+            AttentionScheduler.Run<RecordingKernel, AttentionArguments>(in arguments, 500, 1 << 20);
             Assert.Equal(500, RecordingKernel.Items.Count);
             Assert.All(RecordingKernel.Items.Values, count => Assert.Equal(1, count));
 
@@ -171,7 +171,7 @@ public sealed class RuntimeTests
             InvalidOperationException exception = Assert.Throws<InvalidOperationException>(() =>
             {
                 var failing = new AttentionArguments(new float[8], default, default, new float[8], 1, 1, 1, default, default);
-                AttentionScheduler.Run<RecordingKernel>(in failing, 500, 1 << 20);
+                AttentionScheduler.Run<RecordingKernel, AttentionArguments>(in failing, 500, 1 << 20);
             });
             Assert.Equal("item 123", exception.Message);
             Assert.True(RecordingKernel.Items.ContainsKey(123));
@@ -183,7 +183,7 @@ public sealed class RuntimeTests
         }
     }
 
-    private readonly struct RecordingKernel : IWorkItems
+    private readonly struct RecordingKernel : IWorkItems<AttentionArguments>
     {
         private static int s_failOn;
 

@@ -35,14 +35,15 @@ public static unsafe class AttentionScheduler
     /// <param name="arguments">The validated arguments.</param>
     public static void Run<TKernel>(scoped in AttentionArguments arguments)
         where TKernel : struct, IAttentionKernel =>
-        Run<AttentionWork<TKernel>>(in arguments, AttentionWork<TKernel>.ItemCount(arguments.Batch, arguments.QueryLength), AttentionWork<TKernel>.WorkPerItem(arguments.KeyLength));
+        Run<AttentionWork<TKernel>, AttentionArguments>(in arguments, AttentionWork<TKernel>.ItemCount(arguments.Batch, arguments.QueryLength), AttentionWork<TKernel>.WorkPerItem(arguments.KeyLength));
 
     /// <summary>Runs items <c>[0, workItems)</c> of <typeparamref name="TWork"/>.</summary>
     /// <param name="arguments">The validated arguments.</param>
     /// <param name="workItems">How many work items the call has.</param>
     /// <param name="workPerItem">An estimate of the multiply-adds in one item, used to size the thread count.</param>
-    internal static void Run<TWork>(scoped in AttentionArguments arguments, int workItems, long workPerItem)
-        where TWork : struct, IWorkItems
+    internal static void Run<TWork, TArguments>(scoped in TArguments arguments, int workItems, long workPerItem)
+        where TWork : struct, IWorkItems<TArguments>
+        where TArguments : allows ref struct
     {
         if (workItems <= 0)
         {
@@ -62,7 +63,7 @@ public static unsafe class AttentionScheduler
             // on a stack and never moves, and this call returns only after every helper has checked out of the job. The
             // spans in it stay reported to the GC by the caller's frame, and each helper's copy by the helper's, so the
             // memory they point into needs no pinning: one struct carries every argument to every thread.
-            Job<TWork> job = Job<TWork>.ForThisThread;
+            Job<TWork, TArguments> job = Job<TWork, TArguments>.ForThisThread;
             job.Arguments = Unsafe.AsPointer(ref Unsafe.AsRef(in arguments));
             job.Start(workItems, threads - 1);
             for (int i = 0; i < threads - 1; i++)
@@ -132,7 +133,7 @@ public static unsafe class AttentionScheduler
         {
             // A prefill: the items of an ordinary Forward, query blocks of one head each, on the row-block kernels.
             // AttentionWork makes the same decision from the same call.
-            Run<AttentionWork<TKernel>>(in arguments, AttentionWork<TKernel>.ItemCount(batch, queryLength), AttentionWork<TKernel>.WorkPerItem(longest));
+            Run<AttentionWork<TKernel>, AttentionArguments>(in arguments, AttentionWork<TKernel>.ItemCount(batch, queryLength), AttentionWork<TKernel>.WorkPerItem(longest));
             return;
         }
 
@@ -142,14 +143,14 @@ public static unsafe class AttentionScheduler
         int splits = SplitCount(items, workPerItem, longest);
         if (splits == 1)
         {
-            Run<AttentionWork<TKernel>>(in arguments, items, workPerItem);
+            Run<AttentionWork<TKernel>, AttentionArguments>(in arguments, items, workPerItem);
             return;
         }
 
         int stateSize = OnlineSoftmax.StateSize(valueDim);
         Span<float> partials = KernelScratch.GetForCall(batch * kvHeads * rowsPerHead * splits * stateSize);
         var split = new AttentionArguments(in arguments, partials, splits);
-        Run<AttentionWork<TKernel>>(in split, items * splits, workPerItem / splits);
+        Run<AttentionWork<TKernel>, AttentionArguments>(in split, items * splits, workPerItem / splits);
 
         Span<float> output = arguments.Output;
         int rowPartials = splits * stateSize;
@@ -260,13 +261,14 @@ public static unsafe class AttentionScheduler
         public void ThrowIfFailed() => _failure?.Throw();
     }
 
-    private sealed class Job<TWork> : ParallelJob
-        where TWork : struct, IWorkItems
+    private sealed class Job<TWork, TArguments> : ParallelJob
+        where TWork : struct, IWorkItems<TArguments>
+        where TArguments : allows ref struct
     {
         [ThreadStatic]
-        private static Job<TWork>? t_job;
+        private static Job<TWork, TArguments>? t_job;
 
-        /// <summary>The caller's <see cref="AttentionArguments"/>, on its stack, for the duration of the call.</summary>
+        /// <summary>The caller's arguments, on its stack, for the duration of the call.</summary>
         public void* Arguments;
 
         private int _next;
@@ -276,7 +278,7 @@ public static unsafe class AttentionScheduler
         /// The calling thread's job for this kernel, created on its first parallel call. Reusing it is safe because a
         /// call returns only after every helper has checked out of it.
         /// </summary>
-        public static Job<TWork> ForThisThread => t_job ??= new Job<TWork>();
+        public static Job<TWork, TArguments> ForThisThread => t_job ??= new Job<TWork, TArguments>();
 
         public void Start(int workItems, int helpers)
         {
@@ -287,7 +289,7 @@ public static unsafe class AttentionScheduler
 
         public override void Work()
         {
-            ref AttentionArguments arguments = ref Unsafe.AsRef<AttentionArguments>(Arguments);
+            ref TArguments arguments = ref Unsafe.AsRef<TArguments>(Arguments);
             int item;
             while ((item = Interlocked.Increment(ref _next) - 1) < _workItems)
             {

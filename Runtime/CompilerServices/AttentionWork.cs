@@ -6,10 +6,12 @@ using System.Runtime.Intrinsics;
 namespace AttentionGen.CompilerServices;
 
 /// <summary>A range of a call's work items, run by <see cref="AttentionScheduler"/> on one or more threads with disjoint ranges.</summary>
-internal interface IWorkItems
+/// <typeparam name="TArguments">The arguments of the call, which every thread reads in place.</typeparam>
+internal interface IWorkItems<TArguments>
+    where TArguments : allows ref struct
 {
     /// <summary>Runs work items <paramref name="start"/> (inclusive) to <paramref name="end"/> (exclusive).</summary>
-    static abstract void Execute(scoped in AttentionArguments arguments, int start, int end);
+    static abstract void Execute(scoped in TArguments arguments, int start, int end);
 }
 
 /// <summary>
@@ -19,7 +21,7 @@ internal interface IWorkItems
 /// them (<see cref="AttentionScheduler.Run{TKernel}(in AttentionArguments)"/>).
 /// </summary>
 /// <typeparam name="TKernel">The generated kernel.</typeparam>
-internal readonly struct AttentionWork<TKernel> : IWorkItems
+internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
     where TKernel : struct, IAttentionKernel
 {
     /// <summary>Query heads per key/value head.</summary>

@@ -7,6 +7,24 @@ namespace AttentionGen.CompilerServices;
 /// <summary>Vector math shared by generated kernels.</summary>
 internal static class KernelMath
 {
+    /// <summary>Copies <paramref name="count"/> consecutive floats into every <paramref name="stride"/>-th float of <paramref name="destination"/>: a row into a column.</summary>
+    public static void CopyColumn(ref float source, int count, ref float destination, int stride)
+    {
+        for (int k = 0; k < count; k++)
+        {
+            Unsafe.Add(ref destination, (nint)k * stride) = Unsafe.Add(ref source, k);
+        }
+    }
+
+    /// <summary>Zeroes every <paramref name="stride"/>-th float of <paramref name="destination"/>, <paramref name="count"/> of them.</summary>
+    public static void ClearColumn(int count, ref float destination, int stride)
+    {
+        for (int k = 0; k < count; k++)
+        {
+            Unsafe.Add(ref destination, (nint)k * stride) = 0;
+        }
+    }
+
     /// <summary>
     /// Copies <paramref name="rows"/> rows of <paramref name="length"/> floats, <paramref name="sourceStride"/> apart, into
     /// consecutive rows at <paramref name="destination"/>. Kernels pack key and value rows that lie a multiple of 4 KiB

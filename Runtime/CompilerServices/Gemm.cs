@@ -1,0 +1,341 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace AttentionGen.CompilerServices;
+
+/// <summary>
+/// The arguments of one <see cref="Linear.Apply(ReadOnlySpan{float}, Span{float}, int, ReadOnlySpan{int})"/> call, as
+/// its work items read them on every thread.
+/// </summary>
+internal readonly ref struct GemmArguments
+{
+    public GemmArguments(Linear weights, ReadOnlySpan<float> input, Span<float> output, int rows, ReadOnlySpan<int> rowIndices, int columnGroups)
+    {
+        Weights = weights;
+        Input = input;
+        Output = output;
+        Rows = rows;
+        RowIndices = rowIndices;
+        ComputedRows = rowIndices.IsEmpty ? rows : rowIndices.Length;
+        ColumnGroups = columnGroups;
+    }
+
+    public Linear Weights { get; }
+
+    /// <summary>The input, [Rows, Inputs].</summary>
+    public ReadOnlySpan<float> Input { get; }
+
+    /// <summary>The output: each part's [Rows, part's outputs] block, one after another.</summary>
+    public Span<float> Output { get; }
+
+    /// <summary>The rows of the input and output tensors.</summary>
+    public int Rows { get; }
+
+    /// <summary>The rows to compute, ascending; empty for all of them.</summary>
+    public ReadOnlySpan<int> RowIndices { get; }
+
+    /// <summary>How many rows are computed.</summary>
+    public int ComputedRows { get; }
+
+    /// <summary>Into how many groups of panels the columns are cut, each group one work item per chunk of rows.</summary>
+    public int ColumnGroups { get; }
+
+    /// <summary>The tensor row of computed row <paramref name="i"/>.</summary>
+    public int RowAt(int i) => RowIndices.IsEmpty ? i : RowIndices[i];
+}
+
+/// <summary>
+/// The matrix product behind <see cref="Linear"/>, written once for every width. The weights are packed once into
+/// panels of two vectors' worth of columns ([panel][input][column], zero-padded), so a register block reads each
+/// step's weights as two consecutive vector loads. A work item is one chunk of rows against one group of panels: it
+/// copies its rows into [input][row] order (the broadcasts of one step are then consecutive floats), and multiplies
+/// them by each panel of its group in register blocks of 12 rows (32 vector registers: 24 accumulators, two weight
+/// vectors, one broadcast) or 6 rows (16 registers: 12, 2, 1), the shape of the classic AVX2 GEMM micro-kernel.
+/// </summary>
+internal readonly struct Gemm : IWorkItems<GemmArguments>
+{
+    /// <summary>Rows of one work item: four register blocks of 12, or eight of 6.</summary>
+    internal const int ChunkRows = 48;
+
+    /// <summary>The vector path the weights are packed for, the widest accelerated one.</summary>
+    internal static readonly int PanelWidth =
+        Vector512.IsHardwareAccelerated ? 2 * Vector512<float>.Count :
+        Vector256.IsHardwareAccelerated ? 2 * Vector256<float>.Count :
+        Vector128.IsHardwareAccelerated ? 2 * Vector128<float>.Count : 8;
+
+    /// <summary>Runs a validated call, on as many threads as its size pays for.</summary>
+    internal static void Run(Linear weights, ReadOnlySpan<float> input, Span<float> output, int rows, ReadOnlySpan<int> rowIndices)
+    {
+        int computed = rowIndices.IsEmpty ? rows : rowIndices.Length;
+        if (computed == 0)
+        {
+            return;
+        }
+
+        // Enough items for every thread to take several, cutting the columns when there are too few rows for that.
+        int chunks = (computed + ChunkRows - 1) / ChunkRows;
+        int threads = AttentionScheduler.ThreadCount(chunks * weights.Panels, (long)Math.Min(computed, ChunkRows) * weights.Inputs * weights.PanelWidthOf);
+        int groups = threads <= 1 ? 1 : Math.Clamp((4 * threads + chunks - 1) / chunks, 1, weights.Panels);
+        var arguments = new GemmArguments(weights, input, output, rows, rowIndices, groups);
+        long workPerItem = (long)Math.Min(computed, ChunkRows) * weights.Inputs * weights.Outputs / groups;
+        AttentionScheduler.Run<Gemm, GemmArguments>(in arguments, chunks * groups, workPerItem);
+    }
+
+    public static void Execute(scoped in GemmArguments arguments, int start, int end)
+    {
+        for (int item = start; item < end; item++)
+        {
+            if (Vector512.IsHardwareAccelerated)
+            {
+                Item<Simd512, Vector512<float>>(in arguments, item);
+            }
+            else if (Vector256.IsHardwareAccelerated)
+            {
+                Item<Simd256, Vector256<float>>(in arguments, item);
+            }
+            else if (Vector128.IsHardwareAccelerated)
+            {
+                Item<Simd128, Vector128<float>>(in arguments, item);
+            }
+            else
+            {
+                ScalarItem(in arguments, item);
+            }
+        }
+    }
+
+    /// <summary>One chunk of rows against one group of panels.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Item<TSimd, TVector>(scoped in GemmArguments arguments, int item)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+    {
+        Linear weights = arguments.Weights;
+        int blockRows = TSimd.HasWideRegisterFile ? 12 : 6;
+        int inputs = weights.Inputs;
+        (int chunk, int group) = Math.DivRem(item, arguments.ColumnGroups);
+        int firstRow = chunk * ChunkRows;
+        int rowCount = Math.Min(ChunkRows, arguments.ComputedRows - firstRow);
+        int blocks = (rowCount + blockRows - 1) / blockRows;
+        (int firstPanel, int endPanel) = Share(weights.Panels, arguments.ColumnGroups, group);
+
+        // The chunk's rows in [block][input][row] order, the rows past its last one zero.
+        Span<float> packed = KernelScratch.Get(blocks * blockRows * inputs);
+        Span<int> offsets = stackalloc int[ChunkRows];
+        Span<float> sums = stackalloc float[12 * 2 * TSimd.Count];
+        ref float tile = ref MemoryMarshal.GetReference(sums);
+        ref float input = ref MemoryMarshal.GetReference(arguments.Input);
+        for (int block = 0; block < blocks; block++)
+        {
+            ref float destination = ref packed[block * blockRows * inputs];
+            for (int r = 0; r < blockRows; r++)
+            {
+                int i = block * blockRows + r;
+                if (i < rowCount)
+                {
+                    int row = arguments.RowAt(firstRow + i);
+                    offsets[i] = row;
+                    KernelMath.CopyColumn(ref Unsafe.Add(ref input, (nint)row * inputs), inputs, ref Unsafe.Add(ref destination, r), blockRows);
+                }
+                else
+                {
+                    KernelMath.ClearColumn(inputs, ref Unsafe.Add(ref destination, r), blockRows);
+                }
+            }
+        }
+
+        ref float output = ref MemoryMarshal.GetReference(arguments.Output);
+        for (int panel = firstPanel; panel < endPanel; panel++)
+        {
+            ref float panelWeights = ref weights.PanelWeights(panel);
+            ref float bias = ref weights.PanelBias(panel);
+            ref float partOutput = ref Unsafe.Add(ref output, weights.PartOffset(panel, arguments.Rows));
+            int partStride = weights.PartStride(panel);
+            int width = weights.PanelColumns(panel);
+            for (int block = 0; block < blocks; block++)
+            {
+                ref float a = ref packed[block * blockRows * inputs];
+                int first = block * blockRows;
+                int count = Math.Min(blockRows, rowCount - first);
+                if (TSimd.HasWideRegisterFile)
+                {
+                    Block12<TSimd, TVector>(ref a, ref panelWeights, inputs, ref tile);
+                }
+                else
+                {
+                    Block6<TSimd, TVector>(ref a, ref panelWeights, inputs, ref tile);
+                }
+
+                StoreBlock<TSimd, TVector>(ref tile, ref bias, offsets.Slice(first, count), ref partOutput, partStride, width);
+            }
+        }
+    }
+
+    /// <summary>Group <paramref name="group"/>'s share of <paramref name="count"/> panels cut <paramref name="groups"/> ways.</summary>
+    private static (int First, int End) Share(int count, int groups, int group) =>
+        ((int)((long)count * group / groups), (int)((long)count * (group + 1) / groups));
+
+    /// <summary>
+    /// Adds the bias to a register block's sums, [row][two vectors] in <paramref name="tile"/>, and stores the rows that
+    /// exist to their tensor rows, the panel's existing columns only.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreBlock<TSimd, TVector>(ref float tile, ref float bias, ReadOnlySpan<int> rows, ref float part, int stride, int width)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+    {
+        nuint lanes = (nuint)TSimd.Count;
+        TVector low = TSimd.Load(ref bias, 0), high = TSimd.Load(ref bias, lanes);
+        for (int r = 0; r < rows.Length; r++)
+        {
+            ref float sums = ref Unsafe.Add(ref tile, r * 2 * (int)lanes);
+            ref float row = ref Unsafe.Add(ref part, (nint)rows[r] * stride);
+            TVector first = TSimd.Add(TSimd.Load(ref sums, 0), low), second = TSimd.Add(TSimd.Load(ref sums, lanes), high);
+            if (width == 2 * (int)lanes)
+            {
+                TSimd.Store(first, ref row, 0);
+                TSimd.Store(second, ref row, lanes);
+            }
+            else
+            {
+                // The last panel of a part: its sums with the bias back in the tile, then only the columns that exist.
+                TSimd.Store(first, ref sums, 0);
+                TSimd.Store(second, ref sums, lanes);
+                MemoryMarshal.CreateReadOnlySpan(ref sums, width).CopyTo(MemoryMarshal.CreateSpan(ref row, width));
+            }
+        }
+    }
+
+    /// <summary>
+    /// 12 rows by one panel: 24 accumulators, and per input two weight loads and 12 broadcasts feeding 24 FMAs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block12<TSimd, TVector>(ref float a, ref float b, int inputs, ref float tile)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+    {
+        nuint lanes = (nuint)TSimd.Count;
+        TVector c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero, c20 = TSimd.Zero, c21 = TSimd.Zero;
+        TVector c30 = TSimd.Zero, c31 = TSimd.Zero, c40 = TSimd.Zero, c41 = TSimd.Zero, c50 = TSimd.Zero, c51 = TSimd.Zero;
+        TVector c60 = TSimd.Zero, c61 = TSimd.Zero, c70 = TSimd.Zero, c71 = TSimd.Zero, c80 = TSimd.Zero, c81 = TSimd.Zero;
+        TVector c90 = TSimd.Zero, c91 = TSimd.Zero, cA0 = TSimd.Zero, cA1 = TSimd.Zero, cB0 = TSimd.Zero, cB1 = TSimd.Zero;
+        for (int k = 0; k < inputs; k++)
+        {
+            TVector b0 = TSimd.Load(ref b, 0), b1 = TSimd.Load(ref b, lanes);
+            TVector x = TSimd.Create(a);
+            c00 = TSimd.MultiplyAdd(x, b0, c00); c01 = TSimd.MultiplyAdd(x, b1, c01);
+            x = TSimd.Create(Unsafe.Add(ref a, 1));
+            c10 = TSimd.MultiplyAdd(x, b0, c10); c11 = TSimd.MultiplyAdd(x, b1, c11);
+            x = TSimd.Create(Unsafe.Add(ref a, 2));
+            c20 = TSimd.MultiplyAdd(x, b0, c20); c21 = TSimd.MultiplyAdd(x, b1, c21);
+            x = TSimd.Create(Unsafe.Add(ref a, 3));
+            c30 = TSimd.MultiplyAdd(x, b0, c30); c31 = TSimd.MultiplyAdd(x, b1, c31);
+            x = TSimd.Create(Unsafe.Add(ref a, 4));
+            c40 = TSimd.MultiplyAdd(x, b0, c40); c41 = TSimd.MultiplyAdd(x, b1, c41);
+            x = TSimd.Create(Unsafe.Add(ref a, 5));
+            c50 = TSimd.MultiplyAdd(x, b0, c50); c51 = TSimd.MultiplyAdd(x, b1, c51);
+            x = TSimd.Create(Unsafe.Add(ref a, 6));
+            c60 = TSimd.MultiplyAdd(x, b0, c60); c61 = TSimd.MultiplyAdd(x, b1, c61);
+            x = TSimd.Create(Unsafe.Add(ref a, 7));
+            c70 = TSimd.MultiplyAdd(x, b0, c70); c71 = TSimd.MultiplyAdd(x, b1, c71);
+            x = TSimd.Create(Unsafe.Add(ref a, 8));
+            c80 = TSimd.MultiplyAdd(x, b0, c80); c81 = TSimd.MultiplyAdd(x, b1, c81);
+            x = TSimd.Create(Unsafe.Add(ref a, 9));
+            c90 = TSimd.MultiplyAdd(x, b0, c90); c91 = TSimd.MultiplyAdd(x, b1, c91);
+            x = TSimd.Create(Unsafe.Add(ref a, 10));
+            cA0 = TSimd.MultiplyAdd(x, b0, cA0); cA1 = TSimd.MultiplyAdd(x, b1, cA1);
+            x = TSimd.Create(Unsafe.Add(ref a, 11));
+            cB0 = TSimd.MultiplyAdd(x, b0, cB0); cB1 = TSimd.MultiplyAdd(x, b1, cB1);
+            a = ref Unsafe.Add(ref a, 12);
+            b = ref Unsafe.Add(ref b, 2 * lanes);
+        }
+
+        TSimd.Store(c00, ref tile, 0 * lanes); TSimd.Store(c01, ref tile, 1 * lanes);
+        TSimd.Store(c10, ref tile, 2 * lanes); TSimd.Store(c11, ref tile, 3 * lanes);
+        TSimd.Store(c20, ref tile, 4 * lanes); TSimd.Store(c21, ref tile, 5 * lanes);
+        TSimd.Store(c30, ref tile, 6 * lanes); TSimd.Store(c31, ref tile, 7 * lanes);
+        TSimd.Store(c40, ref tile, 8 * lanes); TSimd.Store(c41, ref tile, 9 * lanes);
+        TSimd.Store(c50, ref tile, 10 * lanes); TSimd.Store(c51, ref tile, 11 * lanes);
+        TSimd.Store(c60, ref tile, 12 * lanes); TSimd.Store(c61, ref tile, 13 * lanes);
+        TSimd.Store(c70, ref tile, 14 * lanes); TSimd.Store(c71, ref tile, 15 * lanes);
+        TSimd.Store(c80, ref tile, 16 * lanes); TSimd.Store(c81, ref tile, 17 * lanes);
+        TSimd.Store(c90, ref tile, 18 * lanes); TSimd.Store(c91, ref tile, 19 * lanes);
+        TSimd.Store(cA0, ref tile, 20 * lanes); TSimd.Store(cA1, ref tile, 21 * lanes);
+        TSimd.Store(cB0, ref tile, 22 * lanes); TSimd.Store(cB1, ref tile, 23 * lanes);
+    }
+
+    /// <summary>
+    /// 6 rows by one panel, for a 16-register file: 12 accumulators, and per input two weight loads and six broadcasts
+    /// feeding 12 FMAs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block6<TSimd, TVector>(ref float a, ref float b, int inputs, ref float tile)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+    {
+        nuint lanes = (nuint)TSimd.Count;
+        TVector c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero, c20 = TSimd.Zero, c21 = TSimd.Zero;
+        TVector c30 = TSimd.Zero, c31 = TSimd.Zero, c40 = TSimd.Zero, c41 = TSimd.Zero, c50 = TSimd.Zero, c51 = TSimd.Zero;
+        for (int k = 0; k < inputs; k++)
+        {
+            TVector b0 = TSimd.Load(ref b, 0), b1 = TSimd.Load(ref b, lanes);
+            TVector x = TSimd.Create(a);
+            c00 = TSimd.MultiplyAdd(x, b0, c00); c01 = TSimd.MultiplyAdd(x, b1, c01);
+            x = TSimd.Create(Unsafe.Add(ref a, 1));
+            c10 = TSimd.MultiplyAdd(x, b0, c10); c11 = TSimd.MultiplyAdd(x, b1, c11);
+            x = TSimd.Create(Unsafe.Add(ref a, 2));
+            c20 = TSimd.MultiplyAdd(x, b0, c20); c21 = TSimd.MultiplyAdd(x, b1, c21);
+            x = TSimd.Create(Unsafe.Add(ref a, 3));
+            c30 = TSimd.MultiplyAdd(x, b0, c30); c31 = TSimd.MultiplyAdd(x, b1, c31);
+            x = TSimd.Create(Unsafe.Add(ref a, 4));
+            c40 = TSimd.MultiplyAdd(x, b0, c40); c41 = TSimd.MultiplyAdd(x, b1, c41);
+            x = TSimd.Create(Unsafe.Add(ref a, 5));
+            c50 = TSimd.MultiplyAdd(x, b0, c50); c51 = TSimd.MultiplyAdd(x, b1, c51);
+            a = ref Unsafe.Add(ref a, 6);
+            b = ref Unsafe.Add(ref b, 2 * lanes);
+        }
+
+        TSimd.Store(c00, ref tile, 0 * lanes); TSimd.Store(c01, ref tile, 1 * lanes);
+        TSimd.Store(c10, ref tile, 2 * lanes); TSimd.Store(c11, ref tile, 3 * lanes);
+        TSimd.Store(c20, ref tile, 4 * lanes); TSimd.Store(c21, ref tile, 5 * lanes);
+        TSimd.Store(c30, ref tile, 6 * lanes); TSimd.Store(c31, ref tile, 7 * lanes);
+        TSimd.Store(c40, ref tile, 8 * lanes); TSimd.Store(c41, ref tile, 9 * lanes);
+        TSimd.Store(c50, ref tile, 10 * lanes); TSimd.Store(c51, ref tile, 11 * lanes);
+    }
+
+    /// <summary>Without vector hardware: each row against each panel, a float sum over the inputs per column.</summary>
+    private static void ScalarItem(scoped in GemmArguments arguments, int item)
+    {
+        Linear weights = arguments.Weights;
+        int inputs = weights.Inputs, panelWidth = weights.PanelWidthOf;
+        (int chunk, int group) = Math.DivRem(item, arguments.ColumnGroups);
+        int firstRow = chunk * ChunkRows, endRow = Math.Min(firstRow + ChunkRows, arguments.ComputedRows);
+        (int firstPanel, int endPanel) = Share(weights.Panels, arguments.ColumnGroups, group);
+        Span<float> sums = stackalloc float[panelWidth];
+        for (int panel = firstPanel; panel < endPanel; panel++)
+        {
+            ref float panelWeights = ref weights.PanelWeights(panel);
+            ref float bias = ref weights.PanelBias(panel);
+            Span<float> part = arguments.Output.Slice((int)weights.PartOffset(panel, arguments.Rows));
+            int stride = weights.PartStride(panel), width = weights.PanelColumns(panel);
+            for (int i = firstRow; i < endRow; i++)
+            {
+                int row = arguments.RowAt(i);
+                ReadOnlySpan<float> x = arguments.Input.Slice(row * inputs, inputs);
+                MemoryMarshal.CreateReadOnlySpan(ref bias, panelWidth).CopyTo(sums);
+                for (int k = 0; k < inputs; k++)
+                {
+                    ref float w = ref Unsafe.Add(ref panelWeights, k * panelWidth);
+                    for (int j = 0; j < panelWidth; j++)
+                    {
+                        sums[j] += x[k] * Unsafe.Add(ref w, j);
+                    }
+                }
+
+                sums.Slice(0, width).CopyTo(part.Slice(row * stride, width));
+            }
+        }
+    }
+}
