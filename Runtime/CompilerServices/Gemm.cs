@@ -52,7 +52,9 @@ internal readonly ref struct GemmArguments
 /// step's weights as two consecutive vector loads. A work item is one chunk of rows against one group of panels: it
 /// copies its rows into [input][row] order (the broadcasts of one step are then consecutive floats), and multiplies
 /// them by each panel of its group in register blocks of 12 rows (32 vector registers: 24 accumulators, two weight
-/// vectors, one broadcast) or 6 rows (16 registers: 12, 2, 1), the shape of the classic AVX2 GEMM micro-kernel.
+/// vectors, one broadcast) or 6 rows (16 registers: 12, 2, 1), the shape of the classic AVX2 GEMM micro-kernel; a block
+/// of at most 4 rows, as a short sentence alone has, runs 4 rows only, since its weights are then read from memory for
+/// little arithmetic.
 /// </summary>
 internal readonly struct Gemm : IWorkItems<GemmArguments>
 {
@@ -159,7 +161,13 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
                 ref float a = ref packed[block * blockRows * inputs];
                 int first = block * blockRows;
                 int count = Math.Min(blockRows, rowCount - first);
-                if (TSimd.HasWideRegisterFile)
+                if (count <= 4)
+                {
+                    // Few rows (a batch of one short sentence) read the weights once for little arithmetic: a block of
+                    // only the rows that exist keeps that arithmetic below the memory's pace.
+                    Block4<TSimd, TVector>(ref a, blockRows, ref panelWeights, inputs, ref tile);
+                }
+                else if (TSimd.HasWideRegisterFile)
                 {
                     Block12<TSimd, TVector>(ref a, ref panelWeights, inputs, ref tile);
                 }
@@ -303,6 +311,39 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
         TSimd.Store(c30, ref tile, 6 * lanes); TSimd.Store(c31, ref tile, 7 * lanes);
         TSimd.Store(c40, ref tile, 8 * lanes); TSimd.Store(c41, ref tile, 9 * lanes);
         TSimd.Store(c50, ref tile, 10 * lanes); TSimd.Store(c51, ref tile, 11 * lanes);
+    }
+
+    /// <summary>
+    /// Up to 4 rows by one panel, the rows <paramref name="aStride"/> floats apart per input: 8 accumulators, and per input
+    /// two weight loads and four broadcasts feeding 8 FMAs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Block4<TSimd, TVector>(ref float a, int aStride, ref float b, int inputs, ref float tile)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+    {
+        nuint lanes = (nuint)TSimd.Count;
+        TVector c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero;
+        TVector c20 = TSimd.Zero, c21 = TSimd.Zero, c30 = TSimd.Zero, c31 = TSimd.Zero;
+        for (int k = 0; k < inputs; k++)
+        {
+            TVector b0 = TSimd.Load(ref b, 0), b1 = TSimd.Load(ref b, lanes);
+            TVector x = TSimd.Create(a);
+            c00 = TSimd.MultiplyAdd(x, b0, c00); c01 = TSimd.MultiplyAdd(x, b1, c01);
+            x = TSimd.Create(Unsafe.Add(ref a, 1));
+            c10 = TSimd.MultiplyAdd(x, b0, c10); c11 = TSimd.MultiplyAdd(x, b1, c11);
+            x = TSimd.Create(Unsafe.Add(ref a, 2));
+            c20 = TSimd.MultiplyAdd(x, b0, c20); c21 = TSimd.MultiplyAdd(x, b1, c21);
+            x = TSimd.Create(Unsafe.Add(ref a, 3));
+            c30 = TSimd.MultiplyAdd(x, b0, c30); c31 = TSimd.MultiplyAdd(x, b1, c31);
+            a = ref Unsafe.Add(ref a, aStride);
+            b = ref Unsafe.Add(ref b, 2 * lanes);
+        }
+
+        TSimd.Store(c00, ref tile, 0 * lanes); TSimd.Store(c01, ref tile, 1 * lanes);
+        TSimd.Store(c10, ref tile, 2 * lanes); TSimd.Store(c11, ref tile, 3 * lanes);
+        TSimd.Store(c20, ref tile, 4 * lanes); TSimd.Store(c21, ref tile, 5 * lanes);
+        TSimd.Store(c30, ref tile, 6 * lanes); TSimd.Store(c31, ref tile, 7 * lanes);
     }
 
     /// <summary>Without vector hardware: each row against each panel, a float sum over the inputs per column.</summary>

@@ -20,10 +20,10 @@ public static class HeatMaps
         Directory.CreateDirectory(directory);
         int length = inputIds.Length, heads = MiniLmAttention.Heads;
         var files = new List<string>();
-        encoder.Encode(inputIds, 1, length, new[] { length }, (layer, q, k, v) =>
+        encoder.Encode(inputIds, 1, length, new[] { length }, (layer, w) =>
         {
             var weights = new float[heads * length * length];
-            ReferenceAttention.Forward(MiniLmAttention.Configuration, q, k, v, new float[length * heads * MiniLmAttention.ValueDim], 1, length, length,
+            ReferenceAttention.Forward(MiniLmAttention.Configuration, w.Query, w.Key, w.Value, new float[length * heads * MiniLmAttention.ValueDim], 1, length, length,
                 weights, AttentionWeights.Probabilities, default, new[] { length });
             for (int h = 0; h < heads; h++)
             {

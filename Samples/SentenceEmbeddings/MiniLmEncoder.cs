@@ -1,4 +1,5 @@
 using System;
+using System.Numerics;
 using System.Numerics.Tensors;
 using AttentionGen;
 
@@ -11,8 +12,11 @@ public static partial class MiniLmAttention;
 /// <summary>
 /// The BERT encoder of all-MiniLM-L6-v2 (6 layers, hidden size 384, FFN 1536, GELU through erf, post-LayerNorm),
 /// with its own weights, read from the model.onnx that ONNX Runtime runs too. Attention is the generated
-/// <see cref="MiniLmAttention"/>; the projections, the FFN and LayerNorm are written out here with TensorPrimitives.
+/// <see cref="MiniLmAttention"/>, the matrices are the library's <see cref="Linear"/> (Q, K and V fused into one),
+/// and the residuals, GELU and LayerNorm are written out here. Only the real tokens of a padded batch are computed:
+/// padding is masked out of attention and skipped by every other step.
 /// </summary>
+/// <remarks>An encoder reuses one workspace from call to call, so it runs one batch at a time: use one per thread.</remarks>
 public sealed class MiniLmEncoder
 {
     public const int Hidden = 384;
@@ -22,6 +26,7 @@ public sealed class MiniLmEncoder
     private readonly Layer[] _layers = new Layer[Layers];
     private readonly float _epsilon;
     private readonly int _maxPositions;
+    private Workspace? _workspace;
 
     public MiniLmEncoder(OnnxModel model)
     {
@@ -36,13 +41,14 @@ public sealed class MiniLmEncoder
         {
             string p = $"encoder.layer.{l}.";
             _layers[l] = new Layer(
-                Linear.From(model, p + "attention.self.query.bias"),
-                Linear.From(model, p + "attention.self.key.bias"),
-                Linear.From(model, p + "attention.self.value.bias"),
-                Linear.From(model, p + "attention.output.dense.bias"),
+                Linear.Concatenate(
+                    Dense(model, p + "attention.self.query.bias"),
+                    Dense(model, p + "attention.self.key.bias"),
+                    Dense(model, p + "attention.self.value.bias")),
+                Dense(model, p + "attention.output.dense.bias"),
                 model.Initializer(p + "attention.output.LayerNorm.weight"), model.Initializer(p + "attention.output.LayerNorm.bias"),
-                Linear.From(model, p + "intermediate.dense.bias"),
-                Linear.From(model, p + "output.dense.bias"),
+                Dense(model, p + "intermediate.dense.bias"),
+                Dense(model, p + "output.dense.bias"),
                 model.Initializer(p + "output.LayerNorm.weight"), model.Initializer(p + "output.LayerNorm.bias"));
         }
     }
@@ -55,15 +61,16 @@ public sealed class MiniLmEncoder
     /// <param name="batch">Sentences in the batch.</param>
     /// <param name="length">Tokens per sentence, padding included.</param>
     /// <param name="lengths">Real tokens of each sentence.</param>
-    /// <param name="observeAttention">Called with each layer's index and its queries, keys and values ([batch, length, 384]), to look at its attention.</param>
-    public float[] Encode(long[] inputIds, int batch, int length, int[] lengths, Action<int, float[], float[], float[]>? observeAttention = null)
+    /// <param name="observeAttention">Called with each layer's index and the workspace once its queries, keys and values are projected, to look at its attention.</param>
+    /// <returns>The workspace's hidden state, valid until the next call. Rows of padding are not computed.</returns>
+    public float[] Encode(long[] inputIds, int batch, int length, int[] lengths, Action<int, Workspace>? observeAttention = null)
     {
         Workspace w = CreateWorkspace(inputIds, batch, length, lengths);
         for (int l = 0; l < Layers; l++)
         {
             // Self-attention. The projections write [batch, length, 12 heads of 32]: the Bshd layout the kernel reads.
             ProjectQueryKeyValue(w, l);
-            observeAttention?.Invoke(l, w.Q, w.K, w.V);
+            observeAttention?.Invoke(l, w);
             Attend(w);
             ProjectOutput(w, l);
             NormalizeAttention(w, l);
@@ -83,7 +90,7 @@ public sealed class MiniLmEncoder
     /// One batch's buffers, with the embeddings of its tokens in <see cref="X"/>: what <see cref="Encode"/> runs the layers
     /// on, phase by phase (<see cref="ProjectQueryKeyValue"/>, <see cref="Attend"/>, <see cref="ProjectOutput"/>,
     /// <see cref="NormalizeAttention"/>, <see cref="FeedForward"/>, <see cref="NormalizeOutput"/>), which a benchmark can
-    /// also time one at a time.
+    /// also time one at a time. The encoder's one workspace, grown when a batch needs more room than it has.
     /// </summary>
     public Workspace CreateWorkspace(long[] inputIds, int batch, int length, int[] lengths)
     {
@@ -92,8 +99,14 @@ public sealed class MiniLmEncoder
             throw new ArgumentOutOfRangeException(nameof(length), length, $"The model has {_maxPositions} positions.");
         }
 
-        var w = new Workspace(batch, length, lengths);
-        for (int t = 0; t < w.Tokens; t++)
+        if (_workspace is null || _workspace.Capacity < batch * length)
+        {
+            _workspace = new Workspace(batch * length);
+        }
+
+        Workspace w = _workspace;
+        w.Reset(batch, length, lengths);
+        foreach (int t in w.RealRows)
         {
             Span<float> row = w.X.AsSpan(t * Hidden, Hidden);
             int id = checked((int)inputIds[t]);
@@ -101,87 +114,126 @@ public sealed class MiniLmEncoder
             TensorPrimitives.Add(row, _tokenTypeEmbeddings.AsSpan(0, Hidden), row); // token type 0: one segment
         }
 
-        LayerNorm(w.X, _embeddingNormWeight, _embeddingNormBias, w.Tokens);
+        LayerNorm(w, w.X, _embeddingNormWeight, _embeddingNormBias);
         return w;
     }
 
-    /// <summary>Layer <paramref name="l"/>'s query, key and value projections of the hidden state.</summary>
+    /// <summary>Layer <paramref name="l"/>'s query, key and value projections of the hidden state, in one pass.</summary>
     public void ProjectQueryKeyValue(Workspace w, int l)
-    {
-        _layers[l].Query.Apply(w.X, w.Q, w.Tokens);
-        _layers[l].Key.Apply(w.X, w.K, w.Tokens);
-        _layers[l].Value.Apply(w.X, w.V, w.Tokens);
-    }
+        => _layers[l].QueryKeyValue.Apply(w.X.AsSpan(0, w.Tokens * Hidden), w.QueryKeyValue, w.Tokens, w.RealRows);
 
     /// <summary>The generated attention kernel, padding masked by each sentence's length.</summary>
     public static void Attend(Workspace w) =>
-        MiniLmAttention.Forward(w.Q, w.K, w.V, w.Context, w.Batch, w.Length, w.Length, w.Lengths);
+        MiniLmAttention.Forward(w.Query, w.Key, w.Value, w.Context, w.Batch, w.Length, w.Length, w.Lengths);
 
     /// <summary>Layer <paramref name="l"/>'s output projection of the attention's result.</summary>
-    public void ProjectOutput(Workspace w, int l) => _layers[l].Output.Apply(w.Context, w.Projected, w.Tokens);
+    public void ProjectOutput(Workspace w, int l) =>
+        _layers[l].Output.Apply(w.Context.AsSpan(0, w.Tokens * Hidden), w.Projected.AsSpan(0, w.Tokens * Hidden), w.Tokens, w.RealRows);
 
     /// <summary>The attention block's residual and LayerNorm.</summary>
-    public void NormalizeAttention(Workspace w, int l)
-    {
-        TensorPrimitives.Add(w.Projected, w.X, w.X);
-        LayerNorm(w.X, _layers[l].AttentionNormWeight, _layers[l].AttentionNormBias, w.Tokens);
-    }
+    public void NormalizeAttention(Workspace w, int l) => AddAndNormalize(w, _layers[l].AttentionNormWeight, _layers[l].AttentionNormBias);
 
     /// <summary>Layer <paramref name="l"/>'s feed-forward network, GELU(x · W1 + b1) · W2 + b2.</summary>
     public void FeedForward(Workspace w, int l)
     {
-        _layers[l].Up.Apply(w.X, w.Intermediate, w.Tokens);
-        Gelu(w.Intermediate);
-        _layers[l].Down.Apply(w.Intermediate, w.Projected, w.Tokens);
+        Span<float> intermediate = w.Intermediate.AsSpan(0, w.Tokens * Intermediate);
+        _layers[l].Up.Apply(w.X.AsSpan(0, w.Tokens * Hidden), intermediate, w.Tokens, w.RealRows);
+        foreach (int t in w.RealRows)
+        {
+            Gelu(intermediate.Slice(t * Intermediate, Intermediate));
+        }
+
+        _layers[l].Down.Apply(intermediate, w.Projected.AsSpan(0, w.Tokens * Hidden), w.Tokens, w.RealRows);
     }
 
     /// <summary>The feed-forward block's residual and LayerNorm.</summary>
-    public void NormalizeOutput(Workspace w, int l)
-    {
-        TensorPrimitives.Add(w.Projected, w.X, w.X);
-        LayerNorm(w.X, _layers[l].OutputNormWeight, _layers[l].OutputNormBias, w.Tokens);
-    }
+    public void NormalizeOutput(Workspace w, int l) => AddAndNormalize(w, _layers[l].OutputNormWeight, _layers[l].OutputNormBias);
 
-    /// <summary>The buffers of one padded batch through the encoder.</summary>
-    public sealed class Workspace
+    /// <summary>x = LayerNorm(x + projected), token by token.</summary>
+    private void AddAndNormalize(Workspace w, float[] weight, float[] bias)
     {
-        internal Workspace(int batch, int length, int[] lengths)
+        foreach (int t in w.RealRows)
         {
-            Batch = batch;
-            Length = length;
-            Lengths = lengths;
-            Tokens = batch * length;
-            X = new float[Tokens * Hidden];
-            Q = new float[Tokens * Hidden];
-            K = new float[Tokens * Hidden];
-            V = new float[Tokens * Hidden];
-            Context = new float[Tokens * Hidden];
-            Projected = new float[Tokens * Hidden];
-            Intermediate = new float[Tokens * MiniLmEncoder.Intermediate];
+            Span<float> row = w.X.AsSpan(t * Hidden, Hidden);
+            TensorPrimitives.Add(w.Projected.AsSpan(t * Hidden, Hidden), row, row);
         }
 
-        public int Batch { get; }
+        LayerNorm(w, w.X, weight, bias);
+    }
 
-        public int Length { get; }
+    /// <summary>The buffers of a padded batch through the encoder, reused from batch to batch.</summary>
+    public sealed class Workspace
+    {
+        private int[] _realRows;
+        private int _realCount;
 
-        public int[] Lengths { get; }
+        internal Workspace(int capacity)
+        {
+            Capacity = capacity;
+            X = new float[capacity * Hidden];
+            QueryKeyValueBuffer = new float[3 * capacity * Hidden];
+            Context = new float[capacity * Hidden];
+            Projected = new float[capacity * Hidden];
+            Intermediate = new float[capacity * MiniLmEncoder.Intermediate];
+            _realRows = new int[capacity];
+            Lengths = Array.Empty<int>();
+        }
 
-        public int Tokens { get; }
+        /// <summary>The most tokens (padding included) a batch in this workspace may have.</summary>
+        public int Capacity { get; }
+
+        public int Batch { get; private set; }
+
+        public int Length { get; private set; }
+
+        public int[] Lengths { get; private set; }
+
+        /// <summary>Tokens in the batch, padding included: batch · length.</summary>
+        public int Tokens { get; private set; }
+
+        /// <summary>The rows of the real tokens, b · length + t for t below entry b's length: the only rows computed.</summary>
+        public ReadOnlySpan<int> RealRows => _realRows.AsSpan(0, _realCount);
 
         /// <summary>The hidden state, [batch, length, 384]: the last one once every layer has run.</summary>
         public float[] X { get; }
 
-        public float[] Q { get; }
+        /// <summary>Q, K and V as the fused projection writes them: each [batch, length, 12 heads of 32], one after another.</summary>
+        public Span<float> QueryKeyValue => QueryKeyValueBuffer.AsSpan(0, 3 * Tokens * Hidden);
 
-        public float[] K { get; }
+        /// <summary>The queries, [batch, length, 12 heads of 32]: Bshd, as the attention kernel reads them.</summary>
+        public Span<float> Query => QueryKeyValueBuffer.AsSpan(0, Tokens * Hidden);
 
-        public float[] V { get; }
+        public Span<float> Key => QueryKeyValueBuffer.AsSpan(Tokens * Hidden, Tokens * Hidden);
+
+        public Span<float> Value => QueryKeyValueBuffer.AsSpan(2 * Tokens * Hidden, Tokens * Hidden);
 
         public float[] Context { get; }
 
         public float[] Projected { get; }
 
         public float[] Intermediate { get; }
+
+        private float[] QueryKeyValueBuffer { get; }
+
+        internal void Reset(int batch, int length, int[] lengths)
+        {
+            Batch = batch;
+            Length = length;
+            Lengths = lengths;
+            Tokens = batch * length;
+            _realCount = 0;
+            for (int b = 0; b < batch; b++)
+            {
+                for (int t = 0; t < lengths[b]; t++)
+                {
+                    _realRows[_realCount++] = b * length + t;
+                }
+            }
+
+            // Padding rows are never computed; their queries, keys and values are zero (a kernel reads every key row's
+            // memory but masks the padding, and the queries of padding rows give outputs nothing reads).
+            QueryKeyValue.Clear();
+        }
     }
 
     /// <summary>Mean of the real tokens' hidden states, L2-normalized: the sentence embedding sentence-transformers computes.</summary>
@@ -198,9 +250,9 @@ public sealed class MiniLmEncoder
         return embedding;
     }
 
-    private void LayerNorm(Span<float> x, float[] weight, float[] bias, int tokens)
+    private void LayerNorm(Workspace w, Span<float> x, float[] weight, float[] bias)
     {
-        for (int t = 0; t < tokens; t++)
+        foreach (int t in w.RealRows)
         {
             Span<float> row = x.Slice(t * Hidden, Hidden);
             float mean = TensorPrimitives.Sum(row) / Hidden;
@@ -211,65 +263,41 @@ public sealed class MiniLmEncoder
         }
     }
 
-    /// <summary>GELU as the export computes it, 0.5 · x · (1 + erf(x / √2)), which is x · (1 − erfc(x / √2) / 2).</summary>
+    /// <summary>
+    /// GELU as the export computes it, 0.5 · x · (1 + erf(x / √2)), vector by vector. erf is Abramowitz and Stegun's
+    /// 7.1.26 (.NET has no erf): erf(z) = 1 − (a₁t + a₂t² + a₃t³ + a₄t⁴ + a₅t⁵) · e^(−z²), t = 1 / (1 + p·z) for z ≥ 0,
+    /// odd in z, within 1.5e-7 of the true value everywhere: below float's rounding of GELU's result.
+    /// </summary>
     private static void Gelu(Span<float> x)
     {
-        for (int i = 0; i < x.Length; i++)
+        int i = 0;
+        for (; i <= x.Length - Vector<float>.Count; i += Vector<float>.Count)
         {
-            double value = x[i];
-            x[i] = (float)(value * (1 - 0.5 * Erfc(value * 0.70710678118654752)));
+            Gelu(new Vector<float>(x.Slice(i))).CopyTo(x.Slice(i));
+        }
+
+        for (; i < x.Length; i++)
+        {
+            x[i] = Gelu(new Vector<float>(x[i]))[0];
         }
     }
 
-    /// <summary>
-    /// erfc (.NET has neither erf nor erfc) by the Chebyshev fit of Numerical Recipes, relative error below 1.2e-7
-    /// everywhere: far below float's rounding of GELU's result.
-    /// </summary>
-    private static double Erfc(double x)
+    private static Vector<float> Gelu(Vector<float> x)
     {
-        double z = Math.Abs(x);
-        double t = 1 / (1 + 0.5 * z);
-        double r = t * Math.Exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806
-            + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
-        return x >= 0 ? r : 2 - r;
+        Vector<float> z = Vector.Abs(x) * 0.70710678f;
+        Vector<float> t = Vector<float>.One / (Vector<float>.One + z * 0.3275911f);
+        Vector<float> poly = t * (new Vector<float>(0.254829592f) + t * (new Vector<float>(-0.284496736f) + t * (new Vector<float>(1.421413741f)
+            + t * (new Vector<float>(-1.453152027f) + t * 1.061405429f))));
+        Vector<float> erf = Vector<float>.One - poly * Vector.Exp(-(z * z));
+        erf = Vector.ConditionalSelect(Vector.LessThan(x, Vector<float>.Zero), -erf, erf);
+        return 0.5f * x * (Vector<float>.One + erf);
     }
 
-    /// <summary>y = x · W + b, W stored [inputs, outputs] as the export has it.</summary>
-    private sealed record Linear(float[] Weight, float[] Bias, int Inputs, int Outputs)
-    {
-        public static Linear From(OnnxModel model, string bias)
-        {
-            float[] weight = model.LinearWeight(bias, out int inputs, out int outputs);
-            return new Linear(weight, model.Initializer(bias), inputs, outputs);
-        }
-
-        /// <summary>Tokens that share each weight row while it is in L1: 8 rows of outputs of at most 1536 floats fit beside it.</summary>
-        private const int TokenBlock = 8;
-
-        public void Apply(ReadOnlySpan<float> x, Span<float> y, int tokens)
-        {
-            for (int t0 = 0; t0 < tokens; t0 += TokenBlock)
-            {
-                int count = Math.Min(TokenBlock, tokens - t0);
-                for (int t = t0; t < t0 + count; t++)
-                {
-                    Bias.CopyTo(y.Slice(t * Outputs, Outputs));
-                }
-
-                for (int i = 0; i < Inputs; i++)
-                {
-                    ReadOnlySpan<float> weightRow = Weight.AsSpan(i * Outputs, Outputs);
-                    for (int t = t0; t < t0 + count; t++)
-                    {
-                        Span<float> output = y.Slice(t * Outputs, Outputs);
-                        TensorPrimitives.FusedMultiplyAdd(weightRow, x[t * Inputs + i], output, output);
-                    }
-                }
-            }
-        }
-    }
+    /// <summary>y = x · W + b, from the MatMul weight [inputs, outputs] that feeds the Add of this bias.</summary>
+    private static Linear Dense(OnnxModel model, string bias) =>
+        new(model.LinearWeight(bias, out int inputs, out int outputs), inputs, outputs, model.Initializer(bias));
 
     private sealed record Layer(
-        Linear Query, Linear Key, Linear Value, Linear Output, float[] AttentionNormWeight, float[] AttentionNormBias,
+        Linear QueryKeyValue, Linear Output, float[] AttentionNormWeight, float[] AttentionNormBias,
         Linear Up, Linear Down, float[] OutputNormWeight, float[] OutputNormBias);
 }
