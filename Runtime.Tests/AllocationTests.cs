@@ -32,6 +32,22 @@ public sealed class AllocationTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Steady_state_calls_with_weights_or_log_sum_exp_allocate_nothing(int threads)
+    {
+        AttentionProblem problem = AttentionProblem.Create(DeclaredKernels.Get(nameof(LlamaKernel)).Configuration, new Random(5), 1, 64, 64);
+        var output = new float[problem.OutputLength];
+        var weights = new float[LlamaKernel.Heads * 64 * 64];
+        var logSumExp = new float[LlamaKernel.Heads * 64];
+        AssertSteadyStateAllocatesNothing(threads, () =>
+        {
+            LlamaKernel.Forward(problem.Query, problem.Key, problem.Value, output, 1, 64, 64, weights, AttentionWeights.Probabilities);
+            LlamaKernel.Forward(problem.Query, problem.Key, problem.Value, output, 1, 64, 64, logSumExp);
+        });
+    }
+
+    [Theory]
     [InlineData(1, KvCachePrecision.Single)]
     [InlineData(2, KvCachePrecision.Single)]
     [InlineData(2, KvCachePrecision.Half)]

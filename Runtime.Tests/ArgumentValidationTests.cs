@@ -25,6 +25,8 @@ public sealed class ArgumentValidationTests
 
     public ArgumentValidationTests() => _output.AsSpan().Fill(42f);
 
+    private ExplicitMask Mask() => ExplicitMask.Additive(_mask, QueryLength, KeyLength);
+
     [Fact]
     public void Valid_arguments_are_accepted()
     {
@@ -52,6 +54,46 @@ public sealed class ArgumentValidationTests
         Assert.Contains($"needs {expected} elements", exception.Message);
         Assert.Contains($"has {expected - 1}", exception.Message);
         Assert.All(output, v => Assert.Equal(42f, v));
+    }
+
+    [Theory]
+    [InlineData("weights", Batch * EverythingKernel.Heads * QueryLength * KeyLength)]
+    [InlineData("logSumExp", Batch * EverythingKernel.Heads * QueryLength)]
+    public void A_short_weights_or_log_sum_exp_span_names_the_parameter_and_both_sizes(string parameter, int expected)
+    {
+        var extra = new float[expected - 1];
+        extra.AsSpan().Fill(42f);
+        ArgumentException exception = parameter == "weights"
+            ? Assert.Throws<ArgumentException>(() => EverythingKernel.Forward(_query, _key, _value, _output, Batch, QueryLength, KeyLength, _keyLengths, Mask(), extra, AttentionWeights.Probabilities))
+            : Assert.Throws<ArgumentException>(() => EverythingKernel.Forward(_query, _key, _value, _output, Batch, QueryLength, KeyLength, _keyLengths, Mask(), extra));
+
+        Assert.Equal(parameter, exception.ParamName);
+        Assert.Contains($"needs {expected} elements", exception.Message);
+        Assert.Contains($"has {expected - 1}", exception.Message);
+        Assert.All(_output, v => Assert.Equal(42f, v));
+        Assert.All(extra, v => Assert.Equal(42f, v));
+    }
+
+    [Fact]
+    public void Weights_that_share_memory_or_an_undefined_kind_are_rejected_before_anything_is_written()
+    {
+        var weights = new float[Batch * EverythingKernel.Heads * QueryLength * KeyLength];
+        weights.AsSpan().Fill(42f);
+
+        ArgumentOutOfRangeException kind = Assert.Throws<ArgumentOutOfRangeException>(() =>
+            EverythingKernel.Forward(_query, _key, _value, _output, Batch, QueryLength, KeyLength, _keyLengths, Mask(), weights, (AttentionWeights)4));
+        Assert.Equal("kind", kind.ParamName);
+
+        ArgumentException overlap = Assert.Throws<ArgumentException>(() =>
+            EverythingKernel.Forward(_query, _key, _value, _output, Batch, QueryLength, KeyLength, _keyLengths, Mask(), _output, AttentionWeights.Scores));
+        Assert.Equal("weights", overlap.ParamName);
+
+        ArgumentException lse = Assert.Throws<ArgumentException>(() =>
+            EverythingKernel.Forward(_query, _key, _value, _output, Batch, QueryLength, KeyLength, _keyLengths, Mask(), _query.AsSpan(0, Batch * EverythingKernel.Heads * QueryLength)));
+        Assert.Equal("logSumExp", lse.ParamName);
+
+        Assert.All(_output, v => Assert.Equal(42f, v));
+        Assert.All(weights, v => Assert.Equal(42f, v));
     }
 
     [Fact]

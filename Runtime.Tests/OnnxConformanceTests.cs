@@ -16,7 +16,7 @@ namespace AttentionGen.Runtime.Tests;
 /// Cases with past_key/past_value, with nonpad_kv_seqlen, or in float16 run through a <see cref="KvCache"/> as a decoder
 /// would: the past and then the new keys and values are appended (present = past ⧺ new is what the cache then holds,
 /// checked too), only the valid tokens of each entry when nonpad_kv_seqlen is given, in a Half cache for float16
-/// cases. A case with a qk_matmul_output output has its weights checked against ReferenceAttention's too.
+/// cases. A case with a qk_matmul_output output has its weights checked too, from ReferenceAttention and from the generated kernel's weights overload.
 /// </summary>
 public sealed class OnnxConformanceTests : IClassFixture<OnnxConformanceTests.Kernels>
 {
@@ -103,33 +103,63 @@ public sealed class OnnxConformanceTests : IClassFixture<OnnxConformanceTests.Ke
     [MemberData(nameof(WeightCases))]
     public void Reference_weights_match_ONNX(string name)
     {
-        // qk_matmul_output over all P + Skv keys. With a past, the keys are present_key/present_value, and a causal case
-        // keeps only the P + Sq keys up to the last query (ONNX places query i at P + i; the rest are hidden from every
-        // row), aligned bottom-right so that the offset is P.
         OnnxCase onnx = OnnxCase.All.Single(c => c.Name == name);
+        AssertWeightsMatch(onnx, "reference", (c, key, value, output, used, weights, logSumExp) =>
+            ReferenceAttention.Forward(c, onnx.Query, key, value, output, onnx.Batch, onnx.QueryLength, used, weights, onnx.WeightsKind, logSumExp, onnx.KeyLengths, onnx.CreateMask(used)));
+    }
+
+    [Theory]
+    [MemberData(nameof(WeightCases))]
+    public void Kernel_weights_match_ONNX(string name)
+    {
+        OnnxCase onnx = OnnxCase.All.Single(c => c.Name == name);
+        AssertWeightsMatch(onnx, "kernel", (c, key, value, output, used, weights, logSumExp) =>
+        {
+            KernelUnderTest kernel = _kernels.For(c);
+            kernel.ForwardWeights!(onnx.Query, key, value, output, onnx.Batch, onnx.QueryLength, used, onnx.KeyLengths, onnx.CreateMask(used), weights, onnx.WeightsKind);
+            var outputAgain = new float[output.Length];
+            kernel.ForwardLogSumExp!(onnx.Query, key, value, outputAgain, onnx.Batch, onnx.QueryLength, used, onnx.KeyLengths, onnx.CreateMask(used), logSumExp);
+            Assert.Equal(output, outputAgain);
+        });
+    }
+
+    /// <summary>
+    /// The configuration a weights case runs with: with a past, the keys are present_key/present_value, and a causal case
+    /// keeps only the P + Sq keys up to the last query (ONNX places query i at P + i; the rest are hidden from every
+    /// row), aligned bottom-right so that the offset is P.
+    /// </summary>
+    internal static AttentionConfiguration WeightsConfiguration(OnnxCase onnx)
+    {
         AttentionConfiguration c = onnx.Configuration;
+        return onnx.PastLength > 0 && (c.Mask & AttentionMask.Causal) != 0
+            ? new AttentionConfiguration
+            {
+                Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = c.HeadDim, ValueDim = c.ValueDim, Mask = c.Mask, Alignment = MaskAlignment.BottomRight,
+                Scale = c.Scale, Softcap = c.Softcap, Layout = c.Layout,
+            }
+            : c;
+    }
+
+    private delegate void WeightsCall(AttentionConfiguration configuration, float[] key, float[] value, float[] output, int used, float[] weights, float[] logSumExp);
+
+    /// <summary>qk_matmul_output over all P + Skv keys, and Y, from <paramref name="call"/>, against ONNX's.</summary>
+    private static void AssertWeightsMatch(OnnxCase onnx, string who, WeightsCall call)
+    {
+        AttentionConfiguration c = WeightsConfiguration(onnx);
         int total = onnx.PastLength + onnx.KeyLength, used = onnx.PastLength > 0 ? onnx.PastLength + onnx.DecodedKeyLength : total;
         float[] key = onnx.Key, value = onnx.Value;
         if (onnx.PastLength > 0)
         {
             key = Sequences.Tokens(onnx.PresentKey, AttentionLayout.Bhsd, c.Layout, onnx.Batch, total, c.KvHeads, c.HeadDim, 0, used);
             value = Sequences.Tokens(onnx.PresentValue, AttentionLayout.Bhsd, c.Layout, onnx.Batch, total, c.KvHeads, c.ValueDim, 0, used);
-            if ((c.Mask & AttentionMask.Causal) != 0)
-            {
-                c = new AttentionConfiguration
-                {
-                    Heads = c.Heads, KvHeads = c.KvHeads, HeadDim = c.HeadDim, ValueDim = c.ValueDim, Mask = c.Mask, Alignment = MaskAlignment.BottomRight,
-                    Scale = c.Scale, Softcap = c.Softcap, Layout = c.Layout,
-                };
-            }
         }
 
         var output = new float[onnx.Expected.Length];
         var weights = new float[onnx.Batch * c.Heads * onnx.QueryLength * used];
         var logSumExp = new float[onnx.Batch * c.Heads * onnx.QueryLength];
-        ReferenceAttention.Forward(c, onnx.Query, key, value, output, onnx.Batch, onnx.QueryLength, used, weights, onnx.WeightsKind, logSumExp, onnx.KeyLengths, onnx.CreateMask(used));
+        call(c, key, value, output, used, weights, logSumExp);
         double tolerance = onnx.IsFloat16 ? Float16Tolerance : Tolerance;
-        Tensors.AssertClose(onnx.Expected, output, tolerance, 0, name + " Y (reference with weights)");
+        Tensors.AssertClose(onnx.Expected, output, tolerance, 0, $"{onnx.Name} Y ({who} with weights)");
 
         for (int row = 0; row < weights.Length / used; row++)
         {
@@ -143,7 +173,7 @@ public sealed class OnnxConformanceTests : IClassFixture<OnnxConformanceTests.Ke
                     _ => expected, // raw scores of keys past the last query: not computed here
                 };
                 bool ok = float.IsNegativeInfinity(expected) ? float.IsNegativeInfinity(actual) : Math.Abs(actual - expected) <= tolerance * Math.Max(1, Math.Abs(expected));
-                Assert.True(ok, $"{name}: {onnx.WeightsKind} of row {row}, key {j} is {actual}, ONNX has {expected}.");
+                Assert.True(ok, $"{onnx.Name} ({who}): {onnx.WeightsKind} of row {row}, key {j} is {actual}, ONNX has {expected}.");
             }
         }
     }
@@ -171,14 +201,18 @@ public sealed class OnnxConformanceTests : IClassFixture<OnnxConformanceTests.Ke
 
         public Kernels()
         {
-            var declarations = OnnxCase.All
-                .Select(c => InMemoryKernels.AttributeArguments(c.Configuration))
+            // Each case's configuration, and the one its weights run with (WeightsConfiguration).
+            AttentionConfiguration[] all = OnnxCase.All.Select(c => c.Configuration)
+                .Concat(OnnxCase.All.Where(c => c.ExpectedWeights.Length > 0).Select(WeightsConfiguration))
+                .ToArray();
+            var declarations = all
+                .Select(InMemoryKernels.AttributeArguments)
                 .Distinct()
                 .Select((arguments, i) => (Arguments: arguments, Name: "OnnxCase" + i))
                 .ToList();
-            var configurations = OnnxCase.All
-                .GroupBy(c => InMemoryKernels.AttributeArguments(c.Configuration))
-                .ToDictionary(g => g.Key, g => g.First().Configuration);
+            var configurations = all
+                .GroupBy(InMemoryKernels.AttributeArguments)
+                .ToDictionary(g => g.Key, g => g.First());
             IReadOnlyList<KernelUnderTest> kernels = InMemoryKernels.Build(declarations.Select(d => (d.Name, configurations[d.Arguments])).ToList());
             for (int i = 0; i < declarations.Count; i++)
             {
@@ -186,7 +220,9 @@ public sealed class OnnxConformanceTests : IClassFixture<OnnxConformanceTests.Ke
             }
         }
 
-        public KernelUnderTest For(OnnxCase onnx) => _byDeclaration[InMemoryKernels.AttributeArguments(onnx.Configuration)];
+        public KernelUnderTest For(OnnxCase onnx) => For(onnx.Configuration);
+
+        public KernelUnderTest For(AttentionConfiguration configuration) => _byDeclaration[InMemoryKernels.AttributeArguments(configuration)];
     }
 }
 

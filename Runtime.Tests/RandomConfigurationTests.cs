@@ -44,6 +44,61 @@ public sealed class RandomConfigurationTests : IClassFixture<RandomConfiguration
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Indices))]
+    public void Generated_weights_and_log_sum_exp_match_the_reference(int index)
+    {
+        KernelUnderTest kernel = _kernels.All[index];
+        var random = new Random(TestSeed.For("random weights " + index));
+        for (int trial = 0; trial < 4; trial++)
+        {
+            AttentionProblem problem = AttentionProblem.Random(kernel.Configuration, random, maxLength: 150, budget: 1_500_000);
+            AttentionWeights kind = (AttentionWeights)(trial % 4);
+            AttentionConfiguration c = problem.Configuration;
+            int rows = problem.Batch * c.Heads * problem.QueryLength;
+            ExplicitMask Mask() => problem.Mask is null ? default : problem.Mask.Create();
+
+            var expectedWeights = new float[rows * problem.KeyLength];
+            var expectedLse = new float[rows];
+            var expectedOutput = new float[problem.OutputLength];
+            ReferenceAttention.Forward(c, problem.Query, problem.Key, problem.Value, expectedOutput, problem.Batch, problem.QueryLength, problem.KeyLength,
+                expectedWeights, kind, expectedLse, problem.KeyLengths, Mask());
+
+            // Every buffer starts as NaN with a tail past its shape that must survive.
+            string context = $"{problem.Describe(kernel)}, {kind}";
+            float[] weights = Tensors.RunGuarded(expectedWeights.Length, w =>
+            {
+                float[] output = Tensors.RunGuarded(problem.OutputLength,
+                    o => kernel.ForwardWeights!(problem.Query, problem.Key, problem.Value, o, problem.Batch, problem.QueryLength, problem.KeyLength, problem.KeyLengths, Mask(), w, kind),
+                    () => context);
+                Tensors.AssertClose(expectedOutput, output, 2e-5, 1e-4, context + ": output beside the weights");
+            }, () => context);
+            // A float dot product errs relative to its largest terms, not its sum: scores get an absolute tolerance that
+            // scales with the largest score of the problem.
+            double largest = expectedWeights.Where(float.IsFinite).Select(w => Math.Abs((double)w)).DefaultIfEmpty(0).Max();
+            double absolute = 2e-5 * (kind == AttentionWeights.Probabilities ? 1 : Math.Max(1, largest));
+            for (int i = 0; i < weights.Length; i++)
+            {
+                float e = expectedWeights[i], a = weights[i];
+                bool ok = float.IsNegativeInfinity(e) ? float.IsNegativeInfinity(a) : Math.Abs(a - e) <= absolute + 1e-4 * Math.Abs(e);
+                Assert.True(ok, $"{context}: weight {i} (row {i / problem.KeyLength}, key {i % problem.KeyLength}) is {a}, the reference has {e}.");
+            }
+
+            float[] lse = Tensors.RunGuarded(rows, l =>
+            {
+                float[] output = Tensors.RunGuarded(problem.OutputLength,
+                    o => kernel.ForwardLogSumExp!(problem.Query, problem.Key, problem.Value, o, problem.Batch, problem.QueryLength, problem.KeyLength, problem.KeyLengths, Mask(), l),
+                    () => context);
+                Tensors.AssertClose(expectedOutput, output, 2e-5, 1e-4, context + ": output beside the log-sum-exp");
+            }, () => context);
+            for (int i = 0; i < rows; i++)
+            {
+                bool ok = float.IsNegativeInfinity(expectedLse[i]) ? float.IsNegativeInfinity(lse[i]) : Math.Abs(lse[i] - expectedLse[i]) <= 2e-5 + 1e-5 * Math.Abs(expectedLse[i]);
+                Assert.True(ok, $"{context}: log-sum-exp of row {i} is {lse[i]}, the reference has {expectedLse[i]}.");
+            }
+        }
+    }
+
     [Fact]
     public void Decoding_through_a_cache_matches_one_prefill_for_every_causal_configuration()
     {

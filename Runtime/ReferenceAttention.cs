@@ -82,7 +82,7 @@ public static class ReferenceAttention
         var arguments = new AttentionArguments(query, key, value, output, batch, queryLength, keyLength, keyLengths, mask);
         AttentionValidation.ValidateForward(
             configuration.Heads, configuration.KvHeads, configuration.HeadDim, configuration.ValueDim, configuration.Mask, configuration.Layout, in arguments);
-        AttentionValidation.ValidateWeights(weights, logSumExp, in arguments, configuration.Heads);
+        AttentionValidation.ValidateWeights(weights, !weights.IsEmpty, logSumExp, !logSumExp.IsEmpty, in arguments, configuration.Heads);
         Compute(configuration, query, key, value, configuration.Layout, output, batch, queryLength, keyLength,
             keyPadding ? keyLengths : default, configuration.Alignment == MaskAlignment.BottomRight, mask, weights, kind, logSumExp);
     }

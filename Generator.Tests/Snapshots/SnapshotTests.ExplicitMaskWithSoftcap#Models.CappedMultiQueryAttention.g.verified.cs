@@ -29,6 +29,16 @@ namespace Models
         public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength, global::AttentionGen.ExplicitMask mask) =>
             global::AttentionGen.Generated.Kernel_H8_KV1_D80_V72_9111E0DA.Forward(query, key, value, output, batch, queryLength, keyLength, mask);
 
+        /// <inheritdoc cref="global::AttentionGen.Generated.Kernel_H8_KV1_D80_V72_9111E0DA.Forward(global::System.ReadOnlySpan{float}, global::System.ReadOnlySpan{float}, global::System.ReadOnlySpan{float}, global::System.Span{float}, int, int, int, global::AttentionGen.ExplicitMask, global::System.Span{float}, global::AttentionGen.AttentionWeights)"/>
+        [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
+        public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength, global::AttentionGen.ExplicitMask mask, global::System.Span<float> weights, global::AttentionGen.AttentionWeights kind) =>
+            global::AttentionGen.Generated.Kernel_H8_KV1_D80_V72_9111E0DA.Forward(query, key, value, output, batch, queryLength, keyLength, mask, weights, kind);
+
+        /// <inheritdoc cref="global::AttentionGen.Generated.Kernel_H8_KV1_D80_V72_9111E0DA.Forward(global::System.ReadOnlySpan{float}, global::System.ReadOnlySpan{float}, global::System.ReadOnlySpan{float}, global::System.Span{float}, int, int, int, global::AttentionGen.ExplicitMask, global::System.Span{float})"/>
+        [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
+        public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength, global::AttentionGen.ExplicitMask mask, global::System.Span<float> logSumExp) =>
+            global::AttentionGen.Generated.Kernel_H8_KV1_D80_V72_9111E0DA.Forward(query, key, value, output, batch, queryLength, keyLength, mask, logSumExp);
+
         /// <inheritdoc cref="global::AttentionGen.Generated.Kernel_H8_KV1_D80_V72_9111E0DA.CreateCache(int, int, global::AttentionGen.KvCachePrecision)"/>
         [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
         public static global::AttentionGen.KvCache CreateCache(int batch, int capacity, global::AttentionGen.KvCachePrecision precision = global::AttentionGen.KvCachePrecision.Single) =>

@@ -27,6 +27,16 @@ partial struct TinyAttention
     public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength) =>
         global::AttentionGen.Generated.Kernel_H2_KV2_D3_V5_CE131F45.Forward(query, key, value, output, batch, queryLength, keyLength);
 
+    /// <inheritdoc cref="global::AttentionGen.Generated.Kernel_H2_KV2_D3_V5_CE131F45.Forward(global::System.ReadOnlySpan{float}, global::System.ReadOnlySpan{float}, global::System.ReadOnlySpan{float}, global::System.Span{float}, int, int, int, global::System.Span{float}, global::AttentionGen.AttentionWeights)"/>
+    [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
+    public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength, global::System.Span<float> weights, global::AttentionGen.AttentionWeights kind) =>
+        global::AttentionGen.Generated.Kernel_H2_KV2_D3_V5_CE131F45.Forward(query, key, value, output, batch, queryLength, keyLength, weights, kind);
+
+    /// <inheritdoc cref="global::AttentionGen.Generated.Kernel_H2_KV2_D3_V5_CE131F45.Forward(global::System.ReadOnlySpan{float}, global::System.ReadOnlySpan{float}, global::System.ReadOnlySpan{float}, global::System.Span{float}, int, int, int, global::System.Span{float})"/>
+    [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
+    public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength, global::System.Span<float> logSumExp) =>
+        global::AttentionGen.Generated.Kernel_H2_KV2_D3_V5_CE131F45.Forward(query, key, value, output, batch, queryLength, keyLength, logSumExp);
+
     /// <inheritdoc cref="global::AttentionGen.Generated.Kernel_H2_KV2_D3_V5_CE131F45.CreateCache(int, int, global::AttentionGen.KvCachePrecision)"/>
     [global::System.CodeDom.Compiler.GeneratedCode("AttentionGen.Generator", "0.1.0.0")]
     public static global::AttentionGen.KvCache CreateCache(int batch, int capacity, global::AttentionGen.KvCachePrecision precision = global::AttentionGen.KvCachePrecision.Single) =>

@@ -49,7 +49,59 @@ namespace AttentionGen.Generated
         /// </remarks>
         public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength)
         {
-            AttentionArguments arguments = new(query, key, value, output, batch, queryLength, keyLength, default, default);
+            AttentionArguments arguments = new AttentionArguments(query, key, value, output, batch, queryLength, keyLength, default, default);
+            AttentionValidation.ValidateForward<Kernel>(in arguments);
+            AttentionScheduler.Run<Kernel>(in arguments);
+        }
+
+        /// <summary>Computes causal, sliding-window grouped-query attention (32 query heads, 8 key/value heads, HeadDim 128, ValueDim 128), and writes its attention weights: what a heat map shows.</summary>
+        /// <param name="query">Queries, <c>[batch, queryLength, Heads, HeadDim]</c>. A longer span is fine: only its prefix is read.</param>
+        /// <param name="key">Keys, <c>[batch, keyLength, KvHeads, HeadDim]</c>.</param>
+        /// <param name="value">Values, <c>[batch, keyLength, KvHeads, ValueDim]</c>.</param>
+        /// <param name="output">Receives the result, <c>[batch, queryLength, Heads, ValueDim]</c>.</param>
+        /// <param name="batch">Batch size.</param>
+        /// <param name="queryLength">Query rows per batch entry and head.</param>
+        /// <param name="keyLength">Key rows per batch entry and key/value head.</param>
+        /// <param name="weights">
+        /// Receives <paramref name="kind"/> for every batch entry, head, query row and key, <c>[batch, Heads, queryLength, keyLength]</c>
+        /// whatever the layout; keys a mask hides are −∞ as masked scores and 0 as probabilities.
+        /// </param>
+        /// <param name="kind">
+        /// Which weights, as ONNX Attention's qk_matmul_output_mode numbers them: the scaled scores (0), after the soft cap (1),
+        /// after the masks (2), or the softmax probabilities P·V uses (3).
+        /// </param>
+        /// <remarks>
+        /// The kernel of the other Forward, which also copies each tile's scores into <paramref name="weights"/> as it goes and,
+        /// once a block of rows has seen all its keys, turns them into probabilities while they are still in cache: no score
+        /// is computed twice. Scores before the masks (0 and 1) are computed for every key, also those the masks hide.
+        /// </remarks>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">A length is negative, or <paramref name="kind"/> is not an <see cref="global::AttentionGen.AttentionWeights"/> value.</exception>
+        /// <exception cref="global::System.ArgumentException">A span is shorter than its shape, <paramref name="weights"/> is shorter than its shape or shares memory with another span, or <paramref name="output"/> overlaps an input: only <c>output</c> and <c>query</c> that start at the same element (in place) may share memory. Nothing has been written.</exception>
+        public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength, global::System.Span<float> weights, global::AttentionGen.AttentionWeights kind)
+        {
+            AttentionArguments arguments = new AttentionArguments(query, key, value, output, batch, queryLength, keyLength, default, default).WithWeights(weights, kind);
+            AttentionValidation.ValidateForward<Kernel>(in arguments);
+            AttentionScheduler.Run<Kernel>(in arguments);
+        }
+
+        /// <summary>Computes causal, sliding-window grouped-query attention (32 query heads, 8 key/value heads, HeadDim 128, ValueDim 128), and writes each query row's log-sum-exp.</summary>
+        /// <param name="query">Queries, <c>[batch, queryLength, Heads, HeadDim]</c>. A longer span is fine: only its prefix is read.</param>
+        /// <param name="key">Keys, <c>[batch, keyLength, KvHeads, HeadDim]</c>.</param>
+        /// <param name="value">Values, <c>[batch, keyLength, KvHeads, ValueDim]</c>.</param>
+        /// <param name="output">Receives the result, <c>[batch, queryLength, Heads, ValueDim]</c>.</param>
+        /// <param name="batch">Batch size.</param>
+        /// <param name="queryLength">Query rows per batch entry and head.</param>
+        /// <param name="keyLength">Key rows per batch entry and key/value head.</param>
+        /// <param name="logSumExp">
+        /// Receives each query row's <c>log Σ exp(s)</c> over the keys it sees, <c>s</c> the masked scores, <c>[batch, Heads, queryLength]</c>;
+        /// −∞ for a row that sees no key. Outputs computed over disjoint ranges of keys merge exactly with it: weight each by
+        /// <c>exp(lse − log(Σ exp(lse)))</c> and add.
+        /// </param>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">A length is negative.</exception>
+        /// <exception cref="global::System.ArgumentException">A span is shorter than its shape, <paramref name="logSumExp"/> is shorter than its shape or shares memory with another span, or <paramref name="output"/> overlaps an input: only <c>output</c> and <c>query</c> that start at the same element (in place) may share memory. Nothing has been written.</exception>
+        public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength, global::System.Span<float> logSumExp)
+        {
+            AttentionArguments arguments = new AttentionArguments(query, key, value, output, batch, queryLength, keyLength, default, default).WithLogSumExp(logSumExp);
             AttentionValidation.ValidateForward<Kernel>(in arguments);
             AttentionScheduler.Run<Kernel>(in arguments);
         }

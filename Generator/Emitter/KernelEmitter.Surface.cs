@@ -24,30 +24,36 @@ internal static partial class KernelEmitter
         writer.WriteLine();
 
         writer.WriteLine($"/// <summary>Computes {Describe(kernel)}.</summary>");
-        writer.WriteLine($"/// <param name=\"query\">Queries, <c>{Shape("queryLength", "Heads", "HeadDim")}</c>. A longer span is fine: only its prefix is read.</param>");
-        writer.WriteLine($"/// <param name=\"key\">Keys, <c>{Shape("keyLength", "KvHeads", "HeadDim")}</c>.</param>");
-        writer.WriteLine($"/// <param name=\"value\">Values, <c>{Shape("keyLength", "KvHeads", "ValueDim")}</c>.</param>");
-        writer.WriteLine($"/// <param name=\"output\">Receives the result, <c>{Shape("queryLength", "Heads", "ValueDim")}</c>.</param>");
-        writer.WriteLine("/// <param name=\"batch\">Batch size.</param>");
-        writer.WriteLine("/// <param name=\"queryLength\">Query rows per batch entry and head.</param>");
-        writer.WriteLine("/// <param name=\"keyLength\">Key rows per batch entry and key/value head.</param>");
-        if (kernel.HasKeyPadding)
-        {
-            writer.WriteLine("/// <param name=\"keyLengths\">Valid keys of each batch entry, each from 0 to <paramref name=\"keyLength\"/>: key <c>j</c> of entry <c>b</c> is visible only if <c>j &lt; keyLengths[b]</c>.</param>");
-        }
-
-        if (kernel.HasExplicitMask)
-        {
-            writer.WriteLine("/// <param name=\"mask\">The explicit mask, additive or boolean, broadcast to <c>[batch, Heads, queryLength, keyLength]</c>.</param>");
-        }
-
-        writer.WriteLine("/// <exception cref=\"global::System.ArgumentOutOfRangeException\">A length is negative" + (kernel.HasKeyPadding ? ", or a <paramref name=\"keyLengths\"/> entry is outside [0, keyLength]" : string.Empty) + ".</exception>");
-        writer.WriteLine("/// <exception cref=\"global::System.ArgumentException\">A span is shorter than its shape" + (kernel.HasExplicitMask ? ", the mask does not broadcast to the shape" : string.Empty)
-            + ", or <paramref name=\"output\"/> overlaps an input: only <c>output</c> and <c>query</c> that start at the same element" + (kernel.HeadDim == kernel.ValueDim ? " (in place)" : ", which needs HeadDim == ValueDim,") + " may share memory. Nothing has been written.</exception>");
+        WriteTensorParameters(writer, kernel, Shape);
+        writer.WriteLine(TensorExceptions(kernel, "output"));
         WriteExplanation(writer, kernel, plan);
         WriteMethod(writer, Signature.ForwardOverTensors(kernel), new[]
         {
-            $"AttentionArguments arguments = new(query, key, value, output, batch, queryLength, keyLength, {(kernel.HasKeyPadding ? "keyLengths" : "default")}, {(kernel.HasExplicitMask ? "mask" : "default")});",
+            TensorArguments(kernel) + ";",
+            "AttentionValidation.ValidateForward<Kernel>(in arguments);",
+            "AttentionScheduler.Run<Kernel>(in arguments);",
+        });
+
+        writer.WriteLine();
+        writer.WriteLine($"/// <summary>Computes {Describe(kernel)}, and writes its attention weights: what a heat map shows.</summary>");
+        WriteTensorParameters(writer, kernel, Shape);
+        writer.WriteLine(WeightsDocumentation);
+        writer.WriteLine(TensorExceptions(kernel, "weights"));
+        WriteMethod(writer, Signature.ForwardWithWeights(kernel), new[]
+        {
+            TensorArguments(kernel) + ".WithWeights(weights, kind);",
+            "AttentionValidation.ValidateForward<Kernel>(in arguments);",
+            "AttentionScheduler.Run<Kernel>(in arguments);",
+        });
+
+        writer.WriteLine();
+        writer.WriteLine($"/// <summary>Computes {Describe(kernel)}, and writes each query row's log-sum-exp.</summary>");
+        WriteTensorParameters(writer, kernel, Shape);
+        writer.WriteLine(LogSumExpDocumentation);
+        writer.WriteLine(TensorExceptions(kernel, "logSumExp"));
+        WriteMethod(writer, Signature.ForwardWithLogSumExp(kernel), new[]
+        {
+            TensorArguments(kernel) + ".WithLogSumExp(logSumExp);",
             "AttentionValidation.ValidateForward<Kernel>(in arguments);",
             "AttentionScheduler.Run<Kernel>(in arguments);",
         });
@@ -87,6 +93,80 @@ internal static partial class KernelEmitter
             "AttentionScheduler.RunCached<Kernel>(in arguments);",
         });
     }
+
+    /// <summary>The parameter documentation every <c>Forward</c> over tensors shares.</summary>
+    private static void WriteTensorParameters(SourceWriter writer, KernelConfiguration kernel, System.Func<string, string, string, string> shape)
+    {
+        writer.WriteLine($"/// <param name=\"query\">Queries, <c>{shape("queryLength", "Heads", "HeadDim")}</c>. A longer span is fine: only its prefix is read.</param>");
+        writer.WriteLine($"/// <param name=\"key\">Keys, <c>{shape("keyLength", "KvHeads", "HeadDim")}</c>.</param>");
+        writer.WriteLine($"/// <param name=\"value\">Values, <c>{shape("keyLength", "KvHeads", "ValueDim")}</c>.</param>");
+        writer.WriteLine($"/// <param name=\"output\">Receives the result, <c>{shape("queryLength", "Heads", "ValueDim")}</c>.</param>");
+        writer.WriteLine("/// <param name=\"batch\">Batch size.</param>");
+        writer.WriteLine("/// <param name=\"queryLength\">Query rows per batch entry and head.</param>");
+        writer.WriteLine("/// <param name=\"keyLength\">Key rows per batch entry and key/value head.</param>");
+        if (kernel.HasKeyPadding)
+        {
+            writer.WriteLine("/// <param name=\"keyLengths\">Valid keys of each batch entry, each from 0 to <paramref name=\"keyLength\"/>: key <c>j</c> of entry <c>b</c> is visible only if <c>j &lt; keyLengths[b]</c>.</param>");
+        }
+
+        if (kernel.HasExplicitMask)
+        {
+            writer.WriteLine("/// <param name=\"mask\">The explicit mask, additive or boolean, broadcast to <c>[batch, Heads, queryLength, keyLength]</c>.</param>");
+        }
+    }
+
+    /// <summary>
+    /// The exceptions of a <c>Forward</c> over tensors; <paramref name="extra"/> names the span besides output that it
+    /// writes, if any, which must have memory of its own.
+    /// </summary>
+    private static string TensorExceptions(KernelConfiguration kernel, string extra)
+    {
+        var causes = new System.Collections.Generic.List<string> { "A length is negative" };
+        if (kernel.HasKeyPadding)
+        {
+            causes.Add("a <paramref name=\"keyLengths\"/> entry is outside [0, keyLength]");
+        }
+
+        if (extra == "weights")
+        {
+            causes.Add("<paramref name=\"kind\"/> is not an <see cref=\"global::AttentionGen.AttentionWeights\"/> value");
+        }
+
+        string outOfRange = "/// <exception cref=\"global::System.ArgumentOutOfRangeException\">"
+            + (causes.Count == 1 ? causes[0] : string.Join(", ", causes.GetRange(0, causes.Count - 1)) + ", or " + causes[causes.Count - 1]) + ".</exception>";
+        string own = extra == "output" ? string.Empty : $", <paramref name=\"{extra}\"/> is shorter than its shape or shares memory with another span";
+        return outOfRange + "\n"
+            + "/// <exception cref=\"global::System.ArgumentException\">A span is shorter than its shape" + (kernel.HasExplicitMask ? ", the mask does not broadcast to the shape" : string.Empty) + own
+            + ", or <paramref name=\"output\"/> overlaps an input: only <c>output</c> and <c>query</c> that start at the same element" + (kernel.HeadDim == kernel.ValueDim ? " (in place)" : ", which needs HeadDim == ValueDim,") + " may share memory. Nothing has been written.</exception>";
+    }
+
+    /// <summary>The arguments of a <c>Forward</c> over tensors, bundled: <c>AttentionArguments arguments = new(...)</c>.</summary>
+    private static string TensorArguments(KernelConfiguration kernel) =>
+        $"AttentionArguments arguments = new AttentionArguments(query, key, value, output, batch, queryLength, keyLength, {(kernel.HasKeyPadding ? "keyLengths" : "default")}, {(kernel.HasExplicitMask ? "mask" : "default")})";
+
+    private const string WeightsDocumentation = """
+        /// <param name="weights">
+        /// Receives <paramref name="kind"/> for every batch entry, head, query row and key, <c>[batch, Heads, queryLength, keyLength]</c>
+        /// whatever the layout; keys a mask hides are −∞ as masked scores and 0 as probabilities.
+        /// </param>
+        /// <param name="kind">
+        /// Which weights, as ONNX Attention's qk_matmul_output_mode numbers them: the scaled scores (0), after the soft cap (1),
+        /// after the masks (2), or the softmax probabilities P·V uses (3).
+        /// </param>
+        /// <remarks>
+        /// The kernel of the other Forward, which also copies each tile's scores into <paramref name="weights"/> as it goes and,
+        /// once a block of rows has seen all its keys, turns them into probabilities while they are still in cache: no score
+        /// is computed twice. Scores before the masks (0 and 1) are computed for every key, also those the masks hide.
+        /// </remarks>
+        """;
+
+    private const string LogSumExpDocumentation = """
+        /// <param name="logSumExp">
+        /// Receives each query row's <c>log Σ exp(s)</c> over the keys it sees, <c>s</c> the masked scores, <c>[batch, Heads, queryLength]</c>;
+        /// −∞ for a row that sees no key. Outputs computed over disjoint ranges of keys merge exactly with it: weight each by
+        /// <c>exp(lse − log(Σ exp(lse)))</c> and add.
+        /// </param>
+        """;
 
     private const string CreateCacheDocumentation = """
         /// <summary>

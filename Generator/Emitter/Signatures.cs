@@ -34,7 +34,7 @@ internal sealed record Signature(string ReturnType, string Name, IReadOnlyList<P
     /// <summary>The methods a declaration has for <paramref name="kernel"/>, in the order they are written.</summary>
     public static IReadOnlyList<Signature> For(KernelConfiguration kernel)
     {
-        var signatures = new List<Signature> { ForwardOverTensors(kernel), CreateCache };
+        var signatures = new List<Signature> { ForwardOverTensors(kernel), ForwardWithWeights(kernel), ForwardWithLogSumExp(kernel), CreateCache };
         if (kernel.HasWindow)
         {
             signatures.Add(CreateRingCache);
@@ -69,6 +69,17 @@ internal sealed record Signature(string ReturnType, string Name, IReadOnlyList<P
 
         return new Signature("void", "Forward", parameters);
     }
+
+    /// <summary><c>Forward(query, key, value, output, batch, queryLength, keyLength[, keyLengths][, mask], weights, kind)</c>.</summary>
+    public static Signature ForwardWithWeights(KernelConfiguration kernel) =>
+        ForwardOverTensors(kernel).Append(new Parameter(SpanOfFloat, "weights"), new Parameter("global::AttentionGen.AttentionWeights", "kind"));
+
+    /// <summary><c>Forward(query, key, value, output, batch, queryLength, keyLength[, keyLengths][, mask], logSumExp)</c>.</summary>
+    public static Signature ForwardWithLogSumExp(KernelConfiguration kernel) =>
+        ForwardOverTensors(kernel).Append(new Parameter(SpanOfFloat, "logSumExp"));
+
+    /// <summary>This signature with <paramref name="parameters"/> added at the end.</summary>
+    private Signature Append(params Parameter[] parameters) => this with { Parameters = Parameters.Concat(parameters).ToList() };
 
     /// <summary><c>Forward(query, cache, output, batch, queryLength[, mask])</c>.</summary>
     public static Signature ForwardOverCache(KernelConfiguration kernel)

@@ -32,6 +32,10 @@ public static class InMemoryKernels
             source.AppendLine("{");
             source.AppendLine("    public static void Forward(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int batch, int queryLength, int keyLength, ReadOnlySpan<int> keyLengths, ExplicitMask mask) =>");
             source.AppendLine($"        {name}.Forward(query, key, value, output, batch, queryLength, keyLength{(padding ? ", keyLengths" : string.Empty)}{(explicitMask ? ", mask" : string.Empty)});");
+            source.AppendLine("    public static void ForwardWeights(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int batch, int queryLength, int keyLength, ReadOnlySpan<int> keyLengths, ExplicitMask mask, Span<float> weights, AttentionWeights kind) =>");
+            source.AppendLine($"        {name}.Forward(query, key, value, output, batch, queryLength, keyLength{(padding ? ", keyLengths" : string.Empty)}{(explicitMask ? ", mask" : string.Empty)}, weights, kind);");
+            source.AppendLine("    public static void ForwardLogSumExp(ReadOnlySpan<float> query, ReadOnlySpan<float> key, ReadOnlySpan<float> value, Span<float> output, int batch, int queryLength, int keyLength, ReadOnlySpan<int> keyLengths, ExplicitMask mask, Span<float> logSumExp) =>");
+            source.AppendLine($"        {name}.Forward(query, key, value, output, batch, queryLength, keyLength{(padding ? ", keyLengths" : string.Empty)}{(explicitMask ? ", mask" : string.Empty)}, logSumExp);");
             source.AppendLine("    public static void ForwardCached(ReadOnlySpan<float> query, KvCache cache, Span<float> output, int batch, int queryLength, ExplicitMask mask) =>");
             source.AppendLine($"        {name}.Forward(query, cache, output, batch, queryLength{(explicitMask ? ", mask" : string.Empty)});");
             source.AppendLine("}");
@@ -47,11 +51,19 @@ public static class InMemoryKernels
 
         Assembly assembly = Assembly.Load(TestCompilation.Emit(output));
         return declarations
-            .Select(declaration => new KernelUnderTest(
-                declaration.Name,
-                (AttentionConfiguration)assembly.GetType("InMemory." + declaration.Name, throwOnError: true)!.GetProperty("Configuration")!.GetValue(null)!,
-                assembly.GetType($"InMemory.{declaration.Name}Adapter", throwOnError: true)!.GetMethod("Forward")!.CreateDelegate<ForwardAll>(),
-                assembly.GetType($"InMemory.{declaration.Name}Adapter", throwOnError: true)!.GetMethod("ForwardCached")!.CreateDelegate<ForwardCachedAll>()))
+            .Select(declaration =>
+            {
+                Type adapter = assembly.GetType($"InMemory.{declaration.Name}Adapter", throwOnError: true)!;
+                return new KernelUnderTest(
+                    declaration.Name,
+                    (AttentionConfiguration)assembly.GetType("InMemory." + declaration.Name, throwOnError: true)!.GetProperty("Configuration")!.GetValue(null)!,
+                    adapter.GetMethod("Forward")!.CreateDelegate<ForwardAll>(),
+                    adapter.GetMethod("ForwardCached")!.CreateDelegate<ForwardCachedAll>())
+                {
+                    ForwardWeights = adapter.GetMethod("ForwardWeights")!.CreateDelegate<ForwardWeightsAll>(),
+                    ForwardLogSumExp = adapter.GetMethod("ForwardLogSumExp")!.CreateDelegate<ForwardLogSumExpAll>(),
+                };
+            })
             .ToList();
     }
 

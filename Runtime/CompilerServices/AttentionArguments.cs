@@ -43,6 +43,38 @@ public readonly ref struct AttentionArguments
     }
 
 
+    /// <summary>
+    /// These arguments with the attention weights also wanted: <paramref name="kind"/> for every (batch entry, head, query
+    /// row, key) into <paramref name="weights"/>, <c>[batch, Heads, queryLength, keyLength]</c>. Tensor calls only.
+    /// </summary>
+    /// <param name="weights">Receives the weights.</param>
+    /// <param name="kind">What they are: ONNX's qk_matmul_output modes.</param>
+    public AttentionArguments WithWeights(Span<float> weights, AttentionWeights kind) =>
+        this with { Weights = weights, WeightsKind = kind, WritesWeights = true };
+
+    /// <summary>
+    /// These arguments with each query row's log-sum-exp also wanted, <c>log Σ exp(s)</c> over its visible keys' masked
+    /// scores (−∞ for a row that sees none), into <paramref name="logSumExp"/>, <c>[batch, Heads, queryLength]</c>. Tensor calls only.
+    /// </summary>
+    /// <param name="logSumExp">Receives the log-sum-exp of each row.</param>
+    public AttentionArguments WithLogSumExp(Span<float> logSumExp) =>
+        this with { LogSumExp = logSumExp, WritesLogSumExp = true };
+
+    /// <summary>Whether the call writes attention weights (<see cref="WithWeights"/>).</summary>
+    public bool WritesWeights { get; private init; }
+
+    /// <summary>With <see cref="WritesWeights"/>: where they go, <c>[batch, Heads, queryLength, keyLength]</c>.</summary>
+    public Span<float> Weights { get; private init; }
+
+    /// <summary>With <see cref="WritesWeights"/>: what they are.</summary>
+    public AttentionWeights WeightsKind { get; private init; }
+
+    /// <summary>Whether the call writes each row's log-sum-exp (<see cref="WithLogSumExp"/>).</summary>
+    public bool WritesLogSumExp { get; private init; }
+
+    /// <summary>With <see cref="WritesLogSumExp"/>: where it goes, <c>[batch, Heads, queryLength]</c>.</summary>
+    public Span<float> LogSumExp { get; private init; }
+
     /// <summary>With a cache: the cache, which holds the keys and values; otherwise <see langword="null"/>.</summary>
     public KvCache? Cache { get; }
 

@@ -21,8 +21,19 @@ public static class AttentionValidation
     /// in place over the query.
     /// </exception>
     public static void ValidateForward<TKernel>(scoped in AttentionArguments arguments)
-        where TKernel : struct, IAttentionKernel =>
+        where TKernel : struct, IAttentionKernel
+    {
         ValidateForward(TKernel.Heads, TKernel.KvHeads, TKernel.HeadDim, TKernel.ValueDim, TKernel.Mask, TKernel.Layout, in arguments);
+        if (arguments.WritesWeights || arguments.WritesLogSumExp)
+        {
+            if (arguments.WritesWeights && arguments.WeightsKind is < AttentionWeights.Scores or > AttentionWeights.Probabilities)
+            {
+                throw new ArgumentOutOfRangeException("kind", arguments.WeightsKind, "kind must be one of the AttentionWeights values.");
+            }
+
+            ValidateWeights(arguments.Weights, arguments.WritesWeights, arguments.LogSumExp, arguments.WritesLogSumExp, in arguments, TKernel.Heads);
+        }
+    }
 
     /// <summary>Checks the arguments of a generated kernel's <c>Forward</c> call over a <see cref="KvCache"/> against its constants.</summary>
     /// <typeparam name="TKernel">The generated kernel.</typeparam>
@@ -187,13 +198,13 @@ public static class AttentionValidation
     }
 
     /// <summary>
-    /// Checks the attention-weight and log-sum-exp outputs of a <c>Forward</c> that writes them: each is empty (not
-    /// wanted) or long enough for its shape, and neither overlaps the other or the output.
+    /// Checks the attention-weight and log-sum-exp outputs of a <c>Forward</c> that writes them: each wanted one is long
+    /// enough for its shape, and neither overlaps the other, the output or an input.
     /// </summary>
-    internal static void ValidateWeights(Span<float> weights, Span<float> logSumExp, scoped in AttentionArguments arguments, int heads)
+    internal static void ValidateWeights(Span<float> weights, bool writesWeights, Span<float> logSumExp, bool writesLogSumExp, scoped in AttentionArguments arguments, int heads)
     {
         int batch = arguments.Batch, queryLength = arguments.QueryLength, keyLength = arguments.KeyLength;
-        if (!weights.IsEmpty)
+        if (writesWeights)
         {
             Int128 needed = Elements(batch, heads, queryLength, keyLength);
             if (weights.Length < needed)
@@ -205,7 +216,7 @@ public static class AttentionValidation
             }
         }
 
-        if (!logSumExp.IsEmpty)
+        if (writesLogSumExp)
         {
             Int128 needed = Elements(batch, heads, queryLength, 1);
             if (logSumExp.Length < needed)

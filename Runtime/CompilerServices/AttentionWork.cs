@@ -93,6 +93,20 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
             return;
         }
 
+        if (arguments.WritesWeights || arguments.WritesLogSumExp)
+        {
+            ExecuteTensors<WithRowOutputs>(in arguments, start, end);
+        }
+        else
+        {
+            ExecuteTensors<OutputOnly>(in arguments, start, end);
+        }
+    }
+
+    /// <summary>Runs work items [start, end) of a Forward over tensors, writing the outputs <typeparamref name="TExtras"/> says.</summary>
+    private static void ExecuteTensors<TExtras>(scoped in AttentionArguments arguments, int start, int end)
+        where TExtras : struct, IRowExtras
+    {
         int queryLength = arguments.QueryLength;
         int keyLength = arguments.KeyLength;
         int queryBlocks = (int)(((long)queryLength + KernelTiles.RowsPerItem - 1) / KernelTiles.RowsPerItem);
@@ -110,9 +124,10 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
             ref float keys = ref Unsafe.Add(ref key, KeyValueHeadStart(b, kvHead, keyLength) * TKernel.HeadDim);
             ref float values = ref Unsafe.Add(ref value, KeyValueHeadStart(b, kvHead, keyLength) * TKernel.ValueDim);
             nint row = RowIndex(b, head, firstRow, queryLength);
-            Rows<TensorRows<TKernel>>(
+            RowOutputs outputs = TExtras.Enabled ? RowOutputs.Of(in arguments, TKernel.Heads, b, head, firstRow) : default;
+            Rows<TensorRows<TKernel>, TExtras>(
                 ref Unsafe.Add(ref query, row * TKernel.HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * TKernel.ValueDim),
-                rows, firstRow + PositionOffset(valid, queryLength), valid, in arguments, b, head, firstRow);
+                rows, firstRow + PositionOffset(valid, queryLength), valid, in arguments, b, head, firstRow, in outputs);
         }
     }
 
@@ -185,9 +200,9 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
 
             // The last query row is the newest token, whatever the kernel's alignment.
             nint row = RowIndex(b, head, firstRow, queryLength);
-            Rows<CacheRows<TKernel>>(
+            Rows<CacheRows<TKernel>, OutputOnly>(
                 ref Unsafe.Add(ref query, row * TKernel.HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * TKernel.ValueDim),
-                rows, firstRow + (long)valid - queryLength, valid, in arguments, b, head, firstRow);
+                rows, firstRow + (long)valid - queryLength, valid, in arguments, b, head, firstRow, default);
         }
     }
 
@@ -323,28 +338,30 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
     /// Computes <paramref name="rows"/> consecutive query rows of one (batch entry <paramref name="b"/>,
     /// <paramref name="head"/>), the first at key position <paramref name="position"/>: on the widest row-block kernel
     /// whose lanes they fill at least half, else one row at a time (decoding a single token, say).
-    /// IsHardwareAccelerated is a JIT-time constant, so only the chosen paths are compiled.
+    /// IsHardwareAccelerated is a JIT-time constant, so only the chosen paths are compiled. Attention weights and
+    /// log-sum-exps are written by the row blocks, which then take any number of rows.
     /// </summary>
-    private static void Rows<TRows>(
+    private static void Rows<TRows, TExtras>(
         ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid,
-        scoped in AttentionArguments arguments, int b, int head, int firstRow)
+        scoped in AttentionArguments arguments, int b, int head, int firstRow, scoped in RowOutputs outputs)
         where TRows : struct, IKeyValueRows
+        where TExtras : struct, IRowExtras
     {
-        if (Vector512.IsHardwareAccelerated && rows >= Vector512<float>.Count / 2)
+        if (Vector512.IsHardwareAccelerated && (TExtras.Enabled || rows >= Vector512<float>.Count / 2))
         {
-            Blocks<Simd512, Vector512<float>, TRows>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow);
+            Blocks<Simd512, Vector512<float>, TRows, TExtras>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow, in outputs);
             return;
         }
 
-        if (Vector256.IsHardwareAccelerated && rows >= Vector256<float>.Count / 2)
+        if (Vector256.IsHardwareAccelerated && (TExtras.Enabled || rows >= Vector256<float>.Count / 2))
         {
-            Blocks<Simd256, Vector256<float>, TRows>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow);
+            Blocks<Simd256, Vector256<float>, TRows, TExtras>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow, in outputs);
             return;
         }
 
-        if (Vector128.IsHardwareAccelerated && rows >= Vector128<float>.Count / 2)
+        if (Vector128.IsHardwareAccelerated && (TExtras.Enabled || rows >= Vector128<float>.Count / 2))
         {
-            Blocks<Simd128, Vector128<float>, TRows>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow);
+            Blocks<Simd128, Vector128<float>, TRows, TExtras>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow, in outputs);
             return;
         }
 
@@ -357,23 +374,95 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
             int maskStart = HasExplicitMask ? arguments.Mask.GetRowStart(b, head, firstRow + r) : 0;
             RowKernel<TKernel>.Run(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, TRows.KeyStride, TRows.ValueStride, firstKey, endKey, arguments.Mask, maskStart, 0, ref state);
             OnlineSoftmax.Normalize(ref state, TKernel.ValueDim, ref Unsafe.Add(ref output, (nint)r * OutputRowStride));
+            if (TExtras.Enabled)
+            {
+                ScalarRowOutputs<TRows>(ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, firstKey, endKey, arguments.Mask, maskStart, outputs.Skip(r));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Without vector hardware, one row's weights and log-sum-exp, from its scores computed again key by key: the
+    /// scores, the soft cap, the masks and the softmax as the row kernel applies them.
+    /// </summary>
+    private static void ScalarRowOutputs<TRows>(ref float query, ref float keys, int firstKey, int endKey, scoped in ExplicitMask mask, int maskStart, scoped in RowOutputs outputs)
+        where TRows : struct, IKeyValueRows
+    {
+        int keyLength = outputs.KeyLength;
+        Span<float> scores = KernelScratch.Get(keyLength);
+        for (int j = 0; j < keyLength; j++)
+        {
+            ref float k = ref Unsafe.Add(ref keys, (nint)j * TRows.KeyStride);
+            float score = 0;
+            for (int d = 0; d < TKernel.HeadDim; d++)
+            {
+                score += Unsafe.Add(ref query, d) * TKernel.Scale * Unsafe.Add(ref k, d);
+            }
+
+            scores[j] = score;
+        }
+
+        WriteScalarWeights(scores, AttentionWeights.Scores, in outputs);
+        if (TKernel.Softcap != 0)
+        {
+            for (int j = 0; j < keyLength; j++)
+            {
+                scores[j] = TKernel.Softcap * MathF.Tanh(scores[j] / TKernel.Softcap);
+            }
+        }
+
+        WriteScalarWeights(scores, AttentionWeights.SoftcappedScores, in outputs);
+        if (HasExplicitMask)
+        {
+            MaskedValues.ApplyExplicitMask(scores, 1, 0, keyLength, in mask, maskStart);
+        }
+
+        float maximum = float.NegativeInfinity;
+        for (int j = 0; j < keyLength; j++)
+        {
+            if (j < firstKey || j >= endKey)
+            {
+                scores[j] = float.NegativeInfinity;
+            }
+
+            maximum = Math.Max(maximum, scores[j]);
+        }
+
+        WriteScalarWeights(scores, AttentionWeights.MaskedScores, in outputs);
+        float shift = float.IsNegativeInfinity(maximum) ? 0 : maximum, sum = 0;
+        for (int j = 0; j < keyLength; j++)
+        {
+            sum += MathF.Exp(scores[j] - shift);
+        }
+
+        // The row's softmax, as a row block finishes it: over every key, the unseen ones masked.
+        WriteScalarWeights(scores, AttentionWeights.Probabilities, in outputs);
+        outputs.FinishRow<Simd128, Vector128<float>>(0, shift, sum, 0, keyLength);
+    }
+
+    private static void WriteScalarWeights(ReadOnlySpan<float> scores, AttentionWeights kind, scoped in RowOutputs outputs)
+    {
+        if (outputs.WritesWeights && outputs.Kind == kind)
+        {
+            scores.CopyTo(MemoryMarshal.CreateSpan(ref outputs.Weights, outputs.KeyLength));
         }
     }
 
     /// <summary>The rows in row blocks of one width, as many lanes at a time as it has.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Blocks<TSimd, TVector, TRows>(
+    private static void Blocks<TSimd, TVector, TRows, TExtras>(
         ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid,
-        scoped in ExplicitMask mask, int b, int head, int firstRow)
+        scoped in ExplicitMask mask, int b, int head, int firstRow, scoped in RowOutputs outputs)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
         where TRows : struct, IKeyValueRows
+        where TExtras : struct, IRowExtras
     {
         for (int r = 0; r < rows; r += TSimd.Count)
         {
-            RowBlock<TKernel>.Run<TSimd, TVector, TRows>(
+            RowBlock<TKernel>.Run<TSimd, TVector, TRows, TExtras>(
                 ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride),
-                Math.Min(TSimd.Count, rows - r), position + r, valid, in mask, b, head, firstRow + r);
+                Math.Min(TSimd.Count, rows - r), position + r, valid, in mask, b, head, firstRow + r, TExtras.Enabled ? outputs.Skip(r) : default);
         }
     }
 }

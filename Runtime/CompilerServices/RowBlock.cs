@@ -30,13 +30,15 @@ internal static class RowBlock<TKernel>
     /// <param name="b">The batch entry, for the explicit mask.</param>
     /// <param name="head">The query head, for the explicit mask.</param>
     /// <param name="firstRow">The first row's query index, for the explicit mask.</param>
+    /// <param name="outputs">With <typeparamref name="TExtras"/> enabled, the attention weights and log-sum-exps wanted.</param>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Run<TSimd, TVector, TRows>(
+    internal static void Run<TSimd, TVector, TRows, TExtras>(
         ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid,
-        scoped in ExplicitMask mask, int b, int head, int firstRow)
+        scoped in ExplicitMask mask, int b, int head, int firstRow, scoped in RowOutputs outputs)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
         where TRows : struct, IKeyValueRows
+        where TExtras : struct, IRowExtras
     {
         int lanes = TSimd.Count;
         int block = TSimd.HasWideRegisterFile ? KernelTiles.WideRegisterBlock : KernelTiles.NarrowRegisterBlock;
@@ -88,6 +90,15 @@ internal static class RowBlock<TKernel>
             }
         }
 
+        // Weights that are scores before the masks exist for every key, seen or not: then the block walks them all, and
+        // the masks below hide what each row does not see.
+        bool writesWeights = TExtras.Enabled && outputs.WritesWeights;
+        if (TExtras.Enabled && outputs.NeedsEveryKey)
+        {
+            unionFirst = 0;
+            unionEnd = outputs.KeyLength;
+        }
+
         TVector rowMax = TSimd.Create(float.NegativeInfinity);
         TVector rowSum = TSimd.Zero;
 
@@ -124,6 +135,11 @@ internal static class RowBlock<TKernel>
                 TKernel.ScoreKey<TSimd, TVector>(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * lanes));
             }
 
+            if (writesWeights && outputs.Kind == AttentionWeights.Scores)
+            {
+                outputs.WriteTile(ref sT, lanes, rows, tileStart, count);
+            }
+
             if (TKernel.Softcap != 0)
             {
                 // Soft-cap before any mask: s = c · tanh(s / c).
@@ -131,6 +147,11 @@ internal static class RowBlock<TKernel>
                 {
                     TSimd.Store(TSimd.SoftCap(TSimd.Load(ref sT, (nuint)(c * lanes)), TKernel.Softcap), ref sT, (nuint)(c * lanes));
                 }
+            }
+
+            if (writesWeights && outputs.Kind == AttentionWeights.SoftcappedScores)
+            {
+                outputs.WriteTile(ref sT, lanes, rows, tileStart, count);
             }
 
             // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane, and
@@ -151,7 +172,7 @@ internal static class RowBlock<TKernel>
                 }
             }
 
-            if (positional && (tileStart < sharedFirst || tileStart + count > sharedEnd))
+            if ((positional || writesWeights) && (tileStart < sharedFirst || tileStart + count > sharedEnd))
             {
                 // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys
                 // outside a row's own range get -infinity in its lane. Tiles that every row sees whole skip this.
@@ -162,6 +183,12 @@ internal static class RowBlock<TKernel>
                         TSimd.MaskOutside(TSimd.Load(ref sT, (nuint)(c * lanes)), tileStart + c, ref MemoryMarshal.GetReference(firstKeys), ref MemoryMarshal.GetReference(endKeys)),
                         ref sT, (nuint)(c * lanes));
                 }
+            }
+
+            if (writesWeights && outputs.Kind >= AttentionWeights.MaskedScores)
+            {
+                // Masked scores; as probabilities they become exp(s − lse) once the row's softmax is complete.
+                outputs.WriteTile(ref sT, lanes, rows, tileStart, count);
             }
 
             // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by
@@ -217,6 +244,18 @@ internal static class RowBlock<TKernel>
         // as zeros.
         Span<float> inverses = stackalloc float[TSimd.Count];
         TSimd.Store(TSimd.ReciprocalOrZero(rowSum), ref MemoryMarshal.GetReference(inverses), 0);
+        if (TExtras.Enabled)
+        {
+            Span<float> maxima = stackalloc float[TSimd.Count];
+            Span<float> sums = stackalloc float[TSimd.Count];
+            TSimd.Store(TSimd.ZeroWhereNegativeInfinity(rowMax), ref MemoryMarshal.GetReference(maxima), 0);
+            TSimd.Store(rowSum, ref MemoryMarshal.GetReference(sums), 0);
+            for (int r = 0; r < rows; r++)
+            {
+                outputs.FinishRow<TSimd, TVector>(r, maxima[r], sums[r], unionFirst, unionEnd);
+            }
+        }
+
         for (int r = 0; r < rows; r++)
         {
             ref float o = ref Unsafe.Add(ref output, (nint)r * AttentionWork<TKernel>.OutputRowStride);
