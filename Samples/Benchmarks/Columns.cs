@@ -93,11 +93,11 @@ public sealed class PeakFractionColumn : MetricColumn
     protected override string Format(double? value) => Percent(value);
 }
 
-/// <summary>Bytes read per second: the cache's keys and values for a decoding step, the buffer for the bandwidth probe.</summary>
+/// <summary>Bytes moved per second: the cache's keys and values read by a decoding step, the buffers of the bandwidth probes.</summary>
 public sealed class BandwidthColumn : MetricColumn
 {
     public override string ColumnName => "GB/s";
-    public override string Legend => "Gigabytes read per second: the K and V bytes of the cache for a decoding step, the whole buffer for the probe";
+    public override string Legend => "Gigabytes per second: read, the K and V bytes of the cache for a decoding step and the read probe's buffer; written, the write probe's buffer";
     public override int PriorityInCategory => 2;
 
     protected override double? Value(Summary summary, BenchmarkCase benchmarkCase) => GigabytesPerSecond(summary, benchmarkCase);
@@ -106,7 +106,8 @@ public sealed class BandwidthColumn : MetricColumn
     {
         double? bytes = benchmarkCase.Descriptor.Type == typeof(Decode)
             ? Decode.Bytes((int)benchmarkCase.Parameters["CacheLength"], (AttentionGen.KvCachePrecision)benchmarkCase.Parameters["Precision"])
-            : benchmarkCase.Descriptor.Type == typeof(ReadBandwidth) ? ReadBandwidth.Bytes : null;
+            : benchmarkCase.Descriptor.Type == typeof(ReadBandwidth) ? ReadBandwidth.Bytes
+            : benchmarkCase.Descriptor.Type == typeof(WriteBandwidth) ? WriteBandwidth.Bytes : null;
         return MeanNanoseconds(summary, benchmarkCase) is { } nanoseconds && bytes is { } b ? b / nanoseconds : null;
     }
 }
