@@ -227,6 +227,45 @@ public sealed class DiagnosticTests
     }
 
     [Theory]
+    [InlineData("QuerySize = 0", "QuerySize = 0", "QuerySize is 0; it must be from 1 to 65536")]
+    [InlineData("KeySize = 9", "Attention", "")]
+    [InlineData("QuerySize = 8, ValueSize = -2", "ValueSize = -2", "ValueSize is -2; it must be from 1 to 65536, or 0 for its default")]
+    [InlineData("QuerySize = 8, OutputSize = 65537", "OutputSize = 65537", "OutputSize is 65537")]
+    public void ATTN0022_projection_size_out_of_range(string arguments, string located, string message)
+    {
+        // Without QuerySize, the squiggle is on the whole attribute.
+        string attribute = "AttentionProjections(" + arguments + ")";
+        Diagnostic d = Single("[Attention(Heads = 2, HeadDim = 8)][" + attribute + "] public static partial class K;", "ATTN0022", located == "Attention" ? attribute : located);
+        Assert.Contains(message.Length > 0 ? message : "QuerySize is 0", d.GetMessage());
+    }
+
+    [Fact]
+    public void ATTN0023_projections_need_the_bshd_layout()
+    {
+        Diagnostic d = Single("[Attention(Heads = 2, HeadDim = 8, Layout = AttentionLayout.Bhsd)][AttentionProjections(QuerySize = 16)] public static partial class K;",
+            "ATTN0023", "AttentionProjections(QuerySize = 16)");
+        Assert.Contains("its kernel's Layout is Bhsd", d.GetMessage());
+    }
+
+    [Fact]
+    public void ATTN0024_projections_without_attention()
+    {
+        Diagnostic d = Single("[AttentionProjections(QuerySize = 16)] public static partial class K;", "ATTN0024", "AttentionProjections(QuerySize = 16)");
+        Assert.Contains("add [Attention(...)]", d.GetMessage());
+    }
+
+    [Fact]
+    public void ATTN0018_a_member_named_Layer_clashes_only_with_projections()
+    {
+        GeneratorRun plain = GeneratorRun.Of("using AttentionGen;\n[Attention(Heads = 2, HeadDim = 8)] public static partial class K\n{\n    public class Layer { }\n}");
+        Assert.Empty(plain.Diagnostics);
+        GeneratorRun run = GeneratorRun.Of("using AttentionGen;\n[Attention(Heads = 2, HeadDim = 8)][AttentionProjections(QuerySize = 16)] public static partial class K\n{\n    public class Layer { }\n}");
+        Diagnostic d = Assert.Single(run.Diagnostics);
+        Assert.Equal("ATTN0018", d.Id);
+        Assert.Contains("'K' declares 'Layer'", d.GetMessage());
+    }
+
+    [Theory]
     [InlineData("Heads")]
     [InlineData("Forward")]
     [InlineData("Configuration")]

@@ -78,11 +78,12 @@ public sealed class IncrementalTests
     [Fact]
     public void Every_step_has_a_tracking_name()
     {
-        // With one declaration that generates and one that has a diagnostic, so that every step has work.
-        (GeneratorDriver driver, _) = Start(Kernel, Other, "using AttentionGen; [Attention(Heads = 0, HeadDim = 8)] public static partial class Broken;");
+        // With declarations that generate, one that has a diagnostic and projections without a kernel, so that every step has work.
+        (GeneratorDriver driver, _) = Start(Kernel, Other, "using AttentionGen; [Attention(Heads = 0, HeadDim = 8)] public static partial class Broken;",
+            "using AttentionGen; [AttentionProjections(QuerySize = 8)] public static partial class Orphan;");
         GeneratorRunResult result = driver.GetRunResult().Results.Single();
         string[] steps = typeof(AttentionGenerator.StepNames).GetFields().Select(field => (string)field.GetValue(null)!).ToArray();
-        Assert.Equal(7, steps.Length);
+        Assert.Equal(8, steps.Length);
         foreach (string step in steps)
         {
             Assert.True(result.TrackedSteps.ContainsKey(step), $"No step is tracked as '{step}'.");

@@ -70,8 +70,22 @@ public sealed class SnapshotTests
         }
         """;
 
+    public const string LayerSource = """
+        using AttentionGen;
+
+        namespace Models.Encoders;
+
+        /// <summary>all-MiniLM-L6-v2's attention layer: 12 heads of 32 over a hidden size of 384.</summary>
+        [Attention(Heads = 12, HeadDim = 32, Mask = AttentionMask.KeyPadding)]
+        [AttentionProjections(QuerySize = 384)]
+        public static partial class MiniLmSelfAttention;
+        """;
+
     [Fact]
     public void LlamaDecoder() => VerifyAndCompile(LlamaSource);
+
+    [Fact]
+    public void EncoderLayerWithProjections() => VerifyAndCompile(LayerSource);
 
     [Fact]
     public void BertEncoder() => VerifyAndCompile(BertSource);
@@ -100,7 +114,7 @@ public sealed class SnapshotTests
 
         int llama = Lines(GeneratorRun.Of(LlamaSource));
         Assert.InRange(llama, 1, 900);
-        foreach (string source in new[] { BertSource, MistralSource, ExplicitSource, NarrowSource, NestedSource })
+        foreach (string source in new[] { BertSource, MistralSource, ExplicitSource, NarrowSource, NestedSource, LayerSource })
         {
             Assert.InRange(Lines(GeneratorRun.Of(source)), 1, 1200);
         }

@@ -136,12 +136,24 @@ public sealed partial class AttentionGenerator
 
             var attributeSyntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
             KernelConfiguration? configuration = ReadConfiguration(attribute, attributeSyntax, identifier, diagnostics);
+            ProjectionModel? projections = null;
+            if (configuration is not null
+                && type.GetAttributes().FirstOrDefault(candidate => candidate.AttributeClass?.ToDisplayString() == ProjectionsMetadataName) is { } projectionsAttribute)
+            {
+                if (type.GetMembers(LayerName).FirstOrDefault(member => !member.IsImplicitlyDeclared)?.Locations.FirstOrDefault(l => l.IsInSource) is { } clash)
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.MemberClash, clash, typeName, LayerName));
+                }
+
+                projections = ReadProjections(projectionsAttribute, configuration, typeName, identifier, diagnostics, cancellationToken);
+            }
+
             if (configuration is null || diagnostics.Count > 0)
             {
                 return null;
             }
 
-            return new KernelModel(ReadHierarchy(type), configuration);
+            return new KernelModel(ReadHierarchy(type), configuration, projections);
         }
 
         /// <summary>
@@ -210,6 +222,92 @@ public sealed partial class AttentionGenerator
                 ScaleIsDefault: scale == 0,
                 softcap,
                 (AttentionLayout)layout);
+        }
+
+        /// <summary>ATTN0024 when the type with this <c>[AttentionProjections]</c> has no <c>[Attention]</c>; otherwise nothing.</summary>
+        public static EquatableArray<DiagnosticInfo> OrphanProjections(GeneratorAttributeSyntaxContext context)
+        {
+            if (context.TargetSymbol is not INamedTypeSymbol type || context.Attributes.IsEmpty
+                || type.GetAttributes().Any(candidate => candidate.AttributeClass?.ToDisplayString() == AttributeMetadataName)
+                || context.Attributes[0].ApplicationSyntaxReference is not { } reference
+                || reference.SyntaxTree != context.TargetNode.SyntaxTree || !context.TargetNode.Span.Contains(reference.Span))
+            {
+                return new EquatableArray<DiagnosticInfo>(new List<DiagnosticInfo>());
+            }
+
+            return new EquatableArray<DiagnosticInfo>(new List<DiagnosticInfo>
+            {
+                DiagnosticInfo.Create(DiagnosticDescriptors.ProjectionsWithoutAttention, reference.GetSyntax().GetLocation(), type.ToDisplayString(SymbolDisplayFormat.CSharpShortErrorMessageFormat)),
+            });
+        }
+
+        /// <summary>The metadata name of <see cref="AttentionProjectionsAttribute"/>.</summary>
+        internal const string ProjectionsMetadataName = "AttentionGen.AttentionProjectionsAttribute";
+
+        /// <summary>The nested class a declaration with projections gets.</summary>
+        internal const string LayerName = "Layer";
+
+        /// <summary>
+        /// Reads and checks <c>[AttentionProjections]</c>: every size from 1 to 65536 (0 for a default), and the kernel in
+        /// the Bshd layout. Returns null, with no diagnostic of its own, when the attribute does not bind.
+        /// </summary>
+        private static ProjectionModel? ReadProjections(
+            AttributeData attribute, KernelConfiguration kernel, string typeName, Location fallback, List<DiagnosticInfo> diagnostics, CancellationToken cancellationToken)
+        {
+            if (attribute.AttributeConstructor is null || !attribute.ConstructorArguments.IsEmpty)
+            {
+                return null;
+            }
+
+            var syntax = attribute.ApplicationSyntaxReference?.GetSyntax(cancellationToken) as AttributeSyntax;
+            int querySize = 0, keySize = 0, valueSize = 0, outputSize = 0;
+            bool bias = true;
+            foreach (KeyValuePair<string, TypedConstant> argument in attribute.NamedArguments)
+            {
+                if (argument.Value.Kind == TypedConstantKind.Error || argument.Value.Value is null)
+                {
+                    return null;
+                }
+
+                switch (argument.Key)
+                {
+                    case nameof(AttentionProjectionsAttribute.QuerySize): querySize = (int)argument.Value.Value; break;
+                    case nameof(AttentionProjectionsAttribute.KeySize): keySize = (int)argument.Value.Value; break;
+                    case nameof(AttentionProjectionsAttribute.ValueSize): valueSize = (int)argument.Value.Value; break;
+                    case nameof(AttentionProjectionsAttribute.OutputSize): outputSize = (int)argument.Value.Value; break;
+                    case nameof(AttentionProjectionsAttribute.Bias): bias = (bool)argument.Value.Value; break;
+                    default: return null;
+                }
+            }
+
+            const int Largest = 65536;
+            int before = diagnostics.Count;
+            void Check(string property, int size, bool required)
+            {
+                if (size > Largest || size < (required ? 1 : 0))
+                {
+                    diagnostics.Add(DiagnosticInfo.Create(
+                        DiagnosticDescriptors.ProjectionSizeOutOfRange, ArgumentLocation(syntax, property) ?? syntax?.GetLocation() ?? fallback,
+                        property, size.ToString(System.Globalization.CultureInfo.InvariantCulture), required ? string.Empty : ", or 0 for its default"));
+                }
+            }
+
+            Check(nameof(AttentionProjectionsAttribute.QuerySize), querySize, required: true);
+            Check(nameof(AttentionProjectionsAttribute.KeySize), keySize, required: false);
+            Check(nameof(AttentionProjectionsAttribute.ValueSize), valueSize, required: false);
+            Check(nameof(AttentionProjectionsAttribute.OutputSize), outputSize, required: false);
+            if (kernel.Layout != AttentionLayout.Bshd)
+            {
+                diagnostics.Add(DiagnosticInfo.Create(DiagnosticDescriptors.ProjectionsNeedBshd, syntax?.GetLocation() ?? fallback, typeName, kernel.Layout.ToString()));
+            }
+
+            if (diagnostics.Count > before)
+            {
+                return null;
+            }
+
+            keySize = keySize == 0 ? querySize : keySize;
+            return new ProjectionModel(querySize, keySize, valueSize == 0 ? keySize : valueSize, outputSize == 0 ? querySize : outputSize, bias);
         }
 
         /// <summary>The location of <c>Property = value</c> in the attribute, so the squiggle lands on the value at fault.</summary>

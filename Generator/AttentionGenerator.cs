@@ -34,6 +34,9 @@ public sealed partial class AttentionGenerator : IIncrementalGenerator
         /// <summary>The diagnostics alone.</summary>
         public const string Diagnostics = nameof(Diagnostics);
 
+        /// <summary>ATTN0024 for <c>[AttentionProjections]</c> on a type without <c>[Attention]</c>.</summary>
+        public const string OrphanProjections = nameof(OrphanProjections);
+
         /// <summary>The model alone, for declarations that can be generated.</summary>
         public const string Model = nameof(Model);
 
@@ -66,6 +69,23 @@ public sealed partial class AttentionGenerator : IIncrementalGenerator
             .WithTrackingName(StepNames.Diagnostics);
 
         context.RegisterSourceOutput(diagnostics, static (context, diagnostics) =>
+        {
+            foreach (DiagnosticInfo diagnostic in diagnostics)
+            {
+                context.ReportDiagnostic(diagnostic.ToDiagnostic());
+            }
+        });
+
+        // [AttentionProjections] is read with the [Attention] it belongs to; alone, it is reported here.
+        IncrementalValuesProvider<EquatableArray<DiagnosticInfo>> orphans = context.SyntaxProvider
+            .ForAttributeWithMetadataName(
+                Parser.ProjectionsMetadataName,
+                static (node, _) => node is TypeDeclarationSyntax,
+                static (context, _) => Parser.OrphanProjections(context))
+            .Where(static diagnostics => diagnostics.Count > 0)
+            .WithTrackingName(StepNames.OrphanProjections);
+
+        context.RegisterSourceOutput(orphans, static (context, diagnostics) =>
         {
             foreach (DiagnosticInfo diagnostic in diagnostics)
             {

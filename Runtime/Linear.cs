@@ -198,7 +198,27 @@ public sealed class Linear
         Gemm.Run(this, input, output, rows, onlyRows);
     }
 
+    /// <summary>
+    /// Computes part <paramref name="part"/> of a concatenation alone, <c>output = input · W_part + b_part</c>: what a
+    /// cross-attention layer does with the key or value part of its fused projections.
+    /// </summary>
+    internal void ApplyPart(int part, ReadOnlySpan<float> input, Span<float> output, int rows, ReadOnlySpan<int> onlyRows)
+    {
+        System.Diagnostics.Debug.Assert(input.Length == (long)rows * Inputs && output.Length == (long)rows * _partOutputs[part]);
+        Gemm.Run(this, input, output, rows, onlyRows, part);
+    }
+
     internal int Panels => _panelPart.Length;
+
+    /// <summary>The panels of part <paramref name="part"/>, which are consecutive.</summary>
+    internal (int First, int End) PartPanels(int part)
+    {
+        int first = Array.IndexOf(_panelPart, part);
+        return (first, first + Array.LastIndexOf(_panelPart, part) - first + 1);
+    }
+
+    /// <summary>The first output column of <paramref name="panel"/> within its part.</summary>
+    internal int PanelColumnOffset(int panel) => _panelColumn[panel];
 
     /// <summary>Columns per packed panel: two vectors of the widest accelerated width.</summary>
     internal int PanelWidthOf { get; }

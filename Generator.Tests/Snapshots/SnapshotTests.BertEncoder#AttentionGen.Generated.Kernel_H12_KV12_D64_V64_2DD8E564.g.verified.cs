@@ -76,7 +76,7 @@ namespace AttentionGen.Generated
         /// once a block of rows has seen all its keys, turns them into probabilities while they are still in cache: no score
         /// is computed twice. Scores before the masks (0 and 1) are computed for every key, also those the masks hide.
         /// </remarks>
-        /// <exception cref="global::System.ArgumentOutOfRangeException">A length is negative, or a <paramref name="keyLengths"/> entry is outside [0, keyLength], or <paramref name="kind"/> is not an <see cref="global::AttentionGen.AttentionWeights"/> value.</exception>
+        /// <exception cref="global::System.ArgumentOutOfRangeException">A length is negative, a <paramref name="keyLengths"/> entry is outside [0, keyLength], or <paramref name="kind"/> is not an <see cref="global::AttentionGen.AttentionWeights"/> value.</exception>
         /// <exception cref="global::System.ArgumentException">A span is shorter than its shape, <paramref name="weights"/> is shorter than its shape or shares memory with another span, or <paramref name="output"/> overlaps an input: only <c>output</c> and <c>query</c> that start at the same element (in place) may share memory. Nothing has been written.</exception>
         public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength, global::System.ReadOnlySpan<int> keyLengths, global::System.Span<float> weights, global::AttentionGen.AttentionWeights kind)
         {

@@ -101,6 +101,24 @@ internal static class DiagnosticDescriptors
     /// <summary>ATTN0021: Scale is so large that scores overflow float.</summary>
     public static readonly DiagnosticDescriptor ScaleTooLarge = Rule("ATTN0021", "Scale is too large for float scores", ConfigurationProblem.ScaleTooLarge);
 
+    /// <summary>ATTN0022: an [AttentionProjections] size is out of range.</summary>
+    public static readonly DiagnosticDescriptor ProjectionSizeOutOfRange = Error(
+        "ATTN0022",
+        "Projection sizes must be from 1 to 65536",
+        "{0} is {1}; it must be from 1 to 65536{2}");
+
+    /// <summary>ATTN0023: [AttentionProjections] on a kernel whose layout is not Bshd.</summary>
+    public static readonly DiagnosticDescriptor ProjectionsNeedBshd = Error(
+        "ATTN0023",
+        "Attention projections need the Bshd layout",
+        "The type '{0}' has [AttentionProjections] but its kernel's Layout is {1}; projections write [batch, sequence, heads, dim], so remove Layout or set it to AttentionLayout.Bshd");
+
+    /// <summary>ATTN0024: [AttentionProjections] without [Attention].</summary>
+    public static readonly DiagnosticDescriptor ProjectionsWithoutAttention = Error(
+        "ATTN0024",
+        "Attention projections need an Attention attribute",
+        "The type '{0}' has [AttentionProjections] but no [Attention]; add [Attention(...)] with the heads and head sizes of the layer's kernel");
+
     /// <summary>The descriptor for a rule of <see cref="ConfigurationRules"/>.</summary>
     public static DiagnosticDescriptor For(ConfigurationProblem problem) => problem switch
     {

@@ -93,6 +93,12 @@ internal static partial class KernelEmitter
                 writer.WriteLine($"{signature.Declaration} =>");
                 writer.WriteLine($"    {signature.Call(shared)};");
             }
+
+            if (model.Projections is { } projections)
+            {
+                writer.WriteLine();
+                WriteLayer(writer, model.Kernel, projections, shared);
+            }
         }
     }
 

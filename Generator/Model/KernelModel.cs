@@ -8,7 +8,15 @@ namespace AttentionGen.Generator.Model;
 /// </summary>
 /// <param name="Type">Where the kernel goes: the annotated type and the partial types around it.</param>
 /// <param name="Kernel">The kernel's configuration, with defaults resolved.</param>
-internal sealed record KernelModel(TypeHierarchy Type, KernelConfiguration Kernel);
+/// <param name="Projections">With <c>[AttentionProjections]</c>, the layer's sizes; otherwise null.</param>
+internal sealed record KernelModel(TypeHierarchy Type, KernelConfiguration Kernel, ProjectionModel? Projections = null);
+
+/// <summary>The sizes of a multi-head attention layer's projections, with defaults resolved.</summary>
+internal sealed record ProjectionModel(int QuerySize, int KeySize, int ValueSize, int OutputSize, bool Bias)
+{
+    /// <summary>Whether queries, keys and values read rows of one size, so that one input can feed all three (self-attention).</summary>
+    public bool HasSelfAttention => QuerySize == KeySize && KeySize == ValueSize;
+}
 
 /// <summary>The annotated type, its namespace and its containing types.</summary>
 /// <param name="Namespace">The namespace as C# source, keywords escaped (<c>@fixed.Models</c>), or an empty string for the global namespace.</param>

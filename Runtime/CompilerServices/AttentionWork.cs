@@ -432,12 +432,13 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
         float shift = float.IsNegativeInfinity(maximum) ? 0 : maximum, sum = 0;
         for (int j = 0; j < keyLength; j++)
         {
-            sum += MathF.Exp(scores[j] - shift);
+            scores[j] = MathF.Exp(scores[j] - shift);
+            sum += scores[j];
         }
 
-        // The row's softmax, as a row block finishes it: over every key, the unseen ones masked.
+        // The row's softmax, as a row block finishes it, with one "tile" of every key whose maximum is the row's.
         WriteScalarWeights(scores, AttentionWeights.Probabilities, in outputs);
-        outputs.FinishRow<Simd128, Vector128<float>>(0, shift, sum, 0, keyLength);
+        outputs.FinishRow<Simd128, Vector128<float>>(0, shift, sum, 0, keyLength, ref maximum, 0);
     }
 
     private static void WriteScalarWeights(ReadOnlySpan<float> scores, AttentionWeights kind, scoped in RowOutputs outputs)

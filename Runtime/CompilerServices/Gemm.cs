@@ -11,9 +11,11 @@ namespace AttentionGen.CompilerServices;
 /// </summary>
 internal readonly ref struct GemmArguments
 {
-    public GemmArguments(Linear weights, ReadOnlySpan<float> input, Span<float> output, int rows, ReadOnlySpan<int> rowIndices, int columnGroups)
+    public GemmArguments(Linear weights, ReadOnlySpan<float> input, Span<float> output, int rows, ReadOnlySpan<int> rowIndices, int columnGroups, int part)
     {
         Weights = weights;
+        (FirstPanel, EndPanel) = part < 0 ? (0, weights.Panels) : weights.PartPanels(part);
+        OutputBase = part < 0 ? 0 : weights.PartOffset(FirstPanel, rows) - weights.PanelColumnOffset(FirstPanel);
         Input = input;
         Output = output;
         Rows = rows;
@@ -42,6 +44,14 @@ internal readonly ref struct GemmArguments
     /// <summary>Into how many groups of panels the columns are cut, each group one work item per chunk of rows.</summary>
     public int ColumnGroups { get; }
 
+    /// <summary>The panels computed: all of them, or one part's.</summary>
+    public int FirstPanel { get; }
+
+    public int EndPanel { get; }
+
+    /// <summary>Where <see cref="Output"/> starts among the outputs of the whole layer: 0, or the computed part's block.</summary>
+    public nint OutputBase { get; }
+
     /// <summary>The tensor row of computed row <paramref name="i"/>.</summary>
     public int RowAt(int i) => RowIndices.IsEmpty ? i : RowIndices[i];
 }
@@ -68,7 +78,13 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
         Vector128.IsHardwareAccelerated ? 2 * Vector128<float>.Count : 8;
 
     /// <summary>Runs a validated call, on as many threads as its size pays for.</summary>
-    internal static void Run(Linear weights, ReadOnlySpan<float> input, Span<float> output, int rows, ReadOnlySpan<int> rowIndices)
+    /// <param name="weights">The layer.</param>
+    /// <param name="input">The input rows, [rows, Inputs].</param>
+    /// <param name="output">The output rows: the whole layer's, or the one part's.</param>
+    /// <param name="rows">The rows of the tensors.</param>
+    /// <param name="rowIndices">The rows to compute, ascending; empty for all.</param>
+    /// <param name="part">The part to compute, alone, into an output of its own size; -1 for the whole layer.</param>
+    internal static void Run(Linear weights, ReadOnlySpan<float> input, Span<float> output, int rows, ReadOnlySpan<int> rowIndices, int part = -1)
     {
         int computed = rowIndices.IsEmpty ? rows : rowIndices.Length;
         if (computed == 0)
@@ -77,11 +93,12 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
         }
 
         // Enough items for every thread to take several, cutting the columns when there are too few rows for that.
+        int panels = part < 0 ? weights.Panels : weights.PartPanels(part).End - weights.PartPanels(part).First;
         int chunks = (computed + ChunkRows - 1) / ChunkRows;
-        int threads = AttentionScheduler.ThreadCount(chunks * weights.Panels, (long)Math.Min(computed, ChunkRows) * weights.Inputs * weights.PanelWidthOf);
-        int groups = threads <= 1 ? 1 : Math.Clamp((4 * threads + chunks - 1) / chunks, 1, weights.Panels);
-        var arguments = new GemmArguments(weights, input, output, rows, rowIndices, groups);
-        long workPerItem = (long)Math.Min(computed, ChunkRows) * weights.Inputs * weights.Outputs / groups;
+        int threads = AttentionScheduler.ThreadCount(chunks * panels, (long)Math.Min(computed, ChunkRows) * weights.Inputs * weights.PanelWidthOf);
+        int groups = threads <= 1 ? 1 : Math.Clamp((4 * threads + chunks - 1) / chunks, 1, panels);
+        var arguments = new GemmArguments(weights, input, output, rows, rowIndices, groups, part);
+        long workPerItem = (long)Math.Min(computed, ChunkRows) * weights.Inputs * panels * weights.PanelWidthOf / groups;
         AttentionScheduler.Run<Gemm, GemmArguments>(in arguments, chunks * groups, workPerItem);
     }
 
@@ -121,7 +138,7 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
         int firstRow = chunk * ChunkRows;
         int rowCount = Math.Min(ChunkRows, arguments.ComputedRows - firstRow);
         int blocks = (rowCount + blockRows - 1) / blockRows;
-        (int firstPanel, int endPanel) = Share(weights.Panels, arguments.ColumnGroups, group);
+        (int firstPanel, int endPanel) = Share(arguments.FirstPanel, arguments.EndPanel, arguments.ColumnGroups, group);
 
         // The chunk's rows in [block][input][row] order, the rows past its last one zero.
         Span<float> packed = KernelScratch.Get(blocks * blockRows * inputs);
@@ -153,7 +170,7 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
         {
             ref float panelWeights = ref weights.PanelWeights(panel);
             ref float bias = ref weights.PanelBias(panel);
-            ref float partOutput = ref Unsafe.Add(ref output, weights.PartOffset(panel, arguments.Rows));
+            ref float partOutput = ref Unsafe.Add(ref output, weights.PartOffset(panel, arguments.Rows) - arguments.OutputBase);
             int partStride = weights.PartStride(panel);
             int width = weights.PanelColumns(panel);
             for (int block = 0; block < blocks; block++)
@@ -181,9 +198,9 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
         }
     }
 
-    /// <summary>Group <paramref name="group"/>'s share of <paramref name="count"/> panels cut <paramref name="groups"/> ways.</summary>
-    private static (int First, int End) Share(int count, int groups, int group) =>
-        ((int)((long)count * group / groups), (int)((long)count * (group + 1) / groups));
+    /// <summary>Group <paramref name="group"/>'s share of panels [<paramref name="first"/>, <paramref name="end"/>) cut <paramref name="groups"/> ways.</summary>
+    private static (int First, int End) Share(int first, int end, int groups, int group) =>
+        (first + (int)((long)(end - first) * group / groups), first + (int)((long)(end - first) * (group + 1) / groups));
 
     /// <summary>
     /// Adds the bias to a register block's sums, [row][two vectors] in <paramref name="tile"/>, and stores the rows that
@@ -353,13 +370,13 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
         int inputs = weights.Inputs, panelWidth = weights.PanelWidthOf;
         (int chunk, int group) = Math.DivRem(item, arguments.ColumnGroups);
         int firstRow = chunk * ChunkRows, endRow = Math.Min(firstRow + ChunkRows, arguments.ComputedRows);
-        (int firstPanel, int endPanel) = Share(weights.Panels, arguments.ColumnGroups, group);
+        (int firstPanel, int endPanel) = Share(arguments.FirstPanel, arguments.EndPanel, arguments.ColumnGroups, group);
         Span<float> sums = stackalloc float[panelWidth];
         for (int panel = firstPanel; panel < endPanel; panel++)
         {
             ref float panelWeights = ref weights.PanelWeights(panel);
             ref float bias = ref weights.PanelBias(panel);
-            Span<float> part = arguments.Output.Slice((int)weights.PartOffset(panel, arguments.Rows));
+            Span<float> part = arguments.Output.Slice((int)(weights.PartOffset(panel, arguments.Rows) - arguments.OutputBase));
             int stride = weights.PartStride(panel), width = weights.PanelColumns(panel);
             for (int i = firstRow; i < endRow; i++)
             {

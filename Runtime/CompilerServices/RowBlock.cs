@@ -51,11 +51,16 @@ internal static class RowBlock<TKernel>
         // the output accumulators [ValueDim][lanes], and, where key rows lie a multiple of 4 KiB apart (TRows.PackKeys),
         // one register block's keys copied into consecutive rows [block][HeadDim], since they would otherwise compete
         // for one L1 cache set.
-        Span<float> scratch = KernelScratch.Get((headDim + keyTile + valueDim) * lanes + (TRows.PackKeys ? block * headDim : 0));
+        // With probabilities wanted, each tile's running maximum follows, [tile][lanes], to rescale its probabilities at the end.
+        int packed = TRows.PackKeys ? block * headDim : 0;
+        bool writesProbabilities = TExtras.Enabled && outputs.WritesWeights && outputs.Kind == AttentionWeights.Probabilities;
+        int tiles = writesProbabilities ? (outputs.KeyLength + keyTile - 1) / keyTile : 0;
+        Span<float> scratch = KernelScratch.Get((headDim + keyTile + valueDim) * lanes + packed + tiles * lanes);
         ref float qT = ref MemoryMarshal.GetReference(scratch);
         ref float sT = ref Unsafe.Add(ref qT, headDim * lanes);
         ref float oT = ref Unsafe.Add(ref sT, keyTile * lanes);
         ref float packedKeys = ref Unsafe.Add(ref oT, valueDim * lanes);
+        ref float tileMaxima = ref Unsafe.Add(ref packedKeys, packed);
         scratch.Slice((headDim + keyTile) * lanes, valueDim * lanes).Clear();
 
         // Transpose the rows into lanes, scaled, and find each row's visible keys. Lanes past the last row repeat it;
@@ -185,9 +190,8 @@ internal static class RowBlock<TKernel>
                 }
             }
 
-            if (writesWeights && outputs.Kind >= AttentionWeights.MaskedScores)
+            if (writesWeights && outputs.Kind == AttentionWeights.MaskedScores)
             {
-                // Masked scores; as probabilities they become exp(s − lse) once the row's softmax is complete.
                 outputs.WriteTile(ref sT, lanes, rows, tileStart, count);
             }
 
@@ -217,6 +221,12 @@ internal static class RowBlock<TKernel>
             }
 
             rowSum = TSimd.MultiplyAdd(rowSum, correction, tileSum);
+            if (writesProbabilities)
+            {
+                // exp(s − this tile's running maximum): rescaled by exp(maximum − final maximum) / sum once the rows are done.
+                outputs.WriteTile(ref sT, lanes, rows, tileStart, count);
+                TSimd.Store(rowMax, ref tileMaxima, (nuint)((tileStart / keyTile) * lanes));
+            }
 
             // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane
             // otherwise), and add this tile's probabilities times its values. A weight of 0 must add nothing, but 0 · ∞
@@ -252,7 +262,7 @@ internal static class RowBlock<TKernel>
             TSimd.Store(rowSum, ref MemoryMarshal.GetReference(sums), 0);
             for (int r = 0; r < rows; r++)
             {
-                outputs.FinishRow<TSimd, TVector>(r, maxima[r], sums[r], unionFirst, unionEnd);
+                outputs.FinishRow<TSimd, TVector>(r, maxima[r], sums[r], unionFirst, unionEnd, ref Unsafe.Add(ref tileMaxima, r), lanes);
             }
         }
 

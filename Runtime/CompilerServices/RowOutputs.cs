@@ -93,14 +93,17 @@ internal readonly ref struct RowOutputs
     /// <summary>
     /// Finishes row <paramref name="r"/> once its softmax is complete: its log-sum-exp, and its weights outside the keys
     /// the block walked, [<paramref name="first"/>, <paramref name="end"/>), which no row saw (−∞ as masked scores, 0 as
-    /// probabilities); with probabilities, <c>p = exp(s − lse)</c> over the walked keys, whose masked scores the tiles left there.
+    /// probabilities). As probabilities, each tile's weights were written as <c>exp(s − m)</c> with the row's running
+    /// maximum m at that tile; they become <c>exp(s − lse) = exp(s − m) · exp(m − lse)</c>, one multiplication each.
     /// </summary>
     /// <param name="r">The row in the block.</param>
-    /// <param name="maximum">The row's running maximum, 0 where it saw no key.</param>
+    /// <param name="maximum">The row's final maximum, 0 where it saw no key.</param>
     /// <param name="sum">The row's sum of <c>exp(s − maximum)</c>: 0 exactly when it saw no key.</param>
-    /// <param name="first">The first key the block walked.</param>
+    /// <param name="first">The first key the block walked, the start of a tile.</param>
     /// <param name="end">The key after the last one the block walked; at most <paramref name="first"/> when it walked none.</param>
-    public void FinishRow<TSimd, TVector>(int r, float maximum, float sum, int first, int end)
+    /// <param name="tileMaxima">With probabilities, the row's running maximum after tile 0 (−∞ before it saw a key); the next tiles' follow every <paramref name="stride"/> floats.</param>
+    /// <param name="stride">Floats between one tile's maxima and the next's.</param>
+    public void FinishRow<TSimd, TVector>(int r, float maximum, float sum, int first, int end, ref float tileMaxima, int stride)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
     {
@@ -117,7 +120,7 @@ internal readonly ref struct RowOutputs
 
         Span<float> row = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref Weights, (nint)r * KeyLength), KeyLength);
         float unseen = Kind == AttentionWeights.MaskedScores ? float.NegativeInfinity : 0f;
-        if (first >= end)
+        if (first >= end || float.IsNegativeInfinity(logSumExp))
         {
             row.Fill(unseen);
             return;
@@ -127,35 +130,32 @@ internal readonly ref struct RowOutputs
         row.Slice(end).Fill(unseen);
         if (Kind == AttentionWeights.Probabilities)
         {
-            Probabilities<TSimd, TVector>(row.Slice(first, end - first), logSumExp);
+            for (int tileStart = first; tileStart < end; tileStart += KernelTiles.KeyTile)
+            {
+                // A tile before the row's first seen key holds only zeros, whatever its factor; its maximum is −∞.
+                float tileMaximum = Unsafe.Add(ref tileMaxima, tileStart / KernelTiles.KeyTile * stride);
+                float factor = float.IsNegativeInfinity(tileMaximum) ? 0f : MathF.Exp(tileMaximum - logSumExp);
+                Scale<TSimd, TVector>(row.Slice(tileStart, Math.Min(KernelTiles.KeyTile, end - tileStart)), factor);
+            }
         }
     }
 
-    /// <summary>
-    /// Masked scores to probabilities in place, <c>exp(s − lse)</c>: 0 for a masked key, and for every key when lse is −∞.
-    /// Vector by vector where vectors are accelerated (the scalar path passes a width it does not otherwise use).
-    /// </summary>
-    private static void Probabilities<TSimd, TVector>(Span<float> scores, float logSumExp)
+    /// <summary>Multiplies <paramref name="values"/> by <paramref name="factor"/> in place, vector by vector where vectors are accelerated.</summary>
+    private static void Scale<TSimd, TVector>(Span<float> values, float factor)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
     {
-        if (float.IsNegativeInfinity(logSumExp))
-        {
-            scores.Clear();
-            return;
-        }
-
-        ref float s = ref MemoryMarshal.GetReference(scores);
-        TVector shift = TSimd.Create(logSumExp);
+        ref float v = ref MemoryMarshal.GetReference(values);
+        TVector f = TSimd.Create(factor);
         int j = 0;
-        for (; Vector128.IsHardwareAccelerated && j <= scores.Length - TSimd.Count; j += TSimd.Count)
+        for (; Vector128.IsHardwareAccelerated && j <= values.Length - TSimd.Count; j += TSimd.Count)
         {
-            TSimd.Store(TSimd.Exp(TSimd.Subtract(TSimd.Load(ref s, (nuint)j), shift)), ref s, (nuint)j);
+            TSimd.Store(TSimd.Multiply(TSimd.Load(ref v, (nuint)j), f), ref v, (nuint)j);
         }
 
-        for (; j < scores.Length; j++)
+        for (; j < values.Length; j++)
         {
-            scores[j] = MathF.Exp(scores[j] - logSumExp);
+            values[j] *= factor;
         }
     }
 }
