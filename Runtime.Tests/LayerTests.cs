@@ -85,6 +85,33 @@ public sealed class LayerTests
     }
 
     [Fact]
+    public void The_weights_overload_writes_the_probabilities_of_the_projections()
+    {
+        var random = new Random(TestSeed.For("layer weights"));
+        float[] wq = Tensors.Normal(random, 40 * 64, 0.2f), wk = Tensors.Normal(random, 40 * 32, 0.2f), wv = Tensors.Normal(random, 40 * 24, 0.2f), wo = Tensors.Normal(random, 48 * 24, 0.2f);
+        var layer = new PaddedLayer.Layer(wq, default, wk, default, wv, default, wo, default);
+        const int batch = 2, length = 37;
+        int[] valid = [37, 20];
+        float[] input = Tensors.Normal(random, batch * length * 40);
+        var output = new float[batch * length * 24];
+        var plain = new float[output.Length];
+        var weights = new float[batch * PaddedLayer.Heads * length * length];
+        layer.Forward(input, output, batch, length, valid, weights, AttentionWeights.Probabilities);
+        layer.Forward(input, plain, batch, length, valid);
+        Assert.Equal(plain, output);
+
+        float[] q = Project(input, wq, Array.Empty<float>(), batch * length, 40, 64), k = Project(input, wk, Array.Empty<float>(), batch * length, 40, 32), v = Project(input, wv, Array.Empty<float>(), batch * length, 40, 24);
+        var expected = new float[weights.Length];
+        ReferenceAttention.Forward(PaddedLayer.Configuration, q, k, v, new float[batch * length * 48], batch, length, length, expected, AttentionWeights.Probabilities, default, valid);
+        for (int h = 0; h < PaddedLayer.Heads; h++)
+        {
+            expected.AsSpan(((1 * PaddedLayer.Heads + h) * length + 20) * length, 17 * length).Clear(); // entry 1's padding rows
+        }
+
+        Tensors.AssertClose(expected, weights, 1e-5, 1e-4, "the layer's probabilities");
+    }
+
+    [Fact]
     public void Self_attention_through_the_cross_attention_overload_gives_the_same_result()
     {
         var random = new Random(TestSeed.For("layer overloads"));

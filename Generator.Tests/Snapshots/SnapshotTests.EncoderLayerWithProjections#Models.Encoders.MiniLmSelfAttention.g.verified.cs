@@ -102,6 +102,20 @@ namespace Models.Encoders
             public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, int length, global::System.ReadOnlySpan<int> keyLengths) =>
                 _layer.SelfAttention(input, output, batch, length, keyLengths, default);
 
+            /// <summary>Self-attention, as the other overload, that also writes the kernel's attention weights: d2l's <c>attention_weights</c>, for heat maps.</summary>
+            /// <param name="input">The rows, <c>[batch, length, QuerySize]</c>. A longer span is fine: only its prefix is read.</param>
+            /// <param name="output">Receives the layer's output, <c>[batch, length, OutputSize]</c>; rows of padding are zeros.</param>
+            /// <param name="batch">Batch size.</param>
+            /// <param name="length">Rows per batch entry.</param>
+            /// <param name="keyLengths">Valid rows of each batch entry's keys, each from 0 to <paramref name="length"/>: d2l's <c>valid_lens</c>.</param>
+            /// <param name="weights">Receives <paramref name="kind"/> for every batch entry, head, query row and key, <c>[batch, Heads, length, length]</c>; the rows of padding queries are zeros.</param>
+            /// <param name="kind">Which weights: the scores, after the soft cap, after the masks, or the probabilities.</param>
+            /// <exception cref="global::System.ArgumentOutOfRangeException">A length is negative, or a <paramref name="keyLengths"/> entry is outside its range.</exception>
+            /// <exception cref="global::System.ArgumentException">A span is shorter than its shape, <paramref name="output"/> overlaps <paramref name="input"/>, or an argument does not fit the kernel. Nothing has been written.</exception>
+            /// <exception cref="global::System.InvalidOperationException">Another thread is running a call on this layer.</exception>
+            public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, int length, global::System.ReadOnlySpan<int> keyLengths, global::System.Span<float> weights, global::AttentionGen.AttentionWeights kind) =>
+                _layer.SelfAttention(input, output, batch, length, keyLengths, default, true, weights, kind);
+
             /// <summary>Attention of projected queries over projected keys and values: cross-attention, or self-attention with the same span passed three times.</summary>
             /// <param name="queries">The query rows, <c>[batch, queryLength, QuerySize]</c>.</param>
             /// <param name="keys">The key rows, <c>[batch, keyLength, KeySize]</c>.</param>

@@ -74,17 +74,36 @@ internal static partial class KernelEmitter
             if (projections.HasSelfAttention)
             {
                 writer.WriteLine();
+                void SelfParameters()
+                {
+                    writer.WriteLine("/// <param name=\"input\">The rows, <c>[batch, length, QuerySize]</c>. A longer span is fine: only its prefix is read.</param>");
+                    writer.WriteLine("/// <param name=\"output\">Receives the layer's output, <c>[batch, length, OutputSize]</c>" + (kernel.HasKeyPadding ? "; rows of padding are zeros" : string.Empty) + ".</param>");
+                    writer.WriteLine("/// <param name=\"batch\">Batch size.</param>");
+                    writer.WriteLine("/// <param name=\"length\">Rows per batch entry.</param>");
+                    WriteLayerMaskParameters(writer, kernel, "length");
+                }
+
+                void SelfExceptions()
+                {
+                    writer.WriteLine(LayerRangeException(kernel));
+                    writer.WriteLine("/// <exception cref=\"global::System.ArgumentException\">A span is shorter than its shape, <paramref name=\"output\"/> overlaps <paramref name=\"input\"/>, or an argument does not fit the kernel. Nothing has been written.</exception>");
+                    writer.WriteLine("/// <exception cref=\"global::System.InvalidOperationException\">Another thread is running a call on this layer.</exception>");
+                }
+
                 writer.WriteLine("/// <summary>Self-attention: queries, keys and values are all projections of <paramref name=\"input\"/>, in one pass.</summary>");
-                writer.WriteLine("/// <param name=\"input\">The rows, <c>[batch, length, QuerySize]</c>. A longer span is fine: only its prefix is read.</param>");
-                writer.WriteLine("/// <param name=\"output\">Receives the layer's output, <c>[batch, length, OutputSize]</c>" + (kernel.HasKeyPadding ? "; rows of padding are zeros" : string.Empty) + ".</param>");
-                writer.WriteLine("/// <param name=\"batch\">Batch size.</param>");
-                writer.WriteLine("/// <param name=\"length\">Rows per batch entry.</param>");
-                WriteLayerMaskParameters(writer, kernel, "length");
-                writer.WriteLine(LayerRangeException(kernel));
-                writer.WriteLine("/// <exception cref=\"global::System.ArgumentException\">A span is shorter than its shape, <paramref name=\"output\"/> overlaps <paramref name=\"input\"/>, or an argument does not fit the kernel. Nothing has been written.</exception>");
-                writer.WriteLine("/// <exception cref=\"global::System.InvalidOperationException\">Another thread is running a call on this layer.</exception>");
+                SelfParameters();
+                SelfExceptions();
                 writer.WriteLine($"public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, int length{padding}{mask}) =>");
                 writer.WriteLine($"    _layer.SelfAttention(input, output, batch, length{passed});");
+
+                writer.WriteLine();
+                writer.WriteLine("/// <summary>Self-attention, as the other overload, that also writes the kernel's attention weights: d2l's <c>attention_weights</c>, for heat maps.</summary>");
+                SelfParameters();
+                writer.WriteLine("/// <param name=\"weights\">Receives <paramref name=\"kind\"/> for every batch entry, head, query row and key, <c>[batch, Heads, length, length]</c>" + (kernel.HasKeyPadding ? "; the rows of padding queries are zeros" : string.Empty) + ".</param>");
+                writer.WriteLine("/// <param name=\"kind\">Which weights: the scores, after the soft cap, after the masks, or the probabilities.</param>");
+                SelfExceptions();
+                writer.WriteLine($"public void Forward(global::System.ReadOnlySpan<float> input, global::System.Span<float> output, int batch, int length{padding}{mask}, global::System.Span<float> weights, global::AttentionGen.AttentionWeights kind) =>");
+                writer.WriteLine($"    _layer.SelfAttention(input, output, batch, length{passed}, true, weights, kind);");
             }
 
             writer.WriteLine();

@@ -81,9 +81,13 @@ public sealed class AttentionLayer<TKernel>
     /// <summary>
     /// Self-attention: queries, keys and values are projections of the same rows, [batch, length, QuerySize], projected
     /// in one pass; output is [batch, length, OutputSize]. With key padding, the rows of entry b from keyLengths[b] on are
-    /// padding: they are not projected, no row attends to them, and their output rows are zeros.
+    /// padding: they are not projected, no row attends to them, and their output rows are zeros. With
+    /// <paramref name="writesWeights"/>, the kernel also writes its attention weights, as the kernel's weights overload
+    /// does, and the weights of padding rows are zeros too.
     /// </summary>
-    public void SelfAttention(ReadOnlySpan<float> input, Span<float> output, int batch, int length, ReadOnlySpan<int> keyLengths, ExplicitMask mask)
+    public void SelfAttention(
+        ReadOnlySpan<float> input, Span<float> output, int batch, int length, ReadOnlySpan<int> keyLengths, ExplicitMask mask,
+        bool writesWeights = false, Span<float> weights = default, AttentionWeights kind = default)
     {
         CheckSizes(batch, length, nameof(length), length, nameof(length));
         int rows = batch * length;
@@ -111,8 +115,20 @@ public sealed class AttentionLayer<TKernel>
                 Project(ValuePart, input, value, rows, realRows);
             }
 
-            Attend(query, key, value, context, batch, length, length, keyLengths, mask);
+            Attend(query, key, value, context, batch, length, length, keyLengths, mask, writesWeights, weights, kind);
             WriteOutput(context, output.Slice(0, rows * OutputSize), rows, realRows);
+            if (writesWeights && HasKeyPadding)
+            {
+                // Rows of padding were not projected: their weights, like their outputs, are zeros.
+                for (int b = 0; b < batch; b++)
+                {
+                    for (int head = 0; head < TKernel.Heads; head++)
+                    {
+                        int firstPadding = (b * TKernel.Heads + head) * length + keyLengths[b];
+                        weights.Slice(firstPadding * length, (length - keyLengths[b]) * length).Clear();
+                    }
+                }
+            }
         }
         finally
         {
@@ -123,11 +139,13 @@ public sealed class AttentionLayer<TKernel>
     /// <summary>
     /// Attention of [batch, queryLength, QuerySize] queries over [batch, keyLength, KeySize] keys and
     /// [batch, keyLength, ValueSize] values; output is [batch, queryLength, OutputSize]. With key padding, the keys
-    /// and values of entry b from keyLengths[b] on are padding: they are not projected and no row attends to them.
+    /// and values of entry b from keyLengths[b] on are padding: they are not projected and no row attends to them. With
+    /// <paramref name="writesWeights"/>, the kernel also writes its attention weights, as the kernel's weights overload does.
     /// </summary>
     public void CrossAttention(
         ReadOnlySpan<float> queries, ReadOnlySpan<float> keys, ReadOnlySpan<float> values, Span<float> output,
-        int batch, int queryLength, int keyLength, ReadOnlySpan<int> keyLengths, ExplicitMask mask)
+        int batch, int queryLength, int keyLength, ReadOnlySpan<int> keyLengths, ExplicitMask mask,
+        bool writesWeights = false, Span<float> weights = default, AttentionWeights kind = default)
     {
         CheckSizes(batch, queryLength, nameof(queryLength), keyLength, nameof(keyLength));
         int queryRows = batch * queryLength, keyRows = batch * keyLength;
@@ -150,7 +168,7 @@ public sealed class AttentionLayer<TKernel>
             Project(QueryPart, queries.Slice(0, queryRows * QuerySize), query, queryRows, default);
             Project(KeyPart, keys.Slice(0, keyRows * KeySize), key, keyRows, realKeys);
             Project(ValuePart, values.Slice(0, keyRows * ValueSize), value, keyRows, realKeys);
-            Attend(query, key, value, context, batch, queryLength, keyLength, keyLengths, mask);
+            Attend(query, key, value, context, batch, queryLength, keyLength, keyLengths, mask, writesWeights, weights, kind);
             _output.Apply(context, output.Slice(0, queryRows * OutputSize), queryRows);
         }
         finally
@@ -174,9 +192,14 @@ public sealed class AttentionLayer<TKernel>
     /// <summary>The kernel on the projections, checked as a Forward call is: key lengths and mask, before the output is written.</summary>
     private static void Attend(
         Span<float> query, Span<float> key, Span<float> value, Span<float> context, int batch, int queryLength, int keyLength,
-        ReadOnlySpan<int> keyLengths, ExplicitMask mask)
+        ReadOnlySpan<int> keyLengths, ExplicitMask mask, bool writesWeights, Span<float> weights, AttentionWeights kind)
     {
         var arguments = new AttentionArguments(query, key, value, context, batch, queryLength, keyLength, HasKeyPadding ? keyLengths : default, mask);
+        if (writesWeights)
+        {
+            arguments = arguments.WithWeights(weights, kind);
+        }
+
         AttentionValidation.ValidateForward<TKernel>(in arguments);
         AttentionScheduler.Run<TKernel>(in arguments);
     }
