@@ -9,8 +9,8 @@ namespace SentenceEmbeddings;
 
 /// <summary>
 /// One PNG per layer and head of one sentence's attention weights, tokens on both axes: the picture of which token
-/// looks at which. The weights are the probabilities (after the mask and the softmax) that the generated weights overload
-/// of <see cref="MiniLmAttention"/>.Forward writes for the queries and keys each layer computed.
+/// looks at which. The weights are the probabilities (after the mask and the softmax) that the weights overload of the
+/// generated <see cref="MiniLmAttention.Layer"/>'s Forward writes, layer by layer.
 /// </summary>
 public static class HeatMaps
 {
@@ -22,9 +22,7 @@ public static class HeatMaps
         var files = new List<string>();
         encoder.Encode(inputIds, 1, length, new[] { length }, (layer, w) =>
         {
-            var weights = new float[heads * length * length];
-            MiniLmAttention.Forward(w.Query, w.Key, w.Value, new float[length * heads * MiniLmAttention.ValueDim], 1, length, length, new[] { length },
-                weights, AttentionWeights.Probabilities);
+            float[] weights = encoder.AttentionWeights(w, layer);
             for (int h = 0; h < heads; h++)
             {
                 string file = Path.Combine(directory, $"layer{layer}-head{h}.png");

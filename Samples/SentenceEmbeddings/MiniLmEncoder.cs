@@ -5,16 +5,20 @@ using AttentionGen;
 
 namespace SentenceEmbeddings;
 
-/// <summary>all-MiniLM-L6-v2's self-attention: 12 heads of 32 over a padded batch, keys past each sentence's length masked.</summary>
+/// <summary>
+/// all-MiniLM-L6-v2's self-attention layer: W_q, W_k and W_v from the hidden size of 384 to 12 heads of 32, the kernel
+/// over a padded batch with keys past each sentence's length masked, and W_o back to 384.
+/// </summary>
 [Attention(Heads = 12, HeadDim = 32, Mask = AttentionMask.KeyPadding)]
+[AttentionProjections(QuerySize = MiniLmEncoder.Hidden)]
 public static partial class MiniLmAttention;
 
 /// <summary>
 /// The BERT encoder of all-MiniLM-L6-v2 (6 layers, hidden size 384, FFN 1536, GELU through erf, post-LayerNorm),
-/// with its own weights, read from the model.onnx that ONNX Runtime runs too. Attention is the generated
-/// <see cref="MiniLmAttention"/>, the matrices are the library's <see cref="Linear"/> (Q, K and V fused into one),
-/// and the residuals, GELU and LayerNorm are written out here. Only the real tokens of a padded batch are computed:
-/// padding is masked out of attention and skipped by every other step.
+/// with its own weights, read from the model.onnx that ONNX Runtime runs too. Each layer's attention is the generated
+/// <see cref="MiniLmAttention.Layer"/> (its projections, Q, K and V in one pass, and the kernel), the feed-forward
+/// matrices are the library's <see cref="Linear"/>, and the residuals, GELU and LayerNorm are written out here. Only
+/// the real tokens of a padded batch are computed: padding is masked out of attention and skipped by every other step.
 /// </summary>
 /// <remarks>An encoder reuses one workspace from call to call, so it runs one batch at a time: use one per thread.</remarks>
 public sealed class MiniLmEncoder
@@ -41,11 +45,11 @@ public sealed class MiniLmEncoder
         {
             string p = $"encoder.layer.{l}.";
             _layers[l] = new Layer(
-                Linear.Concatenate(
-                    Dense(model, p + "attention.self.query.bias"),
-                    Dense(model, p + "attention.self.key.bias"),
-                    Dense(model, p + "attention.self.value.bias")),
-                Dense(model, p + "attention.output.dense.bias"),
+                new MiniLmAttention.Layer(
+                    model.LinearWeight(p + "attention.self.query.bias", out _, out _), model.Initializer(p + "attention.self.query.bias"),
+                    model.LinearWeight(p + "attention.self.key.bias", out _, out _), model.Initializer(p + "attention.self.key.bias"),
+                    model.LinearWeight(p + "attention.self.value.bias", out _, out _), model.Initializer(p + "attention.self.value.bias"),
+                    model.LinearWeight(p + "attention.output.dense.bias", out _, out _), model.Initializer(p + "attention.output.dense.bias")),
                 model.Initializer(p + "attention.output.LayerNorm.weight"), model.Initializer(p + "attention.output.LayerNorm.bias"),
                 Dense(model, p + "intermediate.dense.bias"),
                 Dense(model, p + "output.dense.bias"),
@@ -61,18 +65,16 @@ public sealed class MiniLmEncoder
     /// <param name="batch">Sentences in the batch.</param>
     /// <param name="length">Tokens per sentence, padding included.</param>
     /// <param name="lengths">Real tokens of each sentence.</param>
-    /// <param name="observeAttention">Called with each layer's index and the workspace once its queries, keys and values are projected, to look at its attention.</param>
+    /// <param name="observeAttention">Called with each layer's index and the workspace before its attention, to look at it (<see cref="AttentionWeights"/>).</param>
     /// <returns>The workspace's hidden state, valid until the next call. Rows of padding are not computed.</returns>
     public float[] Encode(long[] inputIds, int batch, int length, int[] lengths, Action<int, Workspace>? observeAttention = null)
     {
         Workspace w = CreateWorkspace(inputIds, batch, length, lengths);
         for (int l = 0; l < Layers; l++)
         {
-            // Self-attention. The projections write [batch, length, 12 heads of 32]: the Bshd layout the kernel reads.
-            ProjectQueryKeyValue(w, l);
+            // Self-attention: the generated layer, then the residual and LayerNorm.
             observeAttention?.Invoke(l, w);
-            Attend(w);
-            ProjectOutput(w, l);
+            Attend(w, l);
             NormalizeAttention(w, l);
 
             // Feed-forward: GELU(x · W1 + b1) · W2 + b2, then the residual and LayerNorm.
@@ -88,9 +90,8 @@ public sealed class MiniLmEncoder
 
     /// <summary>
     /// One batch's buffers, with the embeddings of its tokens in <see cref="X"/>: what <see cref="Encode"/> runs the layers
-    /// on, phase by phase (<see cref="ProjectQueryKeyValue"/>, <see cref="Attend"/>, <see cref="ProjectOutput"/>,
-    /// <see cref="NormalizeAttention"/>, <see cref="FeedForward"/>, <see cref="NormalizeOutput"/>), which a benchmark can
-    /// also time one at a time. The encoder's one workspace, grown when a batch needs more room than it has.
+    /// on, phase by phase (<see cref="Attend"/>, <see cref="NormalizeAttention"/>, <see cref="FeedForward"/>,
+    /// <see cref="NormalizeOutput"/>), which a benchmark can also time one at a time. The encoder's one workspace, grown when a batch needs more room than it has.
     /// </summary>
     public Workspace CreateWorkspace(long[] inputIds, int batch, int length, int[] lengths)
     {
@@ -118,17 +119,25 @@ public sealed class MiniLmEncoder
         return w;
     }
 
-    /// <summary>Layer <paramref name="l"/>'s query, key and value projections of the hidden state, in one pass.</summary>
-    public void ProjectQueryKeyValue(Workspace w, int l)
-        => _layers[l].QueryKeyValue.Apply(w.X.AsSpan(0, w.Tokens * Hidden), w.QueryKeyValue, w.Tokens, w.RealRows);
+    /// <summary>
+    /// Layer <paramref name="l"/>'s self-attention over the hidden state, into <see cref="Workspace.Projected"/>: the generated
+    /// layer projects the real tokens' queries, keys and values in one pass, runs the kernel with padding masked, and
+    /// projects its output.
+    /// </summary>
+    public void Attend(Workspace w, int l) =>
+        _layers[l].Attention.Forward(w.X.AsSpan(0, w.Tokens * Hidden), w.Projected.AsSpan(0, w.Tokens * Hidden), w.Batch, w.Length, w.Lengths);
 
-    /// <summary>The generated attention kernel, padding masked by each sentence's length.</summary>
-    public static void Attend(Workspace w) =>
-        MiniLmAttention.Forward(w.Query, w.Key, w.Value, w.Context, w.Batch, w.Length, w.Length, w.Lengths);
-
-    /// <summary>Layer <paramref name="l"/>'s output projection of the attention's result.</summary>
-    public void ProjectOutput(Workspace w, int l) =>
-        _layers[l].Output.Apply(w.Context.AsSpan(0, w.Tokens * Hidden), w.Projected.AsSpan(0, w.Tokens * Hidden), w.Tokens, w.RealRows);
+    /// <summary>
+    /// Layer <paramref name="l"/>'s attention probabilities for the workspace's hidden state, [batch, 12 heads, length,
+    /// length], from the generated layer's weights overload: what the heat maps show. The hidden state is unchanged.
+    /// </summary>
+    public float[] AttentionWeights(Workspace w, int l)
+    {
+        var weights = new float[w.Batch * MiniLmAttention.Heads * w.Length * w.Length];
+        _layers[l].Attention.Forward(w.X.AsSpan(0, w.Tokens * Hidden), new float[w.Tokens * Hidden], w.Batch, w.Length, w.Lengths,
+            weights, AttentionGen.AttentionWeights.Probabilities);
+        return weights;
+    }
 
     /// <summary>The attention block's residual and LayerNorm.</summary>
     public void NormalizeAttention(Workspace w, int l) => AddAndNormalize(w, _layers[l].AttentionNormWeight, _layers[l].AttentionNormBias);
@@ -171,8 +180,6 @@ public sealed class MiniLmEncoder
         {
             Capacity = capacity;
             X = new float[capacity * Hidden];
-            QueryKeyValueBuffer = new float[3 * capacity * Hidden];
-            Context = new float[capacity * Hidden];
             Projected = new float[capacity * Hidden];
             Intermediate = new float[capacity * MiniLmEncoder.Intermediate];
             _realRows = new int[capacity];
@@ -197,23 +204,10 @@ public sealed class MiniLmEncoder
         /// <summary>The hidden state, [batch, length, 384]: the last one once every layer has run.</summary>
         public float[] X { get; }
 
-        /// <summary>Q, K and V as the fused projection writes them: each [batch, length, 12 heads of 32], one after another.</summary>
-        public Span<float> QueryKeyValue => QueryKeyValueBuffer.AsSpan(0, 3 * Tokens * Hidden);
-
-        /// <summary>The queries, [batch, length, 12 heads of 32]: Bshd, as the attention kernel reads them.</summary>
-        public Span<float> Query => QueryKeyValueBuffer.AsSpan(0, Tokens * Hidden);
-
-        public Span<float> Key => QueryKeyValueBuffer.AsSpan(Tokens * Hidden, Tokens * Hidden);
-
-        public Span<float> Value => QueryKeyValueBuffer.AsSpan(2 * Tokens * Hidden, Tokens * Hidden);
-
-        public float[] Context { get; }
-
+        /// <summary>What the attention layer and the feed-forward network add to the hidden state, before the residual.</summary>
         public float[] Projected { get; }
 
         public float[] Intermediate { get; }
-
-        private float[] QueryKeyValueBuffer { get; }
 
         internal void Reset(int batch, int length, int[] lengths)
         {
@@ -229,10 +223,6 @@ public sealed class MiniLmEncoder
                     _realRows[_realCount++] = b * length + t;
                 }
             }
-
-            // Padding rows are never computed; their queries, keys and values are zero (a kernel reads every key row's
-            // memory but masks the padding, and the queries of padding rows give outputs nothing reads).
-            QueryKeyValue.Clear();
         }
     }
 
@@ -298,6 +288,6 @@ public sealed class MiniLmEncoder
         new(model.LinearWeight(bias, out int inputs, out int outputs), inputs, outputs, model.Initializer(bias));
 
     private sealed record Layer(
-        Linear QueryKeyValue, Linear Output, float[] AttentionNormWeight, float[] AttentionNormBias,
+        MiniLmAttention.Layer Attention, float[] AttentionNormWeight, float[] AttentionNormBias,
         Linear Up, Linear Down, float[] OutputNormWeight, float[] OutputNormBias);
 }
