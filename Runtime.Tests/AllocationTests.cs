@@ -48,6 +48,25 @@ public sealed class AllocationTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void Steady_state_layer_calls_allocate_nothing(int threads)
+    {
+        var random = new Random(8);
+        var layer = new PaddedLayer.Layer(
+            Tensors.Normal(random, 40 * 64), Tensors.Normal(random, 64), Tensors.Normal(random, 40 * 32), Tensors.Normal(random, 32),
+            Tensors.Normal(random, 40 * 24), Tensors.Normal(random, 24), Tensors.Normal(random, 48 * 24), Tensors.Normal(random, 24));
+        float[] input = Tensors.Normal(random, 4 * 64 * 40);
+        var output = new float[4 * 64 * 24];
+        int[] valid = [64, 10, 0, 33];
+        AssertSteadyStateAllocatesNothing(threads, () =>
+        {
+            layer.Forward(input, output, 4, 64, valid);
+            layer.Forward(input, input, input, output, 4, 64, 64, valid);
+        });
+    }
+
+    [Theory]
     [InlineData(1, KvCachePrecision.Single)]
     [InlineData(2, KvCachePrecision.Single)]
     [InlineData(2, KvCachePrecision.Half)]

@@ -115,7 +115,25 @@ public sealed class AttentionLayer<TKernel>
                 Project(ValuePart, input, value, rows, realRows);
             }
 
-            Attend(query, key, value, context, batch, length, length, keyLengths, mask, writesWeights, weights, kind);
+            if (HasKeyPadding && !writesWeights && (TKernel.Mask & (AttentionMask.Causal | AttentionMask.SlidingWindow | AttentionMask.Explicit)) == 0)
+            {
+                // Key padding alone: entry b's valid rows attend to its valid keys only, so each entry runs on its own
+                // with queryLength = keyLength = keyLengths[b], and the query rows of padding, whose outputs are zeros
+                // anyway, cost nothing. (A positional or explicit mask would place or index the rows differently.)
+                for (int b = 0; b < batch; b++)
+                {
+                    int n = keyLengths[b];
+                    Attend(
+                        query.Slice(b * length * QueryWidth, n * QueryWidth), key.Slice(b * length * KeyWidth, n * KeyWidth),
+                        value.Slice(b * length * ValueWidth, n * ValueWidth), context.Slice(b * length * ContextWidth, n * ContextWidth),
+                        1, n, n, keyLengths.Slice(b, 1), mask, writesWeights: false, default, default);
+                }
+            }
+            else
+            {
+                Attend(query, key, value, context, batch, length, length, keyLengths, mask, writesWeights, weights, kind);
+            }
+
             WriteOutput(context, output.Slice(0, rows * OutputSize), rows, realRows);
             if (writesWeights && HasKeyPadding)
             {
