@@ -94,6 +94,28 @@ public sealed class LinearTests
         }
     }
 
+    [Theory]
+    [InlineData(1700, 40, 260)]
+    [InlineData(384, 33, 500)]
+    public void Rows_beyond_one_work_item_match_the_double_reference(int inputs, int outputs, int rows)
+    {
+        // Work items take 48 rows (Gemm.ChunkRows): these span several, with a partial last one, for large and common inputs.
+        var random = new Random(TestSeed.For($"linear chunks {inputs} {outputs} {rows}"));
+        float[] weight = Tensors.Normal(random, inputs * outputs), bias = Tensors.Normal(random, outputs), input = Tensors.Normal(random, rows * inputs);
+        int[] only = Enumerable.Range(0, rows).Where(r => r % 7 != 3).ToArray();
+        var output = new float[rows * outputs];
+        new Linear(weight, inputs, outputs, bias).Apply(input, output, rows, only);
+        double[] expected = Reference(input, weight, bias, rows, inputs, outputs);
+        foreach (int r in only)
+        {
+            for (int j = 0; j < outputs; j++)
+            {
+                double e = expected[r * outputs + j];
+                Assert.True(Math.Abs(output[r * outputs + j] - e) <= 1e-5 * (Math.Sqrt(inputs) + Math.Abs(e)), $"[{r}, {j}] is {output[r * outputs + j]}, expected {e}");
+            }
+        }
+    }
+
     [Fact]
     public void Bad_arguments_name_the_parameter_and_the_sizes_before_anything_is_written()
     {
