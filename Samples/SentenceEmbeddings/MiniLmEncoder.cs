@@ -91,7 +91,8 @@ public sealed class MiniLmEncoder
     /// <summary>
     /// One batch's buffers, with the embeddings of its tokens in <see cref="X"/>: what <see cref="Encode"/> runs the layers
     /// on, phase by phase (<see cref="Attend"/>, <see cref="NormalizeAttention"/>, <see cref="FeedForward"/>,
-    /// <see cref="NormalizeOutput"/>), which a benchmark can also time one at a time. The encoder's one workspace, grown when a batch needs more room than it has.
+    /// <see cref="NormalizeOutput"/>), which a benchmark can also time one at a time. It is the encoder's one workspace,
+    /// grown when a batch needs more room than it has.
     /// </summary>
     public Workspace CreateWorkspace(long[] inputIds, int batch, int length, int[] lengths)
     {
