@@ -54,13 +54,17 @@ internal static class RowBlock<TKernel>
         // With probabilities wanted, each tile's running maximum follows, [tile][lanes], to rescale its probabilities at the end.
         int packed = TRows.PackKeys ? block * headDim : 0;
         bool writesProbabilities = TExtras.Enabled && outputs.WritesWeights && outputs.Kind == AttentionWeights.Probabilities;
+        // With weights wanted, the block's rows of weights are staged there too, [lanes][keyLength + 16], and streamed out
+        // once finished: the rows stay in cache while the tiles are written and rescaled.
         int tiles = writesProbabilities ? (outputs.KeyLength + keyTile - 1) / keyTile : 0;
-        Span<float> scratch = KernelScratch.Get((headDim + keyTile + valueDim) * lanes + packed + tiles * lanes);
+        int staging = TExtras.Enabled && outputs.WritesWeights ? lanes * RowOutputs.StagingStride(outputs.KeyLength) : 0;
+        Span<float> scratch = KernelScratch.Get((headDim + keyTile + valueDim) * lanes + packed + tiles * lanes + staging);
         ref float qT = ref MemoryMarshal.GetReference(scratch);
         ref float sT = ref Unsafe.Add(ref qT, headDim * lanes);
         ref float oT = ref Unsafe.Add(ref sT, keyTile * lanes);
         ref float packedKeys = ref Unsafe.Add(ref oT, valueDim * lanes);
         ref float tileMaxima = ref Unsafe.Add(ref packedKeys, packed);
+        RowOutputs rowOutputs = staging > 0 ? outputs.StagedAt(ref Unsafe.Add(ref tileMaxima, tiles * lanes)) : outputs;
         scratch.Slice((headDim + keyTile) * lanes, valueDim * lanes).Clear();
 
         // Transpose the rows into lanes, scaled, and find each row's visible keys. Lanes past the last row repeat it;
@@ -142,7 +146,7 @@ internal static class RowBlock<TKernel>
 
             if (writesWeights && outputs.Kind == AttentionWeights.Scores)
             {
-                outputs.WriteTile(ref sT, lanes, rows, tileStart, count);
+                rowOutputs.WriteTile(ref sT, lanes, rows, tileStart, count);
             }
 
             if (TKernel.Softcap != 0)
@@ -156,7 +160,7 @@ internal static class RowBlock<TKernel>
 
             if (writesWeights && outputs.Kind == AttentionWeights.SoftcappedScores)
             {
-                outputs.WriteTile(ref sT, lanes, rows, tileStart, count);
+                rowOutputs.WriteTile(ref sT, lanes, rows, tileStart, count);
             }
 
             // Whether some row of the block does not see some key of this tile, whose weight is then 0 in that lane, and
@@ -192,7 +196,7 @@ internal static class RowBlock<TKernel>
 
             if (writesWeights && outputs.Kind == AttentionWeights.MaskedScores)
             {
-                outputs.WriteTile(ref sT, lanes, rows, tileStart, count);
+                rowOutputs.WriteTile(ref sT, lanes, rows, tileStart, count);
             }
 
             // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by
@@ -224,7 +228,7 @@ internal static class RowBlock<TKernel>
             if (writesProbabilities)
             {
                 // exp(s − this tile's running maximum): rescaled by exp(maximum − final maximum) / sum once the rows are done.
-                outputs.WriteTile(ref sT, lanes, rows, tileStart, count);
+                rowOutputs.WriteTile(ref sT, lanes, rows, tileStart, count);
                 TSimd.Store(rowMax, ref tileMaxima, (nuint)((tileStart / keyTile) * lanes));
             }
 
@@ -262,8 +266,10 @@ internal static class RowBlock<TKernel>
             TSimd.Store(rowSum, ref MemoryMarshal.GetReference(sums), 0);
             for (int r = 0; r < rows; r++)
             {
-                outputs.FinishRow<TSimd, TVector>(r, maxima[r], sums[r], unionFirst, unionEnd, ref Unsafe.Add(ref tileMaxima, r), lanes);
+                rowOutputs.FinishRow<TSimd, TVector>(r, maxima[r], sums[r], unionFirst, unionEnd, ref Unsafe.Add(ref tileMaxima, r), lanes);
             }
+
+            RowOutputs.Fence();
         }
 
         for (int r = 0; r < rows; r++)

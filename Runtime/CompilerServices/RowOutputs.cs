@@ -2,6 +2,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace AttentionGen.CompilerServices;
 
@@ -45,13 +46,42 @@ internal readonly ref struct RowOutputs
     /// <summary>What the weights hold.</summary>
     public readonly AttentionWeights Kind;
 
+    /// <summary>
+    /// Where the tiles go before <see cref="FinishRow"/> streams each finished row to <see cref="Weights"/>: rows of
+    /// <see cref="KeyLength"/> floats in the caller's scratch, which stays in cache; a null reference to write the
+    /// tiles into the weights themselves.
+    /// </summary>
+    public readonly ref float Staging;
+
     public RowOutputs(ref float weights, ref float logSumExp, int keyLength, AttentionWeights kind)
+        : this(ref weights, ref logSumExp, keyLength, kind, ref Unsafe.NullRef<float>())
+    {
+    }
+
+    private RowOutputs(ref float weights, ref float logSumExp, int keyLength, AttentionWeights kind, ref float staging)
     {
         Weights = ref weights;
         LogSumExp = ref logSumExp;
         KeyLength = keyLength;
         Kind = kind;
+        Staging = ref staging;
     }
+
+    /// <summary>These outputs with the tiles staged at <paramref name="staging"/> (<see cref="Staging"/>).</summary>
+    public RowOutputs StagedAt(ref float staging) => new(ref Weights, ref LogSumExp, KeyLength, Kind, ref staging);
+
+    /// <summary>Where the tiles are written: the staging rows, or the weights.</summary>
+    private ref float Target => ref Unsafe.IsNullRef(ref Staging) ? ref Weights : ref Staging;
+
+    /// <summary>
+    /// Floats from one row of <see cref="Target"/> to the next. Staged rows are a cache line longer than a row of
+    /// weights, so that a block's 16 rows, which a tile writes side by side, do not fall into one L1 set when the
+    /// key length is a multiple of 1 KiB.
+    /// </summary>
+    private int TargetStride => Unsafe.IsNullRef(ref Staging) ? KeyLength : StagingStride(KeyLength);
+
+    /// <summary>Floats per staged row for rows of <paramref name="keyLength"/> weights.</summary>
+    public static int StagingStride(int keyLength) => keyLength + 16;
 
     /// <summary>The outputs of (batch entry <paramref name="b"/>, <paramref name="head"/>)'s row <paramref name="row"/> of a call.</summary>
     public static RowOutputs Of(scoped in AttentionArguments arguments, int heads, int b, int head, int row)
@@ -72,7 +102,7 @@ internal readonly ref struct RowOutputs
     public RowOutputs Skip(int rows) => new(
         ref WritesWeights ? ref Unsafe.Add(ref Weights, (nint)rows * KeyLength) : ref Weights,
         ref Unsafe.IsNullRef(ref LogSumExp) ? ref LogSumExp : ref Unsafe.Add(ref LogSumExp, rows),
-        KeyLength, Kind);
+        KeyLength, Kind, ref Unsafe.NullRef<float>());
 
     /// <summary>
     /// Copies a row block's tile of scores, [key][lane] with <paramref name="lanes"/> lanes, into the weights of its
@@ -80,14 +110,101 @@ internal readonly ref struct RowOutputs
     /// </summary>
     public void WriteTile(ref float tile, int lanes, int rows, int tileStart, int count)
     {
-        for (int r = 0; r < rows; r++)
+        ref float target = ref Target;
+        int stride = TargetStride;
+        int c = 0;
+        if (Avx512F.IsSupported && lanes == Vector512<float>.Count)
         {
-            ref float row = ref Unsafe.Add(ref Weights, (nint)r * KeyLength + tileStart);
-            for (int c = 0; c < count; c++)
+            // 16 keys at a time: their 16 vectors of 16 lanes transposed in registers, then one vector store per row.
+            for (; c + 16 <= count; c += 16)
             {
-                Unsafe.Add(ref row, c) = Unsafe.Add(ref tile, c * lanes + r);
+                Transpose16(ref Unsafe.Add(ref tile, c * lanes), rows, ref Unsafe.Add(ref target, tileStart + c), stride);
             }
         }
+
+        for (int r = 0; r < rows; r++)
+        {
+            ref float row = ref Unsafe.Add(ref target, (nint)r * stride + tileStart);
+            for (int k = c; k < count; k++)
+            {
+                Unsafe.Add(ref row, k) = Unsafe.Add(ref tile, k * lanes + r);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Stores the transpose of the 16 × 16 floats at <paramref name="source"/> (16 keys of 16 lanes) as the first
+    /// <paramref name="rows"/> rows of 16 floats, <paramref name="stride"/> apart, at <paramref name="destination"/>:
+    /// four rounds of two-source permutes, which swap the off-diagonal blocks of size 8, 4, 2 and 1.
+    /// </summary>
+    private static void Transpose16(ref float source, int rows, ref float destination, int stride)
+    {
+        Vector512<float> v0 = Vector512.LoadUnsafe(ref source, 0), v1 = Vector512.LoadUnsafe(ref source, 16);
+        Vector512<float> v2 = Vector512.LoadUnsafe(ref source, 32), v3 = Vector512.LoadUnsafe(ref source, 48);
+        Vector512<float> v4 = Vector512.LoadUnsafe(ref source, 64), v5 = Vector512.LoadUnsafe(ref source, 80);
+        Vector512<float> v6 = Vector512.LoadUnsafe(ref source, 96), v7 = Vector512.LoadUnsafe(ref source, 112);
+        Vector512<float> v8 = Vector512.LoadUnsafe(ref source, 128), v9 = Vector512.LoadUnsafe(ref source, 144);
+        Vector512<float> vA = Vector512.LoadUnsafe(ref source, 160), vB = Vector512.LoadUnsafe(ref source, 176);
+        Vector512<float> vC = Vector512.LoadUnsafe(ref source, 192), vD = Vector512.LoadUnsafe(ref source, 208);
+        Vector512<float> vE = Vector512.LoadUnsafe(ref source, 224), vF = Vector512.LoadUnsafe(ref source, 240);
+        Vector512<int> a8 = s_forA8, b8 = s_forB8, a4 = s_forA4, b4 = s_forB4, a2 = s_forA2, b2 = s_forB2, a1 = s_forA1, b1 = s_forB1;
+        Swap(ref v0, ref v8, a8, b8); Swap(ref v1, ref v9, a8, b8); Swap(ref v2, ref vA, a8, b8); Swap(ref v3, ref vB, a8, b8);
+        Swap(ref v4, ref vC, a8, b8); Swap(ref v5, ref vD, a8, b8); Swap(ref v6, ref vE, a8, b8); Swap(ref v7, ref vF, a8, b8);
+        Swap(ref v0, ref v4, a4, b4); Swap(ref v1, ref v5, a4, b4); Swap(ref v2, ref v6, a4, b4); Swap(ref v3, ref v7, a4, b4);
+        Swap(ref v8, ref vC, a4, b4); Swap(ref v9, ref vD, a4, b4); Swap(ref vA, ref vE, a4, b4); Swap(ref vB, ref vF, a4, b4);
+        Swap(ref v0, ref v2, a2, b2); Swap(ref v1, ref v3, a2, b2); Swap(ref v4, ref v6, a2, b2); Swap(ref v5, ref v7, a2, b2);
+        Swap(ref v8, ref vA, a2, b2); Swap(ref v9, ref vB, a2, b2); Swap(ref vC, ref vE, a2, b2); Swap(ref vD, ref vF, a2, b2);
+        Swap(ref v0, ref v1, a1, b1); Swap(ref v2, ref v3, a1, b1); Swap(ref v4, ref v5, a1, b1); Swap(ref v6, ref v7, a1, b1);
+        Swap(ref v8, ref v9, a1, b1); Swap(ref vA, ref vB, a1, b1); Swap(ref vC, ref vD, a1, b1); Swap(ref vE, ref vF, a1, b1);
+
+        // Row r of the transpose is v{r}; a block's last rows may not exist.
+        nint s = stride;
+        v0.StoreUnsafe(ref destination);
+        if (rows > 1) { v1.StoreUnsafe(ref Unsafe.Add(ref destination, s)); }
+        if (rows > 2) { v2.StoreUnsafe(ref Unsafe.Add(ref destination, 2 * s)); }
+        if (rows > 3) { v3.StoreUnsafe(ref Unsafe.Add(ref destination, 3 * s)); }
+        if (rows > 4) { v4.StoreUnsafe(ref Unsafe.Add(ref destination, 4 * s)); }
+        if (rows > 5) { v5.StoreUnsafe(ref Unsafe.Add(ref destination, 5 * s)); }
+        if (rows > 6) { v6.StoreUnsafe(ref Unsafe.Add(ref destination, 6 * s)); }
+        if (rows > 7) { v7.StoreUnsafe(ref Unsafe.Add(ref destination, 7 * s)); }
+        if (rows > 8) { v8.StoreUnsafe(ref Unsafe.Add(ref destination, 8 * s)); }
+        if (rows > 9) { v9.StoreUnsafe(ref Unsafe.Add(ref destination, 9 * s)); }
+        if (rows > 10) { vA.StoreUnsafe(ref Unsafe.Add(ref destination, 10 * s)); }
+        if (rows > 11) { vB.StoreUnsafe(ref Unsafe.Add(ref destination, 11 * s)); }
+        if (rows > 12) { vC.StoreUnsafe(ref Unsafe.Add(ref destination, 12 * s)); }
+        if (rows > 13) { vD.StoreUnsafe(ref Unsafe.Add(ref destination, 13 * s)); }
+        if (rows > 14) { vE.StoreUnsafe(ref Unsafe.Add(ref destination, 14 * s)); }
+        if (rows > 15) { vF.StoreUnsafe(ref Unsafe.Add(ref destination, 15 * s)); }
+    }
+
+    /// <summary>One round of the transpose: a and b exchange the elements the index vectors say (16–31 select from b).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Swap(ref Vector512<float> a, ref Vector512<float> b, Vector512<int> forA, Vector512<int> forB)
+    {
+        Vector512<float> newA = Avx512F.PermuteVar16x32x2(a, forA, b);
+        b = Avx512F.PermuteVar16x32x2(a, forB, b);
+        a = newA;
+    }
+
+    private static readonly Vector512<int> s_forA8 = SwapIndices(8, forA: true), s_forB8 = SwapIndices(8, forA: false);
+    private static readonly Vector512<int> s_forA4 = SwapIndices(4, forA: true), s_forB4 = SwapIndices(4, forA: false);
+    private static readonly Vector512<int> s_forA2 = SwapIndices(2, forA: true), s_forB2 = SwapIndices(2, forA: false);
+    private static readonly Vector512<int> s_forA1 = SwapIndices(1, forA: true), s_forB1 = SwapIndices(1, forA: false);
+
+    /// <summary>
+    /// The permute indices of the round of size <paramref name="w"/>: a' = (j &amp; w) == 0 ? a[j] : b[j − w], and
+    /// b' = (j &amp; w) == 0 ? a[j + w] : b[j], so the two rows exchange their off-diagonal blocks.
+    /// </summary>
+    private static Vector512<int> SwapIndices(int w, bool forA)
+    {
+        Span<int> indices = stackalloc int[16];
+        for (int j = 0; j < 16; j++)
+        {
+            bool high = (j & w) != 0;
+            indices[j] = forA ? (high ? 16 + j - w : j) : (high ? 16 + j : j + w);
+        }
+
+        return Vector512.Create<int>(indices);
     }
 
     /// <summary>
@@ -113,12 +230,25 @@ internal readonly ref struct RowOutputs
             Unsafe.Add(ref LogSumExp, r) = logSumExp;
         }
 
-        if (!WritesWeights || Kind <= AttentionWeights.SoftcappedScores)
+        if (!WritesWeights)
         {
-            return; // scores before the masks: every key was walked and written
+            return;
         }
 
         Span<float> row = MemoryMarshal.CreateSpan(ref Unsafe.Add(ref Weights, (nint)r * KeyLength), KeyLength);
+        ReadOnlySpan<float> staged = MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref Target, (nint)r * TargetStride), KeyLength);
+        bool inPlace = Unsafe.IsNullRef(ref Staging);
+        if (Kind <= AttentionWeights.SoftcappedScores)
+        {
+            // Scores before the masks: every key was walked and written.
+            if (!inPlace)
+            {
+                Stream(staged, row, 1f, scale: false);
+            }
+
+            return;
+        }
+
         float unseen = Kind == AttentionWeights.MaskedScores ? float.NegativeInfinity : 0f;
         if (first >= end || float.IsNegativeInfinity(logSumExp))
         {
@@ -128,34 +258,74 @@ internal readonly ref struct RowOutputs
 
         row.Slice(0, first).Fill(unseen);
         row.Slice(end).Fill(unseen);
-        if (Kind == AttentionWeights.Probabilities)
+        for (int tileStart = first; tileStart < end; tileStart += KernelTiles.KeyTile)
         {
-            for (int tileStart = first; tileStart < end; tileStart += KernelTiles.KeyTile)
+            int count = Math.Min(KernelTiles.KeyTile, end - tileStart);
+            if (Kind == AttentionWeights.Probabilities)
             {
                 // A tile before the row's first seen key holds only zeros, whatever its factor; its maximum is −∞.
                 float tileMaximum = Unsafe.Add(ref tileMaxima, tileStart / KernelTiles.KeyTile * stride);
                 float factor = float.IsNegativeInfinity(tileMaximum) ? 0f : MathF.Exp(tileMaximum - logSumExp);
-                Scale<TSimd, TVector>(row.Slice(tileStart, Math.Min(KernelTiles.KeyTile, end - tileStart)), factor);
+                Stream(staged.Slice(tileStart, count), row.Slice(tileStart, count), factor, scale: true);
+            }
+            else if (!inPlace)
+            {
+                Stream(staged.Slice(tileStart, count), row.Slice(tileStart, count), 1f, scale: false);
             }
         }
     }
 
-    /// <summary>Multiplies <paramref name="values"/> by <paramref name="factor"/> in place, vector by vector where vectors are accelerated.</summary>
-    private static void Scale<TSimd, TVector>(Span<float> values, float factor)
-        where TSimd : struct, ISimd<TVector>
-        where TVector : struct
+    /// <summary>
+    /// <paramref name="destination"/> = <paramref name="source"/> (times <paramref name="factor"/> when
+    /// <paramref name="scale"/>), in place or not. With AVX-512, the aligned part goes out with non-temporal stores:
+    /// the weights are written once and not read back, so their lines need not be fetched first (the caller fences).
+    /// </summary>
+    private static unsafe void Stream(ReadOnlySpan<float> source, Span<float> destination, float factor, bool scale)
     {
-        ref float v = ref MemoryMarshal.GetReference(values);
-        TVector f = TSimd.Create(factor);
         int j = 0;
-        for (; Vector128.IsHardwareAccelerated && j <= values.Length - TSimd.Count; j += TSimd.Count)
+        if (Avx512F.IsSupported && destination.Length >= 32 && !destination.Overlaps(source))
         {
-            TSimd.Store(TSimd.Multiply(TSimd.Load(ref v, (nuint)j), f), ref v, (nuint)j);
+            fixed (float* to = destination)
+            fixed (float* from = source)
+            {
+                int head = (int)((64 - ((nint)to & 63)) & 63) / sizeof(float);
+                for (; j < head; j++)
+                {
+                    to[j] = scale ? from[j] * factor : from[j];
+                }
+
+                Vector512<float> f = Vector512.Create(factor);
+                for (; j <= destination.Length - 16; j += 16)
+                {
+                    Vector512<float> v = Vector512.Load(from + j);
+                    Avx512F.StoreAlignedNonTemporal(to + j, scale ? v * f : v);
+                }
+            }
+        }
+        else if (Vector128.IsHardwareAccelerated)
+        {
+            ref float from = ref MemoryMarshal.GetReference(source);
+            ref float to = ref MemoryMarshal.GetReference(destination);
+            Vector128<float> f = Vector128.Create(factor);
+            for (; j <= destination.Length - 4; j += 4)
+            {
+                Vector128<float> v = Vector128.LoadUnsafe(ref from, (nuint)j);
+                (scale ? v * f : v).StoreUnsafe(ref to, (nuint)j);
+            }
         }
 
-        for (; j < values.Length; j++)
+        for (; j < destination.Length; j++)
         {
-            values[j] *= factor;
+            destination[j] = scale ? source[j] * factor : source[j];
+        }
+    }
+
+    /// <summary>Orders the non-temporal stores of <see cref="Stream"/> before whatever the thread does next.</summary>
+    public static void Fence()
+    {
+        if (Avx512F.IsSupported)
+        {
+            Sse.StoreFence();
         }
     }
 }
