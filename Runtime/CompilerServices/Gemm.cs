@@ -182,15 +182,15 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
                 {
                     // Few rows (a batch of one short sentence) read the weights once for little arithmetic: a block of
                     // only the rows that exist keeps that arithmetic below the memory's pace.
-                    Block4<TSimd, TVector>(ref a, blockRows, ref panelWeights, inputs, ref tile);
+                    Block<TSimd, TVector, Rows4>(ref a, blockRows, ref panelWeights, inputs, ref tile);
                 }
                 else if (TSimd.HasWideRegisterFile)
                 {
-                    Block12<TSimd, TVector>(ref a, ref panelWeights, inputs, ref tile);
+                    Block<TSimd, TVector, Rows12>(ref a, blockRows, ref panelWeights, inputs, ref tile);
                 }
                 else
                 {
-                    Block6<TSimd, TVector>(ref a, ref panelWeights, inputs, ref tile);
+                    Block<TSimd, TVector, Rows6>(ref a, blockRows, ref panelWeights, inputs, ref tile);
                 }
 
                 StoreBlock<TSimd, TVector>(ref tile, ref bias, offsets.Slice(first, count), ref partOutput, partStride, width);
@@ -234,12 +234,16 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
     }
 
     /// <summary>
-    /// 12 rows by one panel: 24 accumulators, and per input two weight loads and 12 broadcasts feeding 24 FMAs.
+    /// <typeparamref name="TRows"/>.Count rows (4, 6 or 12) by one panel, the rows <paramref name="aStride"/> floats apart
+    /// per input: two accumulators a row, and per input two weight loads and one broadcast a row feeding two FMAs a
+    /// row. Count is a JIT-time constant, so the rows past it compile away: 12 rows fill a 32-register file (24
+    /// accumulators, two weight vectors, one broadcast), 6 a 16-register one, and 4 keep few rows from paying for more.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block12<TSimd, TVector>(ref float a, ref float b, int inputs, ref float tile)
+    private static void Block<TSimd, TVector, TRows>(ref float a, int aStride, ref float b, int inputs, ref float tile)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
+        where TRows : struct, IBlockRows
     {
         nuint lanes = (nuint)TSimd.Count;
         TVector c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero, c20 = TSimd.Zero, c21 = TSimd.Zero;
@@ -249,110 +253,19 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
         for (int k = 0; k < inputs; k++)
         {
             TVector b0 = TSimd.Load(ref b, 0), b1 = TSimd.Load(ref b, lanes);
-            TVector x = TSimd.Create(a);
-            c00 = TSimd.MultiplyAdd(x, b0, c00); c01 = TSimd.MultiplyAdd(x, b1, c01);
-            x = TSimd.Create(Unsafe.Add(ref a, 1));
-            c10 = TSimd.MultiplyAdd(x, b0, c10); c11 = TSimd.MultiplyAdd(x, b1, c11);
-            x = TSimd.Create(Unsafe.Add(ref a, 2));
-            c20 = TSimd.MultiplyAdd(x, b0, c20); c21 = TSimd.MultiplyAdd(x, b1, c21);
-            x = TSimd.Create(Unsafe.Add(ref a, 3));
-            c30 = TSimd.MultiplyAdd(x, b0, c30); c31 = TSimd.MultiplyAdd(x, b1, c31);
-            x = TSimd.Create(Unsafe.Add(ref a, 4));
-            c40 = TSimd.MultiplyAdd(x, b0, c40); c41 = TSimd.MultiplyAdd(x, b1, c41);
-            x = TSimd.Create(Unsafe.Add(ref a, 5));
-            c50 = TSimd.MultiplyAdd(x, b0, c50); c51 = TSimd.MultiplyAdd(x, b1, c51);
-            x = TSimd.Create(Unsafe.Add(ref a, 6));
-            c60 = TSimd.MultiplyAdd(x, b0, c60); c61 = TSimd.MultiplyAdd(x, b1, c61);
-            x = TSimd.Create(Unsafe.Add(ref a, 7));
-            c70 = TSimd.MultiplyAdd(x, b0, c70); c71 = TSimd.MultiplyAdd(x, b1, c71);
-            x = TSimd.Create(Unsafe.Add(ref a, 8));
-            c80 = TSimd.MultiplyAdd(x, b0, c80); c81 = TSimd.MultiplyAdd(x, b1, c81);
-            x = TSimd.Create(Unsafe.Add(ref a, 9));
-            c90 = TSimd.MultiplyAdd(x, b0, c90); c91 = TSimd.MultiplyAdd(x, b1, c91);
-            x = TSimd.Create(Unsafe.Add(ref a, 10));
-            cA0 = TSimd.MultiplyAdd(x, b0, cA0); cA1 = TSimd.MultiplyAdd(x, b1, cA1);
-            x = TSimd.Create(Unsafe.Add(ref a, 11));
-            cB0 = TSimd.MultiplyAdd(x, b0, cB0); cB1 = TSimd.MultiplyAdd(x, b1, cB1);
-            a = ref Unsafe.Add(ref a, 12);
-            b = ref Unsafe.Add(ref b, 2 * lanes);
-        }
-
-        TSimd.Store(c00, ref tile, 0 * lanes); TSimd.Store(c01, ref tile, 1 * lanes);
-        TSimd.Store(c10, ref tile, 2 * lanes); TSimd.Store(c11, ref tile, 3 * lanes);
-        TSimd.Store(c20, ref tile, 4 * lanes); TSimd.Store(c21, ref tile, 5 * lanes);
-        TSimd.Store(c30, ref tile, 6 * lanes); TSimd.Store(c31, ref tile, 7 * lanes);
-        TSimd.Store(c40, ref tile, 8 * lanes); TSimd.Store(c41, ref tile, 9 * lanes);
-        TSimd.Store(c50, ref tile, 10 * lanes); TSimd.Store(c51, ref tile, 11 * lanes);
-        TSimd.Store(c60, ref tile, 12 * lanes); TSimd.Store(c61, ref tile, 13 * lanes);
-        TSimd.Store(c70, ref tile, 14 * lanes); TSimd.Store(c71, ref tile, 15 * lanes);
-        TSimd.Store(c80, ref tile, 16 * lanes); TSimd.Store(c81, ref tile, 17 * lanes);
-        TSimd.Store(c90, ref tile, 18 * lanes); TSimd.Store(c91, ref tile, 19 * lanes);
-        TSimd.Store(cA0, ref tile, 20 * lanes); TSimd.Store(cA1, ref tile, 21 * lanes);
-        TSimd.Store(cB0, ref tile, 22 * lanes); TSimd.Store(cB1, ref tile, 23 * lanes);
-    }
-
-    /// <summary>
-    /// 6 rows by one panel, for a 16-register file: 12 accumulators, and per input two weight loads and six broadcasts
-    /// feeding 12 FMAs.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block6<TSimd, TVector>(ref float a, ref float b, int inputs, ref float tile)
-        where TSimd : struct, ISimd<TVector>
-        where TVector : struct
-    {
-        nuint lanes = (nuint)TSimd.Count;
-        TVector c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero, c20 = TSimd.Zero, c21 = TSimd.Zero;
-        TVector c30 = TSimd.Zero, c31 = TSimd.Zero, c40 = TSimd.Zero, c41 = TSimd.Zero, c50 = TSimd.Zero, c51 = TSimd.Zero;
-        for (int k = 0; k < inputs; k++)
-        {
-            TVector b0 = TSimd.Load(ref b, 0), b1 = TSimd.Load(ref b, lanes);
-            TVector x = TSimd.Create(a);
-            c00 = TSimd.MultiplyAdd(x, b0, c00); c01 = TSimd.MultiplyAdd(x, b1, c01);
-            x = TSimd.Create(Unsafe.Add(ref a, 1));
-            c10 = TSimd.MultiplyAdd(x, b0, c10); c11 = TSimd.MultiplyAdd(x, b1, c11);
-            x = TSimd.Create(Unsafe.Add(ref a, 2));
-            c20 = TSimd.MultiplyAdd(x, b0, c20); c21 = TSimd.MultiplyAdd(x, b1, c21);
-            x = TSimd.Create(Unsafe.Add(ref a, 3));
-            c30 = TSimd.MultiplyAdd(x, b0, c30); c31 = TSimd.MultiplyAdd(x, b1, c31);
-            x = TSimd.Create(Unsafe.Add(ref a, 4));
-            c40 = TSimd.MultiplyAdd(x, b0, c40); c41 = TSimd.MultiplyAdd(x, b1, c41);
-            x = TSimd.Create(Unsafe.Add(ref a, 5));
-            c50 = TSimd.MultiplyAdd(x, b0, c50); c51 = TSimd.MultiplyAdd(x, b1, c51);
-            a = ref Unsafe.Add(ref a, 6);
-            b = ref Unsafe.Add(ref b, 2 * lanes);
-        }
-
-        TSimd.Store(c00, ref tile, 0 * lanes); TSimd.Store(c01, ref tile, 1 * lanes);
-        TSimd.Store(c10, ref tile, 2 * lanes); TSimd.Store(c11, ref tile, 3 * lanes);
-        TSimd.Store(c20, ref tile, 4 * lanes); TSimd.Store(c21, ref tile, 5 * lanes);
-        TSimd.Store(c30, ref tile, 6 * lanes); TSimd.Store(c31, ref tile, 7 * lanes);
-        TSimd.Store(c40, ref tile, 8 * lanes); TSimd.Store(c41, ref tile, 9 * lanes);
-        TSimd.Store(c50, ref tile, 10 * lanes); TSimd.Store(c51, ref tile, 11 * lanes);
-    }
-
-    /// <summary>
-    /// Up to 4 rows by one panel, the rows <paramref name="aStride"/> floats apart per input: 8 accumulators, and per input
-    /// two weight loads and four broadcasts feeding 8 FMAs.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block4<TSimd, TVector>(ref float a, int aStride, ref float b, int inputs, ref float tile)
-        where TSimd : struct, ISimd<TVector>
-        where TVector : struct
-    {
-        nuint lanes = (nuint)TSimd.Count;
-        TVector c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero;
-        TVector c20 = TSimd.Zero, c21 = TSimd.Zero, c30 = TSimd.Zero, c31 = TSimd.Zero;
-        for (int k = 0; k < inputs; k++)
-        {
-            TVector b0 = TSimd.Load(ref b, 0), b1 = TSimd.Load(ref b, lanes);
-            TVector x = TSimd.Create(a);
-            c00 = TSimd.MultiplyAdd(x, b0, c00); c01 = TSimd.MultiplyAdd(x, b1, c01);
-            x = TSimd.Create(Unsafe.Add(ref a, 1));
-            c10 = TSimd.MultiplyAdd(x, b0, c10); c11 = TSimd.MultiplyAdd(x, b1, c11);
-            x = TSimd.Create(Unsafe.Add(ref a, 2));
-            c20 = TSimd.MultiplyAdd(x, b0, c20); c21 = TSimd.MultiplyAdd(x, b1, c21);
-            x = TSimd.Create(Unsafe.Add(ref a, 3));
-            c30 = TSimd.MultiplyAdd(x, b0, c30); c31 = TSimd.MultiplyAdd(x, b1, c31);
+            TVector x;
+            x = TSimd.Create(a); c00 = TSimd.MultiplyAdd(x, b0, c00); c01 = TSimd.MultiplyAdd(x, b1, c01);
+            x = TSimd.Create(Unsafe.Add(ref a, 1)); c10 = TSimd.MultiplyAdd(x, b0, c10); c11 = TSimd.MultiplyAdd(x, b1, c11);
+            x = TSimd.Create(Unsafe.Add(ref a, 2)); c20 = TSimd.MultiplyAdd(x, b0, c20); c21 = TSimd.MultiplyAdd(x, b1, c21);
+            x = TSimd.Create(Unsafe.Add(ref a, 3)); c30 = TSimd.MultiplyAdd(x, b0, c30); c31 = TSimd.MultiplyAdd(x, b1, c31);
+            if (TRows.Count > 4) { x = TSimd.Create(Unsafe.Add(ref a, 4)); c40 = TSimd.MultiplyAdd(x, b0, c40); c41 = TSimd.MultiplyAdd(x, b1, c41); }
+            if (TRows.Count > 5) { x = TSimd.Create(Unsafe.Add(ref a, 5)); c50 = TSimd.MultiplyAdd(x, b0, c50); c51 = TSimd.MultiplyAdd(x, b1, c51); }
+            if (TRows.Count > 6) { x = TSimd.Create(Unsafe.Add(ref a, 6)); c60 = TSimd.MultiplyAdd(x, b0, c60); c61 = TSimd.MultiplyAdd(x, b1, c61); }
+            if (TRows.Count > 7) { x = TSimd.Create(Unsafe.Add(ref a, 7)); c70 = TSimd.MultiplyAdd(x, b0, c70); c71 = TSimd.MultiplyAdd(x, b1, c71); }
+            if (TRows.Count > 8) { x = TSimd.Create(Unsafe.Add(ref a, 8)); c80 = TSimd.MultiplyAdd(x, b0, c80); c81 = TSimd.MultiplyAdd(x, b1, c81); }
+            if (TRows.Count > 9) { x = TSimd.Create(Unsafe.Add(ref a, 9)); c90 = TSimd.MultiplyAdd(x, b0, c90); c91 = TSimd.MultiplyAdd(x, b1, c91); }
+            if (TRows.Count > 10) { x = TSimd.Create(Unsafe.Add(ref a, 10)); cA0 = TSimd.MultiplyAdd(x, b0, cA0); cA1 = TSimd.MultiplyAdd(x, b1, cA1); }
+            if (TRows.Count > 11) { x = TSimd.Create(Unsafe.Add(ref a, 11)); cB0 = TSimd.MultiplyAdd(x, b0, cB0); cB1 = TSimd.MultiplyAdd(x, b1, cB1); }
             a = ref Unsafe.Add(ref a, aStride);
             b = ref Unsafe.Add(ref b, 2 * lanes);
         }
@@ -361,6 +274,35 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
         TSimd.Store(c10, ref tile, 2 * lanes); TSimd.Store(c11, ref tile, 3 * lanes);
         TSimd.Store(c20, ref tile, 4 * lanes); TSimd.Store(c21, ref tile, 5 * lanes);
         TSimd.Store(c30, ref tile, 6 * lanes); TSimd.Store(c31, ref tile, 7 * lanes);
+        if (TRows.Count > 4) { TSimd.Store(c40, ref tile, 8 * lanes); TSimd.Store(c41, ref tile, 9 * lanes); }
+        if (TRows.Count > 5) { TSimd.Store(c50, ref tile, 10 * lanes); TSimd.Store(c51, ref tile, 11 * lanes); }
+        if (TRows.Count > 6) { TSimd.Store(c60, ref tile, 12 * lanes); TSimd.Store(c61, ref tile, 13 * lanes); }
+        if (TRows.Count > 7) { TSimd.Store(c70, ref tile, 14 * lanes); TSimd.Store(c71, ref tile, 15 * lanes); }
+        if (TRows.Count > 8) { TSimd.Store(c80, ref tile, 16 * lanes); TSimd.Store(c81, ref tile, 17 * lanes); }
+        if (TRows.Count > 9) { TSimd.Store(c90, ref tile, 18 * lanes); TSimd.Store(c91, ref tile, 19 * lanes); }
+        if (TRows.Count > 10) { TSimd.Store(cA0, ref tile, 20 * lanes); TSimd.Store(cA1, ref tile, 21 * lanes); }
+        if (TRows.Count > 11) { TSimd.Store(cB0, ref tile, 22 * lanes); TSimd.Store(cB1, ref tile, 23 * lanes); }
+    }
+
+    /// <summary>How many rows a register block of <see cref="Block"/> has, as a JIT-time constant.</summary>
+    private interface IBlockRows
+    {
+        static abstract int Count { get; }
+    }
+
+    private readonly struct Rows4 : IBlockRows
+    {
+        public static int Count => 4;
+    }
+
+    private readonly struct Rows6 : IBlockRows
+    {
+        public static int Count => 6;
+    }
+
+    private readonly struct Rows12 : IBlockRows
+    {
+        public static int Count => 12;
     }
 
     /// <summary>Without vector hardware: each row against each panel, a float sum over the inputs per column.</summary>
