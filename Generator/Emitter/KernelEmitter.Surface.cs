@@ -23,40 +23,35 @@ internal static partial class KernelEmitter
         writer.WriteLine("public static AttentionConfiguration Configuration { get; } = KernelConfiguration.Of<Kernel>();");
         writer.WriteLine();
 
-        writer.WriteLine($"/// <summary>Computes {Describe(kernel)}.</summary>");
-        WriteTensorParameters(writer, kernel, Shape);
-        writer.WriteLine(TensorExceptions(kernel, "output"));
-        WriteExplanation(writer, kernel, plan);
-        WriteMethod(writer, Signature.ForwardOverTensors(kernel), new[]
+        // The three Forwards over tensors: the same parameters and body, each writing one more output, or none.
+        void TensorForward(string summary, string? documentation, string extra, Signature signature, string with)
         {
-            TensorArguments(kernel) + ";",
-            "AttentionValidation.ValidateForward<Kernel>(in arguments);",
-            "AttentionScheduler.Run<Kernel>(in arguments);",
-        });
+            writer.WriteLine($"/// <summary>Computes {Describe(kernel)}{summary}.</summary>");
+            WriteTensorParameters(writer, kernel, Shape);
+            if (documentation is not null)
+            {
+                writer.WriteLine(documentation);
+            }
 
-        writer.WriteLine();
-        writer.WriteLine($"/// <summary>Computes {Describe(kernel)}, and writes its attention weights: what a heat map shows.</summary>");
-        WriteTensorParameters(writer, kernel, Shape);
-        writer.WriteLine(WeightsDocumentation);
-        writer.WriteLine(TensorExceptions(kernel, "weights"));
-        WriteMethod(writer, Signature.ForwardWithWeights(kernel), new[]
-        {
-            TensorArguments(kernel) + ".WithWeights(weights, kind);",
-            "AttentionValidation.ValidateForward<Kernel>(in arguments);",
-            "AttentionScheduler.Run<Kernel>(in arguments);",
-        });
+            writer.WriteLine(TensorExceptions(kernel, extra));
+            if (extra == "output")
+            {
+                WriteExplanation(writer, kernel, plan);
+            }
 
+            WriteMethod(writer, signature, new[]
+            {
+                TensorArguments(kernel) + with + ";",
+                "AttentionValidation.ValidateForward<Kernel>(in arguments);",
+                "AttentionScheduler.Run<Kernel>(in arguments);",
+            });
+        }
+
+        TensorForward(string.Empty, null, "output", Signature.ForwardOverTensors(kernel), string.Empty);
         writer.WriteLine();
-        writer.WriteLine($"/// <summary>Computes {Describe(kernel)}, and writes each query row's log-sum-exp.</summary>");
-        WriteTensorParameters(writer, kernel, Shape);
-        writer.WriteLine(LogSumExpDocumentation);
-        writer.WriteLine(TensorExceptions(kernel, "logSumExp"));
-        WriteMethod(writer, Signature.ForwardWithLogSumExp(kernel), new[]
-        {
-            TensorArguments(kernel) + ".WithLogSumExp(logSumExp);",
-            "AttentionValidation.ValidateForward<Kernel>(in arguments);",
-            "AttentionScheduler.Run<Kernel>(in arguments);",
-        });
+        TensorForward(", and writes its attention weights: what a heat map shows", WeightsDocumentation, "weights", Signature.ForwardWithWeights(kernel), ".WithWeights(weights, kind)");
+        writer.WriteLine();
+        TensorForward(", and writes each query row's log-sum-exp", LogSumExpDocumentation, "logSumExp", Signature.ForwardWithLogSumExp(kernel), ".WithLogSumExp(logSumExp)");
 
         writer.WriteLine();
         writer.WriteLine(CreateCacheDocumentation);
