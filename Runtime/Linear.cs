@@ -1,5 +1,4 @@
 using System;
-using System.Globalization;
 using AttentionGen.CompilerServices;
 
 namespace AttentionGen;
@@ -30,6 +29,7 @@ public sealed class Linear
     private readonly int[] _panelColumns;
     private readonly int[] _partOutputs;
     private readonly int[] _partFirstOutput;
+    private readonly int[] _partFirstPanel;
 
     /// <summary>Packs <c>y = x · W + b</c>.</summary>
     /// <param name="weight">W as [inputs, outputs], row-major: the layout of <c>x · W</c> (an ONNX MatMul initializer; PyTorch's nn.Linear stores its transpose).</param>
@@ -39,44 +39,50 @@ public sealed class Linear
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="inputs"/> or <paramref name="outputs"/> is less than 1.</exception>
     /// <exception cref="ArgumentException"><paramref name="weight"/> or <paramref name="bias"/> has the wrong length.</exception>
     public Linear(ReadOnlySpan<float> weight, int inputs, int outputs, ReadOnlySpan<float> bias = default)
+        : this(weight, nameof(weight), bias, nameof(bias), inputs, outputs)
+    {
+    }
+
+    /// <summary>The public constructor, with the names its messages give the weight and the bias (a layer's <c>queryWeight</c>, say).</summary>
+    internal Linear(ReadOnlySpan<float> weight, string weightName, ReadOnlySpan<float> bias, string biasName, int inputs, int outputs)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(inputs, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(outputs, 1);
         long expected = (long)inputs * outputs;
         if (weight.Length != expected)
         {
-            throw new ArgumentException(Format("weight must be [inputs, outputs] = [{0}, {1}], {2} elements, but has {3}.", inputs, outputs, expected, weight.Length), nameof(weight));
+            throw new ArgumentException(Format("{0} must be [inputs, outputs] = [{1}, {2}], {3} elements, but has {4}.", weightName, inputs, outputs, expected, weight.Length), weightName);
         }
 
         if (!bias.IsEmpty && bias.Length != outputs)
         {
-            throw new ArgumentException(Format("bias must be empty or have outputs = {0} elements, but has {1}.", outputs, bias.Length), nameof(bias));
+            throw new ArgumentException(Format("{0} must be empty or have outputs = {1} elements, but has {2}.", biasName, outputs, bias.Length), biasName);
         }
 
         Inputs = inputs;
         Outputs = outputs;
-        PanelWidthOf = Gemm.PanelWidth;
-        int panels = (outputs + PanelWidthOf - 1) / PanelWidthOf;
+        int panels = (outputs + PanelWidth - 1) / PanelWidth;
         _partOutputs = [outputs];
         _partFirstOutput = [0];
+        _partFirstPanel = [0, panels];
         _panelPart = new int[panels];
         _panelColumn = new int[panels];
         _panelColumns = new int[panels];
-        _panels = new float[checked(panels * inputs * PanelWidthOf)];
-        _bias = new float[panels * PanelWidthOf];
+        _panels = new float[checked(panels * inputs * PanelWidth)];
+        _bias = new float[panels * PanelWidth];
         for (int p = 0; p < panels; p++)
         {
-            int column = p * PanelWidthOf, width = Math.Min(PanelWidthOf, outputs - column);
+            int column = p * PanelWidth, width = Math.Min(PanelWidth, outputs - column);
             _panelColumn[p] = column;
             _panelColumns[p] = width;
             for (int i = 0; i < inputs; i++)
             {
-                weight.Slice(i * outputs + column, width).CopyTo(_panels.AsSpan((p * inputs + i) * PanelWidthOf, width));
+                weight.Slice(i * outputs + column, width).CopyTo(_panels.AsSpan((p * inputs + i) * PanelWidth, width));
             }
 
             if (!bias.IsEmpty)
             {
-                bias.Slice(column, width).CopyTo(_bias.AsSpan(p * PanelWidthOf, width));
+                bias.Slice(column, width).CopyTo(_bias.AsSpan(p * PanelWidth, width));
             }
         }
     }
@@ -84,7 +90,6 @@ public sealed class Linear
     private Linear(Linear[] parts)
     {
         Inputs = parts[0].Inputs;
-        PanelWidthOf = Gemm.PanelWidth;
         int panels = 0;
         foreach (Linear part in parts)
         {
@@ -94,20 +99,22 @@ public sealed class Linear
 
         _partOutputs = new int[parts.Length];
         _partFirstOutput = new int[parts.Length];
+        _partFirstPanel = new int[parts.Length + 1];
         _panelPart = new int[panels];
         _panelColumn = new int[panels];
         _panelColumns = new int[panels];
-        _panels = new float[checked(panels * Inputs * PanelWidthOf)];
-        _bias = new float[panels * PanelWidthOf];
+        _panels = new float[checked(panels * Inputs * PanelWidth)];
+        _bias = new float[panels * PanelWidth];
         int panel = 0, first = 0;
         for (int index = 0; index < parts.Length; index++)
         {
             Linear part = parts[index];
             _partOutputs[index] = part.Outputs;
             _partFirstOutput[index] = first;
+            _partFirstPanel[index] = panel;
             first += part.Outputs;
-            part._panels.CopyTo(_panels, panel * Inputs * PanelWidthOf);
-            part._bias.CopyTo(_bias, panel * PanelWidthOf);
+            part._panels.CopyTo(_panels, panel * Inputs * PanelWidth);
+            part._bias.CopyTo(_bias, panel * PanelWidth);
             for (int p = 0; p < part.Panels; p++, panel++)
             {
                 _panelPart[panel] = index;
@@ -115,6 +122,8 @@ public sealed class Linear
                 _panelColumns[panel] = part._panelColumns[p];
             }
         }
+
+        _partFirstPanel[parts.Length] = panels;
     }
 
     /// <summary>
@@ -211,21 +220,17 @@ public sealed class Linear
     internal int Panels => _panelPart.Length;
 
     /// <summary>The panels of part <paramref name="part"/>, which are consecutive.</summary>
-    internal (int First, int End) PartPanels(int part)
-    {
-        int first = Array.IndexOf(_panelPart, part);
-        return (first, first + Array.LastIndexOf(_panelPart, part) - first + 1);
-    }
+    internal (int First, int End) PartPanels(int part) => (_partFirstPanel[part], _partFirstPanel[part + 1]);
 
     /// <summary>The first output column of <paramref name="panel"/> within its part.</summary>
     internal int PanelColumnOffset(int panel) => _panelColumn[panel];
 
     /// <summary>Columns per packed panel: two vectors of the widest accelerated width.</summary>
-    internal int PanelWidthOf { get; }
+    internal static int PanelWidth => Gemm.PanelWidth;
 
-    internal ref float PanelWeights(int panel) => ref _panels[panel * Inputs * PanelWidthOf];
+    internal ref float PanelWeights(int panel) => ref _panels[panel * Inputs * PanelWidth];
 
-    internal ref float PanelBias(int panel) => ref _bias[panel * PanelWidthOf];
+    internal ref float PanelBias(int panel) => ref _bias[panel * PanelWidth];
 
     /// <summary>The columns of <paramref name="panel"/> that exist (the last panel of a part may be partly padding).</summary>
     internal int PanelColumns(int panel) => _panelColumns[panel];
@@ -245,5 +250,5 @@ public sealed class Linear
         }
     }
 
-    private static string Format(string format, params object[] args) => string.Format(CultureInfo.InvariantCulture, format, args);
+    private static string Format(string format, params object[] args) => AttentionValidation.Format(format, args);
 }

@@ -1,6 +1,5 @@
 using System;
 using System.ComponentModel;
-using System.Globalization;
 using System.Threading;
 
 namespace AttentionGen.CompilerServices;
@@ -97,12 +96,8 @@ public sealed class AttentionLayer<TKernel>
         Enter();
         try
         {
-            Span<float> workspace = Workspace(rows, rows);
+            Span<float> workspace = Workspace(rows, rows, out Span<float> query, out Span<float> key, out Span<float> value, out Span<float> context);
             ReadOnlySpan<int> realRows = RealRows(keyLengths, batch, length);
-            Span<float> query = workspace.Slice(0, rows * QueryWidth);
-            Span<float> key = workspace.Slice(query.Length, rows * KeyWidth);
-            Span<float> value = workspace.Slice(query.Length + key.Length, rows * ValueWidth);
-            Span<float> context = workspace.Slice(query.Length + key.Length + value.Length, rows * ContextWidth);
             input = input.Slice(0, rows * QuerySize);
             if (_fused is not null)
             {
@@ -177,12 +172,8 @@ public sealed class AttentionLayer<TKernel>
         Enter();
         try
         {
-            Span<float> workspace = Workspace(queryRows, keyRows);
+            Workspace(queryRows, keyRows, out Span<float> query, out Span<float> key, out Span<float> value, out Span<float> context);
             ReadOnlySpan<int> realKeys = RealRows(keyLengths, batch, keyLength);
-            Span<float> query = workspace.Slice(0, queryRows * QueryWidth);
-            Span<float> key = workspace.Slice(query.Length, keyRows * KeyWidth);
-            Span<float> value = workspace.Slice(query.Length + key.Length, keyRows * ValueWidth);
-            Span<float> context = workspace.Slice(query.Length + key.Length + value.Length, queryRows * ContextWidth);
             Project(QueryPart, queries.Slice(0, queryRows * QuerySize), query, queryRows, default);
             Project(KeyPart, keys.Slice(0, keyRows * KeySize), key, keyRows, realKeys);
             Project(ValuePart, values.Slice(0, keyRows * ValueSize), value, keyRows, realKeys);
@@ -277,8 +268,11 @@ public sealed class AttentionLayer<TKernel>
         return _rows.AsSpan(0, count);
     }
 
-    /// <summary>The workspace for a call: Q, K, V and the kernel's output, grown only when this call needs more.</summary>
-    private Span<float> Workspace(int queryRows, int keyRows)
+    /// <summary>
+    /// The workspace for a call, grown only when this call needs more: Q, K and V one after another (as a fused
+    /// projection writes them), then the kernel's output.
+    /// </summary>
+    private Span<float> Workspace(int queryRows, int keyRows, out Span<float> query, out Span<float> key, out Span<float> value, out Span<float> context)
     {
         long floats = (long)queryRows * (QueryWidth + ContextWidth) + (long)keyRows * (KeyWidth + ValueWidth);
         if (floats > Array.MaxLength)
@@ -296,7 +290,12 @@ public sealed class AttentionLayer<TKernel>
             _rows = new int[Math.Max(queryRows, keyRows)];
         }
 
-        return _workspace.AsSpan(0, (int)floats);
+        Span<float> workspace = _workspace.AsSpan(0, (int)floats);
+        query = workspace.Slice(0, queryRows * QueryWidth);
+        key = workspace.Slice(query.Length, keyRows * KeyWidth);
+        value = workspace.Slice(query.Length + key.Length, keyRows * ValueWidth);
+        context = workspace.Slice(query.Length + key.Length + value.Length);
+        return workspace;
     }
 
     private void Enter()
@@ -331,20 +330,8 @@ public sealed class AttentionLayer<TKernel>
         }
     }
 
-    private static Linear Create(ReadOnlySpan<float> weight, string weightName, ReadOnlySpan<float> bias, string biasName, int inputs, int outputs)
-    {
-        if (weight.Length != (long)inputs * outputs)
-        {
-            throw new ArgumentException(Format("{0} must be [{1}, {2}], {3} elements, but has {4}.", weightName, inputs, outputs, (long)inputs * outputs, weight.Length), weightName);
-        }
+    private static Linear Create(ReadOnlySpan<float> weight, string weightName, ReadOnlySpan<float> bias, string biasName, int inputs, int outputs) =>
+        new(weight, weightName, bias, biasName, inputs, outputs);
 
-        if (!bias.IsEmpty && bias.Length != outputs)
-        {
-            throw new ArgumentException(Format("{0} must have {1} elements, but has {2}.", biasName, outputs, bias.Length), biasName);
-        }
-
-        return new Linear(weight, inputs, outputs, bias);
-    }
-
-    private static string Format(string format, params object[] args) => string.Format(CultureInfo.InvariantCulture, format, args);
+    private static string Format(string format, params object[] args) => AttentionValidation.Format(format, args);
 }

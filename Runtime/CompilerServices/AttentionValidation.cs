@@ -330,5 +330,6 @@ public static class AttentionValidation
     /// </summary>
     internal static Int128 Elements(int a, int b, int c, int d) => (Int128)a * b * c * d;
 
-    private static string Format(string format, params object[] args) => string.Format(CultureInfo.InvariantCulture, format, args);
+    /// <summary>A message in the invariant culture, as every exception of the runtime words it.</summary>
+    internal static string Format(string format, params object[] args) => string.Format(CultureInfo.InvariantCulture, format, args);
 }

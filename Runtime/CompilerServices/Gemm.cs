@@ -11,11 +11,13 @@ namespace AttentionGen.CompilerServices;
 /// </summary>
 internal readonly ref struct GemmArguments
 {
-    public GemmArguments(Linear weights, ReadOnlySpan<float> input, Span<float> output, int rows, ReadOnlySpan<int> rowIndices, int columnGroups, int part)
+    public GemmArguments(
+        Linear weights, ReadOnlySpan<float> input, Span<float> output, int rows, ReadOnlySpan<int> rowIndices, int columnGroups,
+        int firstPanel, int endPanel, bool onePart)
     {
         Weights = weights;
-        (FirstPanel, EndPanel) = part < 0 ? (0, weights.Panels) : weights.PartPanels(part);
-        OutputBase = part < 0 ? 0 : weights.PartOffset(FirstPanel, rows) - weights.PanelColumnOffset(FirstPanel);
+        (FirstPanel, EndPanel) = (firstPanel, endPanel);
+        OutputBase = onePart ? weights.PartOffset(firstPanel, rows) - weights.PanelColumnOffset(firstPanel) : 0;
         Input = input;
         Output = output;
         Rows = rows;
@@ -93,12 +95,13 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
         }
 
         // Enough items for every thread to take several, cutting the columns when there are too few rows for that.
-        int panels = part < 0 ? weights.Panels : weights.PartPanels(part).End - weights.PartPanels(part).First;
+        (int firstPanel, int endPanel) = part < 0 ? (0, weights.Panels) : weights.PartPanels(part);
+        int panels = endPanel - firstPanel;
         int chunks = (computed + ChunkRows - 1) / ChunkRows;
-        int threads = AttentionScheduler.ThreadCount(chunks * panels, (long)Math.Min(computed, ChunkRows) * weights.Inputs * weights.PanelWidthOf);
+        int threads = AttentionScheduler.ThreadCount(chunks * panels, (long)Math.Min(computed, ChunkRows) * weights.Inputs * PanelWidth);
         int groups = threads <= 1 ? 1 : Math.Clamp((4 * threads + chunks - 1) / chunks, 1, panels);
-        var arguments = new GemmArguments(weights, input, output, rows, rowIndices, groups, part);
-        long workPerItem = (long)Math.Min(computed, ChunkRows) * weights.Inputs * panels * weights.PanelWidthOf / groups;
+        var arguments = new GemmArguments(weights, input, output, rows, rowIndices, groups, firstPanel, endPanel, onePart: part >= 0);
+        long workPerItem = (long)Math.Min(computed, ChunkRows) * weights.Inputs * panels * PanelWidth / groups;
         AttentionScheduler.Run<Gemm, GemmArguments>(in arguments, chunks * groups, workPerItem);
     }
 
@@ -309,7 +312,7 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
     private static void ScalarItem(scoped in GemmArguments arguments, int item)
     {
         Linear weights = arguments.Weights;
-        int inputs = weights.Inputs, panelWidth = weights.PanelWidthOf;
+        int inputs = weights.Inputs, panelWidth = PanelWidth;
         (int chunk, int group) = Math.DivRem(item, arguments.ColumnGroups);
         int firstRow = chunk * ChunkRows, endRow = Math.Min(firstRow + ChunkRows, arguments.ComputedRows);
         (int firstPanel, int endPanel) = Share(arguments.FirstPanel, arguments.EndPanel, arguments.ColumnGroups, group);

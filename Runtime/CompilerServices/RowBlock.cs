@@ -269,7 +269,10 @@ internal static class RowBlock<TKernel>
                 rowOutputs.FinishRow<TSimd, TVector>(r, maxima[r], sums[r], unionFirst, unionEnd, ref Unsafe.Add(ref tileMaxima, r), lanes);
             }
 
-            RowOutputs.Fence();
+            if (staging > 0)
+            {
+                RowOutputs.Fence();
+            }
         }
 
         for (int r = 0; r < rows; r++)
