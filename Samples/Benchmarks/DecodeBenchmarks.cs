@@ -103,21 +103,15 @@ public class PrefillCached : PrefillBase
     public void Tensors() => Prefill128Causal.Forward(Query, Key, Value, Output, 1, N, N);
 }
 
-/// <summary>
-/// The machine's read bandwidth, measured in C# in the same run, STREAM-style: the threads sum their shares of a
-/// 256 MiB buffer with independent vector accumulators, so that only memory limits them.
-/// </summary>
-public class ReadBandwidth
+/// <summary>A memory-bandwidth probe: a pinned buffer of <see cref="Floats"/>, swept by 1 or 2 threads, each its half.</summary>
+public abstract class BandwidthProbe
 {
-    /// <summary>256 MiB of floats: as much as the largest Single cache above, far beyond any cache level.</summary>
-    public const int Floats = 64 << 20;
-
     private float[] _buffer = Array.Empty<float>();
 
     [Params(1, 2)]
     public int Threads { get; set; }
 
-    public static double Bytes => (double)Floats * sizeof(float);
+    protected abstract int Floats { get; }
 
     [GlobalSetup]
     public void Setup()
@@ -126,18 +120,35 @@ public class ReadBandwidth
         _buffer.AsSpan().Fill(1f);
     }
 
-    [Benchmark(Description = "Read bandwidth probe")]
-    public float Read()
+    /// <summary>Runs <paramref name="sweep"/> over the buffer (start, count), split between the threads, and adds what they return.</summary>
+    protected float Sweep(Func<float[], int, int, float> sweep)
     {
         if (Threads == 1)
         {
-            return Sum(_buffer, 0, Floats);
+            return sweep(_buffer, 0, Floats);
         }
 
         float a = 0, b = 0;
-        Parallel.Invoke(() => a = Sum(_buffer, 0, Floats / 2), () => b = Sum(_buffer, Floats / 2, Floats / 2));
+        Parallel.Invoke(() => a = sweep(_buffer, 0, Floats / 2), () => b = sweep(_buffer, Floats / 2, Floats / 2));
         return a + b;
     }
+}
+
+/// <summary>
+/// The machine's read bandwidth, measured in C# in the same run, STREAM-style: the threads sum their shares of a
+/// 256 MiB buffer with independent vector accumulators, so that only memory limits them.
+/// </summary>
+public class ReadBandwidth : BandwidthProbe
+{
+    /// <summary>256 MiB of floats: as much as the largest Single cache above, far beyond any cache level.</summary>
+    public const int Length = 64 << 20;
+
+    public static double Bytes => (double)Length * sizeof(float);
+
+    protected override int Floats => Length;
+
+    [Benchmark(Description = "Read bandwidth probe")]
+    public float Read() => Sweep(static (buffer, start, count) => Sum(buffer, start, count));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static float Sum(float[] buffer, int start, int count)

@@ -2,7 +2,6 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using System.Threading.Tasks;
 using AttentionGen;
 using BenchmarkDotNet.Attributes;
 
@@ -55,38 +54,19 @@ public class Weights : PrefillBase
 /// 8 · 2048² floats (128 MiB, the weights of the largest <see cref="Weights"/> case) with ordinary vector stores, as the
 /// weights are written.
 /// </summary>
-public class WriteBandwidth
+public class WriteBandwidth : BandwidthProbe
 {
-    public const int Floats = 8 * 2048 * 2048;
+    public const int Length = 8 * 2048 * 2048;
 
-    private float[] _buffer = Array.Empty<float>();
+    public static double Bytes => (double)Length * sizeof(float);
 
-    [Params(1, 2)]
-    public int Threads { get; set; }
-
-    public static double Bytes => (double)Floats * sizeof(float);
-
-    [GlobalSetup]
-    public void Setup()
-    {
-        _buffer = GC.AllocateUninitializedArray<float>(Floats, pinned: true);
-        _buffer.AsSpan().Fill(1f);
-    }
+    protected override int Floats => Length;
 
     [Benchmark(Description = "Write bandwidth probe")]
-    public void Write()
-    {
-        if (Threads == 1)
-        {
-            Store(_buffer, 0, Floats);
-            return;
-        }
-
-        Parallel.Invoke(() => Store(_buffer, 0, Floats / 2), () => Store(_buffer, Floats / 2, Floats / 2));
-    }
+    public float Write() => Sweep(static (buffer, start, count) => Store(buffer, start, count));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void Store(float[] buffer, int start, int count)
+    private static float Store(float[] buffer, int start, int count)
     {
         ref float first = ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(buffer), start);
         Vector512<float> value = Vector512.Create(0.5f);
@@ -97,5 +77,7 @@ public class WriteBandwidth
             value.StoreUnsafe(ref first, (nuint)(i + 32));
             value.StoreUnsafe(ref first, (nuint)(i + 48));
         }
+
+        return 0;
     }
 }
