@@ -154,23 +154,6 @@ public sealed class LayerTests
     }
 
     /// <summary>x · W + b in double precision, rounded to float.</summary>
-    private static float[] Project(float[] x, float[] w, float[] b, int rows, int inputs, int outputs)
-    {
-        var y = new float[rows * outputs];
-        for (int r = 0; r < rows; r++)
-        {
-            for (int j = 0; j < outputs; j++)
-            {
-                double sum = b.Length == 0 ? 0 : b[j];
-                for (int i = 0; i < inputs; i++)
-                {
-                    sum += (double)x[r * inputs + i] * w[i * outputs + j];
-                }
-
-                y[r * outputs + j] = (float)sum;
-            }
-        }
-
-        return y;
-    }
+    private static float[] Project(float[] x, float[] w, float[] b, int rows, int inputs, int outputs) =>
+        Array.ConvertAll(Tensors.Dense(x, w, b, rows, inputs, outputs), v => (float)v);
 }

@@ -33,7 +33,7 @@ public sealed class LinearTests
         float[] output = Enumerable.Repeat(float.NaN, rows * outputs).ToArray();
         layer.Apply(input, output, rows, only);
 
-        double[] expected = Reference(input, weight, bias, rows, inputs, outputs);
+        double[] expected = Tensors.Dense(input, weight, bias, rows, inputs, outputs);
         string context = $"inputs {inputs}, outputs {outputs}, rows {rows}, bias {withBias}, only {only.Length}";
         for (int r = 0; r < rows; r++)
         {
@@ -83,7 +83,7 @@ public sealed class LinearTests
                 var alone = new float[rows * sizes[i]];
                 parts[i].Apply(input, alone, rows);
                 Assert.Equal(alone, output.AsSpan(offset, alone.Length).ToArray());
-                double[] expected = Reference(input, weights[i], biases[i], rows, inputs, sizes[i]);
+                double[] expected = Tensors.Dense(input, weights[i], biases[i], rows, inputs, sizes[i]);
                 Assert.True(Tensors.MaxError(expected.Select(e => (float)e).ToArray(), alone) < 1e-4, $"part {i}");
                 offset += alone.Length;
             }
@@ -105,7 +105,7 @@ public sealed class LinearTests
         int[] only = Enumerable.Range(0, rows).Where(r => r % 7 != 3).ToArray();
         var output = new float[rows * outputs];
         new Linear(weight, inputs, outputs, bias).Apply(input, output, rows, only);
-        double[] expected = Reference(input, weight, bias, rows, inputs, outputs);
+        double[] expected = Tensors.Dense(input, weight, bias, rows, inputs, outputs);
         foreach (int r in only)
         {
             for (int j = 0; j < outputs; j++)
@@ -148,25 +148,5 @@ public sealed class LinearTests
         ArgumentException exception = Assert.ThrowsAny<ArgumentException>(call);
         Assert.Equal(parameter, exception.ParamName);
         Assert.Contains(fragment, exception.Message, StringComparison.Ordinal);
-    }
-
-    private static double[] Reference(float[] input, float[] weight, float[] bias, int rows, int inputs, int outputs)
-    {
-        var result = new double[rows * outputs];
-        for (int r = 0; r < rows; r++)
-        {
-            for (int j = 0; j < outputs; j++)
-            {
-                double sum = bias.Length == 0 ? 0 : bias[j];
-                for (int k = 0; k < inputs; k++)
-                {
-                    sum += (double)input[r * inputs + k] * weight[k * outputs + j];
-                }
-
-                result[r * outputs + j] = sum;
-            }
-        }
-
-        return result;
     }
 }

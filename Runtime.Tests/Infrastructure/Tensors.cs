@@ -95,4 +95,28 @@ public static class Tensors
 
         return max;
     }
+
+    /// <summary>
+    /// <c>x · W + b</c> in double precision: <paramref name="input"/> [rows, inputs], <paramref name="weight"/>
+    /// [inputs, outputs], <paramref name="bias"/> outputs long or empty.
+    /// </summary>
+    public static double[] Dense(float[] input, float[] weight, float[] bias, int rows, int inputs, int outputs)
+    {
+        var result = new double[rows * outputs];
+        for (int r = 0; r < rows; r++)
+        {
+            for (int j = 0; j < outputs; j++)
+            {
+                double sum = bias.Length == 0 ? 0 : bias[j];
+                for (int k = 0; k < inputs; k++)
+                {
+                    sum += (double)input[r * inputs + k] * weight[k * outputs + j];
+                }
+
+                result[r * outputs + j] = sum;
+            }
+        }
+
+        return result;
+    }
 }
