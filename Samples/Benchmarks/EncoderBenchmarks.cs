@@ -54,7 +54,7 @@ public class Encoder
 /// Where the encoder's time goes: each phase of <see cref="MiniLmEncoder.Encode"/> run on its own, over all six layers,
 /// on the same padded batches as <see cref="Encoder"/>: the generated attention layer (W_q, W_k and W_v in one pass, the
 /// kernel, W_o), the kernel alone as the layer runs it, on inputs of the same shapes (the projections are the difference), the
-/// feed-forward network (both matrices and GELU), and the two residual adds and LayerNorms per layer.
+/// feed-forward network (both matrices and GELU together, then each matrix apart and W1 followed by GELU), and the two residual adds and LayerNorms per layer.
 /// </summary>
 public class EncoderPhases
 {
@@ -114,6 +114,38 @@ public class EncoderPhases
         for (int l = 0; l < MiniLmEncoder.LayerCount; l++)
         {
             _encoder.FeedForward(_workspace, l);
+        }
+    }
+
+    [Benchmark(Description = "Feed-forward W1 (384 to 1536)")]
+    public void FeedForwardUp()
+    {
+        for (int l = 0; l < MiniLmEncoder.LayerCount; l++)
+        {
+            _encoder.FeedForwardUp(_workspace, l);
+        }
+    }
+
+    /// <summary>
+    /// W1 and then GELU on its output: GELU's time is this minus <see cref="FeedForwardUp"/>. (GELU alone would run
+    /// on its own output, call after call, and drift towards zero and subnormal numbers.)
+    /// </summary>
+    [Benchmark(Description = "Feed-forward W1, then GELU")]
+    public void FeedForwardUpAndGelu()
+    {
+        for (int l = 0; l < MiniLmEncoder.LayerCount; l++)
+        {
+            _encoder.FeedForwardUp(_workspace, l);
+            MiniLmEncoder.Activate(_workspace);
+        }
+    }
+
+    [Benchmark(Description = "Feed-forward W2 (1536 to 384)")]
+    public void FeedForwardDown()
+    {
+        for (int l = 0; l < MiniLmEncoder.LayerCount; l++)
+        {
+            _encoder.FeedForwardDown(_workspace, l);
         }
     }
 

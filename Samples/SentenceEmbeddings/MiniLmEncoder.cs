@@ -146,15 +146,27 @@ public sealed class MiniLmEncoder
     /// <summary>Layer <paramref name="l"/>'s feed-forward network, GELU(x · W1 + b1) · W2 + b2.</summary>
     public void FeedForward(Workspace w, int l)
     {
-        Span<float> intermediate = w.Intermediate.AsSpan(0, w.Tokens * Intermediate);
-        _layers[l].Up.Apply(w.X.AsSpan(0, w.Tokens * Hidden), intermediate, w.Tokens, w.RealRows);
+        FeedForwardUp(w, l);
+        Activate(w);
+        FeedForwardDown(w, l);
+    }
+
+    /// <summary>The feed-forward network's first matrix, x · W1 + b1 (384 to 1536), into <see cref="Workspace.Intermediate"/>.</summary>
+    public void FeedForwardUp(Workspace w, int l) =>
+        _layers[l].Up.Apply(w.X.AsSpan(0, w.Tokens * Hidden), w.Intermediate.AsSpan(0, w.Tokens * Intermediate), w.Tokens, w.RealRows);
+
+    /// <summary>GELU over <see cref="Workspace.Intermediate"/>, in place.</summary>
+    public static void Activate(Workspace w)
+    {
         foreach (int t in w.RealRows)
         {
-            Gelu(intermediate.Slice(t * Intermediate, Intermediate));
+            Gelu(w.Intermediate.AsSpan(t * Intermediate, Intermediate));
         }
-
-        _layers[l].Down.Apply(intermediate, w.Projected.AsSpan(0, w.Tokens * Hidden), w.Tokens, w.RealRows);
     }
+
+    /// <summary>The feed-forward network's second matrix, GELU(…) · W2 + b2 (1536 to 384), into <see cref="Workspace.Projected"/>.</summary>
+    public void FeedForwardDown(Workspace w, int l) =>
+        _layers[l].Down.Apply(w.Intermediate.AsSpan(0, w.Tokens * Intermediate), w.Projected.AsSpan(0, w.Tokens * Hidden), w.Tokens, w.RealRows);
 
     /// <summary>The feed-forward block's residual and LayerNorm.</summary>
     public void NormalizeOutput(Workspace w, int l) => AddAndNormalize(w, _layers[l].OutputNormWeight, _layers[l].OutputNormBias);
