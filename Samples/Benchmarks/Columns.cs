@@ -124,3 +124,30 @@ public sealed class BandwidthFractionColumn : MetricColumn
 
     protected override string Format(double? value) => Percent(value);
 }
+
+/// <summary>
+/// Our throughput over the fastest ONNX Runtime operator's on the same case (same class and parameters), measured in
+/// the same run: above 1, ours is faster.
+/// </summary>
+public sealed class PeerRatioColumn : MetricColumn
+{
+    public override string ColumnName => "ours / fastest peer";
+    public override string Legend => "Attention.Gen's throughput over the fastest ONNX Runtime operator's on the same case, in the same run (above 1: ours is faster)";
+    public override int PriorityInCategory => 4;
+
+    protected override double? Value(Summary summary, BenchmarkCase benchmarkCase)
+    {
+        if (!typeof(PeerPrefillBase).IsAssignableFrom(benchmarkCase.Descriptor.Type) || !PeerPrefillBase.IsOurs(benchmarkCase.Descriptor.WorkloadMethod.Name))
+        {
+            return null;
+        }
+
+        double? fastestPeer = summary.BenchmarksCases
+            .Where(c => c.Descriptor.Type == benchmarkCase.Descriptor.Type && c != benchmarkCase
+                && c.Parameters.DisplayInfo == benchmarkCase.Parameters.DisplayInfo)
+            .Select(c => MeanNanoseconds(summary, c)).Min();
+        return MeanNanoseconds(summary, benchmarkCase) is { } ours && fastestPeer is { } peer ? peer / ours : null;
+    }
+
+    protected override string Format(double? value) => value?.ToString("F2", CultureInfo.InvariantCulture) ?? "-";
+}

@@ -1,3 +1,4 @@
+using System;
 using AttentionGen;
 
 namespace Benchmarks;
@@ -17,13 +18,55 @@ public static partial class Prefill128;
 [Attention(Heads = 8, HeadDim = 128, Mask = AttentionMask.Causal, Alignment = MaskAlignment.BottomRight, Layout = AttentionLayout.Bhsd)]
 public static partial class Prefill128Causal;
 
+[Attention(Heads = 8, HeadDim = 32, Layout = AttentionLayout.Bhsd)]
+public static partial class Prefill32;
+
+[Attention(Heads = 8, HeadDim = 32, Mask = AttentionMask.Causal, Alignment = MaskAlignment.BottomRight, Layout = AttentionLayout.Bhsd)]
+public static partial class Prefill32Causal;
+
 // The same shapes in the token-major layout (what a projection produces), to show what the layout costs.
+
+[Attention(Heads = 8, HeadDim = 32)]
+public static partial class Prefill32Bshd;
+
+[Attention(Heads = 8, HeadDim = 32, Mask = AttentionMask.Causal, Alignment = MaskAlignment.BottomRight)]
+public static partial class Prefill32CausalBshd;
 
 [Attention(Heads = 8, HeadDim = 64)]
 public static partial class Prefill64Bshd;
 
+[Attention(Heads = 8, HeadDim = 64, Mask = AttentionMask.Causal, Alignment = MaskAlignment.BottomRight)]
+public static partial class Prefill64CausalBshd;
+
 [Attention(Heads = 8, HeadDim = 128)]
 public static partial class Prefill128Bshd;
+
+[Attention(Heads = 8, HeadDim = 128, Mask = AttentionMask.Causal, Alignment = MaskAlignment.BottomRight)]
+public static partial class Prefill128CausalBshd;
+
+/// <summary>The prefill kernel of a layout, head size and mask: 8 heads, one batch entry, N queries against N keys.</summary>
+public static class PrefillKernels
+{
+    public static void Forward(AttentionLayout layout, int headDim, bool causal, float[] q, float[] k, float[] v, float[] o, int n)
+    {
+        switch (layout, headDim, causal)
+        {
+            case (AttentionLayout.Bhsd, 32, false): Prefill32.Forward(q, k, v, o, 1, n, n); break;
+            case (AttentionLayout.Bhsd, 32, true): Prefill32Causal.Forward(q, k, v, o, 1, n, n); break;
+            case (AttentionLayout.Bhsd, 64, false): Prefill64.Forward(q, k, v, o, 1, n, n); break;
+            case (AttentionLayout.Bhsd, 64, true): Prefill64Causal.Forward(q, k, v, o, 1, n, n); break;
+            case (AttentionLayout.Bhsd, 128, false): Prefill128.Forward(q, k, v, o, 1, n, n); break;
+            case (AttentionLayout.Bhsd, 128, true): Prefill128Causal.Forward(q, k, v, o, 1, n, n); break;
+            case (AttentionLayout.Bshd, 32, false): Prefill32Bshd.Forward(q, k, v, o, 1, n, n); break;
+            case (AttentionLayout.Bshd, 32, true): Prefill32CausalBshd.Forward(q, k, v, o, 1, n, n); break;
+            case (AttentionLayout.Bshd, 64, false): Prefill64Bshd.Forward(q, k, v, o, 1, n, n); break;
+            case (AttentionLayout.Bshd, 64, true): Prefill64CausalBshd.Forward(q, k, v, o, 1, n, n); break;
+            case (AttentionLayout.Bshd, 128, false): Prefill128Bshd.Forward(q, k, v, o, 1, n, n); break;
+            case (AttentionLayout.Bshd, 128, true): Prefill128CausalBshd.Forward(q, k, v, o, 1, n, n); break;
+            default: throw new ArgumentOutOfRangeException(nameof(headDim), headDim, "The benchmarks declare head sizes 32, 64 and 128.");
+        }
+    }
+}
 
 // Decoding: one new token's 8 query heads against a KV cache of 8 key/value heads of 128, causal as in an LLM.
 

@@ -23,7 +23,7 @@ public static class Program
 
         IConfig config = DefaultConfig.Instance
             .AddJob(Job.Default.WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(8))
-            .AddColumn(new GflopsColumn(), new PeakFractionColumn(), new BandwidthColumn(), new BandwidthFractionColumn())
+            .AddColumn(new GflopsColumn(), new PeakFractionColumn(), new BandwidthColumn(), new BandwidthFractionColumn(), new PeerRatioColumn())
             .AddDiagnoser(MemoryDiagnoser.Default)
             .AddExporter(MarkdownExporter.GitHub)
             .WithOptions(ConfigOptions.JoinSummary);
