@@ -45,6 +45,14 @@ internal static partial class KernelEmitter
             $"Register blocks per instruction set, chosen at JIT time: {Literals.Int(KernelTiles.WideRegisterBlock)} keys or value elements where the register file has 32 vectors " +
             $"(AVX-512, whose 256- and 128-bit forms also get 32; Arm64), {Literals.Int(KernelTiles.NarrowRegisterBlock)} where it has 16 (AVX2, AVX, SSE).";
 
+        if (kernel.Layout == AttentionLayout.Bshd && kernel.KvHeads > 1)
+        {
+            yield return $"Staging: in this layout a key/value head's rows lie {Literals.Int(kernel.KvHeads)} × HeadDim floats apart, between the other heads' rows " +
+                "(over more pages, and at power-of-two strides in few cache sets). In a call over tensors where a head has at least " +
+                $"{Literals.Int(KernelTiles.StagedHeadRows)} query rows (GroupSize × queryLength), each thread copies the head's keys and values into consecutive " +
+                "rows on its first work item on it, and its row blocks read the copy.";
+        }
+
         yield return $"Softmax: online, lane by lane: per tile, the maximum, a rescale of the running sum and accumulators by exp(old max − new max), and " +
             "p = exp(s − max) written over the scores. The tile of scores is the only intermediate; no queryLength × keyLength matrix exists. " +
             "exp is KernelMath.Exp, a polynomial within 2 ulp. A row that sees no key is written as zeros, never NaN.";

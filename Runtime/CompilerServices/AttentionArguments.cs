@@ -1,5 +1,6 @@
 using System;
 using System.ComponentModel;
+using System.Threading;
 
 namespace AttentionGen.CompilerServices;
 
@@ -24,6 +25,7 @@ public readonly ref struct AttentionArguments
         KeyLength = keyLength;
         KeyLengths = keyLengths;
         Mask = mask;
+        CallId = Interlocked.Increment(ref s_calls);
     }
 
     /// <summary>Bundles the arguments of a <c>Forward</c> call over a <see cref="KvCache"/>. They are assumed to be validated already.</summary>
@@ -116,4 +118,12 @@ public readonly ref struct AttentionArguments
 
     /// <summary>With an explicit mask: the mask; otherwise <see langword="default"/>.</summary>
     public ExplicitMask Mask { get; }
+
+    /// <summary>
+    /// Unique to one call (these arguments and the ones made from them): what tells a thread that a copy it staged of
+    /// some head's keys and values in an earlier work item is still the one this call reads (<see cref="TensorHeads"/>).
+    /// </summary>
+    internal long CallId { get; }
+
+    private static long s_calls;
 }

@@ -125,11 +125,34 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
             ref float values = ref Unsafe.Add(ref value, KeyValueHeadStart(b, kvHead, keyLength) * TKernel.ValueDim);
             nint row = RowIndex(b, head, firstRow, queryLength);
             RowOutputs outputs = TExtras.Enabled ? RowOutputs.Of(in arguments, TKernel.Heads, b, head, firstRow) : default;
-            Rows<TensorRows<TKernel>, TExtras>(
-                ref Unsafe.Add(ref query, row * TKernel.HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * TKernel.ValueDim),
-                rows, firstRow + PositionOffset(valid, queryLength), valid, in arguments, b, head, firstRow, in outputs);
+            if (StagesHeads(queryLength))
+            {
+                // Token-major keys and values, read again by many row blocks: from this thread's consecutive copy of the
+                // head. Its valid keys, or every key where the weights are scores before the masks.
+                int staged = outputs.NeedsEveryKey ? keyLength : valid;
+                ref float stagedKeys = ref TensorHeads.Stage(in arguments, b, kvHead, staged,
+                    ref keys, TensorRows<TKernel>.KeyStride, TKernel.HeadDim, ref values, TensorRows<TKernel>.ValueStride, TKernel.ValueDim);
+                Rows<CacheRows<TKernel>, TExtras>(
+                    ref Unsafe.Add(ref query, row * TKernel.HeadDim), ref stagedKeys, ref Unsafe.Add(ref stagedKeys, (nint)staged * TKernel.HeadDim),
+                    ref Unsafe.Add(ref output, row * TKernel.ValueDim), rows, firstRow + PositionOffset(valid, queryLength), valid, in arguments, b, head, firstRow, in outputs);
+            }
+            else
+            {
+                Rows<TensorRows<TKernel>, TExtras>(
+                    ref Unsafe.Add(ref query, row * TKernel.HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * TKernel.ValueDim),
+                    rows, firstRow + PositionOffset(valid, queryLength), valid, in arguments, b, head, firstRow, in outputs);
+            }
         }
     }
+
+    /// <summary>
+    /// Whether a call over tensors reads each key/value head from a consecutive copy (<see cref="TensorHeads"/>): in the
+    /// token-major layout with several key/value heads, where a head's rows are not consecutive, once enough row
+    /// blocks read the head's keys again to pay for the copy (the copy moves each key once; every block reads them all).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool StagesHeads(int queryLength) =>
+        TKernel.Layout == AttentionLayout.Bshd && TKernel.KvHeads > 1 && (long)GroupSize * queryLength >= KernelTiles.StagedHeadRows;
 
     /// <summary>
     /// Work item → (batch entry, key/value head, query block, query head of the group), the last varying fastest: the

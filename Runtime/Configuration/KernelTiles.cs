@@ -9,6 +9,12 @@ internal static class KernelTiles
     /// <summary>Query rows in one work item: the unit the scheduler hands to a thread, and the most rows of a row block.</summary>
     public const int RowsPerItem = 16;
 
+    /// <summary>
+    /// The fewest query rows per key/value head for which a call over token-major tensors copies each head's keys and
+    /// values into consecutive rows before its row blocks read them: four row blocks of 16.
+    /// </summary>
+    public const int StagedHeadRows = 64;
+
     /// <summary>Keys scored, soft-maxed and accumulated together; a multiple of every vector width.</summary>
     public const int KeyTile = 128;
 
