@@ -98,7 +98,11 @@ public sealed class LayerTests
         var weights = new float[batch * PaddedLayer.Heads * length * length];
         layer.Forward(input, output, batch, length, valid, weights, AttentionWeights.Probabilities);
         layer.Forward(input, plain, batch, length, valid);
-        Assert.Equal(plain, output);
+
+        // The same outputs, though not always to the bit: with weights the layer runs one kernel call over the padded
+        // batch, without them one call per entry, so a row may sit in a row block of another width, whose tail keys are
+        // scored in another order.
+        Tensors.AssertClose(plain, output, 1e-6, 1e-6, "the layer's output with and without the weights");
 
         float[] q = Project(input, wq, Array.Empty<float>(), batch * length, 40, 64), k = Project(input, wk, Array.Empty<float>(), batch * length, 40, 32), v = Project(input, wv, Array.Empty<float>(), batch * length, 40, 24);
         var expected = new float[weights.Length];

@@ -40,7 +40,7 @@ namespace AttentionGen.Generated
         /// <item><description>Configuration: 2 query heads, each with its own key/value head; HeadDim 3, ValueDim 5; layout Bshd ([batch, sequence, heads, dim]).</description></item>
         /// <item><description>Scores: s_j = Scale · (q · k_j) with Scale = 0.57735026f, 1/sqrt(3), not soft-capped.</description></item>
         /// <item><description>Mask: none; every key is visible.</description></item>
-        /// <item><description>Tiles: blocks of up to 16 query rows, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 128 keys. The queries are transposed into lanes once per block. Q·Kᵀ is a register block of keys × lanes: one accumulator per key, each key element broadcast from memory into a fused multiply-add, HeadDim (3) steps deep. P·V is a register block of value elements × lanes, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch. Register blocks per instruction set, chosen at JIT time: 16 keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and 128-bit forms also get 32; Arm64), 12 where it has 16 (AVX2, AVX, SSE).</description></item>
+        /// <item><description>Tiles: blocks of up to 16 query rows, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 128 keys. The queries are transposed into lanes once per block. Q·Kᵀ is a register block of keys × lanes: one accumulator per key, each key element broadcast from memory into a fused multiply-add, HeadDim (3) steps deep. P·V is a register block of value elements × lanes, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch. Register blocks per instruction set, chosen at JIT time: 16 keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and 128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64). Where it has 16 (AVX2, AVX, SSE), a broadcast is an instruction of its own, so each row vector is a pair of vectors (16 rows on AVX2, 8 on SSE) and a block is 6 keys or value elements in 12 accumulators, each broadcast feeding two multiply-adds, as in the classic AVX2 matrix-product kernel; blocks of fewer rows than a pair holds use one vector and 12 keys or value elements.</description></item>
         /// <item><description>Staging: in this layout a key/value head's rows lie 2 × HeadDim floats apart, between the other heads' rows (over more pages, and at power-of-two strides in few cache sets). In a call over tensors where a head has at least 64 query rows (GroupSize × queryLength), each thread copies the head's keys and values into consecutive rows on its first work item on it, and its row blocks read the copy.</description></item>
         /// <item><description>Softmax: online, lane by lane: per tile, the maximum, a rescale of the running sum and accumulators by exp(old max − new max), and p = exp(s − max) written over the scores. The tile of scores is the only intermediate; no queryLength × keyLength matrix exists. exp is KernelMath.Exp, a polynomial within 2 ulp. A row that sees no key is written as zeros, never NaN.</description></item>
         /// <item><description>One-row kernels (the runtime's RowKernel), for blocks that would fill less than half a vector (decoding a token, say) and for the KV cache: each score a dot product over four chains of fused multiply-adds and one horizontal sum, the scaled query in registers when the head is exactly eight vectors; P·V into blocks of eight, four and one vectors of the accumulator held in registers over a tile's keys; tiles of the same size; over a Half cache, the halves are widened in registers. Paths: a head of 3 floats fills no vector, so the scalar kernel runs; a Half cache is widened into floats for it.</description></item>
@@ -288,6 +288,47 @@ namespace AttentionGen.Generated
                 TSimd.Store(s11, ref sT, (nuint)(11 * TSimd.Count));
             }
 
+            /// <summary>
+            /// Q·Kᵀ on a 16-register file with each row vector a pair of vectors (AVX2, AVX or SSE): 6 keys, <paramref name="stride"/> floats apart, against the
+            /// block's 2 · TSimd.Count rows, in 6 pairs of accumulators. Each step loads one query element for both halves of the
+            /// rows and broadcasts the same element of each key once, for two multiply-adds.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static void ScoreKeysPaired6<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
+                where TSimd : struct, ISimd<TVector>
+                where TVector : struct
+            {
+                TVector s0a = TSimd.Zero, s0b = TSimd.Zero;
+                TVector s1a = TSimd.Zero, s1b = TSimd.Zero;
+                TVector s2a = TSimd.Zero, s2b = TSimd.Zero;
+                TVector s3a = TSimd.Zero, s3b = TSimd.Zero;
+                TVector s4a = TSimd.Zero, s4b = TSimd.Zero;
+                TVector s5a = TSimd.Zero, s5b = TSimd.Zero;
+                for (int d = 0; d < HeadDim; d++)
+                {
+                    TVector qa = TSimd.Load(ref qT, (nuint)(2 * d * TSimd.Count)), qb = TSimd.Load(ref qT, (nuint)((2 * d + 1) * TSimd.Count));
+                    TVector key;
+                    key = TSimd.Create(Unsafe.Add(ref k, d)); s0a = TSimd.MultiplyAdd(qa, key, s0a); s0b = TSimd.MultiplyAdd(qb, key, s0b);
+                    key = TSimd.Create(Unsafe.Add(ref k, d + stride)); s1a = TSimd.MultiplyAdd(qa, key, s1a); s1b = TSimd.MultiplyAdd(qb, key, s1b);
+                    key = TSimd.Create(Unsafe.Add(ref k, d + 2 * stride)); s2a = TSimd.MultiplyAdd(qa, key, s2a); s2b = TSimd.MultiplyAdd(qb, key, s2b);
+                    key = TSimd.Create(Unsafe.Add(ref k, d + 3 * stride)); s3a = TSimd.MultiplyAdd(qa, key, s3a); s3b = TSimd.MultiplyAdd(qb, key, s3b);
+                    key = TSimd.Create(Unsafe.Add(ref k, d + 4 * stride)); s4a = TSimd.MultiplyAdd(qa, key, s4a); s4b = TSimd.MultiplyAdd(qb, key, s4b);
+                    key = TSimd.Create(Unsafe.Add(ref k, d + 5 * stride)); s5a = TSimd.MultiplyAdd(qa, key, s5a); s5b = TSimd.MultiplyAdd(qb, key, s5b);
+                }
+                TSimd.Store(s0a, ref sT, 0);
+                TSimd.Store(s0b, ref sT, (nuint)TSimd.Count);
+                TSimd.Store(s1a, ref sT, (nuint)(2 * TSimd.Count));
+                TSimd.Store(s1b, ref sT, (nuint)(3 * TSimd.Count));
+                TSimd.Store(s2a, ref sT, (nuint)(4 * TSimd.Count));
+                TSimd.Store(s2b, ref sT, (nuint)(5 * TSimd.Count));
+                TSimd.Store(s3a, ref sT, (nuint)(6 * TSimd.Count));
+                TSimd.Store(s3b, ref sT, (nuint)(7 * TSimd.Count));
+                TSimd.Store(s4a, ref sT, (nuint)(8 * TSimd.Count));
+                TSimd.Store(s4b, ref sT, (nuint)(9 * TSimd.Count));
+                TSimd.Store(s5a, ref sT, (nuint)(10 * TSimd.Count));
+                TSimd.Store(s5b, ref sT, (nuint)(11 * TSimd.Count));
+            }
+
             /// <summary>Q·Kᵀ for one key against the block's rows, in 3 independent chains of fused multiply-adds.</summary>
             [MethodImpl(MethodImplOptions.AggressiveInlining)]
             public static void ScoreKey<TSimd, TVector>(ref float qT, ref float k, ref float sT)
@@ -391,6 +432,56 @@ namespace AttentionGen.Generated
                     TSimd.Store(a2, ref o, (nuint)(2 * TSimd.Count));
                     TSimd.Store(a3, ref o, (nuint)(3 * TSimd.Count));
                     TSimd.Store(a4, ref o, (nuint)(4 * TSimd.Count));
+                }
+            }
+
+            /// <summary>
+            /// P·V on a 16-register file with each row vector a pair of vectors (AVX2, AVX or SSE): rescales the block's output accumulators by the two
+            /// halves of the correction when <paramref name="rescale"/> is set, then adds <paramref name="count"/> keys' probabilities
+            /// times their values, 6 value elements at a time: 6 pairs of accumulators, each value element broadcast once for both halves.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            public static void AccumulatePaired6<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correctionLow, TVector correctionHigh)
+                where TSimd : struct, ISimd<TVector>
+                where TVector : struct
+            {
+                {
+                    ref float o = ref Unsafe.Add(ref oT, 2 * 0 * TSimd.Count);
+                    TVector a0a = TSimd.Load(ref o, 0), a0b = TSimd.Load(ref o, (nuint)TSimd.Count);
+                    TVector a1a = TSimd.Load(ref o, (nuint)(2 * TSimd.Count)), a1b = TSimd.Load(ref o, (nuint)(3 * TSimd.Count));
+                    TVector a2a = TSimd.Load(ref o, (nuint)(4 * TSimd.Count)), a2b = TSimd.Load(ref o, (nuint)(5 * TSimd.Count));
+                    TVector a3a = TSimd.Load(ref o, (nuint)(6 * TSimd.Count)), a3b = TSimd.Load(ref o, (nuint)(7 * TSimd.Count));
+                    TVector a4a = TSimd.Load(ref o, (nuint)(8 * TSimd.Count)), a4b = TSimd.Load(ref o, (nuint)(9 * TSimd.Count));
+                    if (rescale)
+                    {
+                        a0a = TSimd.Multiply(a0a, correctionLow); a0b = TSimd.Multiply(a0b, correctionHigh);
+                        a1a = TSimd.Multiply(a1a, correctionLow); a1b = TSimd.Multiply(a1b, correctionHigh);
+                        a2a = TSimd.Multiply(a2a, correctionLow); a2b = TSimd.Multiply(a2b, correctionHigh);
+                        a3a = TSimd.Multiply(a3a, correctionLow); a3b = TSimd.Multiply(a3b, correctionHigh);
+                        a4a = TSimd.Multiply(a4a, correctionLow); a4b = TSimd.Multiply(a4b, correctionHigh);
+                    }
+                    ref float vRow = ref Unsafe.Add(ref v, 0);
+                    for (int c = 0; c < count; c++)
+                    {
+                        TVector pa = TSimd.Load(ref pT, (nuint)(2 * c * TSimd.Count)), pb = TSimd.Load(ref pT, (nuint)((2 * c + 1) * TSimd.Count));
+                        TVector value;
+                        value = TSimd.Create(Unsafe.Add(ref vRow, 0)); a0a = TSimd.MultiplyAdd(pa, value, a0a); a0b = TSimd.MultiplyAdd(pb, value, a0b);
+                        value = TSimd.Create(Unsafe.Add(ref vRow, 1)); a1a = TSimd.MultiplyAdd(pa, value, a1a); a1b = TSimd.MultiplyAdd(pb, value, a1b);
+                        value = TSimd.Create(Unsafe.Add(ref vRow, 2)); a2a = TSimd.MultiplyAdd(pa, value, a2a); a2b = TSimd.MultiplyAdd(pb, value, a2b);
+                        value = TSimd.Create(Unsafe.Add(ref vRow, 3)); a3a = TSimd.MultiplyAdd(pa, value, a3a); a3b = TSimd.MultiplyAdd(pb, value, a3b);
+                        value = TSimd.Create(Unsafe.Add(ref vRow, 4)); a4a = TSimd.MultiplyAdd(pa, value, a4a); a4b = TSimd.MultiplyAdd(pb, value, a4b);
+                        vRow = ref Unsafe.Add(ref vRow, valueStride);
+                    }
+                    TSimd.Store(a0a, ref o, 0);
+                    TSimd.Store(a0b, ref o, (nuint)TSimd.Count);
+                    TSimd.Store(a1a, ref o, (nuint)(2 * TSimd.Count));
+                    TSimd.Store(a1b, ref o, (nuint)(3 * TSimd.Count));
+                    TSimd.Store(a2a, ref o, (nuint)(4 * TSimd.Count));
+                    TSimd.Store(a2b, ref o, (nuint)(5 * TSimd.Count));
+                    TSimd.Store(a3a, ref o, (nuint)(6 * TSimd.Count));
+                    TSimd.Store(a3b, ref o, (nuint)(7 * TSimd.Count));
+                    TSimd.Store(a4a, ref o, (nuint)(8 * TSimd.Count));
+                    TSimd.Store(a4b, ref o, (nuint)(9 * TSimd.Count));
                 }
             }
         }

@@ -20,11 +20,128 @@ internal static partial class KernelEmitter
             writer.WriteLine();
         }
 
+        WriteScoreKeysPaired(writer, plan.PairedBlock);
+        writer.WriteLine();
         WriteScoreKey(writer, kernel, plan.ScoreKeyChains, plan.ScoreKeyWhole);
         foreach (RegisterBlock block in plan.RegisterBlocks)
         {
             writer.WriteLine();
             WriteAccumulate(writer, kernel, block);
+        }
+
+        writer.WriteLine();
+        WriteAccumulatePaired(writer, kernel, plan.PairedBlock);
+    }
+
+    /// <summary>
+    /// The Q·Kᵀ register block with each row vector a pair of vectors: one pair of accumulators per key, and each key
+    /// element broadcast once for both halves of the rows. Generic over the width of one half.
+    /// </summary>
+    private static void WriteScoreKeysPaired(SourceWriter writer, RegisterBlock block)
+    {
+        string n = Literals.Int(block.Size);
+        writer.WriteLine("/// <summary>");
+        writer.WriteLine($"/// Q·Kᵀ on {block.RegisterFile} ({block.InstructionSets}): {n} keys, <paramref name=\"stride\"/> floats apart, against the");
+        writer.WriteLine($"/// block's 2 · TSimd.Count rows, in {n} pairs of accumulators. Each step loads one query element for both halves of the");
+        writer.WriteLine("/// rows and broadcasts the same element of each key once, for two multiply-adds.");
+        writer.WriteLine("/// </summary>");
+        writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
+        using (writer.Block($"public static void ScoreKeysPaired{n}<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT){SimdConstraints}"))
+        {
+            for (int key = 0; key < block.Size; key++)
+            {
+                writer.WriteLine($"TVector s{key}a = TSimd.Zero, s{key}b = TSimd.Zero;");
+            }
+
+            using (writer.Block("for (int d = 0; d < HeadDim; d++)"))
+            {
+                writer.WriteLine("TVector qa = TSimd.Load(ref qT, (nuint)(2 * d * TSimd.Count)), qb = TSimd.Load(ref qT, (nuint)((2 * d + 1) * TSimd.Count));");
+                writer.WriteLine("TVector key;");
+                for (int key = 0; key < block.Size; key++)
+                {
+                    string offset = key == 0 ? "d" : key == 1 ? "d + stride" : $"d + {Literals.Int(key)} * stride";
+                    writer.WriteLine($"key = TSimd.Create(Unsafe.Add(ref k, {offset})); s{key}a = TSimd.MultiplyAdd(qa, key, s{key}a); s{key}b = TSimd.MultiplyAdd(qb, key, s{key}b);");
+                }
+            }
+
+            for (int key = 0; key < block.Size; key++)
+            {
+                writer.WriteLine($"TSimd.Store(s{key}a, ref sT, {VectorOffset(2 * key)});");
+                writer.WriteLine($"TSimd.Store(s{key}b, ref sT, {VectorOffset(2 * key + 1)});");
+            }
+        }
+    }
+
+    /// <summary>The P·V register block with each row vector a pair of vectors, walked over the tile's keys.</summary>
+    private static void WriteAccumulatePaired(SourceWriter writer, KernelConfiguration kernel, RegisterBlock block)
+    {
+        int remainder = kernel.ValueDim - block.ValueWhole;
+        string n = Literals.Int(block.Size);
+        writer.WriteLine("/// <summary>");
+        writer.WriteLine($"/// P·V on {block.RegisterFile} ({block.InstructionSets}): rescales the block's output accumulators by the two");
+        writer.WriteLine("/// halves of the correction when <paramref name=\"rescale\"/> is set, then adds <paramref name=\"count\"/> keys' probabilities");
+        writer.WriteLine($"/// times their values, {n} value elements at a time: {n} pairs of accumulators, each value element broadcast once for both halves.");
+        writer.WriteLine("/// </summary>");
+        writer.WriteLine("[MethodImpl(MethodImplOptions.AggressiveInlining)]");
+        using (writer.Block($"public static void AccumulatePaired{n}<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correctionLow, TVector correctionHigh){SimdConstraints}"))
+        {
+            if (block.ValueWhole > 0)
+            {
+                using (writer.Block($"for (int dv = 0; dv < {Literals.Int(block.ValueWhole)}; dv += {n})"))
+                {
+                    WriteAccumulatePairedChunk(writer, block.Size, "dv");
+                }
+            }
+
+            if (remainder > 0)
+            {
+                if (block.ValueWhole > 0)
+                {
+                    writer.WriteLine();
+                    writer.WriteLine($"// The last {Literals.Int(remainder)} value elements.");
+                }
+
+                using (writer.Block(string.Empty))
+                {
+                    WriteAccumulatePairedChunk(writer, remainder, Literals.Int(block.ValueWhole));
+                }
+            }
+        }
+    }
+
+    private static void WriteAccumulatePairedChunk(SourceWriter writer, int size, string start)
+    {
+        writer.WriteLine($"ref float o = ref Unsafe.Add(ref oT, 2 * {start} * TSimd.Count);");
+        for (int j = 0; j < size; j++)
+        {
+            writer.WriteLine($"TVector a{j}a = TSimd.Load(ref o, {VectorOffset(2 * j)}), a{j}b = TSimd.Load(ref o, {VectorOffset(2 * j + 1)});");
+        }
+
+        using (writer.Block("if (rescale)"))
+        {
+            for (int j = 0; j < size; j++)
+            {
+                writer.WriteLine($"a{j}a = TSimd.Multiply(a{j}a, correctionLow); a{j}b = TSimd.Multiply(a{j}b, correctionHigh);");
+            }
+        }
+
+        writer.WriteLine($"ref float vRow = ref Unsafe.Add(ref v, {start});");
+        using (writer.Block("for (int c = 0; c < count; c++)"))
+        {
+            writer.WriteLine("TVector pa = TSimd.Load(ref pT, (nuint)(2 * c * TSimd.Count)), pb = TSimd.Load(ref pT, (nuint)((2 * c + 1) * TSimd.Count));");
+            writer.WriteLine("TVector value;");
+            for (int j = 0; j < size; j++)
+            {
+                writer.WriteLine($"value = TSimd.Create(Unsafe.Add(ref vRow, {Literals.Int(j)})); a{j}a = TSimd.MultiplyAdd(pa, value, a{j}a); a{j}b = TSimd.MultiplyAdd(pb, value, a{j}b);");
+            }
+
+            writer.WriteLine("vRow = ref Unsafe.Add(ref vRow, valueStride);");
+        }
+
+        for (int j = 0; j < size; j++)
+        {
+            writer.WriteLine($"TSimd.Store(a{j}a, ref o, {VectorOffset(2 * j)});");
+            writer.WriteLine($"TSimd.Store(a{j}b, ref o, {VectorOffset(2 * j + 1)});");
         }
     }
 

@@ -43,7 +43,10 @@ internal static partial class KernelEmitter
             $"one accumulator per key, each key element broadcast from memory into a fused multiply-add, HeadDim ({Literals.Int(kernel.HeadDim)}) steps deep. " +
             "P·V is a register block of value elements × lanes, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch. " +
             $"Register blocks per instruction set, chosen at JIT time: {Literals.Int(KernelTiles.WideRegisterBlock)} keys or value elements where the register file has 32 vectors " +
-            $"(AVX-512, whose 256- and 128-bit forms also get 32; Arm64), {Literals.Int(KernelTiles.NarrowRegisterBlock)} where it has 16 (AVX2, AVX, SSE).";
+            $"(AVX-512, whose 256- and 128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64). Where it has 16 (AVX2, AVX, SSE), a broadcast is " +
+            $"an instruction of its own, so each row vector is a pair of vectors (16 rows on AVX2, 8 on SSE) and a block is {Literals.Int(KernelTiles.PairedRegisterBlock)} keys or " +
+            $"value elements in {Literals.Int(2 * KernelTiles.PairedRegisterBlock)} accumulators, each broadcast feeding two multiply-adds, as in the classic AVX2 matrix-product kernel; " +
+            $"blocks of fewer rows than a pair holds use one vector and {Literals.Int(KernelTiles.NarrowRegisterBlock)} keys or value elements.";
 
         if (kernel.Layout == AttentionLayout.Bshd && kernel.KvHeads > 1)
         {

@@ -22,6 +22,9 @@ internal sealed class KernelPlan
             new RegisterBlock(KernelTiles.WideRegisterBlock, "a 32-register file", "AVX-512, or Arm64", kernel.ValueDim / KernelTiles.WideRegisterBlock * KernelTiles.WideRegisterBlock),
             new RegisterBlock(KernelTiles.NarrowRegisterBlock, "a 16-register file", "AVX2, AVX or SSE", kernel.ValueDim / KernelTiles.NarrowRegisterBlock * KernelTiles.NarrowRegisterBlock),
         };
+        PairedBlock = new RegisterBlock(
+            KernelTiles.PairedRegisterBlock, "a 16-register file with each row vector a pair of vectors", "AVX2, AVX or SSE",
+            kernel.ValueDim / KernelTiles.PairedRegisterBlock * KernelTiles.PairedRegisterBlock);
 
         var oneRow = new List<(string Type, int Lanes)>();
         foreach ((string type, int lanes) in s_widths)
@@ -46,6 +49,12 @@ internal sealed class KernelPlan
     /// (or probability) vector and a broadcast temporary.
     /// </summary>
     public IReadOnlyList<RegisterBlock> RegisterBlocks { get; }
+
+    /// <summary>
+    /// The Q·Kᵀ and P·V register blocks where each row vector is a pair of vectors (16 rows on AVX2): one accumulator pair
+    /// per key or value element, each broadcast feeding both halves.
+    /// </summary>
+    public RegisterBlock PairedBlock { get; }
 
     /// <summary>Independent chains of multiply-adds in the single-key Q·Kᵀ, so consecutive ones do not wait on each other.</summary>
     public int ScoreKeyChains => System.Math.Min(4, Kernel.HeadDim);

@@ -372,19 +372,35 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
     {
         if (Vector512.IsHardwareAccelerated && (TExtras.Enabled || rows >= Vector512<float>.Count / 2))
         {
-            Blocks<Simd512, Vector512<float>, TRows, TExtras>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow, in outputs);
+            Blocks<Simd512, Vector512<float>, Simd512, Vector512<float>, TRows, TExtras>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow, in outputs);
+            return;
+        }
+
+        // On a 16-register file, where a broadcast is an instruction of its own, rows go in pairs of vectors, so that
+        // each broadcast feeds two multiply-adds (SimdPair), once they fill half a pair.
+        if (Vector256.IsHardwareAccelerated && !Simd256.HasWideRegisterFile && rows >= Vector256<float>.Count)
+        {
+            Blocks<SimdPair<Simd256, Vector256<float>>, VectorPair<Vector256<float>>, Simd256, Vector256<float>, TRows, TExtras>(
+                ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow, in outputs);
             return;
         }
 
         if (Vector256.IsHardwareAccelerated && (TExtras.Enabled || rows >= Vector256<float>.Count / 2))
         {
-            Blocks<Simd256, Vector256<float>, TRows, TExtras>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow, in outputs);
+            Blocks<Simd256, Vector256<float>, Simd256, Vector256<float>, TRows, TExtras>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow, in outputs);
+            return;
+        }
+
+        if (Vector128.IsHardwareAccelerated && !Simd128.HasWideRegisterFile && rows >= Vector128<float>.Count)
+        {
+            Blocks<SimdPair<Simd128, Vector128<float>>, VectorPair<Vector128<float>>, Simd128, Vector128<float>, TRows, TExtras>(
+                ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow, in outputs);
             return;
         }
 
         if (Vector128.IsHardwareAccelerated && (TExtras.Enabled || rows >= Vector128<float>.Count / 2))
         {
-            Blocks<Simd128, Vector128<float>, TRows, TExtras>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow, in outputs);
+            Blocks<Simd128, Vector128<float>, Simd128, Vector128<float>, TRows, TExtras>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow, in outputs);
             return;
         }
 
@@ -474,17 +490,19 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
 
     /// <summary>The rows in row blocks of one width, as many lanes at a time as it has.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Blocks<TSimd, TVector, TRows, TExtras>(
+    private static void Blocks<TSimd, TVector, TPart, TPartVector, TRows, TExtras>(
         ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid,
         scoped in ExplicitMask mask, int b, int head, int firstRow, scoped in RowOutputs outputs)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
+        where TPart : struct, ISimd<TPartVector>
+        where TPartVector : struct
         where TRows : struct, IKeyValueRows
         where TExtras : struct, IRowExtras
     {
         for (int r = 0; r < rows; r += TSimd.Count)
         {
-            RowBlock<TKernel>.Run<TSimd, TVector, TRows, TExtras>(
+            RowBlock<TKernel>.Run<TSimd, TVector, TPart, TPartVector, TRows, TExtras>(
                 ref Unsafe.Add(ref query, (nint)r * QueryRowStride), ref keys, ref values, ref Unsafe.Add(ref output, (nint)r * OutputRowStride),
                 Math.Min(TSimd.Count, rows - r), position + r, valid, in mask, b, head, firstRow + r, TExtras.Enabled ? outputs.Skip(r) : default);
         }

@@ -65,6 +65,15 @@ public interface IAttentionKernel
         where TSimd : struct, ISimd<TVector>
         where TVector : struct;
 
+    /// <summary>
+    /// The Q·Kᵀ register block on a 16-register file with each row vector a pair of <typeparamref name="TSimd"/> vectors
+    /// (2 · TSimd.Count rows, [element][2 · TSimd.Count] at <paramref name="qT"/> and <paramref name="sT"/>): 6 keys, 12
+    /// accumulators, each broadcast feeding two multiply-adds.
+    /// </summary>
+    static abstract void ScoreKeysPaired6<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct;
+
     /// <summary>One key scored against a row block: the keys left after a tile's last whole register block.</summary>
     static abstract void ScoreKey<TSimd, TVector>(ref float qT, ref float k, ref float sT)
         where TSimd : struct, ISimd<TVector>
@@ -82,6 +91,14 @@ public interface IAttentionKernel
 
     /// <summary>The P·V register block on a 16-register file: 12 value elements at a time.</summary>
     static abstract void Accumulate12<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct;
+
+    /// <summary>
+    /// The P·V register block on a 16-register file with each row vector a pair of <typeparamref name="TSimd"/> vectors: 6
+    /// value elements at a time, 12 accumulators; the correction is the pair's two halves.
+    /// </summary>
+    static abstract void AccumulatePaired6<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correctionLow, TVector correctionHigh)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct;
 }

@@ -31,17 +31,23 @@ internal static class RowBlock<TKernel>
     /// <param name="head">The query head, for the explicit mask.</param>
     /// <param name="firstRow">The first row's query index, for the explicit mask.</param>
     /// <param name="outputs">With <typeparamref name="TExtras"/> enabled, the attention weights and log-sum-exps wanted.</param>
+    /// <remarks>
+    /// TPart: where TSimd is a <see cref="SimdPair{TSimd, TVector}"/> (rows in pairs of vectors), the width of each of its
+    /// vectors, which the paired register blocks work in; else TSimd itself.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void Run<TSimd, TVector, TRows, TExtras>(
+    internal static void Run<TSimd, TVector, TPart, TPartVector, TRows, TExtras>(
         ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid,
         scoped in ExplicitMask mask, int b, int head, int firstRow, scoped in RowOutputs outputs)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
+        where TPart : struct, ISimd<TPartVector>
+        where TPartVector : struct
         where TRows : struct, IKeyValueRows
         where TExtras : struct, IRowExtras
     {
         int lanes = TSimd.Count;
-        int block = TSimd.HasWideRegisterFile ? KernelTiles.WideRegisterBlock : KernelTiles.NarrowRegisterBlock;
+        int block = RegisterBlock<TSimd, TVector>();
         int headDim = TKernel.HeadDim, valueDim = TKernel.ValueDim;
         const int keyTile = KernelTiles.KeyTile;
         bool positional = (TKernel.Mask & (AttentionMask.Causal | AttentionMask.SlidingWindow)) != 0;
@@ -117,32 +123,8 @@ internal static class RowBlock<TKernel>
             int count = Math.Min(keyTile, unionEnd - tileStart);
 
             // Scores: s = (scale · q) · k for every row and key of the tile, one register block of keys at a time.
-            int c = 0;
-            for (; c + block <= count; c += block)
-            {
-                ref float k = ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride);
-                nint stride = TRows.KeyStride;
-                if (TRows.PackKeys)
-                {
-                    KernelMath.CopyRows(ref k, TRows.KeyStride, ref packedKeys, block, headDim);
-                    k = ref packedKeys;
-                    stride = headDim;
-                }
-
-                if (TSimd.HasWideRegisterFile)
-                {
-                    TKernel.ScoreKeys16<TSimd, TVector>(ref qT, ref k, stride, ref Unsafe.Add(ref sT, c * lanes));
-                }
-                else
-                {
-                    TKernel.ScoreKeys12<TSimd, TVector>(ref qT, ref k, stride, ref Unsafe.Add(ref sT, c * lanes));
-                }
-            }
-
-            for (; c < count; c++)
-            {
-                TKernel.ScoreKey<TSimd, TVector>(ref qT, ref Unsafe.Add(ref keys, (nint)(tileStart + c) * TRows.KeyStride), ref Unsafe.Add(ref sT, c * lanes));
-            }
+            ScoreTile<TSimd, TVector, TPart, TPartVector, TRows>(ref qT, ref Unsafe.Add(ref keys, (nint)tileStart * TRows.KeyStride), count, ref sT, ref packedKeys);
+            int c;
 
             if (writesWeights && outputs.Kind == AttentionWeights.Scores)
             {
@@ -239,14 +221,7 @@ internal static class RowBlock<TKernel>
             bool rescale = !TSimd.AllOne(correction);
             ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
             bool skipZeros = partial && MaskedValues.AnyNonFinite(ref values, TRows.ValueStride, valueDim, tileStart, tileStart + count, seenFirst, seenEnd);
-            if (TSimd.HasWideRegisterFile)
-            {
-                TKernel.Accumulate16<TSimd, TVector>(ref sT, skipZeros ? 0 : count, ref tileValues, TRows.ValueStride, ref oT, rescale, correction);
-            }
-            else
-            {
-                TKernel.Accumulate12<TSimd, TVector>(ref sT, skipZeros ? 0 : count, ref tileValues, TRows.ValueStride, ref oT, rescale, correction);
-            }
+            AccumulateTile<TSimd, TVector, TPart, TPartVector, TRows>(ref sT, skipZeros ? 0 : count, ref tileValues, ref oT, rescale, correction);
 
             if (skipZeros)
             {
@@ -285,4 +260,90 @@ internal static class RowBlock<TKernel>
             }
         }
     }
+
+    /// <summary>
+    /// Q·Kᵀ for one tile: the scores of <paramref name="count"/> keys from <paramref name="keys"/> on against the block's
+    /// rows, [key][lane] at <paramref name="sT"/>, one register block of keys at a time, then key by key. A method of its
+    /// own, so that the JIT's inlining budget goes to its register blocks whatever the rest of the kernel costs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void ScoreTile<TSimd, TVector, TPart, TPartVector, TRows>(ref float qT, ref float keys, int count, ref float sT, ref float packedKeys)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TPart : struct, ISimd<TPartVector>
+        where TPartVector : struct
+        where TRows : struct, IKeyValueRows
+    {
+        int lanes = TSimd.Count;
+        int block = RegisterBlock<TSimd, TVector>();
+        int c = 0;
+        for (; c + block <= count; c += block)
+        {
+            ref float k = ref Unsafe.Add(ref keys, (nint)c * TRows.KeyStride);
+            nint stride = TRows.KeyStride;
+            if (TRows.PackKeys)
+            {
+                KernelMath.CopyRows(ref k, TRows.KeyStride, ref packedKeys, block, TKernel.HeadDim);
+                k = ref packedKeys;
+                stride = TKernel.HeadDim;
+            }
+
+            if (block == KernelTiles.WideRegisterBlock)
+            {
+                TKernel.ScoreKeys16<TSimd, TVector>(ref qT, ref k, stride, ref Unsafe.Add(ref sT, c * lanes));
+            }
+            else if (block == KernelTiles.NarrowRegisterBlock)
+            {
+                TKernel.ScoreKeys12<TSimd, TVector>(ref qT, ref k, stride, ref Unsafe.Add(ref sT, c * lanes));
+            }
+            else
+            {
+                TKernel.ScoreKeysPaired6<TPart, TPartVector>(ref qT, ref k, stride, ref Unsafe.Add(ref sT, c * lanes));
+            }
+        }
+
+        for (; c < count; c++)
+        {
+            TKernel.ScoreKey<TSimd, TVector>(ref qT, ref Unsafe.Add(ref keys, (nint)c * TRows.KeyStride), ref Unsafe.Add(ref sT, c * lanes));
+        }
+    }
+
+    /// <summary>
+    /// P·V for one tile: the output accumulators at <paramref name="oT"/> rescaled by <paramref name="correction"/> when
+    /// <paramref name="rescale"/> is set, plus <paramref name="count"/> keys' probabilities times their values. A method of
+    /// its own, for the same reason as <see cref="ScoreTile"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void AccumulateTile<TSimd, TVector, TPart, TPartVector, TRows>(ref float pT, int count, ref float values, ref float oT, bool rescale, TVector correction)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TPart : struct, ISimd<TPartVector>
+        where TPartVector : struct
+        where TRows : struct, IKeyValueRows
+    {
+        int block = RegisterBlock<TSimd, TVector>();
+        if (block == KernelTiles.WideRegisterBlock)
+        {
+            TKernel.Accumulate16<TSimd, TVector>(ref pT, count, ref values, TRows.ValueStride, ref oT, rescale, correction);
+        }
+        else if (block == KernelTiles.NarrowRegisterBlock)
+        {
+            TKernel.Accumulate12<TSimd, TVector>(ref pT, count, ref values, TRows.ValueStride, ref oT, rescale, correction);
+        }
+        else
+        {
+            VectorPair<TPartVector> halves = Unsafe.As<TVector, VectorPair<TPartVector>>(ref correction);
+            TKernel.AccumulatePaired6<TPart, TPartVector>(ref pT, count, ref values, TRows.ValueStride, ref oT, rescale, halves.Low, halves.High);
+        }
+    }
+
+    /// <summary>
+    /// Keys (Q·Kᵀ) or value elements (P·V) per register block at this width: 16 on a 32-register file, 12 on a 16-register
+    /// one, 6 where each row vector is a pair of vectors (<see cref="SimdPair{TSimd, TVector}"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int RegisterBlock<TSimd, TVector>()
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct =>
+        TSimd.HasWideRegisterFile ? KernelTiles.WideRegisterBlock : TSimd.Registers == 2 ? KernelTiles.PairedRegisterBlock : KernelTiles.NarrowRegisterBlock;
 }

@@ -30,6 +30,12 @@ public interface ISimd<TVector>
     /// </summary>
     static abstract bool HasWideRegisterFile { get; }
 
+    /// <summary>
+    /// How many vector registers one <typeparamref name="TVector"/> takes: 1, or 2 for a pair of vectors handled as one
+    /// (SimdPair). Register blocks hold that many fewer accumulators.
+    /// </summary>
+    static abstract int Registers { get; }
+
     /// <summary>A vector of zeros.</summary>
     static abstract TVector Zero { get; }
 
@@ -109,6 +115,9 @@ public readonly struct Simd512 : ISimd<Vector512<float>>
 
     /// <inheritdoc/>
     public static bool HasWideRegisterFile => true;
+
+    /// <inheritdoc/>
+    public static int Registers => 1;
 
     /// <inheritdoc/>
     public static Vector512<float> Zero
@@ -213,6 +222,9 @@ public readonly struct Simd256 : ISimd<Vector256<float>>
     public static bool HasWideRegisterFile => Avx512F.VL.IsSupported;
 
     /// <inheritdoc/>
+    public static int Registers => 1;
+
+    /// <inheritdoc/>
     public static Vector256<float> Zero
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -313,6 +325,9 @@ public readonly struct Simd128 : ISimd<Vector128<float>>
 
     /// <inheritdoc/>
     public static bool HasWideRegisterFile => Avx512F.VL.IsSupported || AdvSimd.Arm64.IsSupported;
+
+    /// <inheritdoc/>
+    public static int Registers => 1;
 
     /// <inheritdoc/>
     public static Vector128<float> Zero

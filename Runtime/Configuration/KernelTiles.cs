@@ -41,6 +41,12 @@ internal static class KernelTiles
     public const int NarrowRegisterBlock = 12;
 
     /// <summary>
+    /// Keys or value elements per register block where each row vector is a pair of vectors (16 rows in two Vector256 on
+    /// AVX2): 6 pairs of accumulators fill 12 of the 16 registers, and each broadcast feeds two multiply-adds.
+    /// </summary>
+    public const int PairedRegisterBlock = 6;
+
+    /// <summary>
     /// Keys per tile of the cached path when a Half cache is widened into scratch: as many as keep one tile of keys and
     /// one of values within 16 KiB, half the L1 data cache of current x64 and Arm cores, so that the halves streaming in
     /// do not evict them; a multiple of 16, from 16 to <see cref="KeyTile"/>. Measured with d = 128: a 32 KiB tile cost a
