@@ -67,9 +67,15 @@ public sealed class GflopsColumn : MetricColumn
             return PrefillBase.Flops((int)benchmarkCase.Parameters["N"], (int)benchmarkCase.Parameters["HeadDim"], (bool)benchmarkCase.Parameters["Causal"]);
         }
 
+        if (benchmarkCase.Descriptor.Type == typeof(EncoderPeers))
+        {
+            return EncoderPeers.Flops((EncoderShape)benchmarkCase.Parameters["Shape"]);
+        }
+
         if (benchmarkCase.Descriptor.Type == typeof(FmaPeak))
         {
-            int lanes = benchmarkCase.Descriptor.WorkloadMethod.Name.Contains("512") ? 16 : 8;
+            string probe = benchmarkCase.Descriptor.WorkloadMethod.Name;
+            int lanes = probe.Contains("512") ? 16 : probe.Contains("256") ? 8 : 4;
             return FmaPeak.Flops(lanes, Threads(benchmarkCase));
         }
 
@@ -78,8 +84,8 @@ public sealed class GflopsColumn : MetricColumn
 }
 
 /// <summary>
-/// Throughput as a fraction of the FMA peak measured in the same run with as many threads (the better of the Vector512
-/// and Vector256 probes).
+/// Throughput as a fraction of the FMA peak measured in the same run with as many threads (the best of the Vector512,
+/// Vector256 and Vector128 probes: in a run under DOTNET_EnableAVX2=0 only the Vector128 probe is accelerated).
 /// </summary>
 public sealed class PeakFractionColumn : MetricColumn
 {
@@ -137,7 +143,8 @@ public sealed class PeerRatioColumn : MetricColumn
 
     protected override double? Value(Summary summary, BenchmarkCase benchmarkCase)
     {
-        if (!typeof(PeerPrefillBase).IsAssignableFrom(benchmarkCase.Descriptor.Type) || !PeerPrefillBase.IsOurs(benchmarkCase.Descriptor.WorkloadMethod.Name))
+        bool peers = typeof(PeerPrefillBase).IsAssignableFrom(benchmarkCase.Descriptor.Type) || benchmarkCase.Descriptor.Type == typeof(EncoderPeers);
+        if (!peers || benchmarkCase.Descriptor.WorkloadMethod.Name != nameof(PeerPrefillBase.Generated))
         {
             return null;
         }

@@ -27,6 +27,13 @@ public class FmaPeak
     [Benchmark(Description = "FMA peak, Vector256")]
     public float Vector256Peak() => Threads == 1 ? Run256() : Parallel2(Run256);
 
+    /// <summary>
+    /// The Vector128 path's peak: MultiplyAddEstimate, as the kernels use it, so that without FMA (DOTNET_EnableAVX2=0,
+    /// which turns FMA off too, or an x86-64-v2 NativeAOT build) it measures a multiply and an add.
+    /// </summary>
+    [Benchmark(Description = "FMA peak, Vector128")]
+    public float Vector128Peak() => Threads == 1 ? Run128() : Parallel2(Run128);
+
     private static float Parallel2(System.Func<float> probe)
     {
         float a = 0, b = 0;
@@ -68,5 +75,23 @@ public class FmaPeak
         }
 
         return Vector256.Sum(((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11)));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static float Run128()
+    {
+        Vector128<float> m = Vector128.Create(0.999999f), c = Vector128.Create(1e-7f);
+        Vector128<float> a0 = Vector128.Create(1f), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0, a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+        for (int i = 0; i < Iterations; i++)
+        {
+            a0 = Vector128.MultiplyAddEstimate(a0, m, c); a1 = Vector128.MultiplyAddEstimate(a1, m, c);
+            a2 = Vector128.MultiplyAddEstimate(a2, m, c); a3 = Vector128.MultiplyAddEstimate(a3, m, c);
+            a4 = Vector128.MultiplyAddEstimate(a4, m, c); a5 = Vector128.MultiplyAddEstimate(a5, m, c);
+            a6 = Vector128.MultiplyAddEstimate(a6, m, c); a7 = Vector128.MultiplyAddEstimate(a7, m, c);
+            a8 = Vector128.MultiplyAddEstimate(a8, m, c); a9 = Vector128.MultiplyAddEstimate(a9, m, c);
+            a10 = Vector128.MultiplyAddEstimate(a10, m, c); a11 = Vector128.MultiplyAddEstimate(a11, m, c);
+        }
+
+        return Vector128.Sum(((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + ((a8 + a9) + (a10 + a11)));
     }
 }

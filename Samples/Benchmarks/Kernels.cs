@@ -72,3 +72,11 @@ public static class PrefillKernels
 
 [Attention(Heads = 8, HeadDim = 128, Mask = AttentionMask.Causal, Alignment = MaskAlignment.BottomRight)]
 public static partial class Decode128;
+
+// The encoder shapes of the peer comparison: BERT-base's 12 heads of 64, and all-MiniLM-L6-v2's 12 heads of 32 with padding.
+
+[Attention(Heads = 12, HeadDim = 64)]
+public static partial class BertBaseAttention;
+
+[Attention(Heads = 12, HeadDim = 32, Mask = AttentionMask.KeyPadding)]
+public static partial class MiniLmShapeAttention;

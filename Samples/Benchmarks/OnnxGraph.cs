@@ -8,7 +8,7 @@ namespace Benchmarks;
 /// <summary>An input or output of a one-node graph: its name, ONNX element type and shape.</summary>
 public sealed record OnnxTensor(string Name, int ElementType, params long[] Shape)
 {
-    public const int Float = 1, Int32 = 6, Float16 = 10;
+    public const int Float = 1, Int32 = 6, Bool = 9, Float16 = 10;
 }
 
 /// <summary>An integer or float attribute of a node.</summary>

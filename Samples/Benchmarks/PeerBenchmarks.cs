@@ -30,6 +30,18 @@ public sealed class OrtOperator : IDisposable
         (_outputNames, _outputs) = Bind(outputs);
     }
 
+    /// <summary>
+    /// A one-node model of <paramref name="opType"/> over these inputs and outputs, each a tensor with its data (null for
+    /// an optional one left out), run with <paramref name="threads"/> threads.
+    /// </summary>
+    public static OrtOperator OneNode(
+        string opType, string domain, int threads, (OnnxTensor Tensor, Array Data)?[] inputs, (OnnxTensor Tensor, Array Data)[] outputs,
+        params OnnxAttribute[] attributes)
+    {
+        byte[] model = OnnxGraph.OneNode(opType, domain, 23, inputs.Select(i => i?.Tensor).ToList(), outputs.Select(o => (OnnxTensor?)o.Tensor).ToList(), attributes);
+        return new OrtOperator(model, threads, inputs.Where(i => i is not null).Select(i => i!.Value), outputs);
+    }
+
     public void Run() => _session.Run(_options, _inputNames, _inputs, _outputNames, _outputs);
 
     public void Dispose()
@@ -54,8 +66,44 @@ public sealed class OrtOperator : IDisposable
         float[] floats => OrtValue.CreateTensorValueFromMemory(floats, tensor.Shape),
         Float16[] halves => OrtValue.CreateTensorValueFromMemory(halves, tensor.Shape),
         int[] ints => OrtValue.CreateTensorValueFromMemory(ints, tensor.Shape),
+        bool[] bools => OrtValue.CreateTensorValueFromMemory(bools, tensor.Shape),
         _ => throw new ArgumentException($"No ONNX Runtime tensor for {data.GetType()}.", nameof(data)),
     };
+}
+
+/// <summary>The ONNX Runtime operators of one benchmark case: made, checked against ours, and disposed together.</summary>
+public sealed class OrtOperators : IDisposable
+{
+    private readonly List<OrtOperator> _operators = new();
+
+    /// <summary>
+    /// Keeps <paramref name="op"/>, runs it once and checks what it wrote to <paramref name="output"/> against ours, so that
+    /// every peer computes the same thing before anything is timed.
+    /// </summary>
+    public OrtOperator Checked(OrtOperator op, float[] output, float[] expected, string what)
+    {
+        _operators.Add(op);
+        Array.Clear(output);
+        op.Run();
+        float worst = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            worst = Math.Max(worst, Math.Abs(output[i] - expected[i]));
+        }
+
+        if (!(worst <= 1e-4f))
+        {
+            throw new InvalidOperationException($"ONNX Runtime's {what} differs from Attention.Gen by up to {worst}.");
+        }
+
+        return op;
+    }
+
+    public void Dispose()
+    {
+        _operators.ForEach(o => o.Dispose());
+        _operators.Clear();
+    }
 }
 
 /// <summary>
@@ -66,7 +114,7 @@ public sealed class OrtOperator : IDisposable
 /// </summary>
 public abstract class PeerPrefillBase : PrefillBase
 {
-    private readonly List<OrtOperator> _operators = new();
+    private readonly OrtOperators _operators = new();
     private OrtOperator _attention = null!;
     private OrtOperator? _contrib;
 
@@ -92,19 +140,17 @@ public abstract class PeerPrefillBase : PrefillBase
         base.Setup();
         Generated();
         float[] expected = (float[])Output.Clone();
-        _attention = Check(Attention23(), "Attention (opset 23)", expected);
+        string shape = $"(N = {N}, d = {HeadDim}, causal = {Causal}, {Layout})";
+        _attention = _operators.Checked(Attention23(), Output, expected, "Attention (opset 23) " + shape);
         if (Layout == AttentionLayout.Bshd)
         {
-            _contrib = Check(Causal ? GroupQueryAttention() : MultiHeadAttention(), Causal ? "GroupQueryAttention" : "MultiHeadAttention", expected);
+            _contrib = _operators.Checked(Causal ? GroupQueryAttention() : MultiHeadAttention(), Output, expected,
+                (Causal ? "GroupQueryAttention " : "MultiHeadAttention ") + shape);
         }
     }
 
     [GlobalCleanup]
-    public void Cleanup()
-    {
-        _operators.ForEach(o => o.Dispose());
-        _operators.Clear();
-    }
+    public void Cleanup() => _operators.Dispose();
 
     [Benchmark(Description = "Attention.Gen")]
     public void Generated() => PrefillKernels.Forward(Layout, HeadDim, Causal, Query, Key, Value, Output, N);
@@ -137,56 +183,22 @@ public abstract class PeerPrefillBase : PrefillBase
     /// </summary>
     private OrtOperator GroupQueryAttention()
     {
-        var present = new OnnxTensor("present_key", OnnxTensor.Float, 1, Heads, N, HeadDim);
-        var presentValue = present with { Name = "present_value" };
         long[] shape = [1, N, Heads * HeadDim];
-        byte[] model = OnnxGraph.OneNode("GroupQueryAttention", "com.microsoft", 23,
-            [new("query", OnnxTensor.Float, shape), new("key", OnnxTensor.Float, shape), new("value", OnnxTensor.Float, shape), null, null,
-             new("seqlens_k", OnnxTensor.Int32, 1), new("total_sequence_length", OnnxTensor.Int32)],
-            [new("output", OnnxTensor.Float, shape), present, presentValue],
-            new OnnxAttribute("num_heads", Int: Heads), new OnnxAttribute("kv_num_heads", Int: Heads));
-        return Add(new OrtOperator(model, Threads,
-            [(new("query", OnnxTensor.Float, shape), Query), (new("key", OnnxTensor.Float, shape), Key), (new("value", OnnxTensor.Float, shape), Value),
+        return OrtOperator.OneNode("GroupQueryAttention", "com.microsoft", Threads,
+            [(new("query", OnnxTensor.Float, shape), Query), (new("key", OnnxTensor.Float, shape), Key), (new("value", OnnxTensor.Float, shape), Value), null, null,
              (new("seqlens_k", OnnxTensor.Int32, 1), new[] { N - 1 }), (new("total_sequence_length", OnnxTensor.Int32), new[] { N })],
-            [(new("output", OnnxTensor.Float, shape), Output), (present, new float[Heads * N * HeadDim]), (presentValue, new float[Heads * N * HeadDim])]));
+            [(new("output", OnnxTensor.Float, shape), Output),
+             (new("present_key", OnnxTensor.Float, 1, Heads, N, HeadDim), new float[Heads * N * HeadDim]),
+             (new("present_value", OnnxTensor.Float, 1, Heads, N, HeadDim), new float[Heads * N * HeadDim])],
+            new OnnxAttribute("num_heads", Int: Heads), new OnnxAttribute("kv_num_heads", Int: Heads));
     }
 
     /// <summary>A float operator whose inputs and outputs all have one shape.</summary>
     private OrtOperator Operator(
-        string opType, string domain, (string Name, float[] Data)[] inputs, (string Name, float[] Data)[] outputs, long[] shape, params OnnxAttribute[] attributes)
-    {
-        OnnxTensor Tensor(string name) => new(name, OnnxTensor.Float, shape);
-        byte[] model = OnnxGraph.OneNode(opType, domain, 23, inputs.Select(i => (OnnxTensor?)Tensor(i.Name)).ToList(), outputs.Select(o => (OnnxTensor?)Tensor(o.Name)).ToList(), attributes);
-        return Add(new OrtOperator(model, Threads, inputs.Select(i => (Tensor(i.Name), (Array)i.Data)), outputs.Select(o => (Tensor(o.Name), (Array)o.Data))));
-    }
-
-    private OrtOperator Add(OrtOperator op)
-    {
-        _operators.Add(op);
-        return op;
-    }
-
-    /// <summary>Runs <paramref name="op"/> once and checks its output against ours, so that every peer computes the same thing.</summary>
-    private OrtOperator Check(OrtOperator op, string name, float[] expected)
-    {
-        Array.Clear(Output);
-        op.Run();
-        float worst = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            worst = Math.Max(worst, Math.Abs(Output[i] - expected[i]));
-        }
-
-        if (!(worst <= 1e-4f))
-        {
-            throw new InvalidOperationException($"ONNX Runtime's {name} differs from Attention.Gen by up to {worst} (N = {N}, d = {HeadDim}, causal = {Causal}, {Layout}).");
-        }
-
-        return op;
-    }
-
-    /// <summary>The fastest ONNX Runtime operator of the case, for the ratio column: ours is the <see cref="Generated"/> case.</summary>
-    public static bool IsOurs(string methodName) => methodName == nameof(Generated);
+        string opType, string domain, (string Name, float[] Data)[] inputs, (string Name, float[] Data)[] outputs, long[] shape, params OnnxAttribute[] attributes) =>
+        OrtOperator.OneNode(opType, domain, Threads,
+            inputs.Select(i => ((OnnxTensor, Array)?)(new OnnxTensor(i.Name, OnnxTensor.Float, shape), i.Data)).ToArray(),
+            outputs.Select(o => (new OnnxTensor(o.Name, OnnxTensor.Float, shape), (Array)o.Data)).ToArray(), attributes);
 }
 
 /// <summary>The peers in the head-major layout, [1, H, N, d]: ours and ONNX's Attention.</summary>
@@ -205,4 +217,111 @@ public class PrefillPeersBshd : PeerPrefillBase
     public void OrtContrib() => Contrib.Run();
 
     protected override AttentionLayout Layout => AttentionLayout.Bshd;
+}
+
+/// <summary>The two encoder shapes of the peer comparison, with our kernel for each.</summary>
+public enum EncoderShape
+{
+    /// <summary>BERT-base: batch 8, N = 128, 12 heads of 64, no padding.</summary>
+    BertBase,
+
+    /// <summary>all-MiniLM-L6-v2: batch 32, N = 128, 12 heads of 32, the keys past each sentence's length masked.</summary>
+    MiniLm,
+}
+
+/// <summary>
+/// Encoder attention against ONNX Runtime, token-major [batch, 128, 12·d] as a projection writes it: BERT-base (batch
+/// 8, d = 64) and MiniLM (batch 32, d = 32, padded: the lengths of the sample's default sentences, cycled, 1 to 128
+/// tokens). ONNX Runtime runs ai.onnx Attention (opset 23; a boolean mask [batch, 1, 128, 128] for the padding) and
+/// com.microsoft MultiHeadAttention (a key_padding_mask [batch, 128] of ones and zeros). Every query row is computed,
+/// padding or not, as all three do.
+/// </summary>
+public class EncoderPeers
+{
+    private const int Length = 128, Heads = 12;
+    private readonly OrtOperators _operators = new();
+    private float[] _query = [], _key = [], _value = [], _output = [];
+    private int[] _lengths = [];
+    private OrtOperator _attention = null!, _multiHead = null!;
+
+    [Params(EncoderShape.BertBase, EncoderShape.MiniLm)]
+    public EncoderShape Shape { get; set; }
+
+    [Params(1, 2)]
+    public int Threads { get; set; }
+
+    private int Batch => Shape == EncoderShape.BertBase ? 8 : 32;
+
+    private int HeadDim => Shape == EncoderShape.BertBase ? 64 : 32;
+
+    /// <summary>The multiply-adds counted: 4 · 128 queries · the entry's valid keys · d · 12, summed over the batch.</summary>
+    public static double Flops(EncoderShape shape) =>
+        4.0 * Length * Lengths(shape).Sum() * (shape == EncoderShape.BertBase ? 64 : 32) * Heads;
+
+    /// <summary>The valid keys of each entry.</summary>
+    public static int[] Lengths(EncoderShape shape)
+    {
+        if (shape == EncoderShape.BertBase)
+        {
+            return Enumerable.Repeat(Length, 8).ToArray();
+        }
+
+        string[] sentences = SentenceEmbeddings.MiniLm.DefaultSentences().ToArray();
+        var tokens = SentenceEmbeddings.MiniLm.Tokenize(SentenceEmbeddings.MiniLm.Tokenizer(), Enumerable.Range(0, 32).Select(i => sentences[i % sentences.Length]).ToArray());
+        return tokens.Lengths.Select(l => Math.Min(l, Length)).ToArray();
+    }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var random = new Random(42);
+        int elements = Batch * Length * Heads * HeadDim;
+        float[] Fill() => Enumerable.Range(0, elements).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        (_query, _key, _value, _output) = (Fill(), Fill(), Fill(), new float[elements]);
+        _lengths = Lengths(Shape);
+        AttentionRuntime.MaxDegreeOfParallelism = Threads;
+
+        Generated();
+        float[] expected = (float[])_output.Clone();
+        long[] shape = [Batch, Length, Heads * HeadDim];
+        (OnnxTensor, Array)?[] Qkv(string q, string k, string v) =>
+            [(new(q, OnnxTensor.Float, shape), _query), (new(k, OnnxTensor.Float, shape), _key), (new(v, OnnxTensor.Float, shape), _value)];
+        bool padded = Shape == EncoderShape.MiniLm;
+        bool[] keep = Enumerable.Range(0, Batch * Length).Select(i => i % Length < _lengths[i / Length]).ToArray();
+        // ONNX Runtime takes an attn_mask with the query axis whole: [batch, 1, 128, 128].
+        bool[] keepPerQuery = Enumerable.Range(0, Batch * Length * Length).Select(i => i % Length < _lengths[i / (Length * Length)]).ToArray();
+
+        _attention = _operators.Checked(OrtOperator.OneNode("Attention", "", Threads,
+            [.. Qkv("Q", "K", "V"), .. padded ? new (OnnxTensor, Array)?[] { (new("attn_mask", OnnxTensor.Bool, Batch, 1, Length, Length), keepPerQuery) } : []],
+            [(new("Y", OnnxTensor.Float, shape), _output)],
+            new OnnxAttribute("q_num_heads", Int: Heads), new OnnxAttribute("kv_num_heads", Int: Heads)), _output, expected, $"Attention (opset 23), {Shape}");
+        _multiHead = _operators.Checked(OrtOperator.OneNode("MultiHeadAttention", "com.microsoft", Threads,
+            [.. Qkv("query", "key", "value"), .. padded
+                ? new (OnnxTensor, Array)?[] { null, (new("key_padding_mask", OnnxTensor.Int32, Batch, Length), keep.Select(k => k ? 1 : 0).ToArray()) }
+                : []],
+            [(new("output", OnnxTensor.Float, shape), _output)],
+            new OnnxAttribute("num_heads", Int: Heads)), _output, expected, $"MultiHeadAttention, {Shape}");
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _operators.Dispose();
+
+    [Benchmark(Description = "Attention.Gen")]
+    public void Generated()
+    {
+        if (Shape == EncoderShape.BertBase)
+        {
+            BertBaseAttention.Forward(_query, _key, _value, _output, Batch, Length, Length);
+        }
+        else
+        {
+            MiniLmShapeAttention.Forward(_query, _key, _value, _output, Batch, Length, Length, _lengths);
+        }
+    }
+
+    [Benchmark(Description = "ORT Attention (opset 23)")]
+    public void OrtAttention() => _attention.Run();
+
+    [Benchmark(Description = "ORT MultiHeadAttention")]
+    public void OrtMultiHeadAttention() => _multiHead.Run();
 }
