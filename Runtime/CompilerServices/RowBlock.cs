@@ -79,15 +79,10 @@ internal static class RowBlock<TKernel>
         Span<int> endKeys = stackalloc int[TSimd.Count];
         Span<int> maskStarts = stackalloc int[explicitMask ? TSimd.Count : 0];
         int unionFirst = int.MaxValue, unionEnd = 0, sharedFirst = 0, sharedEnd = int.MaxValue;
+        LaneTranspose.RowsIntoLanes(ref query, AttentionWork<TKernel>.QueryRowStride, rows, headDim, lanes, TKernel.Scale, ref qT);
         for (int r = 0; r < lanes; r++)
         {
             int source = Math.Min(r, rows - 1);
-            ref float q = ref Unsafe.Add(ref query, (nint)source * AttentionWork<TKernel>.QueryRowStride);
-            for (int d = 0; d < headDim; d++)
-            {
-                Unsafe.Add(ref qT, d * lanes + r) = Unsafe.Add(ref q, d) * TKernel.Scale;
-            }
-
             TKernel.VisibleRange(position + source, valid, out int firstKey, out int endKey);
             firstKeys[r] = firstKey;
             endKeys[r] = endKey;
@@ -250,15 +245,7 @@ internal static class RowBlock<TKernel>
             }
         }
 
-        for (int r = 0; r < rows; r++)
-        {
-            ref float o = ref Unsafe.Add(ref output, (nint)r * AttentionWork<TKernel>.OutputRowStride);
-            float inverse = inverses[r];
-            for (int dv = 0; dv < valueDim; dv++)
-            {
-                Unsafe.Add(ref o, dv) = Unsafe.Add(ref oT, dv * lanes + r) * inverse;
-            }
-        }
+        LaneTranspose.LanesIntoRows(ref oT, lanes, valueDim, ref MemoryMarshal.GetReference(inverses), rows, ref output, AttentionWork<TKernel>.OutputRowStride);
     }
 
     /// <summary>

@@ -134,8 +134,7 @@ internal readonly ref struct RowOutputs
 
     /// <summary>
     /// Stores the transpose of the 16 × 16 floats at <paramref name="source"/> (16 keys of 16 lanes) as the first
-    /// <paramref name="rows"/> rows of 16 floats, <paramref name="stride"/> apart, at <paramref name="destination"/>:
-    /// four rounds of two-source permutes, which swap the off-diagonal blocks of size 8, 4, 2 and 1.
+    /// <paramref name="rows"/> rows of 16 floats, <paramref name="stride"/> floats apart, at <paramref name="destination"/>.
     /// </summary>
     private static void Transpose16(ref float source, int rows, ref float destination, int stride)
     {
@@ -147,64 +146,8 @@ internal readonly ref struct RowOutputs
         Vector512<float> vA = Vector512.LoadUnsafe(ref source, 160), vB = Vector512.LoadUnsafe(ref source, 176);
         Vector512<float> vC = Vector512.LoadUnsafe(ref source, 192), vD = Vector512.LoadUnsafe(ref source, 208);
         Vector512<float> vE = Vector512.LoadUnsafe(ref source, 224), vF = Vector512.LoadUnsafe(ref source, 240);
-        Vector512<int> a8 = s_forA8, b8 = s_forB8, a4 = s_forA4, b4 = s_forB4, a2 = s_forA2, b2 = s_forB2, a1 = s_forA1, b1 = s_forB1;
-        Swap(ref v0, ref v8, a8, b8); Swap(ref v1, ref v9, a8, b8); Swap(ref v2, ref vA, a8, b8); Swap(ref v3, ref vB, a8, b8);
-        Swap(ref v4, ref vC, a8, b8); Swap(ref v5, ref vD, a8, b8); Swap(ref v6, ref vE, a8, b8); Swap(ref v7, ref vF, a8, b8);
-        Swap(ref v0, ref v4, a4, b4); Swap(ref v1, ref v5, a4, b4); Swap(ref v2, ref v6, a4, b4); Swap(ref v3, ref v7, a4, b4);
-        Swap(ref v8, ref vC, a4, b4); Swap(ref v9, ref vD, a4, b4); Swap(ref vA, ref vE, a4, b4); Swap(ref vB, ref vF, a4, b4);
-        Swap(ref v0, ref v2, a2, b2); Swap(ref v1, ref v3, a2, b2); Swap(ref v4, ref v6, a2, b2); Swap(ref v5, ref v7, a2, b2);
-        Swap(ref v8, ref vA, a2, b2); Swap(ref v9, ref vB, a2, b2); Swap(ref vC, ref vE, a2, b2); Swap(ref vD, ref vF, a2, b2);
-        Swap(ref v0, ref v1, a1, b1); Swap(ref v2, ref v3, a1, b1); Swap(ref v4, ref v5, a1, b1); Swap(ref v6, ref v7, a1, b1);
-        Swap(ref v8, ref v9, a1, b1); Swap(ref vA, ref vB, a1, b1); Swap(ref vC, ref vD, a1, b1); Swap(ref vE, ref vF, a1, b1);
-
-        // Row r of the transpose is v{r}; a block's last rows may not exist.
-        nint s = stride;
-        v0.StoreUnsafe(ref destination);
-        if (rows > 1) { v1.StoreUnsafe(ref Unsafe.Add(ref destination, s)); }
-        if (rows > 2) { v2.StoreUnsafe(ref Unsafe.Add(ref destination, 2 * s)); }
-        if (rows > 3) { v3.StoreUnsafe(ref Unsafe.Add(ref destination, 3 * s)); }
-        if (rows > 4) { v4.StoreUnsafe(ref Unsafe.Add(ref destination, 4 * s)); }
-        if (rows > 5) { v5.StoreUnsafe(ref Unsafe.Add(ref destination, 5 * s)); }
-        if (rows > 6) { v6.StoreUnsafe(ref Unsafe.Add(ref destination, 6 * s)); }
-        if (rows > 7) { v7.StoreUnsafe(ref Unsafe.Add(ref destination, 7 * s)); }
-        if (rows > 8) { v8.StoreUnsafe(ref Unsafe.Add(ref destination, 8 * s)); }
-        if (rows > 9) { v9.StoreUnsafe(ref Unsafe.Add(ref destination, 9 * s)); }
-        if (rows > 10) { vA.StoreUnsafe(ref Unsafe.Add(ref destination, 10 * s)); }
-        if (rows > 11) { vB.StoreUnsafe(ref Unsafe.Add(ref destination, 11 * s)); }
-        if (rows > 12) { vC.StoreUnsafe(ref Unsafe.Add(ref destination, 12 * s)); }
-        if (rows > 13) { vD.StoreUnsafe(ref Unsafe.Add(ref destination, 13 * s)); }
-        if (rows > 14) { vE.StoreUnsafe(ref Unsafe.Add(ref destination, 14 * s)); }
-        if (rows > 15) { vF.StoreUnsafe(ref Unsafe.Add(ref destination, 15 * s)); }
-    }
-
-    /// <summary>One round of the transpose: a and b exchange the elements the index vectors say (16–31 select from b).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Swap(ref Vector512<float> a, ref Vector512<float> b, Vector512<int> forA, Vector512<int> forB)
-    {
-        Vector512<float> newA = Avx512F.PermuteVar16x32x2(a, forA, b);
-        b = Avx512F.PermuteVar16x32x2(a, forB, b);
-        a = newA;
-    }
-
-    private static readonly Vector512<int> s_forA8 = SwapIndices(8, forA: true), s_forB8 = SwapIndices(8, forA: false);
-    private static readonly Vector512<int> s_forA4 = SwapIndices(4, forA: true), s_forB4 = SwapIndices(4, forA: false);
-    private static readonly Vector512<int> s_forA2 = SwapIndices(2, forA: true), s_forB2 = SwapIndices(2, forA: false);
-    private static readonly Vector512<int> s_forA1 = SwapIndices(1, forA: true), s_forB1 = SwapIndices(1, forA: false);
-
-    /// <summary>
-    /// The permute indices of the round of size <paramref name="w"/>: a' = (j &amp; w) == 0 ? a[j] : b[j − w], and
-    /// b' = (j &amp; w) == 0 ? a[j + w] : b[j], so the two rows exchange their off-diagonal blocks.
-    /// </summary>
-    private static Vector512<int> SwapIndices(int w, bool forA)
-    {
-        Span<int> indices = stackalloc int[16];
-        for (int j = 0; j < 16; j++)
-        {
-            bool high = (j & w) != 0;
-            indices[j] = forA ? (high ? 16 + j - w : j) : (high ? 16 + j : j + w);
-        }
-
-        return Vector512.Create<int>(indices);
+        LaneTranspose.Transpose16(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7, ref v8, ref v9, ref vA, ref vB, ref vC, ref vD, ref vE, ref vF);
+        LaneTranspose.StoreRows(ref destination, stride, rows, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, vA, vB, vC, vD, vE, vF);
     }
 
     /// <summary>

@@ -1,0 +1,249 @@
+using System;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace AttentionGen.CompilerServices;
+
+/// <summary>
+/// Moves a row block's rows into lanes and back: the queries into [element][lane] before the tiles, the output from
+/// [element][lane] into rows after them, through transposes in registers: 16 × 16 floats at a time with AVX-512 and 16
+/// lanes, 8 × 8 with AVX and a multiple of 8 lanes; what is left, element by element.
+/// </summary>
+internal static class LaneTranspose
+{
+    /// <summary>
+    /// <c>destination[d · lanes + r] = source[min(r, rows − 1) · stride + d] · scale</c> for every lane r and element
+    /// d &lt; <paramref name="length"/>: lanes past the last row repeat it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void RowsIntoLanes(ref float source, nint stride, int rows, int length, int lanes, float scale, ref float destination)
+    {
+        int d = 0;
+        if (Avx512F.IsSupported && lanes == 16)
+        {
+            Vector512<float> s = Vector512.Create(scale);
+            for (; d + 16 <= length; d += 16)
+            {
+                ref float first = ref Unsafe.Add(ref source, d);
+                Vector512<float> v0 = Row(ref first, stride, 0, rows) * s, v1 = Row(ref first, stride, 1, rows) * s;
+                Vector512<float> v2 = Row(ref first, stride, 2, rows) * s, v3 = Row(ref first, stride, 3, rows) * s;
+                Vector512<float> v4 = Row(ref first, stride, 4, rows) * s, v5 = Row(ref first, stride, 5, rows) * s;
+                Vector512<float> v6 = Row(ref first, stride, 6, rows) * s, v7 = Row(ref first, stride, 7, rows) * s;
+                Vector512<float> v8 = Row(ref first, stride, 8, rows) * s, v9 = Row(ref first, stride, 9, rows) * s;
+                Vector512<float> vA = Row(ref first, stride, 10, rows) * s, vB = Row(ref first, stride, 11, rows) * s;
+                Vector512<float> vC = Row(ref first, stride, 12, rows) * s, vD = Row(ref first, stride, 13, rows) * s;
+                Vector512<float> vE = Row(ref first, stride, 14, rows) * s, vF = Row(ref first, stride, 15, rows) * s;
+                Transpose16(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7, ref v8, ref v9, ref vA, ref vB, ref vC, ref vD, ref vE, ref vF);
+                ref float to = ref Unsafe.Add(ref destination, d * 16);
+                v0.StoreUnsafe(ref to, 0); v1.StoreUnsafe(ref to, 16); v2.StoreUnsafe(ref to, 32); v3.StoreUnsafe(ref to, 48);
+                v4.StoreUnsafe(ref to, 64); v5.StoreUnsafe(ref to, 80); v6.StoreUnsafe(ref to, 96); v7.StoreUnsafe(ref to, 112);
+                v8.StoreUnsafe(ref to, 128); v9.StoreUnsafe(ref to, 144); vA.StoreUnsafe(ref to, 160); vB.StoreUnsafe(ref to, 176);
+                vC.StoreUnsafe(ref to, 192); vD.StoreUnsafe(ref to, 208); vE.StoreUnsafe(ref to, 224); vF.StoreUnsafe(ref to, 240);
+            }
+        }
+
+        else if (Avx.IsSupported && lanes % 8 == 0)
+        {
+            // Each group of 8 lanes, 8 elements at a time.
+            Vector256<float> s = Vector256.Create(scale);
+            for (; d + 8 <= length; d += 8)
+            {
+                for (int g = 0; g < lanes; g += 8)
+                {
+                    ref float first = ref Unsafe.Add(ref source, d);
+                    Vector256<float> v0 = Row8(ref first, stride, g, rows) * s, v1 = Row8(ref first, stride, g + 1, rows) * s;
+                    Vector256<float> v2 = Row8(ref first, stride, g + 2, rows) * s, v3 = Row8(ref first, stride, g + 3, rows) * s;
+                    Vector256<float> v4 = Row8(ref first, stride, g + 4, rows) * s, v5 = Row8(ref first, stride, g + 5, rows) * s;
+                    Vector256<float> v6 = Row8(ref first, stride, g + 6, rows) * s, v7 = Row8(ref first, stride, g + 7, rows) * s;
+                    Transpose8(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7);
+                    ref float to = ref Unsafe.Add(ref destination, d * lanes + g);
+                    nuint l = (nuint)lanes;
+                    v0.StoreUnsafe(ref to, 0); v1.StoreUnsafe(ref to, l); v2.StoreUnsafe(ref to, 2 * l); v3.StoreUnsafe(ref to, 3 * l);
+                    v4.StoreUnsafe(ref to, 4 * l); v5.StoreUnsafe(ref to, 5 * l); v6.StoreUnsafe(ref to, 6 * l); v7.StoreUnsafe(ref to, 7 * l);
+                }
+            }
+        }
+
+        for (int r = 0; r < lanes; r++)
+        {
+            ref float row = ref Unsafe.Add(ref source, Math.Min(r, rows - 1) * stride);
+            ref float lane = ref Unsafe.Add(ref destination, r);
+            for (int e = d; e < length; e++)
+            {
+                Unsafe.Add(ref lane, e * lanes) = Unsafe.Add(ref row, e) * scale;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>destination[r · stride + d] = source[d · lanes + r] · factors[r]</c> for rows r &lt; <paramref name="rows"/> and
+    /// elements d &lt; <paramref name="length"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    public static void LanesIntoRows(ref float source, int lanes, int length, ref float factors, int rows, ref float destination, nint stride)
+    {
+        int d = 0;
+        if (Avx512F.IsSupported && lanes == 16)
+        {
+            Vector512<float> f = Vector512.LoadUnsafe(ref factors);
+            for (; d + 16 <= length; d += 16)
+            {
+                ref float from = ref Unsafe.Add(ref source, d * 16);
+                Vector512<float> v0 = Vector512.LoadUnsafe(ref from, 0) * f, v1 = Vector512.LoadUnsafe(ref from, 16) * f;
+                Vector512<float> v2 = Vector512.LoadUnsafe(ref from, 32) * f, v3 = Vector512.LoadUnsafe(ref from, 48) * f;
+                Vector512<float> v4 = Vector512.LoadUnsafe(ref from, 64) * f, v5 = Vector512.LoadUnsafe(ref from, 80) * f;
+                Vector512<float> v6 = Vector512.LoadUnsafe(ref from, 96) * f, v7 = Vector512.LoadUnsafe(ref from, 112) * f;
+                Vector512<float> v8 = Vector512.LoadUnsafe(ref from, 128) * f, v9 = Vector512.LoadUnsafe(ref from, 144) * f;
+                Vector512<float> vA = Vector512.LoadUnsafe(ref from, 160) * f, vB = Vector512.LoadUnsafe(ref from, 176) * f;
+                Vector512<float> vC = Vector512.LoadUnsafe(ref from, 192) * f, vD = Vector512.LoadUnsafe(ref from, 208) * f;
+                Vector512<float> vE = Vector512.LoadUnsafe(ref from, 224) * f, vF = Vector512.LoadUnsafe(ref from, 240) * f;
+                Transpose16(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7, ref v8, ref v9, ref vA, ref vB, ref vC, ref vD, ref vE, ref vF);
+                StoreRows(ref Unsafe.Add(ref destination, d), stride, rows, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, vA, vB, vC, vD, vE, vF);
+            }
+        }
+
+        else if (Avx.IsSupported && lanes % 8 == 0)
+        {
+            for (; d + 8 <= length; d += 8)
+            {
+                for (int g = 0; g < rows; g += 8)
+                {
+                    Vector256<float> f = Vector256.LoadUnsafe(ref factors, (nuint)g);
+                    ref float from = ref Unsafe.Add(ref source, d * lanes + g);
+                    nuint l = (nuint)lanes;
+                    Vector256<float> v0 = Vector256.LoadUnsafe(ref from, 0) * f, v1 = Vector256.LoadUnsafe(ref from, l) * f;
+                    Vector256<float> v2 = Vector256.LoadUnsafe(ref from, 2 * l) * f, v3 = Vector256.LoadUnsafe(ref from, 3 * l) * f;
+                    Vector256<float> v4 = Vector256.LoadUnsafe(ref from, 4 * l) * f, v5 = Vector256.LoadUnsafe(ref from, 5 * l) * f;
+                    Vector256<float> v6 = Vector256.LoadUnsafe(ref from, 6 * l) * f, v7 = Vector256.LoadUnsafe(ref from, 7 * l) * f;
+                    Transpose8(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7);
+                    ref float to = ref Unsafe.Add(ref destination, g * stride + d);
+                    int count = rows - g;
+                    v0.StoreUnsafe(ref to);
+                    if (count > 1) { v1.StoreUnsafe(ref Unsafe.Add(ref to, stride)); }
+                    if (count > 2) { v2.StoreUnsafe(ref Unsafe.Add(ref to, 2 * stride)); }
+                    if (count > 3) { v3.StoreUnsafe(ref Unsafe.Add(ref to, 3 * stride)); }
+                    if (count > 4) { v4.StoreUnsafe(ref Unsafe.Add(ref to, 4 * stride)); }
+                    if (count > 5) { v5.StoreUnsafe(ref Unsafe.Add(ref to, 5 * stride)); }
+                    if (count > 6) { v6.StoreUnsafe(ref Unsafe.Add(ref to, 6 * stride)); }
+                    if (count > 7) { v7.StoreUnsafe(ref Unsafe.Add(ref to, 7 * stride)); }
+                }
+            }
+        }
+
+        for (int r = 0; r < rows; r++)
+        {
+            ref float row = ref Unsafe.Add(ref destination, r * stride);
+            ref float lane = ref Unsafe.Add(ref source, r);
+            float factor = Unsafe.Add(ref factors, r);
+            for (int e = d; e < length; e++)
+            {
+                Unsafe.Add(ref row, e) = Unsafe.Add(ref lane, e * lanes) * factor;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Stores the first <paramref name="rows"/> of sixteen vectors as rows <paramref name="stride"/> floats apart from
+    /// <paramref name="destination"/>: a block's last rows may not exist.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void StoreRows(
+        ref float destination, nint stride, int rows,
+        Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3, Vector512<float> v4, Vector512<float> v5, Vector512<float> v6, Vector512<float> v7,
+        Vector512<float> v8, Vector512<float> v9, Vector512<float> vA, Vector512<float> vB, Vector512<float> vC, Vector512<float> vD, Vector512<float> vE, Vector512<float> vF)
+    {
+        nint s = stride;
+        v0.StoreUnsafe(ref destination);
+        if (rows > 1) { v1.StoreUnsafe(ref Unsafe.Add(ref destination, s)); }
+        if (rows > 2) { v2.StoreUnsafe(ref Unsafe.Add(ref destination, 2 * s)); }
+        if (rows > 3) { v3.StoreUnsafe(ref Unsafe.Add(ref destination, 3 * s)); }
+        if (rows > 4) { v4.StoreUnsafe(ref Unsafe.Add(ref destination, 4 * s)); }
+        if (rows > 5) { v5.StoreUnsafe(ref Unsafe.Add(ref destination, 5 * s)); }
+        if (rows > 6) { v6.StoreUnsafe(ref Unsafe.Add(ref destination, 6 * s)); }
+        if (rows > 7) { v7.StoreUnsafe(ref Unsafe.Add(ref destination, 7 * s)); }
+        if (rows > 8) { v8.StoreUnsafe(ref Unsafe.Add(ref destination, 8 * s)); }
+        if (rows > 9) { v9.StoreUnsafe(ref Unsafe.Add(ref destination, 9 * s)); }
+        if (rows > 10) { vA.StoreUnsafe(ref Unsafe.Add(ref destination, 10 * s)); }
+        if (rows > 11) { vB.StoreUnsafe(ref Unsafe.Add(ref destination, 11 * s)); }
+        if (rows > 12) { vC.StoreUnsafe(ref Unsafe.Add(ref destination, 12 * s)); }
+        if (rows > 13) { vD.StoreUnsafe(ref Unsafe.Add(ref destination, 13 * s)); }
+        if (rows > 14) { vE.StoreUnsafe(ref Unsafe.Add(ref destination, 14 * s)); }
+        if (rows > 15) { vF.StoreUnsafe(ref Unsafe.Add(ref destination, 15 * s)); }
+    }
+
+    /// <summary>
+    /// Transposes the 16 × 16 floats of sixteen vectors in place, vector i becoming lane i of each: four rounds of
+    /// two-source permutes, which swap the off-diagonal blocks of size 8, 4, 2 and 1.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Transpose16(
+        ref Vector512<float> v0, ref Vector512<float> v1, ref Vector512<float> v2, ref Vector512<float> v3, ref Vector512<float> v4, ref Vector512<float> v5,
+        ref Vector512<float> v6, ref Vector512<float> v7, ref Vector512<float> v8, ref Vector512<float> v9, ref Vector512<float> vA, ref Vector512<float> vB,
+        ref Vector512<float> vC, ref Vector512<float> vD, ref Vector512<float> vE, ref Vector512<float> vF)
+    {
+        Vector512<int> a8 = s_forA8, b8 = s_forB8, a4 = s_forA4, b4 = s_forB4, a2 = s_forA2, b2 = s_forB2, a1 = s_forA1, b1 = s_forB1;
+        Swap(ref v0, ref v8, a8, b8); Swap(ref v1, ref v9, a8, b8); Swap(ref v2, ref vA, a8, b8); Swap(ref v3, ref vB, a8, b8);
+        Swap(ref v4, ref vC, a8, b8); Swap(ref v5, ref vD, a8, b8); Swap(ref v6, ref vE, a8, b8); Swap(ref v7, ref vF, a8, b8);
+        Swap(ref v0, ref v4, a4, b4); Swap(ref v1, ref v5, a4, b4); Swap(ref v2, ref v6, a4, b4); Swap(ref v3, ref v7, a4, b4);
+        Swap(ref v8, ref vC, a4, b4); Swap(ref v9, ref vD, a4, b4); Swap(ref vA, ref vE, a4, b4); Swap(ref vB, ref vF, a4, b4);
+        Swap(ref v0, ref v2, a2, b2); Swap(ref v1, ref v3, a2, b2); Swap(ref v4, ref v6, a2, b2); Swap(ref v5, ref v7, a2, b2);
+        Swap(ref v8, ref vA, a2, b2); Swap(ref v9, ref vB, a2, b2); Swap(ref vC, ref vE, a2, b2); Swap(ref vD, ref vF, a2, b2);
+        Swap(ref v0, ref v1, a1, b1); Swap(ref v2, ref v3, a1, b1); Swap(ref v4, ref v5, a1, b1); Swap(ref v6, ref v7, a1, b1);
+        Swap(ref v8, ref v9, a1, b1); Swap(ref vA, ref vB, a1, b1); Swap(ref vC, ref vD, a1, b1); Swap(ref vE, ref vF, a1, b1);
+    }
+
+    /// <summary>Transposes the 8 × 8 floats of eight vectors in place: unpack, shuffle, then exchange the 128-bit halves.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8(
+        ref Vector256<float> v0, ref Vector256<float> v1, ref Vector256<float> v2, ref Vector256<float> v3,
+        ref Vector256<float> v4, ref Vector256<float> v5, ref Vector256<float> v6, ref Vector256<float> v7)
+    {
+        Vector256<float> t0 = Avx.UnpackLow(v0, v1), t1 = Avx.UnpackHigh(v0, v1), t2 = Avx.UnpackLow(v2, v3), t3 = Avx.UnpackHigh(v2, v3);
+        Vector256<float> t4 = Avx.UnpackLow(v4, v5), t5 = Avx.UnpackHigh(v4, v5), t6 = Avx.UnpackLow(v6, v7), t7 = Avx.UnpackHigh(v6, v7);
+        Vector256<float> u0 = Avx.Shuffle(t0, t2, 0x44), u1 = Avx.Shuffle(t0, t2, 0xEE), u2 = Avx.Shuffle(t1, t3, 0x44), u3 = Avx.Shuffle(t1, t3, 0xEE);
+        Vector256<float> u4 = Avx.Shuffle(t4, t6, 0x44), u5 = Avx.Shuffle(t4, t6, 0xEE), u6 = Avx.Shuffle(t5, t7, 0x44), u7 = Avx.Shuffle(t5, t7, 0xEE);
+        v0 = Avx.Permute2x128(u0, u4, 0x20); v1 = Avx.Permute2x128(u1, u5, 0x20); v2 = Avx.Permute2x128(u2, u6, 0x20); v3 = Avx.Permute2x128(u3, u7, 0x20);
+        v4 = Avx.Permute2x128(u0, u4, 0x31); v5 = Avx.Permute2x128(u1, u5, 0x31); v6 = Avx.Permute2x128(u2, u6, 0x31); v7 = Avx.Permute2x128(u3, u7, 0x31);
+    }
+
+    /// <summary>Eight elements of row <paramref name="r"/> of a block's rows <paramref name="stride"/> apart, the last row where r is past it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Row8(ref float first, nint stride, int r, int rows) =>
+        Vector256.LoadUnsafe(ref Unsafe.Add(ref first, Math.Min(r, rows - 1) * stride));
+
+    /// <summary>Row <paramref name="r"/> of a block's rows <paramref name="stride"/> apart, the last row where r is past it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> Row(ref float first, nint stride, int r, int rows) =>
+        Vector512.LoadUnsafe(ref Unsafe.Add(ref first, Math.Min(r, rows - 1) * stride));
+
+    /// <summary>One round of the transpose: a and b exchange the elements the index vectors say (16–31 select from b).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Swap(ref Vector512<float> a, ref Vector512<float> b, Vector512<int> forA, Vector512<int> forB)
+    {
+        Vector512<float> newA = Avx512F.PermuteVar16x32x2(a, forA, b);
+        b = Avx512F.PermuteVar16x32x2(a, forB, b);
+        a = newA;
+    }
+
+    private static readonly Vector512<int> s_forA8 = SwapIndices(8, forA: true), s_forB8 = SwapIndices(8, forA: false);
+    private static readonly Vector512<int> s_forA4 = SwapIndices(4, forA: true), s_forB4 = SwapIndices(4, forA: false);
+    private static readonly Vector512<int> s_forA2 = SwapIndices(2, forA: true), s_forB2 = SwapIndices(2, forA: false);
+    private static readonly Vector512<int> s_forA1 = SwapIndices(1, forA: true), s_forB1 = SwapIndices(1, forA: false);
+
+    /// <summary>
+    /// The permute indices of the round of size <paramref name="w"/>: a' = (j &amp; w) == 0 ? a[j] : b[j − w], and
+    /// b' = (j &amp; w) == 0 ? a[j + w] : b[j], so the two rows exchange their off-diagonal blocks.
+    /// </summary>
+    private static Vector512<int> SwapIndices(int w, bool forA)
+    {
+        Span<int> indices = stackalloc int[16];
+        for (int j = 0; j < 16; j++)
+        {
+            bool high = (j & w) != 0;
+            indices[j] = forA ? (high ? 16 + j - w : j) : (high ? 16 + j : j + w);
+        }
+
+        return Vector512.Create<int>(indices);
+    }
+}
