@@ -112,6 +112,8 @@ public sealed class BandwidthColumn : MetricColumn
     {
         double? bytes = benchmarkCase.Descriptor.Type == typeof(Decode)
             ? Decode.Bytes((int)benchmarkCase.Parameters["CacheLength"], (AttentionGen.KvCachePrecision)benchmarkCase.Parameters["Precision"])
+            : benchmarkCase.Descriptor.Type == typeof(DecodePeers)
+            ? DecodePeers.Bytes((int)benchmarkCase.Parameters["CacheLength"], (AttentionGen.KvCachePrecision)benchmarkCase.Parameters["Precision"])
             : benchmarkCase.Descriptor.Type == typeof(ReadBandwidth) ? ReadBandwidth.Bytes
             : benchmarkCase.Descriptor.Type == typeof(WriteBandwidth) ? WriteBandwidth.Bytes : null;
         return MeanNanoseconds(summary, benchmarkCase) is { } nanoseconds && bytes is { } b ? b / nanoseconds : null;
@@ -143,7 +145,8 @@ public sealed class PeerRatioColumn : MetricColumn
 
     protected override double? Value(Summary summary, BenchmarkCase benchmarkCase)
     {
-        bool peers = typeof(PeerPrefillBase).IsAssignableFrom(benchmarkCase.Descriptor.Type) || benchmarkCase.Descriptor.Type == typeof(EncoderPeers);
+        bool peers = typeof(PeerPrefillBase).IsAssignableFrom(benchmarkCase.Descriptor.Type)
+            || benchmarkCase.Descriptor.Type == typeof(EncoderPeers) || benchmarkCase.Descriptor.Type == typeof(DecodePeers);
         if (!peers || benchmarkCase.Descriptor.WorkloadMethod.Name != nameof(PeerPrefillBase.Generated))
         {
             return null;

@@ -73,6 +73,11 @@ public static class PrefillKernels
 [Attention(Heads = 8, HeadDim = 128, Mask = AttentionMask.Causal, Alignment = MaskAlignment.BottomRight)]
 public static partial class Decode128;
 
+// Grouped-query decoding, as Llama 3 8B: 32 query heads sharing 8 key/value heads of 128.
+
+[Attention(Heads = 32, KvHeads = 8, HeadDim = 128, Mask = AttentionMask.Causal, Alignment = MaskAlignment.BottomRight)]
+public static partial class Decode128Gqa;
+
 // The encoder shapes of the peer comparison: BERT-base's 12 heads of 64, and all-MiniLM-L6-v2's 12 heads of 32 with padding.
 
 [Attention(Heads = 12, HeadDim = 64)]
