@@ -1,4 +1,5 @@
 using System;
+using System.Diagnostics;
 using System.ComponentModel;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
@@ -351,6 +352,9 @@ public static unsafe class AttentionScheduler
     /// <summary>One helper thread: waits for a job, works on it, checks out, waits again.</summary>
     private sealed class Worker
     {
+        /// <summary>How long a helper that has finished a job watches for the next one before it blocks: 100 µs.</summary>
+        private static readonly long s_spinTicks = Stopwatch.Frequency / 10_000;
+
         private readonly ManualResetEventSlim _ready = new(initialState: false, spinCount: 200);
         private ParallelJob? _job;
 
@@ -374,11 +378,26 @@ public static unsafe class AttentionScheduler
         {
             while (true)
             {
+                // Calls often come back to back (the layers of a model, a decoding loop), and waking a blocked thread
+                // costs tens of microseconds in a virtual machine, more than a small call's whole share of work: so a
+                // helper watches for the next job for a while before it blocks. Begin writes the job, then sets the
+                // event, so once the job is seen the event is set or about to be, and the wait returns at once.
+                SpinForJob();
                 _ready.Wait();
                 _ready.Reset();
                 ParallelJob job = Volatile.Read(ref _job)!;
                 _job = null;
                 job.WorkAsHelper();
+            }
+        }
+
+        /// <summary>Returns once a job has begun, or after <see cref="s_spinTicks"/> without one.</summary>
+        private void SpinForJob()
+        {
+            long deadline = Stopwatch.GetTimestamp() + s_spinTicks;
+            while (Volatile.Read(ref _job) is null && Stopwatch.GetTimestamp() < deadline)
+            {
+                Thread.SpinWait(16);
             }
         }
     }
