@@ -16,8 +16,8 @@ internal static class RowBlock<TKernel>
 {
     /// <summary>
     /// Computes up to <typeparamref name="TSimd"/>.Count query rows at once, one row per lane. Per tile of keys: Q·Kᵀ as
-    /// register blocks of 16 keys (12 on a 16-register file), the online softmax lane by lane, and P·V accumulated into the
-    /// block's output, which lives transposed in scratch.
+    /// register blocks of 16 keys (on a 16-register file 6 keys against rows in pairs of vectors, or 12 against one), the
+    /// online softmax lane by lane, and P·V accumulated into the block's output, which lives transposed in scratch.
     /// </summary>
     /// <param name="query">The first row's query; the next rows follow every QueryRowStride floats.</param>
     /// <param name="keys">Key row 0 of the (batch entry, key/value head); rows lie <typeparamref name="TRows"/>.KeyStride floats apart.</param>
