@@ -249,10 +249,13 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
         ref float output = ref MemoryMarshal.GetReference(arguments.Output);
         ExplicitMask mask = arguments.Mask;
 
-        // Scratch: each row's softmax state, then a tile of keys and one of values widened from Half.
-        Span<float> scratch = KernelScratch.Get(KernelTiles.CachedRowsPerItem * StateSize + cacheTile * (TKernel.HeadDim + TKernel.ValueDim));
+        // Scratch: each row's softmax state, then each row's query (for the group kernels, which take them
+        // consecutively), then a tile of keys and one of values widened from Half.
+        Span<float> scratch = KernelScratch.Get(
+            KernelTiles.CachedRowsPerItem * (StateSize + TKernel.HeadDim) + cacheTile * (TKernel.HeadDim + TKernel.ValueDim));
         ref float states = ref MemoryMarshal.GetReference(scratch);
-        ref float wideKeys = ref Unsafe.Add(ref states, KernelTiles.CachedRowsPerItem * StateSize);
+        ref float rowQueries = ref Unsafe.Add(ref states, KernelTiles.CachedRowsPerItem * StateSize);
+        ref float wideKeys = ref Unsafe.Add(ref rowQueries, KernelTiles.CachedRowsPerItem * TKernel.HeadDim);
         ref float wideValues = ref Unsafe.Add(ref wideKeys, cacheTile * TKernel.HeadDim);
         for (int item = start; item < end; item++)
         {
@@ -277,6 +280,9 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
             for (int r = 0; r < rows; r++)
             {
                 OnlineSoftmax.Reset(ref Unsafe.Add(ref states, r * StateSize), TKernel.ValueDim);
+                int head = kvHead * GroupSize + (firstRow + r) / queryLength;
+                MemoryMarshal.CreateReadOnlySpan(ref Unsafe.Add(ref query, RowIndex(b, head, (firstRow + r) % queryLength, queryLength) * TKernel.HeadDim), TKernel.HeadDim)
+                    .CopyTo(MemoryMarshal.CreateSpan(ref Unsafe.Add(ref rowQueries, r * TKernel.HeadDim), TKernel.HeadDim));
                 TKernel.VisibleRange((long)length - queryLength + (firstRow + r) % queryLength, length, out int firstKey, out int endKey);
                 if (firstKey < endKey)
                 {
@@ -315,24 +321,53 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
                     values = ref KvCacheAccess.SingleValue(cache, b, kvHead, slot);
                 }
 
-                for (int r = 0; r < rows; r++)
+                // Rows that see the same keys of the tile (the query heads of the group at one position) run together,
+                // up to MaxGroupRows at a time, so that each key and value is loaded once for all of them.
+                for (int r = 0, group; r < rows; r += group)
                 {
                     int i = (firstRow + r) % queryLength;
                     TKernel.VisibleRange((long)length - queryLength + i - tileStart, count, out int firstKey, out int endKey);
-                    if (firstKey < endKey)
+                    group = 1;
+                    if (RowKernel<TKernel>.GroupsRows)
                     {
-                        int head = kvHead * GroupSize + (firstRow + r) / queryLength;
-                        ref float queryRow = ref Unsafe.Add(ref query, RowIndex(b, head, i, queryLength) * TKernel.HeadDim);
-                        int maskStart = HasExplicitMask ? mask.GetRowStart(b, head, i) : 0;
-                        ref float state = ref Unsafe.Add(ref states, r * StateSize);
+                        while (group < RowKernel<TKernel>.MaxGroupRows && r + group < rows
+                            && SeesSameKeys((long)length - queryLength - tileStart, count, (firstRow + r + group) % queryLength, firstKey, endKey))
+                        {
+                            group++;
+                        }
+                    }
+
+                    if (firstKey >= endKey)
+                    {
+                        continue;
+                    }
+
+                    ref float state = ref Unsafe.Add(ref states, r * StateSize);
+                    if (group > 1)
+                    {
+                        ref float groupQueries = ref Unsafe.Add(ref rowQueries, r * TKernel.HeadDim);
                         if (direct)
                         {
-                            RowKernel<TKernel>.RunHalf(ref queryRow, ref halfKeys, ref halfValues, firstKey, endKey, in mask, maskStart, tileStart, ref state);
+                            RowKernel<TKernel>.RunGroupHalf(group, ref groupQueries, ref halfKeys, ref halfValues, firstKey, endKey, ref state);
                         }
                         else
                         {
-                            RowKernel<TKernel>.Run(ref queryRow, ref keys, ref values, TKernel.HeadDim, TKernel.ValueDim, firstKey, endKey, in mask, maskStart, tileStart, ref state);
+                            RowKernel<TKernel>.RunGroup(group, ref groupQueries, ref keys, ref values, TKernel.HeadDim, TKernel.ValueDim, firstKey, endKey, ref state);
                         }
+
+                        continue;
+                    }
+
+                    int head = kvHead * GroupSize + (firstRow + r) / queryLength;
+                    ref float queryRow = ref Unsafe.Add(ref rowQueries, r * TKernel.HeadDim);
+                    int maskStart = HasExplicitMask ? mask.GetRowStart(b, head, i) : 0;
+                    if (direct)
+                    {
+                        RowKernel<TKernel>.RunHalf(ref queryRow, ref halfKeys, ref halfValues, firstKey, endKey, in mask, maskStart, tileStart, ref state);
+                    }
+                    else
+                    {
+                        RowKernel<TKernel>.Run(ref queryRow, ref keys, ref values, TKernel.HeadDim, TKernel.ValueDim, firstKey, endKey, in mask, maskStart, tileStart, ref state);
                     }
                 }
             }
@@ -355,6 +390,18 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// Whether the row at query position <paramref name="i"/> sees keys [<paramref name="firstKey"/>,
+    /// <paramref name="endKey"/>) of a tile of <paramref name="count"/> keys, the query positions sitting at
+    /// <paramref name="tileBase"/> + i relative to the tile.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool SeesSameKeys(long tileBase, int count, int i, int firstKey, int endKey)
+    {
+        TKernel.VisibleRange(tileBase + i, count, out int first, out int end);
+        return first == firstKey && end == endKey || first >= end && firstKey >= endKey;
     }
 
     /// <summary>

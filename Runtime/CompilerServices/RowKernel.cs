@@ -53,7 +53,7 @@ internal readonly struct HalfElements : IRowElements<ushort>
 /// vectors, when the head is exactly eight vectors long), and P·V holds at most eight vectors of the accumulator.
 /// </summary>
 /// <typeparam name="TKernel">The generated kernel.</typeparam>
-internal static class RowKernel<TKernel>
+internal static partial class RowKernel<TKernel>
     where TKernel : struct, IAttentionKernel
 {
     private const int KeyTile = KernelTiles.KeyTile;
@@ -145,30 +145,13 @@ internal static class RowKernel<TKernel>
         int lanes = TSimd.Count;
         int headDim = TKernel.HeadDim, valueDim = TKernel.ValueDim;
         int headWhole = headDim / lanes * lanes, valueWhole = valueDim / lanes * lanes;
-        nuint headLast = (nuint)(headDim - lanes), valueLast = (nuint)(valueDim - lanes);
-        bool headTail = headWhole != headDim, valueTail = valueWhole != valueDim;
+        nuint valueLast = (nuint)(valueDim - lanes);
+        bool valueTail = valueWhole != valueDim;
 
-        // The query row once, scaled, so that each score is a plain dot product. Over halves the keys come 2^112 times too
-        // small, so the query also carries 2^112, or, where Scale is above 1 and all of it would overflow, 2^112 / 2^e with
-        // 2^e ≥ Scale, the scores taking the remaining 2^e.
-        float scoreFactor = TElements.Rebias == 1 || TKernel.Scale <= 1 ? 1 : MathF.ScaleB(1, CeilingLog2(TKernel.Scale));
-        TVector queryFactor = TSimd.Create(TKernel.Scale * (TElements.Rebias / scoreFactor));
         Span<float> scaledQuery = stackalloc float[headWhole + lanes];
         ref float q = ref MemoryMarshal.GetReference(scaledQuery);
-        for (int i = 0; i < headWhole; i += lanes)
-        {
-            TSimd.Store(TSimd.Multiply(TSimd.Load(ref query, (nuint)i), queryFactor), ref q, (nuint)i);
-        }
-
-        if (headTail)
-        {
-            TVector last = TSimd.Multiply(TSimd.Load(ref query, headLast), queryFactor);
-            TSimd.Store(TSimd.And(last, TSimd.LanesFrom(headWhole + lanes - headDim)), ref q, (nuint)headWhole);
-        }
-
+        float scoreFactor = ScaleQuery<TSimd, TVector, TElement, TElements>(ref query, ref q);
         TVector valueTailLanes = TSimd.LanesFrom(valueWhole + lanes - valueDim);
-        float rowMax = OnlineSoftmax.Maximum(ref state, valueDim);
-        float rowSum = OnlineSoftmax.Sum(ref state, valueDim);
         Span<float> scores = stackalloc float[KeyTile];
         ref float score = ref MemoryMarshal.GetReference(scores);
         for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
@@ -206,66 +189,10 @@ internal static class RowKernel<TKernel>
                 }
             }
 
-            int paddedLength = (tileLength + lanes - 1) / lanes * lanes;
-            if (TKernel.Softcap != 0)
-            {
-                // Soft-cap before any mask: s = c · tanh(s / c).
-                for (j = 0; j < paddedLength; j += lanes)
-                {
-                    TSimd.Store(TSimd.SoftCap(TSimd.Load(ref score, (nuint)j), TKernel.Softcap), ref score, (nuint)j);
-                }
-            }
-
-            if (HasExplicitMask)
-            {
-                MaskedValues.ApplyExplicitMask(scores, 1, maskKeyBase + tileStart, tileLength, in mask, maskStart);
-            }
-
-            // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
-            scores[tileLength..paddedLength].Fill(float.NegativeInfinity);
-
-            TVector maxima = TSimd.Load(ref score, 0);
-            for (j = lanes; j < paddedLength; j += lanes)
-            {
-                maxima = TSimd.Max(maxima, TSimd.Load(ref score, (nuint)j));
-            }
-
-            float tileMax = TSimd.MaxAcross(maxima);
-            if (tileMax == float.NegativeInfinity)
+            if (!Probabilities<TSimd, TVector>(ref score, tileLength, in mask, maskStart, maskKeyBase + tileStart, ref state))
             {
                 continue; // every key of the tile is masked: it adds nothing
             }
-
-            // Online softmax: when the maximum grows, rescale the sum and the accumulator by exp(old max - new max).
-            if (tileMax > rowMax)
-            {
-                float correction = MathF.Exp(rowMax - tileMax);
-                rowMax = tileMax;
-                rowSum *= correction;
-                TVector factor = TSimd.Create(correction);
-                int i = 0;
-                for (; i + lanes <= valueDim; i += lanes)
-                {
-                    TSimd.Store(TSimd.Multiply(TSimd.Load(ref state, (nuint)i), factor), ref state, (nuint)i);
-                }
-
-                for (; i < valueDim; i++)
-                {
-                    Unsafe.Add(ref state, i) *= correction;
-                }
-            }
-
-            // Probabilities p_j = exp(s_j - max), written over the scores.
-            TVector maximum = TSimd.Create(rowMax);
-            TVector tileSum = TSimd.Zero;
-            for (j = 0; j < paddedLength; j += lanes)
-            {
-                TVector p = TSimd.Exp(TSimd.Subtract(TSimd.Load(ref score, (nuint)j), maximum));
-                TSimd.Store(p, ref score, (nuint)j);
-                tileSum = TSimd.Add(tileSum, p);
-            }
-
-            rowSum += TSimd.SumAcross(tileSum);
 
             // P·V: output += p_j · v_j, the accumulator held in registers over the tile's keys, eight vectors at a time
             // (four where fewer are left, then one), each a chain of multiply-adds of its own; the overlapping last
@@ -294,9 +221,118 @@ internal static class RowKernel<TKernel>
             }
         }
 
-        // Leave the state for the next piece of the row, or for OnlineSoftmax.Normalize (the accumulator is in place).
-        OnlineSoftmax.Maximum(ref state, valueDim) = rowMax;
-        OnlineSoftmax.Sum(ref state, valueDim) = rowSum;
+    }
+
+    /// <summary>
+    /// Writes query row <paramref name="query"/> scaled into <paramref name="q"/> (whole vectors, then the last vector
+    /// with the lanes it shares with the one before zeroed; headWhole + lanes floats), so that each score is a plain dot
+    /// product times the factor returned. Over halves the keys come 2^112 times too small, so the query also carries
+    /// 2^112, or, where Scale is above 1 and all of it would overflow, 2^112 / 2^e with 2^e ≥ Scale, the scores taking
+    /// the remaining 2^e.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float ScaleQuery<TSimd, TVector, TElement, TElements>(ref float query, ref float q)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement>
+    {
+        int lanes = TSimd.Count, headDim = TKernel.HeadDim;
+        int headWhole = headDim / lanes * lanes;
+        float rebias = TElements.Rebias;
+        float scoreFactor = rebias == 1 || TKernel.Scale <= 1 ? 1 : MathF.ScaleB(1, CeilingLog2(TKernel.Scale));
+        TVector queryFactor = TSimd.Create(TKernel.Scale * (rebias / scoreFactor));
+        for (int i = 0; i < headWhole; i += lanes)
+        {
+            TSimd.Store(TSimd.Multiply(TSimd.Load(ref query, (nuint)i), queryFactor), ref q, (nuint)i);
+        }
+
+        if (headWhole != headDim)
+        {
+            TVector last = TSimd.Multiply(TSimd.Load(ref query, (nuint)(headDim - lanes)), queryFactor);
+            TSimd.Store(TSimd.And(last, TSimd.LanesFrom(headWhole + lanes - headDim)), ref q, (nuint)headWhole);
+        }
+
+        return scoreFactor;
+    }
+
+    /// <summary>
+    /// Turns one row's scores of a tile of <paramref name="tileLength"/> keys (soft-capped, then masked by the explicit
+    /// mask, if the kernel has them) into probabilities exp(s - max) in place, padded with zeros to whole vectors, and
+    /// advances the row's online softmax in <paramref name="state"/>: when the maximum grows, the sum and the accumulator
+    /// are rescaled by exp(old max - new max). Returns false, leaving the state as it was, when every key of the tile is
+    /// masked.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool Probabilities<TSimd, TVector>(ref float score, int tileLength, scoped in ExplicitMask mask, int maskStart, int maskKey, ref float state)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+    {
+        int lanes = TSimd.Count, valueDim = TKernel.ValueDim;
+        int paddedLength = (tileLength + lanes - 1) / lanes * lanes;
+        int j;
+        if (TKernel.Softcap != 0)
+        {
+            // Soft-cap before any mask: s = c · tanh(s / c).
+            for (j = 0; j < paddedLength; j += lanes)
+            {
+                TSimd.Store(TSimd.SoftCap(TSimd.Load(ref score, (nuint)j), TKernel.Softcap), ref score, (nuint)j);
+            }
+        }
+
+        Span<float> scores = MemoryMarshal.CreateSpan(ref score, paddedLength);
+        if (HasExplicitMask)
+        {
+            MaskedValues.ApplyExplicitMask(scores, 1, maskKey, tileLength, in mask, maskStart);
+        }
+
+        // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
+        scores[tileLength..].Fill(float.NegativeInfinity);
+
+        TVector maxima = TSimd.Load(ref score, 0);
+        for (j = lanes; j < paddedLength; j += lanes)
+        {
+            maxima = TSimd.Max(maxima, TSimd.Load(ref score, (nuint)j));
+        }
+
+        float tileMax = TSimd.MaxAcross(maxima);
+        if (tileMax == float.NegativeInfinity)
+        {
+            return false;
+        }
+
+        ref float rowMax = ref OnlineSoftmax.Maximum(ref state, valueDim);
+        ref float rowSum = ref OnlineSoftmax.Sum(ref state, valueDim);
+        if (tileMax > rowMax)
+        {
+            float correction = MathF.Exp(rowMax - tileMax);
+            rowMax = tileMax;
+            rowSum *= correction;
+            TVector factor = TSimd.Create(correction);
+            int i = 0;
+            for (; i + lanes <= valueDim; i += lanes)
+            {
+                TSimd.Store(TSimd.Multiply(TSimd.Load(ref state, (nuint)i), factor), ref state, (nuint)i);
+            }
+
+            for (; i < valueDim; i++)
+            {
+                Unsafe.Add(ref state, i) *= correction;
+            }
+        }
+
+        // Probabilities p_j = exp(s_j - max), written over the scores.
+        TVector maximum = TSimd.Create(rowMax);
+        TVector tileSum = TSimd.Zero;
+        for (j = 0; j < paddedLength; j += lanes)
+        {
+            TVector p = TSimd.Exp(TSimd.Subtract(TSimd.Load(ref score, (nuint)j), maximum));
+            TSimd.Store(p, ref score, (nuint)j);
+            tileSum = TSimd.Add(tileSum, p);
+        }
+
+        rowSum += TSimd.SumAcross(tileSum);
+        return true;
     }
 
     /// <summary>
