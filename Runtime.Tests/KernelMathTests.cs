@@ -165,6 +165,26 @@ public sealed class KernelMathTests
     }
 
     [Fact]
+    public void Sum_across_four_gives_each_vector_its_own_lane_on_every_width()
+    {
+        var random = new Random(4);
+        for (int trial = 0; trial < 100; trial++)
+        {
+            float[][] vectors = Enumerable.Range(0, 4).Select(_ => Tensors.Normal(random, 16, 10f)).ToArray();
+            Vector128<float> sums = KernelMath.SumAcross4(
+                KernelMath.FoldTo128(Vector512.Create(vectors[0])), KernelMath.FoldTo128(Vector512.Create(vectors[1])),
+                KernelMath.FoldTo128(Vector256.Create(vectors[2].AsSpan(0, 8))), Vector128.Create(vectors[3].AsSpan(0, 4)));
+            int[] lengths = [16, 16, 8, 4];
+            for (int v = 0; v < 4; v++)
+            {
+                double expected = vectors[v].Take(lengths[v]).Sum(x => (double)x);
+                double tolerance = 1e-5 * vectors[v].Take(lengths[v]).Sum(x => Math.Abs((double)x));
+                Assert.InRange(sums.GetElement(v), expected - tolerance, expected + tolerance);
+            }
+        }
+    }
+
+    [Fact]
     public void Finite_half_widening_and_loading_are_exact_for_every_finite_half()
     {
         ushort[] finite = Enumerable.Range(0, 65536).Select(i => (ushort)i).Where(b => Half.IsFinite(BitConverter.UInt16BitsToHalf(b))).Append((ushort)0x3C00).ToArray();

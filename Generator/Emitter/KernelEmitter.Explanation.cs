@@ -81,6 +81,19 @@ internal static partial class KernelEmitter
             "keys; tiles of the same size; over a Half cache, the halves are widened in registers. " +
             "Paths: " + paths + ".";
 
+        if (kernel.GroupSize > 1 && widths.Count > 0 && !kernel.HasExplicitMask)
+        {
+            yield return $"Groups: decoding over a KV cache, the {Literals.Int(kernel.GroupSize)} query heads of a key/value head see the same keys, so up to " +
+                $"{Literals.Int(KernelTiles.GroupRows)} of them run together on the paths above: each key and value vector is loaded, and a half widened, " +
+                "once for all of them; the scores take two keys at a time (a chain of multiply-adds per row and key), P·V holds up to four vectors of " +
+                $"every row's accumulator (two on a 16-register file), and keys and values are prefetched {Literals.Int(KernelTiles.PrefetchKeys)} keys ahead.";
+        }
+        else if (kernel.GroupSize > 1 && kernel.HasExplicitMask)
+        {
+            yield return $"Groups: none. The explicit mask differs from head to head, so each of the {Literals.Int(kernel.GroupSize)} query heads " +
+                "of a key/value head runs the one-row kernel on its own.";
+        }
+
         yield return $"Work: items of up to {Literals.Int(KernelTiles.RowsPerItem)} rows of one (batch entry, head), ordered so that the blocks sharing a key/value head run " +
             "back to back, handed out one at a time to up to AttentionRuntime.MaxDegreeOfParallelism threads (so the causal mask's cheap early " +
             "blocks and costly late ones even out); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time " +

@@ -322,7 +322,7 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
                 }
 
                 // Rows that see the same keys of the tile (the query heads of the group at one position) run together,
-                // up to MaxGroupRows at a time, so that each key and value is loaded once for all of them.
+                // up to KernelTiles.GroupRows at a time, so that each key and value is loaded once for all of them.
                 for (int r = 0, group; r < rows; r += group)
                 {
                     int i = (firstRow + r) % queryLength;
@@ -330,7 +330,7 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
                     group = 1;
                     if (RowKernel<TKernel>.GroupsRows)
                     {
-                        while (group < RowKernel<TKernel>.MaxGroupRows && r + group < rows
+                        while (group < KernelTiles.GroupRows && r + group < rows
                             && SeesSameKeys((long)length - queryLength - tileStart, count, (firstRow + r + group) % queryLength, firstKey, endKey))
                         {
                             group++;

@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
+using System.Runtime.Intrinsics.X86;
 
 namespace AttentionGen.CompilerServices;
 
@@ -198,6 +200,37 @@ internal static class KernelMath
     {
         Vector128<float> pairs = vector + Vector128.Shuffle(vector, Vector128.Create(2, 3, 0, 1));
         return (pairs + Vector128.Shuffle(pairs, Vector128.Create(1, 0, 3, 2))).ToScalar();
+    }
+
+    /// <summary>The 128-bit quarters of <paramref name="vector"/> added: its lanes' sum is <paramref name="vector"/>'s.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> FoldTo128(Vector512<float> vector) => FoldTo128(vector.GetLower() + vector.GetUpper());
+
+    /// <inheritdoc cref="FoldTo128(Vector512{float})"/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> FoldTo128(Vector256<float> vector) => vector.GetLower() + vector.GetUpper();
+
+    /// <summary>
+    /// The sums of the lanes of four vectors, as the four lanes of one: two unpacks, two moves and three adds on x64
+    /// (two pairwise adds on Arm64), where four <see cref="SumAcross(Vector128{float})"/> take sixteen operations. The group
+    /// kernels take one per four scores.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> SumAcross4(Vector128<float> a, Vector128<float> b, Vector128<float> c, Vector128<float> d)
+    {
+        if (Sse.IsSupported)
+        {
+            Vector128<float> ab = Sse.UnpackLow(a, b) + Sse.UnpackHigh(a, b); // a0+a2, b0+b2, a1+a3, b1+b3
+            Vector128<float> cd = Sse.UnpackLow(c, d) + Sse.UnpackHigh(c, d);
+            return Sse.MoveLowToHigh(ab, cd) + Sse.MoveHighToLow(cd, ab);
+        }
+
+        if (AdvSimd.Arm64.IsSupported)
+        {
+            return AdvSimd.Arm64.AddPairwise(AdvSimd.Arm64.AddPairwise(a, b), AdvSimd.Arm64.AddPairwise(c, d));
+        }
+
+        return Vector128.Create(SumAcross(a), SumAcross(b), SumAcross(c), SumAcross(d));
     }
 
     /// <summary>The largest lane of <paramref name="vector"/>; NaN if any lane is NaN.</summary>

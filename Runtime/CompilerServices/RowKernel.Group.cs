@@ -46,9 +46,6 @@ internal readonly struct Count4 : IConstantCount
 /// </summary>
 internal static partial class RowKernel<TKernel>
 {
-    /// <summary>The most rows a group kernel takes.</summary>
-    internal const int MaxGroupRows = 4;
-
     /// <summary>
     /// Whether rows that see the same keys can run as a group: the group kernels need SIMD and heads of at least one
     /// vector, and leave explicit masks (which differ from row to row, and must keep a masked key's non-finite value out
@@ -61,7 +58,7 @@ internal static partial class RowKernel<TKernel>
     }
 
     /// <summary>
-    /// Advances <paramref name="count"/> (2 to <see cref="MaxGroupRows"/>) query rows that all see keys
+    /// Advances <paramref name="count"/> (2 to <see cref="KernelTiles.GroupRows"/>) query rows that all see keys
     /// [<paramref name="firstKey"/>, <paramref name="endKey"/>) of floats: row g's query at
     /// <c>g · HeadDim</c> floats from <paramref name="queries"/>, its online-softmax state at <c>g · StateSize</c>
     /// floats from <paramref name="states"/>. The caller checks <see cref="GroupsRows"/> first.
@@ -147,7 +144,7 @@ internal static partial class RowKernel<TKernel>
         int queryStride = headWhole + lanes, stateSize = OnlineSoftmax.StateSize(valueDim);
 
         // Each row's query once, scaled (see ScaleQuery), row g at g · queryStride.
-        Span<float> scaledQueries = stackalloc float[MaxGroupRows * queryStride];
+        Span<float> scaledQueries = stackalloc float[KernelTiles.GroupRows * queryStride];
         ref float q = ref MemoryMarshal.GetReference(scaledQueries);
         float scoreFactor = 1;
         for (int g = 0; g < TRows.Value; g++)
@@ -156,7 +153,7 @@ internal static partial class RowKernel<TKernel>
         }
 
         // Each row's scores, then probabilities, of one tile: row g at g · KeyTile.
-        Span<float> scores = stackalloc float[MaxGroupRows * KeyTile];
+        Span<float> scores = stackalloc float[KernelTiles.GroupRows * KeyTile];
         ref float score = ref MemoryMarshal.GetReference(scores);
         TVector allLanes = TSimd.LanesFrom(0), valueTailLanes = TSimd.LanesFrom(valueWhole + lanes - valueDim);
         for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
@@ -254,20 +251,16 @@ internal static partial class RowKernel<TKernel>
                     ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
             }
 
-            Unsafe.Add(ref score, j) = TSimd.SumAcross(a0) * scoreFactor;
-            Unsafe.Add(ref score, j + 1) = TSimd.SumAcross(b0) * scoreFactor;
-            Unsafe.Add(ref score, KeyTile + j) = TSimd.SumAcross(a1) * scoreFactor;
-            Unsafe.Add(ref score, KeyTile + j + 1) = TSimd.SumAcross(b1) * scoreFactor;
-            if (rows > 2)
+            if (rows == 2)
             {
-                Unsafe.Add(ref score, 2 * KeyTile + j) = TSimd.SumAcross(a2) * scoreFactor;
-                Unsafe.Add(ref score, 2 * KeyTile + j + 1) = TSimd.SumAcross(b2) * scoreFactor;
+                StoreScores2x2(KernelMath.SumAcross4(TSimd.FoldTo128(a0), TSimd.FoldTo128(b0), TSimd.FoldTo128(a1), TSimd.FoldTo128(b1)) * scoreFactor, ref score, j);
             }
-
-            if (rows > 3)
+            else
             {
-                Unsafe.Add(ref score, 3 * KeyTile + j) = TSimd.SumAcross(a3) * scoreFactor;
-                Unsafe.Add(ref score, 3 * KeyTile + j + 1) = TSimd.SumAcross(b3) * scoreFactor;
+                Vector128<float> fourth = rows > 3 ? TSimd.FoldTo128(a3) : Vector128<float>.Zero;
+                StoreScores(KernelMath.SumAcross4(TSimd.FoldTo128(a0), TSimd.FoldTo128(a1), TSimd.FoldTo128(a2), fourth) * scoreFactor, ref score, j, rows);
+                fourth = rows > 3 ? TSimd.FoldTo128(b3) : Vector128<float>.Zero;
+                StoreScores(KernelMath.SumAcross4(TSimd.FoldTo128(b0), TSimd.FoldTo128(b1), TSimd.FoldTo128(b2), fourth) * scoreFactor, ref score, j + 1, rows);
             }
         }
 
@@ -289,12 +282,40 @@ internal static partial class RowKernel<TKernel>
                 Dot2<TSimd, TVector, TRows>(k, k, ref q, tailQuery, q1, q2, q3, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
             }
 
-            for (int g = 0; g < rows; g++)
-            {
-                TVector sum = g switch { 0 => a0, 1 => a1, 2 => a2, _ => a3 };
-                Unsafe.Add(ref score, g * KeyTile + j) = TSimd.SumAcross(sum) * scoreFactor;
-            }
+            Vector128<float> third = rows > 2 ? TSimd.FoldTo128(a2) : Vector128<float>.Zero;
+            Vector128<float> fourth = rows > 3 ? TSimd.FoldTo128(a3) : Vector128<float>.Zero;
+            StoreScores(KernelMath.SumAcross4(TSimd.FoldTo128(a0), TSimd.FoldTo128(a1), third, fourth) * scoreFactor, ref score, j, rows);
         }
+    }
+
+    /// <summary>
+    /// Stores the scores of one key: lane g of <paramref name="scores"/> to row g's scores, at <c>g · KeyTile + j</c>
+    /// floats from <paramref name="score"/>, for the first <paramref name="rows"/> rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreScores(Vector128<float> scores, ref float score, int j, int rows)
+    {
+        Unsafe.Add(ref score, j) = scores.ToScalar();
+        Unsafe.Add(ref score, KeyTile + j) = scores.GetElement(1);
+        if (rows > 2)
+        {
+            Unsafe.Add(ref score, 2 * KeyTile + j) = scores.GetElement(2);
+        }
+
+        if (rows > 3)
+        {
+            Unsafe.Add(ref score, 3 * KeyTile + j) = scores.GetElement(3);
+        }
+    }
+
+    /// <summary>The scores of two rows and two keys: lanes (row 0, key j), (row 0, key j + 1), (row 1, key j), (row 1, key j + 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreScores2x2(Vector128<float> scores, ref float score, int j)
+    {
+        Unsafe.Add(ref score, j) = scores.ToScalar();
+        Unsafe.Add(ref score, j + 1) = scores.GetElement(1);
+        Unsafe.Add(ref score, KeyTile + j) = scores.GetElement(2);
+        Unsafe.Add(ref score, KeyTile + j + 1) = scores.GetElement(3);
     }
 
     /// <summary>

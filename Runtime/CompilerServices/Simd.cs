@@ -104,6 +104,12 @@ public interface ISimd<TVector>
     /// their value (<see cref="KernelMath.LoadHalfBits512"/>).
     /// </summary>
     static abstract TVector LoadHalfBits(ref ushort source, nuint offset);
+
+    /// <summary>
+    /// <paramref name="x"/>'s 128-bit quarters added (<see cref="KernelMath.FoldTo128(Vector512{float})"/>), for
+    /// <see cref="KernelMath.SumAcross4"/>.
+    /// </summary>
+    static abstract Vector128<float> FoldTo128(TVector x);
 }
 
 /// <summary><see cref="ISimd{TVector}"/> on <see cref="Vector512{T}"/>.</summary>
@@ -208,6 +214,10 @@ public readonly struct Simd512 : ISimd<Vector512<float>>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> LoadHalfBits(ref ushort source, nuint offset) => KernelMath.LoadHalfBits512(ref source, offset);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> FoldTo128(Vector512<float> x) => KernelMath.FoldTo128(x);
 }
 
 
@@ -313,6 +323,10 @@ public readonly struct Simd256 : ISimd<Vector256<float>>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> LoadHalfBits(ref ushort source, nuint offset) => KernelMath.LoadHalfBits256(ref source, offset);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> FoldTo128(Vector256<float> x) => KernelMath.FoldTo128(x);
 }
 
 
@@ -418,4 +432,8 @@ public readonly struct Simd128 : ISimd<Vector128<float>>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> LoadHalfBits(ref ushort source, nuint offset) => KernelMath.LoadHalfBits128(ref source, offset);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> FoldTo128(Vector128<float> x) => x;
 }

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace AttentionGen.CompilerServices;
 
@@ -141,4 +142,8 @@ internal readonly struct SimdPair<TSimd, TVector> : ISimd<VectorPair<TVector>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VectorPair<TVector> LoadHalfBits(ref ushort source, nuint offset) =>
         new(TSimd.LoadHalfBits(ref source, offset), TSimd.LoadHalfBits(ref source, offset + (nuint)TSimd.Count));
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> FoldTo128(VectorPair<TVector> x) => TSimd.FoldTo128(TSimd.Add(x.Low, x.High));
 }

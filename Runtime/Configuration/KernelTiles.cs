@@ -32,6 +32,13 @@ internal static class KernelTiles
     public const int DirectRows = 4;
 
     /// <summary>
+    /// The most query rows that see the same keys (the query heads of one key/value head, when decoding) that the one-row
+    /// kernels compute as a group, each key and value vector loaded once for all of them: with two keys at a time, eight
+    /// chains of multiply-adds for the scores, and on a 32-register file 16 accumulators for P·V.
+    /// </summary>
+    public const int GroupRows = 4;
+
+    /// <summary>
     /// How many keys ahead of the ones it computes a group of one-row kernels (the query heads of a key/value head, when
     /// decoding) prefetches keys and values: 32 KiB of keys of 128 floats, far more than the memory latency needs. On Zen 5,
     /// 32, 64 and 128 keys ahead decoded alike, within the noise.
