@@ -112,7 +112,7 @@ public sealed class BandwidthColumn : MetricColumn
     {
         double? bytes = benchmarkCase.Descriptor.Type == typeof(Decode)
             ? Decode.Bytes((int)benchmarkCase.Parameters["CacheLength"], (AttentionGen.KvCachePrecision)benchmarkCase.Parameters["Precision"])
-            : benchmarkCase.Descriptor.Type == typeof(DecodePeers)
+            : benchmarkCase.Descriptor.Type == typeof(DecodePeers) || benchmarkCase.Descriptor.Type == typeof(DecodeDraft)
             ? DecodePeers.Bytes((int)benchmarkCase.Parameters["CacheLength"], (AttentionGen.KvCachePrecision)benchmarkCase.Parameters["Precision"])
             : benchmarkCase.Descriptor.Type == typeof(ReadBandwidth) ? ReadBandwidth.Bytes
             : benchmarkCase.Descriptor.Type == typeof(WriteBandwidth) ? WriteBandwidth.Bytes : null;

@@ -55,13 +55,61 @@ public class Decode
     [Benchmark(Description = "Attention.Gen decode")]
     public void Generated() => Decode128.Forward(_query, _cache, _output, 1, 1);
 
-    private static void Fill(Random random, float[] values)
+    internal static void Fill(Random random, float[] values)
     {
         for (int i = 0; i < values.Length; i++)
         {
             values[i] = (float)(random.NextDouble() * 2 - 1);
         }
     }
+}
+
+/// <summary>
+/// Grouped-query decoding of several new tokens in one call, as speculative decoding checks a draft: the 32 query heads
+/// (on 8 key/value heads of 128, as Llama 3 8B) of <see cref="QueryLength"/> tokens against a cache of
+/// <see cref="CacheLength"/> tokens that already holds them, causal. Each call reads the cache once for every query row
+/// of a key/value head: GB/s counts its keys and values.
+/// </summary>
+public class DecodeDraft
+{
+    private const int QueryHeads = 32, KvHeads = 8, HeadDim = 128;
+    private KvCache _cache = null!;
+    private float[] _query = Array.Empty<float>(), _output = Array.Empty<float>();
+
+    [Params(4096, 32768)]
+    public int CacheLength { get; set; }
+
+    [Params(1, 2, 4)]
+    public int QueryLength { get; set; }
+
+    [Params(KvCachePrecision.Single, KvCachePrecision.Half)]
+    public KvCachePrecision Precision { get; set; }
+
+    [Params(1)]
+    public int Threads { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var random = new Random(42);
+        _cache = Decode128Gqa.CreateCache(1, CacheLength, Precision);
+        const int chunk = 1024;
+        float[] keys = new float[chunk * KvHeads * HeadDim], values = new float[chunk * KvHeads * HeadDim];
+        for (int appended = 0; appended < CacheLength; appended += chunk)
+        {
+            Decode.Fill(random, keys);
+            Decode.Fill(random, values);
+            _cache.Append(keys, values, chunk);
+        }
+
+        _query = new float[QueryLength * QueryHeads * HeadDim];
+        Decode.Fill(random, _query);
+        _output = new float[_query.Length];
+        AttentionRuntime.MaxDegreeOfParallelism = Threads;
+    }
+
+    [Benchmark(Description = "Attention.Gen, grouped-query draft")]
+    public void Generated() => Decode128Gqa.Forward(_query, _cache, _output, 1, QueryLength);
 }
 
 /// <summary>
