@@ -269,9 +269,10 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
             int firstRow = chunk * KernelTiles.CachedRowsPerItem;
             int rows = Math.Min(KernelTiles.CachedRowsPerItem, rowsPerHead - firstRow);
 
-            // Up to DirectRows rows over a Half cache (finite values only) read the halves where they are and widen them
-            // in registers (RowHalf), each row on its own. More rows share each tile widened into scratch once.
-            bool direct = half && rows <= KernelTiles.DirectRows && RowKernel<TKernel>.ReadsHalvesInPlace;
+            // Rows over a Half cache (finite values only) read the halves where they are and widen them in registers, once
+            // per group of rows that see the same keys, or once per row where rows cannot be grouped (an explicit mask); then
+            // only up to DirectRows rows do, and more share each tile widened into scratch once.
+            bool direct = half && RowKernel<TKernel>.ReadsHalvesInPlace && (RowKernel<TKernel>.GroupsRows || rows <= KernelTiles.DirectRows);
 
             // Row firstRow + r is query position i = (firstRow + r) % queryLength of group member (firstRow + r) / queryLength,
             // and sits at cache token length - queryLength + i: the last row is the newest token. This split takes an
