@@ -19,6 +19,7 @@ public sealed class NonFiniteInputTests
     {
         ("CausalTopLeft", new() { Heads = 1, HeadDim = Dim, Mask = AttentionMask.Causal, Alignment = MaskAlignment.TopLeft }),
         ("Explicit", new() { Heads = 1, HeadDim = Dim, Mask = AttentionMask.Explicit }),
+        ("Grouped", new() { Heads = 2, KvHeads = 1, HeadDim = Dim }),
         ("Window", new() { Heads = 2, KvHeads = 1, HeadDim = 33, Mask = AttentionMask.SlidingWindow, Alignment = MaskAlignment.TopLeft, WindowLeft = 3, WindowRight = 2, Layout = AttentionLayout.Bhsd }),
         ("LargestScale", new() { Heads = 2, HeadDim = Dim, Scale = ConfigurationRules.MaxScale(Dim) }),
         ("LargestScaleSmallestCap", new() { Heads = 2, HeadDim = Dim, Scale = ConfigurationRules.MaxScale(Dim), Softcap = ConfigurationRules.MinSoftcap }),
@@ -49,6 +50,36 @@ public sealed class NonFiniteInputTests
         cache.Append(key, value, length);
         kernel.ForwardCached(query, cache, actual, 1, length, default);
         AssertMatches(expected, actual, "prefill over a cache");
+    }
+
+    [Fact]
+    public void A_grouped_row_whose_scores_over_a_tile_are_all_minus_infinity_takes_none_of_its_infinite_values()
+    {
+        // Two query heads share one key/value head, so decoding runs them as a group. Every key of the first tile
+        // (keys 0-127) is +infinity in element 0, where head 0's query is negative and head 1's positive: head 0's scores
+        // there are all -infinity (weights of exactly 0), head 1's +infinity. Value 5 is infinite too: head 0 must not
+        // take 0 · infinity from it, as a row on its own would not, and keeps the finite attention over keys 128-149.
+        KernelUnderTest kernel = Kernel("Grouped");
+        const int length = 150;
+        var random = new Random(TestSeed.For(nameof(A_grouped_row_whose_scores_over_a_tile_are_all_minus_infinity_takes_none_of_its_infinite_values)));
+        float[] query = Tensors.Normal(random, 2 * Dim), key = Tensors.Normal(random, length * Dim), value = Tensors.Normal(random, length * Dim);
+        for (int j = 0; j < 128; j++)
+        {
+            key[j * Dim] = float.PositiveInfinity;
+        }
+
+        value[5 * Dim + 3] = float.PositiveInfinity;
+        query[0] = -1;
+        query[Dim] = 1;
+        float[] expected = new float[2 * Dim];
+        ReferenceAttention.Forward(kernel.Configuration, query, key, value, expected, 1, 1, length, default, default);
+        Assert.All(expected.Take(Dim), v => Assert.True(float.IsFinite(v)));
+
+        var cache = new KvCache(1, 1, Dim, Dim, length);
+        cache.Append(key, value, length);
+        float[] actual = new float[2 * Dim];
+        kernel.ForwardCached(query, cache, actual, 1, 1, default);
+        AssertMatches(expected, actual, "decoding over a cache");
     }
 
     [Theory]

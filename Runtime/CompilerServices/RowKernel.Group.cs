@@ -161,29 +161,34 @@ internal static partial class RowKernel<TKernel>
             int tileLength = Math.Min(KeyTile, endKey - tileStart);
             ScoreGroup<TSimd, TVector, TElement, TElements, TRows>(ref q, queryStride, ref Unsafe.Add(ref keys, tileStart * keyStride), keyStride, tileLength, scoreFactor, ref score);
 
-            bool anyVisible = false;
+            int visible = 0;
             for (int g = 0; g < TRows.Value; g++)
             {
-                ref float rowScores = ref Unsafe.Add(ref score, g * KeyTile);
-                if (Probabilities<TSimd, TVector>(ref rowScores, tileLength, default, 0, 0, ref Unsafe.Add(ref states, g * stateSize)))
+                if (Probabilities<TSimd, TVector>(ref Unsafe.Add(ref score, g * KeyTile), tileLength, default, 0, 0, ref Unsafe.Add(ref states, g * stateSize)))
                 {
-                    anyVisible = true;
-                }
-                else
-                {
-                    // Every score of the row is -infinity (an infinite key): the tile adds nothing to it.
-                    MemoryMarshal.CreateSpan(ref rowScores, KeyTile).Clear();
+                    visible++;
                 }
             }
 
-            if (!anyVisible)
+            ref TElement tileValues = ref Unsafe.Add(ref values, tileStart * valueStride);
+            if (visible < TRows.Value)
             {
+                // Some row's scores are all -infinity (an infinite key): the tile adds nothing to that row, not even
+                // 0 · an infinite value, so each row that does see the tile takes P·V on its own.
+                // A row Probabilities turned down still holds its scores of -infinity; the others, probabilities.
+                for (int g = 0; g < TRows.Value && visible > 0; g++)
+                {
+                    if (Unsafe.Add(ref score, g * KeyTile) != float.NegativeInfinity)
+                    {
+                        AccumulateRow<TSimd, TVector, TElement, TElements>(ref Unsafe.Add(ref score, g * KeyTile), tileLength, ref tileValues, valueStride, ref Unsafe.Add(ref states, g * stateSize));
+                    }
+                }
+
                 continue;
             }
 
             // P·V: four vectors of every row's accumulator at a time on a 32-register file (16 accumulators), two on a
             // 16-register one (8), then one; the overlapping last vector adds only to the lanes the one before did not cover.
-            ref TElement tileValues = ref Unsafe.Add(ref values, tileStart * valueStride);
             int v = 0;
             if (TSimd.HasWideRegisterFile)
             {

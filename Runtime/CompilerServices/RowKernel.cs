@@ -144,14 +144,10 @@ internal static partial class RowKernel<TKernel>
     {
         int lanes = TSimd.Count;
         int headDim = TKernel.HeadDim, valueDim = TKernel.ValueDim;
-        int headWhole = headDim / lanes * lanes, valueWhole = valueDim / lanes * lanes;
-        nuint valueLast = (nuint)(valueDim - lanes);
-        bool valueTail = valueWhole != valueDim;
-
+        int headWhole = headDim / lanes * lanes;
         Span<float> scaledQuery = stackalloc float[headWhole + lanes];
         ref float q = ref MemoryMarshal.GetReference(scaledQuery);
         float scoreFactor = ScaleQuery<TSimd, TVector, TElement, TElements>(ref query, ref q);
-        TVector valueTailLanes = TSimd.LanesFrom(valueWhole + lanes - valueDim);
         Span<float> scores = stackalloc float[KeyTile];
         ref float score = ref MemoryMarshal.GetReference(scores);
         for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
@@ -194,33 +190,47 @@ internal static partial class RowKernel<TKernel>
                 continue; // every key of the tile is masked: it adds nothing
             }
 
-            // P·V: output += p_j · v_j, the accumulator held in registers over the tile's keys, eight vectors at a time
-            // (four where fewer are left, then one), each a chain of multiply-adds of its own; the overlapping last
-            // vector adds only to the lanes the one before did not cover. With an explicit mask, a masked key (p = 0)
-            // adds nothing, even to an infinite or NaN value (0 · ∞ is NaN).
-            ref TElement tileValues = ref Unsafe.Add(ref values, tileStart * valueStride);
-            int v = 0;
-            for (; v + 8 * lanes <= valueWhole; v += 8 * lanes)
-            {
-                Accumulate8<TSimd, TVector, TElement, TElements>(ref score, tileLength, ref Unsafe.Add(ref tileValues, v), valueStride, ref Unsafe.Add(ref state, v));
-            }
+            AccumulateRow<TSimd, TVector, TElement, TElements>(ref score, tileLength, ref Unsafe.Add(ref values, tileStart * valueStride), valueStride, ref state);
+        }
+    }
 
-            for (; v + 4 * lanes <= valueWhole; v += 4 * lanes)
-            {
-                Accumulate4<TSimd, TVector, TElement, TElements>(ref score, tileLength, ref Unsafe.Add(ref tileValues, v), valueStride, ref Unsafe.Add(ref state, v));
-            }
-
-            for (; v < valueWhole; v += lanes)
-            {
-                Accumulate1<TSimd, TVector, TElement, TElements>(ref score, tileLength, ref tileValues, (nuint)v, valueStride, ref state, TSimd.LanesFrom(0));
-            }
-
-            if (valueTail)
-            {
-                Accumulate1<TSimd, TVector, TElement, TElements>(ref score, tileLength, ref tileValues, valueLast, valueStride, ref state, valueTailLanes);
-            }
+    /// <summary>
+    /// P·V of one row over a tile: output += p_j · v_j for the <paramref name="count"/> probabilities at
+    /// <paramref name="p"/> and the value rows from <paramref name="tileValues"/> on, the accumulator (at
+    /// <paramref name="state"/>) held in registers over the tile's keys, eight vectors at a time (four where fewer are
+    /// left, then one), each a chain of multiply-adds of its own; the overlapping last vector adds only to the lanes the
+    /// one before did not cover. With an explicit mask, a masked key (p = 0) adds nothing, even to an infinite or NaN
+    /// value (0 · ∞ is NaN).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateRow<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement tileValues, nint valueStride, ref float state)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement>
+    {
+        int lanes = TSimd.Count, valueDim = TKernel.ValueDim;
+        int valueWhole = valueDim / lanes * lanes;
+        int v = 0;
+        for (; v + 8 * lanes <= valueWhole; v += 8 * lanes)
+        {
+            Accumulate8<TSimd, TVector, TElement, TElements>(ref p, count, ref Unsafe.Add(ref tileValues, v), valueStride, ref Unsafe.Add(ref state, v));
         }
 
+        for (; v + 4 * lanes <= valueWhole; v += 4 * lanes)
+        {
+            Accumulate4<TSimd, TVector, TElement, TElements>(ref p, count, ref Unsafe.Add(ref tileValues, v), valueStride, ref Unsafe.Add(ref state, v));
+        }
+
+        for (; v < valueWhole; v += lanes)
+        {
+            Accumulate1<TSimd, TVector, TElement, TElements>(ref p, count, ref tileValues, (nuint)v, valueStride, ref state, TSimd.LanesFrom(0));
+        }
+
+        if (valueWhole != valueDim)
+        {
+            Accumulate1<TSimd, TVector, TElement, TElements>(ref p, count, ref tileValues, (nuint)(valueDim - lanes), valueStride, ref state, TSimd.LanesFrom(valueWhole + lanes - valueDim));
+        }
     }
 
     /// <summary>
