@@ -349,11 +349,11 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
                         ref float groupQueries = ref Unsafe.Add(ref rowQueries, r * TKernel.HeadDim);
                         if (direct)
                         {
-                            RowKernel<TKernel>.RunGroupHalf(group, ref groupQueries, ref halfKeys, ref halfValues, firstKey, endKey, ref state);
+                            RowKernel<TKernel>.RunGroup<ushort, HalfElements>(group, ref groupQueries, ref halfKeys, ref halfValues, TKernel.HeadDim, TKernel.ValueDim, firstKey, endKey, ref state);
                         }
                         else
                         {
-                            RowKernel<TKernel>.RunGroup(group, ref groupQueries, ref keys, ref values, TKernel.HeadDim, TKernel.ValueDim, firstKey, endKey, ref state);
+                            RowKernel<TKernel>.RunGroup<float, SingleElements>(group, ref groupQueries, ref keys, ref values, TKernel.HeadDim, TKernel.ValueDim, firstKey, endKey, ref state);
                         }
 
                         continue;

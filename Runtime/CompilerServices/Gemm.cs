@@ -185,15 +185,15 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
                 {
                     // Few rows (a batch of one short sentence) read the weights once for little arithmetic: a block of
                     // only the rows that exist keeps that arithmetic below the memory's pace.
-                    Block<TSimd, TVector, Rows4>(ref a, blockRows, ref panelWeights, inputs, ref tile);
+                    Block<TSimd, TVector, Count4>(ref a, blockRows, ref panelWeights, inputs, ref tile);
                 }
                 else if (TSimd.HasWideRegisterFile)
                 {
-                    Block<TSimd, TVector, Rows12>(ref a, blockRows, ref panelWeights, inputs, ref tile);
+                    Block<TSimd, TVector, Count12>(ref a, blockRows, ref panelWeights, inputs, ref tile);
                 }
                 else
                 {
-                    Block<TSimd, TVector, Rows6>(ref a, blockRows, ref panelWeights, inputs, ref tile);
+                    Block<TSimd, TVector, Count6>(ref a, blockRows, ref panelWeights, inputs, ref tile);
                 }
 
                 StoreBlock<TSimd, TVector>(ref tile, ref bias, offsets.Slice(first, count), ref partOutput, partStride, width);
@@ -246,7 +246,7 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
     private static void Block<TSimd, TVector, TRows>(ref float a, int aStride, ref float b, int inputs, ref float tile)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
-        where TRows : struct, IBlockRows
+        where TRows : struct, IConstantCount
     {
         nuint lanes = (nuint)TSimd.Count;
         TVector c00 = TSimd.Zero, c01 = TSimd.Zero, c10 = TSimd.Zero, c11 = TSimd.Zero, c20 = TSimd.Zero, c21 = TSimd.Zero;
@@ -285,27 +285,6 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
         if (TRows.Count > 9) { TSimd.Store(c90, ref tile, 18 * lanes); TSimd.Store(c91, ref tile, 19 * lanes); }
         if (TRows.Count > 10) { TSimd.Store(cA0, ref tile, 20 * lanes); TSimd.Store(cA1, ref tile, 21 * lanes); }
         if (TRows.Count > 11) { TSimd.Store(cB0, ref tile, 22 * lanes); TSimd.Store(cB1, ref tile, 23 * lanes); }
-    }
-
-    /// <summary>How many rows a register block of <see cref="Block"/> has, as a JIT-time constant.</summary>
-    private interface IBlockRows
-    {
-        static abstract int Count { get; }
-    }
-
-    private readonly struct Rows4 : IBlockRows
-    {
-        public static int Count => 4;
-    }
-
-    private readonly struct Rows6 : IBlockRows
-    {
-        public static int Count => 6;
-    }
-
-    private readonly struct Rows12 : IBlockRows
-    {
-        public static int Count => 12;
     }
 
     /// <summary>Without vector hardware: each row against each panel, a float sum over the inputs per column.</summary>

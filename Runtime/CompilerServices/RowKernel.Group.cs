@@ -6,37 +6,6 @@ using System.Runtime.Intrinsics.X86;
 
 namespace AttentionGen.CompilerServices;
 
-/// <summary>A small count known when the JIT compiles a method: how many rows, or vectors, a register block holds.</summary>
-internal interface IConstantCount
-{
-    /// <summary>The count.</summary>
-    static abstract int Value { get; }
-}
-
-/// <summary>One.</summary>
-internal readonly struct Count1 : IConstantCount
-{
-    public static int Value => 1;
-}
-
-/// <summary>Two.</summary>
-internal readonly struct Count2 : IConstantCount
-{
-    public static int Value => 2;
-}
-
-/// <summary>Three.</summary>
-internal readonly struct Count3 : IConstantCount
-{
-    public static int Value => 3;
-}
-
-/// <summary>Four.</summary>
-internal readonly struct Count4 : IConstantCount
-{
-    public static int Value => 4;
-}
-
 /// <summary>
 /// The group kernels: two to four query rows that see the same keys (the query heads of one key/value head when
 /// decoding, grouped-query attention) computed together, so that each key and value vector is loaded, and a half
@@ -59,45 +28,28 @@ internal static partial class RowKernel<TKernel>
 
     /// <summary>
     /// Advances <paramref name="count"/> (2 to <see cref="KernelTiles.GroupRows"/>) query rows that all see keys
-    /// [<paramref name="firstKey"/>, <paramref name="endKey"/>) of floats: row g's query at
-    /// <c>g · HeadDim</c> floats from <paramref name="queries"/>, its online-softmax state at <c>g · StateSize</c>
-    /// floats from <paramref name="states"/>. The caller checks <see cref="GroupsRows"/> first.
+    /// [<paramref name="firstKey"/>, <paramref name="endKey"/>): row g's query at <c>g · HeadDim</c> floats from
+    /// <paramref name="queries"/>, its online-softmax state at <c>g · StateSize</c> floats from <paramref name="states"/>.
+    /// The keys and values are floats (<see cref="SingleElements"/>) or finite halves (<see cref="HalfElements"/>), read
+    /// where they are, rows <paramref name="keyStride"/> and <paramref name="valueStride"/> elements apart; halves are
+    /// widened in registers once for the whole group. The caller checks <see cref="GroupsRows"/> first.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void RunGroup(
-        int count, ref float queries, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey, ref float states)
+    internal static void RunGroup<TElement, TElements>(
+        int count, ref float queries, ref TElement keys, ref TElement values, nint keyStride, nint valueStride, int firstKey, int endKey, ref float states)
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement>
     {
         switch (count)
         {
             case 2:
-                Group<float, SingleElements, Count2>(ref queries, ref keys, ref values, keyStride, valueStride, firstKey, endKey, ref states);
+                Group<TElement, TElements, Count2>(ref queries, ref keys, ref values, keyStride, valueStride, firstKey, endKey, ref states);
                 break;
             case 3:
-                Group<float, SingleElements, Count3>(ref queries, ref keys, ref values, keyStride, valueStride, firstKey, endKey, ref states);
+                Group<TElement, TElements, Count3>(ref queries, ref keys, ref values, keyStride, valueStride, firstKey, endKey, ref states);
                 break;
             default:
-                Group<float, SingleElements, Count4>(ref queries, ref keys, ref values, keyStride, valueStride, firstKey, endKey, ref states);
-                break;
-        }
-    }
-
-    /// <summary>
-    /// <see cref="RunGroup"/> over keys and values stored as finite halves, consecutive rows HeadDim and ValueDim halves
-    /// apart, read where they are and widened in registers once for the whole group.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static void RunGroupHalf(int count, ref float queries, ref ushort keys, ref ushort values, int firstKey, int endKey, ref float states)
-    {
-        switch (count)
-        {
-            case 2:
-                Group<ushort, HalfElements, Count2>(ref queries, ref keys, ref values, TKernel.HeadDim, TKernel.ValueDim, firstKey, endKey, ref states);
-                break;
-            case 3:
-                Group<ushort, HalfElements, Count3>(ref queries, ref keys, ref values, TKernel.HeadDim, TKernel.ValueDim, firstKey, endKey, ref states);
-                break;
-            default:
-                Group<ushort, HalfElements, Count4>(ref queries, ref keys, ref values, TKernel.HeadDim, TKernel.ValueDim, firstKey, endKey, ref states);
+                Group<TElement, TElements, Count4>(ref queries, ref keys, ref values, keyStride, valueStride, firstKey, endKey, ref states);
                 break;
         }
     }
@@ -147,7 +99,7 @@ internal static partial class RowKernel<TKernel>
         Span<float> scaledQueries = stackalloc float[KernelTiles.GroupRows * queryStride];
         ref float q = ref MemoryMarshal.GetReference(scaledQueries);
         float scoreFactor = 1;
-        for (int g = 0; g < TRows.Value; g++)
+        for (int g = 0; g < TRows.Count; g++)
         {
             scoreFactor = ScaleQuery<TSimd, TVector, TElement, TElements>(ref Unsafe.Add(ref queries, g * headDim), ref Unsafe.Add(ref q, g * queryStride));
         }
@@ -162,7 +114,7 @@ internal static partial class RowKernel<TKernel>
             ScoreGroup<TSimd, TVector, TElement, TElements, TRows>(ref q, queryStride, ref Unsafe.Add(ref keys, tileStart * keyStride), keyStride, tileLength, scoreFactor, ref score);
 
             int visible = 0;
-            for (int g = 0; g < TRows.Value; g++)
+            for (int g = 0; g < TRows.Count; g++)
             {
                 if (Probabilities<TSimd, TVector>(ref Unsafe.Add(ref score, g * KeyTile), tileLength, default, 0, 0, ref Unsafe.Add(ref states, g * stateSize)))
                 {
@@ -170,13 +122,18 @@ internal static partial class RowKernel<TKernel>
                 }
             }
 
+            if (visible == 0)
+            {
+                continue;
+            }
+
             ref TElement tileValues = ref Unsafe.Add(ref values, tileStart * valueStride);
-            if (visible < TRows.Value)
+            if (visible < TRows.Count)
             {
                 // Some row's scores are all -infinity (an infinite key): the tile adds nothing to that row, not even
-                // 0 · an infinite value, so each row that does see the tile takes P·V on its own.
-                // A row Probabilities turned down still holds its scores of -infinity; the others, probabilities.
-                for (int g = 0; g < TRows.Value && visible > 0; g++)
+                // 0 · an infinite value, so each row that does see the tile takes P·V on its own. A row Probabilities
+                // turned down still holds its scores of -infinity; the others hold probabilities.
+                for (int g = 0; g < TRows.Count; g++)
                 {
                     if (Unsafe.Add(ref score, g * KeyTile) != float.NegativeInfinity)
                     {
@@ -231,7 +188,7 @@ internal static partial class RowKernel<TKernel>
     {
         int lanes = TSimd.Count, headDim = TKernel.HeadDim;
         int headWhole = headDim / lanes * lanes;
-        int rows = TRows.Value;
+        int rows = TRows.Count;
         nuint q1 = (nuint)queryStride, q2 = 2 * q1, q3 = 3 * q1;
         nuint tailKey = (nuint)(headDim - lanes), tailQuery = (nuint)headWhole;
         int j = 0;
@@ -341,14 +298,14 @@ internal static partial class RowKernel<TKernel>
         x = TSimd.Load(ref q, offset + q1);
         a1 = TSimd.MultiplyAdd(x, ka, a1);
         b1 = TSimd.MultiplyAdd(x, kb, b1);
-        if (TRows.Value > 2)
+        if (TRows.Count > 2)
         {
             x = TSimd.Load(ref q, offset + q2);
             a2 = TSimd.MultiplyAdd(x, ka, a2);
             b2 = TSimd.MultiplyAdd(x, kb, b2);
         }
 
-        if (TRows.Value > 3)
+        if (TRows.Count > 3)
         {
             x = TSimd.Load(ref q, offset + q3);
             a3 = TSimd.MultiplyAdd(x, ka, a3);
@@ -373,7 +330,7 @@ internal static partial class RowKernel<TKernel>
         where TRows : struct, IConstantCount
         where TVectors : struct, IConstantCount
     {
-        int rows = TRows.Value, vectors = TVectors.Value;
+        int rows = TRows.Count, vectors = TVectors.Count;
         nuint n = (nuint)TSimd.Count;
         float rebias = TElements.Rebias;
         TVector s00 = TSimd.Zero, s01 = TSimd.Zero, s02 = TSimd.Zero, s03 = TSimd.Zero;
@@ -428,17 +385,17 @@ internal static partial class RowKernel<TKernel>
         where TVectors : struct, IConstantCount
     {
         s0 = TSimd.MultiplyAdd(w, v0, s0);
-        if (TVectors.Value > 1)
+        if (TVectors.Count > 1)
         {
             s1 = TSimd.MultiplyAdd(w, v1, s1);
         }
 
-        if (TVectors.Value > 2)
+        if (TVectors.Count > 2)
         {
             s2 = TSimd.MultiplyAdd(w, v2, s2);
         }
 
-        if (TVectors.Value > 3)
+        if (TVectors.Count > 3)
         {
             s3 = TSimd.MultiplyAdd(w, v3, s3);
         }
@@ -453,17 +410,17 @@ internal static partial class RowKernel<TKernel>
     {
         nuint n = (nuint)TSimd.Count;
         TSimd.Store(TSimd.Add(TSimd.Load(ref o, 0), TSimd.And(s0, added)), ref o, 0);
-        if (TVectors.Value > 1)
+        if (TVectors.Count > 1)
         {
             TSimd.Store(TSimd.Add(TSimd.Load(ref o, n), s1), ref o, n);
         }
 
-        if (TVectors.Value > 2)
+        if (TVectors.Count > 2)
         {
             TSimd.Store(TSimd.Add(TSimd.Load(ref o, 2 * n), s2), ref o, 2 * n);
         }
 
-        if (TVectors.Value > 3)
+        if (TVectors.Count > 3)
         {
             TSimd.Store(TSimd.Add(TSimd.Load(ref o, 3 * n), s3), ref o, 3 * n);
         }
