@@ -32,7 +32,9 @@ public abstract class MetricColumn : IColumn
     protected static double? MeanNanoseconds(Summary summary, BenchmarkCase benchmarkCase) =>
         summary[benchmarkCase]?.ResultStatistics?.Mean is > 0 and var mean ? mean : null;
 
-    public static int Threads(BenchmarkCase benchmarkCase) => (int)benchmarkCase.Parameters["Threads"];
+    /// <summary>The case's Threads parameter, or 1 for a benchmark that has none (it runs on the calling thread).</summary>
+    public static int Threads(BenchmarkCase benchmarkCase) =>
+        benchmarkCase.Parameters.Items.Any(p => p.Name == "Threads") ? (int)benchmarkCase.Parameters["Threads"] : 1;
 
     /// <summary>
     /// <paramref name="value"/> of a case as a share of the best value of the <paramref name="probe"/> cases with the same
