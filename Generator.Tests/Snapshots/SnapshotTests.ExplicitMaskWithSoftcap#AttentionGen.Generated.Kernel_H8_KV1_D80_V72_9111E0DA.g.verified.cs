@@ -41,11 +41,11 @@ namespace AttentionGen.Generated
         /// <item><description>Configuration: 8 query heads sharing 1 key/value head, 8 per group (query head h reads key/value head h / 8); HeadDim 80, ValueDim 72; layout Bshd ([batch, sequence, heads, dim]).</description></item>
         /// <item><description>Scores: s_j = Scale · (q · k_j) with Scale = 0.1f, then soft-capped to 30.0f · tanh(s_j / 30.0f) before any mask.</description></item>
         /// <item><description>Mask: explicit: the mask's value is added to the score (additive) or the key is excluded where it is false (boolean).</description></item>
-        /// <item><description>Tiles: blocks of up to 16 query rows, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 128 keys. The queries are transposed into lanes once per block. Q·Kᵀ is a register block of keys × lanes: one accumulator per key, each key element broadcast from memory into a fused multiply-add, HeadDim (80) steps deep. P·V is a register block of value elements × lanes, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch. Register blocks per instruction set, chosen at JIT time: 16 keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and 128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64). Where it has 16 (AVX2, AVX, SSE), a broadcast is an instruction of its own, so each row vector is a pair of vectors (16 rows on AVX2, 8 on SSE) and a block is 6 keys or value elements in 12 accumulators, each broadcast feeding two multiply-adds, as in the classic AVX2 matrix-product kernel; blocks of fewer rows than a pair holds use one vector and 12 keys or value elements.</description></item>
+        /// <item><description>Tiles: blocks of up to 32 query rows with AVX-512 and 16 elsewhere, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 128 keys. The queries are transposed into lanes once per block. Q·Kᵀ is a register block of keys × lanes: one accumulator per key, each key element broadcast, HeadDim (80) steps deep. P·V is a register block of value elements × lanes, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch. Register blocks per instruction set, chosen at JIT time: where a broadcast costs a load or an instruction of its own, each row vector is a pair of vectors and a block is 6 keys or value elements in 12 accumulators, each broadcast feeding two multiply-adds, as in the classic AVX2 matrix-product kernel: with AVX-512 for blocks of more than 16 rows (32 in two Vector512; a core with two 512-bit FMA pipes cannot also load a broadcast for every multiply-add), and on a 16-register file (AVX2, AVX, SSE: 16 rows in two Vector256, 8 in two Vector128). Blocks with fewer rows use one vector: 16 keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and 128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64), 12 where it has 16.</description></item>
         /// <item><description>Softmax: online, lane by lane: per tile, the maximum, a rescale of the running sum and accumulators by exp(old max − new max), and p = exp(s − max) written over the scores. The tile of scores is the only intermediate; no queryLength × keyLength matrix exists. exp is KernelMath.Exp, a polynomial within 2 ulp. A row that sees no key is written as zeros, never NaN.</description></item>
         /// <item><description>One-row kernels (the runtime's RowKernel), for blocks that would fill less than half a vector (decoding a token, say) and for the KV cache: each score a dot product over four chains of fused multiply-adds and one horizontal sum, the scaled query in registers when the head is exactly eight vectors; P·V into blocks of eight, four and one vectors of the accumulator held in registers over a tile's keys; tiles of the same size; over a Half cache, the halves are widened in registers. Paths: the widest accelerated one of Vector512 (5 vectors per query/key head; 5 vectors per value head, the last overlapping the one before by 8 lanes); Vector256 (10 vectors per query/key head; 9 vectors per value head); Vector128 (20 vectors per query/key head; 18 vectors per value head); else a scalar kernel that accumulates in double.</description></item>
         /// <item><description>Groups: none. The explicit mask differs from head to head, so each of the 8 query heads of a key/value head runs the one-row kernel on its own.</description></item>
-        /// <item><description>Work: items of up to 16 rows of one (batch entry, head), ordered so that the blocks sharing a key/value head run back to back, handed out one at a time to up to AttentionRuntime.MaxDegreeOfParallelism threads (so the causal mask's cheap early blocks and costly late ones even out); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time from IsHardwareAccelerated; without SIMD every row takes the scalar kernel. Multiply-adds use MultiplyAddEstimate: one fused instruction on AVX2, AVX-512 and NEON, a multiply and an add on x64 machines without FMA (where the fused form would be emulated).</description></item>
+        /// <item><description>Work: items of up to 32 rows of one (batch entry, head) with AVX-512, 16 elsewhere, ordered so that the blocks sharing a key/value head run back to back, handed out one at a time to up to AttentionRuntime.MaxDegreeOfParallelism threads (so the causal mask's cheap early blocks and costly late ones even out); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time from IsHardwareAccelerated; without SIMD every row takes the scalar kernel. Multiply-adds use MultiplyAddEstimate: one fused instruction on AVX2, AVX-512 and NEON, a multiply and an add on x64 machines without FMA (where the fused form would be emulated).</description></item>
         /// </list>
         /// </remarks>
         public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength, global::AttentionGen.ExplicitMask mask)
@@ -293,7 +293,7 @@ namespace AttentionGen.Generated
             }
 
             /// <summary>
-            /// Q·Kᵀ on a 16-register file with each row vector a pair of vectors (AVX2, AVX or SSE): 6 keys, <paramref name="stride"/> floats apart, against the
+            /// Q·Kᵀ on rows in pairs of vectors (AVX-512 with more than 16 rows; AVX2, AVX and SSE): 6 keys, <paramref name="stride"/> floats apart, against the
             /// block's 2 · TSimd.Count rows, in 6 pairs of accumulators. Each step loads one query element for both halves of the
             /// rows and broadcasts the same element of each key once, for two multiply-adds.
             /// </summary>
@@ -308,16 +308,20 @@ namespace AttentionGen.Generated
                 TVector s3a = TSimd.Zero, s3b = TSimd.Zero;
                 TVector s4a = TSimd.Zero, s4b = TSimd.Zero;
                 TVector s5a = TSimd.Zero, s5b = TSimd.Zero;
+                ref float q = ref qT;
+                ref float kd = ref k;
                 for (int d = 0; d < HeadDim; d++)
                 {
-                    TVector qa = TSimd.Load(ref qT, (nuint)(2 * d * TSimd.Count)), qb = TSimd.Load(ref qT, (nuint)((2 * d + 1) * TSimd.Count));
+                    TVector qa = TSimd.Load(ref q, 0), qb = TSimd.Load(ref q, (nuint)TSimd.Count);
                     TVector key;
-                    key = TSimd.Create(Unsafe.Add(ref k, d)); s0a = TSimd.MultiplyAdd(qa, key, s0a); s0b = TSimd.MultiplyAdd(qb, key, s0b);
-                    key = TSimd.Create(Unsafe.Add(ref k, d + stride)); s1a = TSimd.MultiplyAdd(qa, key, s1a); s1b = TSimd.MultiplyAdd(qb, key, s1b);
-                    key = TSimd.Create(Unsafe.Add(ref k, d + 2 * stride)); s2a = TSimd.MultiplyAdd(qa, key, s2a); s2b = TSimd.MultiplyAdd(qb, key, s2b);
-                    key = TSimd.Create(Unsafe.Add(ref k, d + 3 * stride)); s3a = TSimd.MultiplyAdd(qa, key, s3a); s3b = TSimd.MultiplyAdd(qb, key, s3b);
-                    key = TSimd.Create(Unsafe.Add(ref k, d + 4 * stride)); s4a = TSimd.MultiplyAdd(qa, key, s4a); s4b = TSimd.MultiplyAdd(qb, key, s4b);
-                    key = TSimd.Create(Unsafe.Add(ref k, d + 5 * stride)); s5a = TSimd.MultiplyAdd(qa, key, s5a); s5b = TSimd.MultiplyAdd(qb, key, s5b);
+                    key = TSimd.Create(kd); s0a = TSimd.MultiplyAdd(qa, key, s0a); s0b = TSimd.MultiplyAdd(qb, key, s0b);
+                    key = TSimd.Create(Unsafe.Add(ref kd, stride)); s1a = TSimd.MultiplyAdd(qa, key, s1a); s1b = TSimd.MultiplyAdd(qb, key, s1b);
+                    key = TSimd.Create(Unsafe.Add(ref kd, 2 * stride)); s2a = TSimd.MultiplyAdd(qa, key, s2a); s2b = TSimd.MultiplyAdd(qb, key, s2b);
+                    key = TSimd.Create(Unsafe.Add(ref kd, 3 * stride)); s3a = TSimd.MultiplyAdd(qa, key, s3a); s3b = TSimd.MultiplyAdd(qb, key, s3b);
+                    key = TSimd.Create(Unsafe.Add(ref kd, 4 * stride)); s4a = TSimd.MultiplyAdd(qa, key, s4a); s4b = TSimd.MultiplyAdd(qb, key, s4b);
+                    key = TSimd.Create(Unsafe.Add(ref kd, 5 * stride)); s5a = TSimd.MultiplyAdd(qa, key, s5a); s5b = TSimd.MultiplyAdd(qb, key, s5b);
+                    q = ref Unsafe.Add(ref q, 2 * TSimd.Count);
+                    kd = ref Unsafe.Add(ref kd, 1);
                 }
                 TSimd.Store(s0a, ref sT, 0);
                 TSimd.Store(s0b, ref sT, (nuint)TSimd.Count);
@@ -562,7 +566,7 @@ namespace AttentionGen.Generated
             }
 
             /// <summary>
-            /// P·V on a 16-register file with each row vector a pair of vectors (AVX2, AVX or SSE): rescales the block's output accumulators by the two
+            /// P·V on rows in pairs of vectors (AVX-512 with more than 16 rows; AVX2, AVX and SSE): rescales the block's output accumulators by the two
             /// halves of the correction when <paramref name="rescale"/> is set, then adds <paramref name="count"/> keys' probabilities
             /// times their values, 6 value elements at a time: 6 pairs of accumulators, each value element broadcast once for both halves.
             /// </summary>
@@ -590,9 +594,10 @@ namespace AttentionGen.Generated
                         a5a = TSimd.Multiply(a5a, correctionLow); a5b = TSimd.Multiply(a5b, correctionHigh);
                     }
                     ref float vRow = ref Unsafe.Add(ref v, dv);
+                    ref float p = ref pT;
                     for (int c = 0; c < count; c++)
                     {
-                        TVector pa = TSimd.Load(ref pT, (nuint)(2 * c * TSimd.Count)), pb = TSimd.Load(ref pT, (nuint)((2 * c + 1) * TSimd.Count));
+                        TVector pa = TSimd.Load(ref p, 0), pb = TSimd.Load(ref p, (nuint)TSimd.Count);
                         TVector value;
                         value = TSimd.Create(Unsafe.Add(ref vRow, 0)); a0a = TSimd.MultiplyAdd(pa, value, a0a); a0b = TSimd.MultiplyAdd(pb, value, a0b);
                         value = TSimd.Create(Unsafe.Add(ref vRow, 1)); a1a = TSimd.MultiplyAdd(pa, value, a1a); a1b = TSimd.MultiplyAdd(pb, value, a1b);
@@ -600,6 +605,7 @@ namespace AttentionGen.Generated
                         value = TSimd.Create(Unsafe.Add(ref vRow, 3)); a3a = TSimd.MultiplyAdd(pa, value, a3a); a3b = TSimd.MultiplyAdd(pb, value, a3b);
                         value = TSimd.Create(Unsafe.Add(ref vRow, 4)); a4a = TSimd.MultiplyAdd(pa, value, a4a); a4b = TSimd.MultiplyAdd(pb, value, a4b);
                         value = TSimd.Create(Unsafe.Add(ref vRow, 5)); a5a = TSimd.MultiplyAdd(pa, value, a5a); a5b = TSimd.MultiplyAdd(pb, value, a5b);
+                        p = ref Unsafe.Add(ref p, 2 * TSimd.Count);
                         vRow = ref Unsafe.Add(ref vRow, valueStride);
                     }
                     TSimd.Store(a0a, ref o, 0);

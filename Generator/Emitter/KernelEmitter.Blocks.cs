@@ -53,15 +53,22 @@ internal static partial class KernelEmitter
                 writer.WriteLine($"TVector s{key}a = TSimd.Zero, s{key}b = TSimd.Zero;");
             }
 
+            // The query and key elements are walked by moving references, so each step's loads are a register plus
+            // a constant or a stride: the loop's integer work stays small beside its multiply-adds.
+            writer.WriteLine("ref float q = ref qT;");
+            writer.WriteLine("ref float kd = ref k;");
             using (writer.Block("for (int d = 0; d < HeadDim; d++)"))
             {
-                writer.WriteLine("TVector qa = TSimd.Load(ref qT, (nuint)(2 * d * TSimd.Count)), qb = TSimd.Load(ref qT, (nuint)((2 * d + 1) * TSimd.Count));");
+                writer.WriteLine("TVector qa = TSimd.Load(ref q, 0), qb = TSimd.Load(ref q, (nuint)TSimd.Count);");
                 writer.WriteLine("TVector key;");
                 for (int key = 0; key < block.Size; key++)
                 {
-                    string offset = key == 0 ? "d" : key == 1 ? "d + stride" : $"d + {Literals.Int(key)} * stride";
-                    writer.WriteLine($"key = TSimd.Create(Unsafe.Add(ref k, {offset})); s{key}a = TSimd.MultiplyAdd(qa, key, s{key}a); s{key}b = TSimd.MultiplyAdd(qb, key, s{key}b);");
+                    string element = key == 0 ? "kd" : key == 1 ? "Unsafe.Add(ref kd, stride)" : $"Unsafe.Add(ref kd, {Literals.Int(key)} * stride)";
+                    writer.WriteLine($"key = TSimd.Create({element}); s{key}a = TSimd.MultiplyAdd(qa, key, s{key}a); s{key}b = TSimd.MultiplyAdd(qb, key, s{key}b);");
                 }
+
+                writer.WriteLine("q = ref Unsafe.Add(ref q, 2 * TSimd.Count);");
+                writer.WriteLine("kd = ref Unsafe.Add(ref kd, 1);");
             }
 
             for (int key = 0; key < block.Size; key++)
@@ -126,15 +133,17 @@ internal static partial class KernelEmitter
         }
 
         writer.WriteLine($"ref float vRow = ref Unsafe.Add(ref v, {start});");
+        writer.WriteLine("ref float p = ref pT;");
         using (writer.Block("for (int c = 0; c < count; c++)"))
         {
-            writer.WriteLine("TVector pa = TSimd.Load(ref pT, (nuint)(2 * c * TSimd.Count)), pb = TSimd.Load(ref pT, (nuint)((2 * c + 1) * TSimd.Count));");
+            writer.WriteLine("TVector pa = TSimd.Load(ref p, 0), pb = TSimd.Load(ref p, (nuint)TSimd.Count);");
             writer.WriteLine("TVector value;");
             for (int j = 0; j < size; j++)
             {
                 writer.WriteLine($"value = TSimd.Create(Unsafe.Add(ref vRow, {Literals.Int(j)})); a{j}a = TSimd.MultiplyAdd(pa, value, a{j}a); a{j}b = TSimd.MultiplyAdd(pb, value, a{j}b);");
             }
 
+            writer.WriteLine("p = ref Unsafe.Add(ref p, 2 * TSimd.Count);");
             writer.WriteLine("vRow = ref Unsafe.Add(ref vRow, valueStride);");
         }
 

@@ -38,15 +38,18 @@ internal static partial class KernelEmitter
 
         yield return "Mask: " + MaskExplanation(kernel);
 
-        yield return $"Tiles: blocks of up to {Literals.Int(KernelTiles.RowsPerItem)} query rows, one row per lane ({BlockList(plan)}), against tiles of " +
-            $"{Literals.Int(KernelTiles.KeyTile)} keys. The queries are transposed into lanes once per block. Q·Kᵀ is a register block of keys × lanes: " +
-            $"one accumulator per key, each key element broadcast from memory into a fused multiply-add, HeadDim ({Literals.Int(kernel.HeadDim)}) steps deep. " +
-            "P·V is a register block of value elements × lanes, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch. " +
-            $"Register blocks per instruction set, chosen at JIT time: {Literals.Int(KernelTiles.WideRegisterBlock)} keys or value elements where the register file has 32 vectors " +
-            $"(AVX-512, whose 256- and 128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64). Where it has 16 (AVX2, AVX, SSE), a broadcast is " +
-            $"an instruction of its own, so each row vector is a pair of vectors (16 rows on AVX2, 8 on SSE) and a block is {Literals.Int(KernelTiles.PairedRegisterBlock)} keys or " +
-            $"value elements in {Literals.Int(2 * KernelTiles.PairedRegisterBlock)} accumulators, each broadcast feeding two multiply-adds, as in the classic AVX2 matrix-product kernel; " +
-            $"blocks of fewer rows than a pair holds use one vector and {Literals.Int(KernelTiles.NarrowRegisterBlock)} keys or value elements.";
+        yield return $"Tiles: blocks of up to {Literals.Int(KernelTiles.WideRowsPerItem)} query rows with AVX-512 and {Literals.Int(KernelTiles.RowsPerItem)} elsewhere, " +
+            $"one row per lane ({BlockList(plan)}), against tiles of {Literals.Int(KernelTiles.KeyTile)} keys. The queries are transposed into lanes once per block. " +
+            "Q·Kᵀ is a register block of keys × lanes: one accumulator per key, each key element broadcast, HeadDim " +
+            $"({Literals.Int(kernel.HeadDim)}) steps deep. P·V is a register block of value elements × lanes, walked over the tile's keys; the output " +
+            "accumulators (ValueDim × lanes) stay in per-thread scratch. Register blocks per instruction set, chosen at JIT time: where a broadcast " +
+            "costs a load or an instruction of its own, each row vector is a pair of vectors and a block is " +
+            $"{Literals.Int(KernelTiles.PairedRegisterBlock)} keys or value elements in {Literals.Int(2 * KernelTiles.PairedRegisterBlock)} accumulators, " +
+            "each broadcast feeding two multiply-adds, as in the classic AVX2 matrix-product kernel: with AVX-512 for blocks of more than 16 rows " +
+            "(32 in two Vector512; a core with two 512-bit FMA pipes cannot also load a broadcast for every multiply-add), and on a 16-register file " +
+            "(AVX2, AVX, SSE: 16 rows in two Vector256, 8 in two Vector128). Blocks with fewer rows use one vector: " +
+            $"{Literals.Int(KernelTiles.WideRegisterBlock)} keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and " +
+            $"128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64), {Literals.Int(KernelTiles.NarrowRegisterBlock)} where it has 16.";
 
         if (kernel.Layout == AttentionLayout.Bshd && kernel.KvHeads > 1)
         {
@@ -94,7 +97,7 @@ internal static partial class KernelEmitter
                 "of a key/value head runs the one-row kernel on its own.";
         }
 
-        yield return $"Work: items of up to {Literals.Int(KernelTiles.RowsPerItem)} rows of one (batch entry, head), ordered so that the blocks sharing a key/value head run " +
+        yield return $"Work: items of up to {Literals.Int(KernelTiles.WideRowsPerItem)} rows of one (batch entry, head) with AVX-512, {Literals.Int(KernelTiles.RowsPerItem)} elsewhere, ordered so that the blocks sharing a key/value head run " +
             "back to back, handed out one at a time to up to AttentionRuntime.MaxDegreeOfParallelism threads (so the causal mask's cheap early " +
             "blocks and costly late ones even out); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time " +
             "from IsHardwareAccelerated; without SIMD every row takes the scalar kernel. Multiply-adds use MultiplyAddEstimate: one fused " +

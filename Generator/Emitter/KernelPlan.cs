@@ -23,7 +23,7 @@ internal sealed class KernelPlan
             new RegisterBlock(KernelTiles.NarrowRegisterBlock, "a 16-register file", "AVX2, AVX or SSE", kernel.ValueDim / KernelTiles.NarrowRegisterBlock * KernelTiles.NarrowRegisterBlock),
         };
         PairedBlock = new RegisterBlock(
-            KernelTiles.PairedRegisterBlock, "a 16-register file with each row vector a pair of vectors", "AVX2, AVX or SSE",
+            KernelTiles.PairedRegisterBlock, "rows in pairs of vectors", "AVX-512 with more than 16 rows; AVX2, AVX and SSE",
             kernel.ValueDim / KernelTiles.PairedRegisterBlock * KernelTiles.PairedRegisterBlock);
 
         var oneRow = new List<(string Type, int Lanes)>();
@@ -51,8 +51,8 @@ internal sealed class KernelPlan
     public IReadOnlyList<RegisterBlock> RegisterBlocks { get; }
 
     /// <summary>
-    /// The Q·Kᵀ and P·V register blocks where each row vector is a pair of vectors (16 rows on AVX2): one accumulator pair
-    /// per key or value element, each broadcast feeding both halves.
+    /// The Q·Kᵀ and P·V register blocks where each row vector is a pair of vectors (32 rows with AVX-512, 16 on AVX2): one
+    /// accumulator pair per key or value element, each broadcast feeding both halves.
     /// </summary>
     public RegisterBlock PairedBlock { get; }
 

@@ -66,12 +66,22 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
             ? ((nint)b * queryLength + i) * TKernel.Heads + head
             : ((nint)b * TKernel.Heads + head) * queryLength + i;
 
-    /// <summary>Work items of a <c>Forward</c> over tensors: query blocks of <see cref="KernelTiles.RowsPerItem"/> rows of each (batch entry, head).</summary>
+    /// <summary>
+    /// Query rows per work item of the row-block kernels: <see cref="KernelTiles.WideRowsPerItem"/> with AVX-512, where a
+    /// row block holds them in pairs of Vector512; else <see cref="KernelTiles.RowsPerItem"/>. A JIT-time constant.
+    /// </summary>
+    private static int ItemRows
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => Vector512.IsHardwareAccelerated ? KernelTiles.WideRowsPerItem : KernelTiles.RowsPerItem;
+    }
+
+    /// <summary>Work items of a <c>Forward</c> over tensors: query blocks of <see cref="ItemRows"/> rows of each (batch entry, head).</summary>
     internal static int ItemCount(int batch, int queryLength) =>
-        batch * TKernel.Heads * (int)(((long)queryLength + KernelTiles.RowsPerItem - 1) / KernelTiles.RowsPerItem);
+        batch * TKernel.Heads * (int)(((long)queryLength + ItemRows - 1) / ItemRows);
 
     /// <summary>The most multiply-adds one such item costs, which sizes the thread count.</summary>
-    internal static long WorkPerItem(int keyLength) => (long)KernelTiles.RowsPerItem * keyLength * (TKernel.HeadDim + TKernel.ValueDim);
+    internal static long WorkPerItem(int keyLength) => (long)ItemRows * keyLength * (TKernel.HeadDim + TKernel.ValueDim);
 
     /// <summary>
     /// Runs work items [<paramref name="start"/>, <paramref name="end"/>) of a call: query blocks of one (batch entry,
@@ -109,7 +119,7 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
     {
         int queryLength = arguments.QueryLength;
         int keyLength = arguments.KeyLength;
-        int queryBlocks = (int)(((long)queryLength + KernelTiles.RowsPerItem - 1) / KernelTiles.RowsPerItem);
+        int queryBlocks = (int)(((long)queryLength + ItemRows - 1) / ItemRows);
         ref float query = ref MemoryMarshal.GetReference(arguments.Query);
         ref float key = ref MemoryMarshal.GetReference(arguments.Key);
         ref float value = ref MemoryMarshal.GetReference(arguments.Value);
@@ -167,8 +177,8 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
         kvHead = item / GroupSize / queryBlocks % TKernel.KvHeads;
         b = item / GroupSize / queryBlocks / TKernel.KvHeads;
         head = kvHead * GroupSize + member;
-        firstRow = block * KernelTiles.RowsPerItem;
-        rows = Math.Min(KernelTiles.RowsPerItem, queryLength - firstRow);
+        firstRow = block * ItemRows;
+        rows = Math.Min(ItemRows, queryLength - firstRow);
     }
 
     /// <summary>The first key row of (batch entry <paramref name="b"/>, <paramref name="kvHead"/>) in the key and value tensors, in units of a head's size.</summary>
@@ -197,7 +207,7 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
         KvCache cache = arguments.Cache!;
         bool half = cache.Precision == KvCachePrecision.Half;
         int queryLength = arguments.QueryLength;
-        int queryBlocks = (queryLength + KernelTiles.RowsPerItem - 1) / KernelTiles.RowsPerItem;
+        int queryBlocks = (queryLength + ItemRows - 1) / ItemRows;
         ref float query = ref MemoryMarshal.GetReference(arguments.Query);
         ref float output = ref MemoryMarshal.GetReference(arguments.Output);
         for (int item = start; item < end; item++)
@@ -418,6 +428,16 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
         where TRows : struct, IKeyValueRows
         where TExtras : struct, IRowExtras
     {
+        // With AVX-512, more rows than one Vector512 holds go in pairs of them (SimdPair), each broadcast feeding two
+        // multiply-adds: one load per multiply-add is more than a core with two 512-bit FMA pipes can feed. Attention
+        // weights keep blocks of 16: a block stages its rows of weights until they are finished, and pairs would double that.
+        if (Vector512.IsHardwareAccelerated && !TExtras.Enabled && rows > Vector512<float>.Count)
+        {
+            Blocks<SimdPair<Simd512, Vector512<float>>, VectorPair<Vector512<float>>, Simd512, Vector512<float>, TRows, TExtras>(
+                ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow, in outputs);
+            return;
+        }
+
         if (Vector512.IsHardwareAccelerated && (TExtras.Enabled || rows >= Vector512<float>.Count / 2))
         {
             Blocks<Simd512, Vector512<float>, Simd512, Vector512<float>, TRows, TExtras>(ref query, ref keys, ref values, ref output, rows, position, valid, arguments.Mask, b, head, firstRow, in outputs);

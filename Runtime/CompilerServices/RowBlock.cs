@@ -16,8 +16,9 @@ internal static class RowBlock<TKernel>
 {
     /// <summary>
     /// Computes up to <typeparamref name="TSimd"/>.Count query rows at once, one row per lane. Per tile of keys: Q·Kᵀ as
-    /// register blocks of 16 keys (on a 16-register file 6 keys against rows in pairs of vectors, or 12 against one), the
-    /// online softmax lane by lane, and P·V accumulated into the block's output, which lives transposed in scratch.
+    /// register blocks of keys (6 against rows in pairs of vectors, with AVX-512 or on a 16-register file; else 16 on a
+    /// 32-register file, 12 on a 16-register one), the online softmax lane by lane, and P·V accumulated into the block's
+    /// output, which lives transposed in scratch.
     /// </summary>
     /// <param name="query">The first row's query; the next rows follow every QueryRowStride floats.</param>
     /// <param name="keys">Key row 0 of the (batch entry, key/value head); rows lie <typeparamref name="TRows"/>.KeyStride floats apart.</param>
@@ -325,12 +326,13 @@ internal static class RowBlock<TKernel>
     }
 
     /// <summary>
-    /// Keys (Q·Kᵀ) or value elements (P·V) per register block at this width: 16 on a 32-register file, 12 on a 16-register
-    /// one, 6 where each row vector is a pair of vectors (<see cref="SimdPair{TSimd, TVector}"/>).
+    /// Keys (Q·Kᵀ) or value elements (P·V) per register block at this width: 6 where each row vector is a pair of vectors
+    /// (<see cref="SimdPair{TSimd, TVector}"/>, whatever the register file), else 16 on a 32-register file and 12 on a
+    /// 16-register one.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int RegisterBlock<TSimd, TVector>()
         where TSimd : struct, ISimd<TVector>
         where TVector : struct =>
-        TSimd.HasWideRegisterFile ? KernelTiles.WideRegisterBlock : TSimd.Registers == 2 ? KernelTiles.PairedRegisterBlock : KernelTiles.NarrowRegisterBlock;
+        TSimd.Registers == 2 ? KernelTiles.PairedRegisterBlock : TSimd.HasWideRegisterFile ? KernelTiles.WideRegisterBlock : KernelTiles.NarrowRegisterBlock;
 }

@@ -6,8 +6,21 @@ namespace AttentionGen;
 /// </summary>
 internal static class KernelTiles
 {
-    /// <summary>Query rows in one work item: the unit the scheduler hands to a thread, and the most rows of a row block.</summary>
+    /// <summary>
+    /// Query rows in one work item, the unit the scheduler hands to a thread, where the widest accelerated vector has 256
+    /// bits or fewer; also the most rows of a row block there (a pair of Vector256 on AVX2), and the fewest rows of a query
+    /// for which a call takes the row blocks at all is half of it.
+    /// </summary>
     public const int RowsPerItem = 16;
+
+    /// <summary>
+    /// Query rows in one work item with AVX-512, and the most rows of a row block there: a pair of Vector512 per element, so
+    /// that each broadcast key or value element feeds two multiply-adds. With a single Vector512 of 16 rows, every
+    /// multiply-add also loads its broadcast, and a core that runs two 512-bit multiply-adds per cycle (Zen 5) cannot load
+    /// that fast: a Q·Kᵀ register block of 16 keys reached 72–79% of the FMA peak in a probe on Zen 5, one of 6 keys on
+    /// pairs 87–94%.
+    /// </summary>
+    public const int WideRowsPerItem = 32;
 
     /// <summary>
     /// The fewest query rows per key/value head for which a call over token-major tensors copies each head's keys and
@@ -58,7 +71,8 @@ internal static class KernelTiles
 
     /// <summary>
     /// Keys or value elements per register block where each row vector is a pair of vectors (16 rows in two Vector256 on
-    /// AVX2): 6 pairs of accumulators fill 12 of the 16 registers, and each broadcast feeds two multiply-adds.
+    /// AVX2, 32 in two Vector512 with AVX-512): 6 pairs of accumulators fill 12 of 16 registers, and each broadcast feeds
+    /// two multiply-adds.
     /// </summary>
     public const int PairedRegisterBlock = 6;
 
