@@ -200,25 +200,29 @@ namespace AttentionGen.Generated
                 TVector s13 = TSimd.Zero;
                 TVector s14 = TSimd.Zero;
                 TVector s15 = TSimd.Zero;
+                ref float qd = ref qT;
+                ref float kd = ref k;
                 for (int d = 0; d < HeadDim; d++)
                 {
-                    TVector q = TSimd.Load(ref qT, (nuint)(d * TSimd.Count));
-                    s0 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d)), s0);
-                    s1 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + stride)), s1);
-                    s2 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 2 * stride)), s2);
-                    s3 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 3 * stride)), s3);
-                    s4 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 4 * stride)), s4);
-                    s5 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 5 * stride)), s5);
-                    s6 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 6 * stride)), s6);
-                    s7 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 7 * stride)), s7);
-                    s8 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 8 * stride)), s8);
-                    s9 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 9 * stride)), s9);
-                    s10 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 10 * stride)), s10);
-                    s11 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 11 * stride)), s11);
-                    s12 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 12 * stride)), s12);
-                    s13 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 13 * stride)), s13);
-                    s14 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 14 * stride)), s14);
-                    s15 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 15 * stride)), s15);
+                    TVector q = TSimd.Load(ref qd, 0);
+                    s0 = TSimd.MultiplyAdd(q, TSimd.Create(kd), s0);
+                    s1 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, stride)), s1);
+                    s2 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 2 * stride)), s2);
+                    s3 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 3 * stride)), s3);
+                    s4 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 4 * stride)), s4);
+                    s5 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 5 * stride)), s5);
+                    s6 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 6 * stride)), s6);
+                    s7 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 7 * stride)), s7);
+                    s8 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 8 * stride)), s8);
+                    s9 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 9 * stride)), s9);
+                    s10 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 10 * stride)), s10);
+                    s11 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 11 * stride)), s11);
+                    s12 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 12 * stride)), s12);
+                    s13 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 13 * stride)), s13);
+                    s14 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 14 * stride)), s14);
+                    s15 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 15 * stride)), s15);
+                    qd = ref Unsafe.Add(ref qd, TSimd.Count);
+                    kd = ref Unsafe.Add(ref kd, 1);
                 }
                 TSimd.Store(s0, ref sT, 0);
                 TSimd.Store(s1, ref sT, (nuint)TSimd.Count);
@@ -260,21 +264,25 @@ namespace AttentionGen.Generated
                 TVector s9 = TSimd.Zero;
                 TVector s10 = TSimd.Zero;
                 TVector s11 = TSimd.Zero;
+                ref float qd = ref qT;
+                ref float kd = ref k;
                 for (int d = 0; d < HeadDim; d++)
                 {
-                    TVector q = TSimd.Load(ref qT, (nuint)(d * TSimd.Count));
-                    s0 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d)), s0);
-                    s1 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + stride)), s1);
-                    s2 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 2 * stride)), s2);
-                    s3 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 3 * stride)), s3);
-                    s4 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 4 * stride)), s4);
-                    s5 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 5 * stride)), s5);
-                    s6 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 6 * stride)), s6);
-                    s7 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 7 * stride)), s7);
-                    s8 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 8 * stride)), s8);
-                    s9 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 9 * stride)), s9);
-                    s10 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 10 * stride)), s10);
-                    s11 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, d + 11 * stride)), s11);
+                    TVector q = TSimd.Load(ref qd, 0);
+                    s0 = TSimd.MultiplyAdd(q, TSimd.Create(kd), s0);
+                    s1 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, stride)), s1);
+                    s2 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 2 * stride)), s2);
+                    s3 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 3 * stride)), s3);
+                    s4 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 4 * stride)), s4);
+                    s5 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 5 * stride)), s5);
+                    s6 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 6 * stride)), s6);
+                    s7 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 7 * stride)), s7);
+                    s8 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 8 * stride)), s8);
+                    s9 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 9 * stride)), s9);
+                    s10 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 10 * stride)), s10);
+                    s11 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 11 * stride)), s11);
+                    qd = ref Unsafe.Add(ref qd, TSimd.Count);
+                    kd = ref Unsafe.Add(ref kd, 1);
                 }
                 TSimd.Store(s0, ref sT, 0);
                 TSimd.Store(s1, ref sT, (nuint)TSimd.Count);
@@ -306,11 +314,11 @@ namespace AttentionGen.Generated
                 TVector s3a = TSimd.Zero, s3b = TSimd.Zero;
                 TVector s4a = TSimd.Zero, s4b = TSimd.Zero;
                 TVector s5a = TSimd.Zero, s5b = TSimd.Zero;
-                ref float q = ref qT;
+                ref float qd = ref qT;
                 ref float kd = ref k;
                 for (int d = 0; d < HeadDim; d++)
                 {
-                    TVector qa = TSimd.Load(ref q, 0), qb = TSimd.Load(ref q, (nuint)TSimd.Count);
+                    TVector qa = TSimd.Load(ref qd, 0), qb = TSimd.Load(ref qd, (nuint)TSimd.Count);
                     TVector key;
                     key = TSimd.Create(kd); s0a = TSimd.MultiplyAdd(qa, key, s0a); s0b = TSimd.MultiplyAdd(qb, key, s0b);
                     key = TSimd.Create(Unsafe.Add(ref kd, stride)); s1a = TSimd.MultiplyAdd(qa, key, s1a); s1b = TSimd.MultiplyAdd(qb, key, s1b);
@@ -318,7 +326,7 @@ namespace AttentionGen.Generated
                     key = TSimd.Create(Unsafe.Add(ref kd, 3 * stride)); s3a = TSimd.MultiplyAdd(qa, key, s3a); s3b = TSimd.MultiplyAdd(qb, key, s3b);
                     key = TSimd.Create(Unsafe.Add(ref kd, 4 * stride)); s4a = TSimd.MultiplyAdd(qa, key, s4a); s4b = TSimd.MultiplyAdd(qb, key, s4b);
                     key = TSimd.Create(Unsafe.Add(ref kd, 5 * stride)); s5a = TSimd.MultiplyAdd(qa, key, s5a); s5b = TSimd.MultiplyAdd(qb, key, s5b);
-                    q = ref Unsafe.Add(ref q, 2 * TSimd.Count);
+                    qd = ref Unsafe.Add(ref qd, 2 * TSimd.Count);
                     kd = ref Unsafe.Add(ref kd, 1);
                 }
                 TSimd.Store(s0a, ref sT, 0);
@@ -404,25 +412,27 @@ namespace AttentionGen.Generated
                         a15 = TSimd.Multiply(a15, correction);
                     }
                     ref float vRow = ref Unsafe.Add(ref v, dv);
+                    ref float p = ref pT;
                     for (int c = 0; c < count; c++)
                     {
-                        TVector p = TSimd.Load(ref pT, (nuint)(c * TSimd.Count));
-                        a0 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 0)), a0);
-                        a1 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 1)), a1);
-                        a2 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 2)), a2);
-                        a3 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 3)), a3);
-                        a4 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 4)), a4);
-                        a5 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 5)), a5);
-                        a6 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 6)), a6);
-                        a7 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 7)), a7);
-                        a8 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 8)), a8);
-                        a9 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 9)), a9);
-                        a10 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 10)), a10);
-                        a11 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 11)), a11);
-                        a12 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 12)), a12);
-                        a13 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 13)), a13);
-                        a14 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 14)), a14);
-                        a15 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 15)), a15);
+                        TVector pc = TSimd.Load(ref p, 0);
+                        a0 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 0)), a0);
+                        a1 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 1)), a1);
+                        a2 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 2)), a2);
+                        a3 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 3)), a3);
+                        a4 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 4)), a4);
+                        a5 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 5)), a5);
+                        a6 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 6)), a6);
+                        a7 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 7)), a7);
+                        a8 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 8)), a8);
+                        a9 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 9)), a9);
+                        a10 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 10)), a10);
+                        a11 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 11)), a11);
+                        a12 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 12)), a12);
+                        a13 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 13)), a13);
+                        a14 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 14)), a14);
+                        a15 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 15)), a15);
+                        p = ref Unsafe.Add(ref p, TSimd.Count);
                         vRow = ref Unsafe.Add(ref vRow, valueStride);
                     }
                     TSimd.Store(a0, ref o, 0);
@@ -485,21 +495,23 @@ namespace AttentionGen.Generated
                         a11 = TSimd.Multiply(a11, correction);
                     }
                     ref float vRow = ref Unsafe.Add(ref v, dv);
+                    ref float p = ref pT;
                     for (int c = 0; c < count; c++)
                     {
-                        TVector p = TSimd.Load(ref pT, (nuint)(c * TSimd.Count));
-                        a0 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 0)), a0);
-                        a1 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 1)), a1);
-                        a2 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 2)), a2);
-                        a3 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 3)), a3);
-                        a4 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 4)), a4);
-                        a5 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 5)), a5);
-                        a6 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 6)), a6);
-                        a7 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 7)), a7);
-                        a8 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 8)), a8);
-                        a9 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 9)), a9);
-                        a10 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 10)), a10);
-                        a11 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 11)), a11);
+                        TVector pc = TSimd.Load(ref p, 0);
+                        a0 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 0)), a0);
+                        a1 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 1)), a1);
+                        a2 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 2)), a2);
+                        a3 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 3)), a3);
+                        a4 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 4)), a4);
+                        a5 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 5)), a5);
+                        a6 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 6)), a6);
+                        a7 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 7)), a7);
+                        a8 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 8)), a8);
+                        a9 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 9)), a9);
+                        a10 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 10)), a10);
+                        a11 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 11)), a11);
+                        p = ref Unsafe.Add(ref p, TSimd.Count);
                         vRow = ref Unsafe.Add(ref vRow, valueStride);
                     }
                     TSimd.Store(a0, ref o, 0);
@@ -531,13 +543,15 @@ namespace AttentionGen.Generated
                         a3 = TSimd.Multiply(a3, correction);
                     }
                     ref float vRow = ref Unsafe.Add(ref v, 60);
+                    ref float p = ref pT;
                     for (int c = 0; c < count; c++)
                     {
-                        TVector p = TSimd.Load(ref pT, (nuint)(c * TSimd.Count));
-                        a0 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 0)), a0);
-                        a1 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 1)), a1);
-                        a2 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 2)), a2);
-                        a3 = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, 3)), a3);
+                        TVector pc = TSimd.Load(ref p, 0);
+                        a0 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 0)), a0);
+                        a1 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 1)), a1);
+                        a2 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 2)), a2);
+                        a3 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 3)), a3);
+                        p = ref Unsafe.Add(ref p, TSimd.Count);
                         vRow = ref Unsafe.Add(ref vRow, valueStride);
                     }
                     TSimd.Store(a0, ref o, 0);

@@ -53,21 +53,18 @@ internal static partial class KernelEmitter
                 writer.WriteLine($"TVector s{key}a = TSimd.Zero, s{key}b = TSimd.Zero;");
             }
 
-            // The query and key elements are walked by moving references, so each step's loads are a register plus
-            // a constant or a stride: the loop's integer work stays small beside its multiply-adds.
-            writer.WriteLine("ref float q = ref qT;");
+            writer.WriteLine("ref float qd = ref qT;");
             writer.WriteLine("ref float kd = ref k;");
             using (writer.Block("for (int d = 0; d < HeadDim; d++)"))
             {
-                writer.WriteLine("TVector qa = TSimd.Load(ref q, 0), qb = TSimd.Load(ref q, (nuint)TSimd.Count);");
+                writer.WriteLine("TVector qa = TSimd.Load(ref qd, 0), qb = TSimd.Load(ref qd, (nuint)TSimd.Count);");
                 writer.WriteLine("TVector key;");
                 for (int key = 0; key < block.Size; key++)
                 {
-                    string element = key == 0 ? "kd" : key == 1 ? "Unsafe.Add(ref kd, stride)" : $"Unsafe.Add(ref kd, {Literals.Int(key)} * stride)";
-                    writer.WriteLine($"key = TSimd.Create({element}); s{key}a = TSimd.MultiplyAdd(qa, key, s{key}a); s{key}b = TSimd.MultiplyAdd(qb, key, s{key}b);");
+                    writer.WriteLine($"key = TSimd.Create({KeyElement(key)}); s{key}a = TSimd.MultiplyAdd(qa, key, s{key}a); s{key}b = TSimd.MultiplyAdd(qb, key, s{key}b);");
                 }
 
-                writer.WriteLine("q = ref Unsafe.Add(ref q, 2 * TSimd.Count);");
+                writer.WriteLine("qd = ref Unsafe.Add(ref qd, 2 * TSimd.Count);");
                 writer.WriteLine("kd = ref Unsafe.Add(ref kd, 1);");
             }
 
@@ -171,14 +168,18 @@ internal static partial class KernelEmitter
                 writer.WriteLine($"TVector s{key} = TSimd.Zero;");
             }
 
+            writer.WriteLine("ref float qd = ref qT;");
+            writer.WriteLine("ref float kd = ref k;");
             using (writer.Block("for (int d = 0; d < HeadDim; d++)"))
             {
-                writer.WriteLine("TVector q = TSimd.Load(ref qT, (nuint)(d * TSimd.Count));");
+                writer.WriteLine("TVector q = TSimd.Load(ref qd, 0);");
                 for (int key = 0; key < keys; key++)
                 {
-                    string offset = key == 0 ? "d" : key == 1 ? "d + stride" : $"d + {Literals.Int(key)} * stride";
-                    writer.WriteLine($"s{key} = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref k, {offset})), s{key});");
+                    writer.WriteLine($"s{key} = TSimd.MultiplyAdd(q, TSimd.Create({KeyElement(key)}), s{key});");
                 }
+
+                writer.WriteLine("qd = ref Unsafe.Add(ref qd, TSimd.Count);");
+                writer.WriteLine("kd = ref Unsafe.Add(ref kd, 1);");
             }
 
             for (int key = 0; key < keys; key++)
@@ -283,14 +284,16 @@ internal static partial class KernelEmitter
         }
 
         writer.WriteLine($"ref float vRow = ref Unsafe.Add(ref v, {start});");
+        writer.WriteLine("ref float p = ref pT;");
         using (writer.Block("for (int c = 0; c < count; c++)"))
         {
-            writer.WriteLine("TVector p = TSimd.Load(ref pT, (nuint)(c * TSimd.Count));");
+            writer.WriteLine("TVector pc = TSimd.Load(ref p, 0);");
             for (int j = 0; j < size; j++)
             {
-                writer.WriteLine($"a{j} = TSimd.MultiplyAdd(p, TSimd.Create(Unsafe.Add(ref vRow, {Literals.Int(j)})), a{j});");
+                writer.WriteLine($"a{j} = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, {Literals.Int(j)})), a{j});");
             }
 
+            writer.WriteLine("p = ref Unsafe.Add(ref p, TSimd.Count);");
             writer.WriteLine("vRow = ref Unsafe.Add(ref vRow, valueStride);");
         }
 
@@ -299,6 +302,18 @@ internal static partial class KernelEmitter
             writer.WriteLine($"TSimd.Store(a{j}, ref o, {VectorOffset(j)});");
         }
     }
+
+    /// <summary>
+    /// Element d of key <paramref name="key"/> of a register block, where <c>kd</c> walks key 0's elements. The register
+    /// blocks walk queries, keys and probabilities by moving references, so each load is a register plus a constant or a
+    /// stride and a step's integer work stays small beside its multiply-adds.
+    /// </summary>
+    private static string KeyElement(int key) => key switch
+    {
+        0 => "kd",
+        1 => "Unsafe.Add(ref kd, stride)",
+        _ => $"Unsafe.Add(ref kd, {Literals.Int(key)} * stride)",
+    };
 
     /// <summary>The offset of vector <paramref name="index"/> of a run of consecutive vectors: <c>0</c>, <c>(nuint)TSimd.Count</c>, <c>(nuint)(2 * TSimd.Count)</c>.</summary>
     private static string VectorOffset(int index) => index switch
