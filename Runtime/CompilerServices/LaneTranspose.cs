@@ -7,8 +7,8 @@ namespace AttentionGen.CompilerServices;
 
 /// <summary>
 /// Moves a row block's rows into lanes and back: the queries into [element][lane] before the tiles, the output from
-/// [element][lane] into rows after them, through transposes in registers: 16 × 16 floats at a time with AVX-512 and 16
-/// lanes, 8 × 8 with AVX and a multiple of 8 lanes; what is left, element by element.
+/// [element][lane] into rows after them, through transposes in registers: 16 × 16 floats at a time with AVX-512 and a
+/// multiple of 16 lanes, 8 × 8 with AVX and a multiple of 8 lanes; what is left, element by element.
 /// </summary>
 internal static class LaneTranspose
 {
@@ -20,26 +20,31 @@ internal static class LaneTranspose
     public static void RowsIntoLanes(ref float source, nint stride, int rows, int length, int lanes, float scale, ref float destination)
     {
         int d = 0;
-        if (Avx512F.IsSupported && lanes == 16)
+        if (Avx512F.IsSupported && lanes % 16 == 0)
         {
+            // Each group of 16 lanes (two where a block holds its rows in pairs of Vector512), 16 elements at a time.
             Vector512<float> s = Vector512.Create(scale);
+            nuint l = (nuint)lanes;
             for (; d + 16 <= length; d += 16)
             {
-                ref float first = ref Unsafe.Add(ref source, d);
-                Vector512<float> v0 = Row(ref first, stride, 0, rows) * s, v1 = Row(ref first, stride, 1, rows) * s;
-                Vector512<float> v2 = Row(ref first, stride, 2, rows) * s, v3 = Row(ref first, stride, 3, rows) * s;
-                Vector512<float> v4 = Row(ref first, stride, 4, rows) * s, v5 = Row(ref first, stride, 5, rows) * s;
-                Vector512<float> v6 = Row(ref first, stride, 6, rows) * s, v7 = Row(ref first, stride, 7, rows) * s;
-                Vector512<float> v8 = Row(ref first, stride, 8, rows) * s, v9 = Row(ref first, stride, 9, rows) * s;
-                Vector512<float> vA = Row(ref first, stride, 10, rows) * s, vB = Row(ref first, stride, 11, rows) * s;
-                Vector512<float> vC = Row(ref first, stride, 12, rows) * s, vD = Row(ref first, stride, 13, rows) * s;
-                Vector512<float> vE = Row(ref first, stride, 14, rows) * s, vF = Row(ref first, stride, 15, rows) * s;
-                Transpose16(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7, ref v8, ref v9, ref vA, ref vB, ref vC, ref vD, ref vE, ref vF);
-                ref float to = ref Unsafe.Add(ref destination, d * 16);
-                v0.StoreUnsafe(ref to, 0); v1.StoreUnsafe(ref to, 16); v2.StoreUnsafe(ref to, 32); v3.StoreUnsafe(ref to, 48);
-                v4.StoreUnsafe(ref to, 64); v5.StoreUnsafe(ref to, 80); v6.StoreUnsafe(ref to, 96); v7.StoreUnsafe(ref to, 112);
-                v8.StoreUnsafe(ref to, 128); v9.StoreUnsafe(ref to, 144); vA.StoreUnsafe(ref to, 160); vB.StoreUnsafe(ref to, 176);
-                vC.StoreUnsafe(ref to, 192); vD.StoreUnsafe(ref to, 208); vE.StoreUnsafe(ref to, 224); vF.StoreUnsafe(ref to, 240);
+                for (int g = 0; g < lanes; g += 16)
+                {
+                    ref float first = ref Unsafe.Add(ref source, d);
+                    Vector512<float> v0 = Row(ref first, stride, g, rows) * s, v1 = Row(ref first, stride, g + 1, rows) * s;
+                    Vector512<float> v2 = Row(ref first, stride, g + 2, rows) * s, v3 = Row(ref first, stride, g + 3, rows) * s;
+                    Vector512<float> v4 = Row(ref first, stride, g + 4, rows) * s, v5 = Row(ref first, stride, g + 5, rows) * s;
+                    Vector512<float> v6 = Row(ref first, stride, g + 6, rows) * s, v7 = Row(ref first, stride, g + 7, rows) * s;
+                    Vector512<float> v8 = Row(ref first, stride, g + 8, rows) * s, v9 = Row(ref first, stride, g + 9, rows) * s;
+                    Vector512<float> vA = Row(ref first, stride, g + 10, rows) * s, vB = Row(ref first, stride, g + 11, rows) * s;
+                    Vector512<float> vC = Row(ref first, stride, g + 12, rows) * s, vD = Row(ref first, stride, g + 13, rows) * s;
+                    Vector512<float> vE = Row(ref first, stride, g + 14, rows) * s, vF = Row(ref first, stride, g + 15, rows) * s;
+                    Transpose16(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7, ref v8, ref v9, ref vA, ref vB, ref vC, ref vD, ref vE, ref vF);
+                    ref float to = ref Unsafe.Add(ref destination, d * lanes + g);
+                    v0.StoreUnsafe(ref to, 0); v1.StoreUnsafe(ref to, l); v2.StoreUnsafe(ref to, 2 * l); v3.StoreUnsafe(ref to, 3 * l);
+                    v4.StoreUnsafe(ref to, 4 * l); v5.StoreUnsafe(ref to, 5 * l); v6.StoreUnsafe(ref to, 6 * l); v7.StoreUnsafe(ref to, 7 * l);
+                    v8.StoreUnsafe(ref to, 8 * l); v9.StoreUnsafe(ref to, 9 * l); vA.StoreUnsafe(ref to, 10 * l); vB.StoreUnsafe(ref to, 11 * l);
+                    vC.StoreUnsafe(ref to, 12 * l); vD.StoreUnsafe(ref to, 13 * l); vE.StoreUnsafe(ref to, 14 * l); vF.StoreUnsafe(ref to, 15 * l);
+                }
             }
         }
 
@@ -84,22 +89,26 @@ internal static class LaneTranspose
     public static void LanesIntoRows(ref float source, int lanes, int length, ref float factors, int rows, ref float destination, nint stride)
     {
         int d = 0;
-        if (Avx512F.IsSupported && lanes == 16)
+        if (Avx512F.IsSupported && lanes % 16 == 0)
         {
-            Vector512<float> f = Vector512.LoadUnsafe(ref factors);
+            nuint l = (nuint)lanes;
             for (; d + 16 <= length; d += 16)
             {
-                ref float from = ref Unsafe.Add(ref source, d * 16);
-                Vector512<float> v0 = Vector512.LoadUnsafe(ref from, 0) * f, v1 = Vector512.LoadUnsafe(ref from, 16) * f;
-                Vector512<float> v2 = Vector512.LoadUnsafe(ref from, 32) * f, v3 = Vector512.LoadUnsafe(ref from, 48) * f;
-                Vector512<float> v4 = Vector512.LoadUnsafe(ref from, 64) * f, v5 = Vector512.LoadUnsafe(ref from, 80) * f;
-                Vector512<float> v6 = Vector512.LoadUnsafe(ref from, 96) * f, v7 = Vector512.LoadUnsafe(ref from, 112) * f;
-                Vector512<float> v8 = Vector512.LoadUnsafe(ref from, 128) * f, v9 = Vector512.LoadUnsafe(ref from, 144) * f;
-                Vector512<float> vA = Vector512.LoadUnsafe(ref from, 160) * f, vB = Vector512.LoadUnsafe(ref from, 176) * f;
-                Vector512<float> vC = Vector512.LoadUnsafe(ref from, 192) * f, vD = Vector512.LoadUnsafe(ref from, 208) * f;
-                Vector512<float> vE = Vector512.LoadUnsafe(ref from, 224) * f, vF = Vector512.LoadUnsafe(ref from, 240) * f;
-                Transpose16(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7, ref v8, ref v9, ref vA, ref vB, ref vC, ref vD, ref vE, ref vF);
-                StoreRows(ref Unsafe.Add(ref destination, d), stride, rows, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, vA, vB, vC, vD, vE, vF);
+                for (int g = 0; g < rows; g += 16)
+                {
+                    Vector512<float> f = Vector512.LoadUnsafe(ref factors, (nuint)g);
+                    ref float from = ref Unsafe.Add(ref source, d * lanes + g);
+                    Vector512<float> v0 = Vector512.LoadUnsafe(ref from, 0) * f, v1 = Vector512.LoadUnsafe(ref from, l) * f;
+                    Vector512<float> v2 = Vector512.LoadUnsafe(ref from, 2 * l) * f, v3 = Vector512.LoadUnsafe(ref from, 3 * l) * f;
+                    Vector512<float> v4 = Vector512.LoadUnsafe(ref from, 4 * l) * f, v5 = Vector512.LoadUnsafe(ref from, 5 * l) * f;
+                    Vector512<float> v6 = Vector512.LoadUnsafe(ref from, 6 * l) * f, v7 = Vector512.LoadUnsafe(ref from, 7 * l) * f;
+                    Vector512<float> v8 = Vector512.LoadUnsafe(ref from, 8 * l) * f, v9 = Vector512.LoadUnsafe(ref from, 9 * l) * f;
+                    Vector512<float> vA = Vector512.LoadUnsafe(ref from, 10 * l) * f, vB = Vector512.LoadUnsafe(ref from, 11 * l) * f;
+                    Vector512<float> vC = Vector512.LoadUnsafe(ref from, 12 * l) * f, vD = Vector512.LoadUnsafe(ref from, 13 * l) * f;
+                    Vector512<float> vE = Vector512.LoadUnsafe(ref from, 14 * l) * f, vF = Vector512.LoadUnsafe(ref from, 15 * l) * f;
+                    Transpose16(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7, ref v8, ref v9, ref vA, ref vB, ref vC, ref vD, ref vE, ref vF);
+                    StoreRows(ref Unsafe.Add(ref destination, g * stride + d), stride, rows - g, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, vA, vB, vC, vD, vE, vF);
+                }
             }
         }
 
