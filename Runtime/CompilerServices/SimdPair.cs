@@ -24,7 +24,9 @@ internal readonly struct VectorPair<TVector>
 /// operation done on both halves. A row block on pairs holds twice the rows, so a register block broadcasts each key
 /// or value element once for two fused multiply-adds: the shape of the classic AVX2 matrix-product kernel (two vector
 /// loads and six broadcasts feeding twelve accumulators), for instruction sets whose broadcasts are not part of the
-/// multiply-add and whose 16 registers hold six pairs of accumulators.
+/// multiply-add and whose 16 registers hold six pairs of accumulators; and with AVX-512 for blocks of more than 16 rows,
+/// where a broadcast folded into the multiply-add is still a load, one more than a core with two 512-bit FMA pipes can
+/// issue for every multiply-add.
 /// </summary>
 /// <typeparam name="TSimd">The width of each half.</typeparam>
 /// <typeparam name="TVector">Its vector.</typeparam>
