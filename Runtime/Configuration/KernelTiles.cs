@@ -17,8 +17,8 @@ internal static class KernelTiles
     /// Query rows in one work item with AVX-512, and the most rows of a row block there: a pair of Vector512 per element, so
     /// that each broadcast key or value element feeds two multiply-adds. With a single Vector512 of 16 rows, every
     /// multiply-add also loads its broadcast, and a core that runs two 512-bit multiply-adds per cycle (Zen 5) cannot load
-    /// that fast: a Q·Kᵀ register block of 16 keys reached 72–79% of the FMA peak in a probe on Zen 5, one of 6 keys on
-    /// pairs 87–94%.
+    /// that fast: in probes on Zen 5 a Q·Kᵀ register block of 16 keys ran at 69–79% of the FMA peak, blocks of 6 and 12
+    /// keys on pairs at 87–94%.
     /// </summary>
     public const int WideRowsPerItem = 32;
 
