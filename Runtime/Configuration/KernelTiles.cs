@@ -8,8 +8,8 @@ internal static class KernelTiles
 {
     /// <summary>
     /// Query rows in one work item, the unit the scheduler hands to a thread, where the widest accelerated vector has 256
-    /// bits or fewer; also the most rows of a row block there (a pair of Vector256 on AVX2), and the fewest rows of a query
-    /// for which a call takes the row blocks at all is half of it.
+    /// bits or fewer, and the most rows of a row block there (a pair of Vector256 on AVX2). Half of it is the fewest query
+    /// rows for which a call takes the row blocks at all, whatever the width.
     /// </summary>
     public const int RowsPerItem = 16;
 
@@ -24,7 +24,7 @@ internal static class KernelTiles
 
     /// <summary>
     /// The fewest query rows per key/value head for which a call over token-major tensors copies each head's keys and
-    /// values into consecutive rows before its row blocks read them: four row blocks of 16.
+    /// values into consecutive rows before its row blocks read them: four row blocks of 16, two of 32 with AVX-512.
     /// </summary>
     public const int StagedHeadRows = 64;
 
