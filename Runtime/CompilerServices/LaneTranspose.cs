@@ -27,9 +27,9 @@ internal static class LaneTranspose
             nuint l = (nuint)lanes;
             for (; d + 16 <= length; d += 16)
             {
+                ref float first = ref Unsafe.Add(ref source, d);
                 for (int g = 0; g < lanes; g += 16)
                 {
-                    ref float first = ref Unsafe.Add(ref source, d);
                     Vector512<float> v0 = Row(ref first, stride, g, rows) * s, v1 = Row(ref first, stride, g + 1, rows) * s;
                     Vector512<float> v2 = Row(ref first, stride, g + 2, rows) * s, v3 = Row(ref first, stride, g + 3, rows) * s;
                     Vector512<float> v4 = Row(ref first, stride, g + 4, rows) * s, v5 = Row(ref first, stride, g + 5, rows) * s;
@@ -54,9 +54,9 @@ internal static class LaneTranspose
             Vector256<float> s = Vector256.Create(scale);
             for (; d + 8 <= length; d += 8)
             {
+                ref float first = ref Unsafe.Add(ref source, d);
                 for (int g = 0; g < lanes; g += 8)
                 {
-                    ref float first = ref Unsafe.Add(ref source, d);
                     Vector256<float> v0 = Row8(ref first, stride, g, rows) * s, v1 = Row8(ref first, stride, g + 1, rows) * s;
                     Vector256<float> v2 = Row8(ref first, stride, g + 2, rows) * s, v3 = Row8(ref first, stride, g + 3, rows) * s;
                     Vector256<float> v4 = Row8(ref first, stride, g + 4, rows) * s, v5 = Row8(ref first, stride, g + 5, rows) * s;
