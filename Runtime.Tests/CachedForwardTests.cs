@@ -190,6 +190,46 @@ public sealed class CachedForwardTests
     }
 
     [Theory]
+    [InlineData(nameof(BertKernel), KvCachePrecision.Single)]
+    [InlineData(nameof(BertKernel), KvCachePrecision.Half)]
+    [InlineData(nameof(ExplicitKernel), KvCachePrecision.Single)]
+    [InlineData(nameof(WideKernel), KvCachePrecision.Single)]
+    [InlineData(nameof(WideKernel), KvCachePrecision.Half)]
+    [InlineData("NestedKernel", KvCachePrecision.Half)]
+    public void One_row_per_key_value_head_crosses_row_tiles_and_matches_the_reference(string name, KvCachePrecision precision)
+    {
+        // One query head per key/value head and one new token: each row reads its keys alone, RowKeyTile at a time. The
+        // keys grow from token to token, so each tile's maximum score tends to pass the one before and the accumulator
+        // is rescaled at the boundaries; the lengths end mid-tile.
+        KernelUnderTest kernel = DeclaredKernels.Get(name);
+        AttentionConfiguration c = kernel.Configuration;
+        Assert.Equal(c.Heads, c.KvHeads);
+        var random = new Random(TestSeed.For("row tiles " + name + precision));
+        int[] lengths = { 2 * KernelTiles.RowKeyTile + 517, KernelTiles.RowKeyTile + 1 };
+        int longest = lengths[0];
+        var cache = new KvCache(lengths.Length, c.KvHeads, c.HeadDim, c.ValueDim, longest, precision);
+        for (int b = 0; b < lengths.Length; b++)
+        {
+            float[] keys = Tensors.Normal(random, lengths[b] * c.KvHeads * c.HeadDim);
+            for (int i = 0; i < keys.Length; i++)
+            {
+                keys[i] *= 0.25f + 1.5f * (i / (c.KvHeads * c.HeadDim)) / longest;
+            }
+
+            cache.Append(b, keys, Tensors.Normal(random, lengths[b] * c.KvHeads * c.ValueDim), lengths[b]);
+        }
+
+        new CachedProblem
+        {
+            Configuration = c,
+            Cache = cache,
+            QueryLength = 1,
+            Query = Tensors.Normal(random, lengths.Length * c.Heads * c.HeadDim, 2f),
+            Mask = (c.Mask & AttentionMask.Explicit) != 0 ? AttentionProblem.MaskData.Random(random, lengths.Length, c.Heads, 1, longest) : null,
+        }.AssertMatchesReference(kernel);
+    }
+
+    [Theory]
     [InlineData(nameof(LlamaKernel), 3)]
     [InlineData(nameof(MistralKernel), 3)]
     [InlineData(nameof(ExplicitKernel), 3)]

@@ -34,6 +34,27 @@ public sealed class DeclaredKernelTests
     }
 
     [Theory]
+    [InlineData(nameof(BertKernel))]
+    [InlineData(nameof(ExplicitKernel))]
+    [InlineData(nameof(WideKernel))]
+    [InlineData(nameof(LlamaKernel))]
+    public void One_token_against_keys_longer_than_a_row_tile_matches_the_reference(string name)
+    {
+        // A single query row per head runs the one-row kernel over the tensors' keys, RowKeyTile at a time: three tiles,
+        // the last one partial, with every key valid.
+        KernelUnderTest kernel = DeclaredKernels.Get(name);
+        var random = new Random(TestSeed.For(name + "row tiles"));
+        int keyLength = 2 * KernelTiles.RowKeyTile + 300;
+        AttentionProblem problem = AttentionProblem.Create(kernel.Configuration, random, 2, 1, keyLength);
+        if (problem.KeyLengths.Length > 0)
+        {
+            problem.KeyLengths.AsSpan().Fill(keyLength);
+        }
+
+        problem.AssertMatchesReference(kernel);
+    }
+
+    [Theory]
     [MemberData(nameof(DeclaredKernels.Names), MemberType = typeof(DeclaredKernels))]
     public void Constants_and_configuration_agree(string name)
     {

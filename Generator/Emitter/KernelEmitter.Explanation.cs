@@ -81,7 +81,7 @@ internal static partial class KernelEmitter
         yield return "One-row kernels (the runtime's RowKernel), for blocks that would fill less than half a vector (decoding a token, say) and for " +
             "the KV cache: each score a dot product over four chains of fused multiply-adds and one horizontal sum, the scaled query in registers " +
             "when the head is exactly eight vectors; P·V into blocks of eight, four and one vectors of the accumulator held in registers over a tile's " +
-            "keys; tiles of the same size; over a Half cache, the halves are widened in registers. " +
+            $"keys; tiles of {Literals.Int(KernelTiles.RowKeyTile)} keys; over a Half cache, the halves are widened in registers. " +
             "Paths: " + paths + ".";
 
         if (kernel.GroupSize > 1 && widths.Count > 0 && !kernel.HasExplicitMask)

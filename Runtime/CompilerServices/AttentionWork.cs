@@ -309,8 +309,10 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
             {
                 // A tile stops where a ring wraps around, so its slots are consecutive. Halves widened into scratch come
                 // cacheTile keys at a time; floats, and halves read in place, KeyTile keys at a time, which stay in L2
-                // while every row of the group reads them: memory is read once per key/value head.
-                count = segments.Run(tileStart, Math.Min(half && !direct ? cacheTile : KernelTiles.KeyTile, keyEnd - tileStart));
+                // while every row of the group reads them: memory is read once per key/value head. A single row
+                // shares its tile with no other and takes RowKeyTile keys at a time.
+                int tile = half && !direct ? cacheTile : rows == 1 ? KernelTiles.RowKeyTile : KernelTiles.KeyTile;
+                count = segments.Run(tileStart, Math.Min(tile, keyEnd - tileStart));
                 int slot = segments.Slot(tileStart);
                 ref float keys = ref wideKeys;
                 ref float values = ref wideValues;

@@ -50,13 +50,17 @@ internal readonly struct HalfElements : IRowElements<ushort>
 /// path: one query row against keys [firstKey, endKey), its online-softmax state (see <see cref="OnlineSoftmax"/>) in
 /// memory between calls, so that a row can be computed in pieces. Written once, generic over the vector width, with a
 /// register budget that fits every instruction set: each score takes four chains of multiply-adds (and eight query
-/// vectors, when the head is exactly eight vectors long), and P·V holds at most eight vectors of the accumulator.
+/// vectors, when the head is exactly eight vectors long), and P·V holds at most eight vectors of the accumulator. Keys
+/// come in tiles of <see cref="KernelTiles.RowKeyTile"/>; the group kernels (<see cref="RunGroup"/>) keep tiles of
+/// <see cref="KernelTiles.KeyTile"/>, whose scores they hold for every row of the group at once.
 /// </summary>
 /// <typeparam name="TKernel">The generated kernel.</typeparam>
 internal static partial class RowKernel<TKernel>
     where TKernel : struct, IAttentionKernel
 {
     private const int KeyTile = KernelTiles.KeyTile;
+
+    private const int RowTile = KernelTiles.RowKeyTile;
 
     private static bool HasExplicitMask
     {
@@ -131,9 +135,11 @@ internal static partial class RowKernel<TKernel>
     /// <summary>
     /// One query row on one vector width. A head that is not a whole number of vectors ends with one vector that ends at
     /// its last float and overlaps the one before: the query's copy of it is zero in the overlapping lanes, so they count
-    /// once in a score, and its part of P·V is added only to the lanes the vector before did not cover.
+    /// once in a score, and its part of P·V is added only to the lanes the vector before did not cover. Its scratch is
+    /// written before it is read, so it is not cleared first.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit]
     private static void Vector<TSimd, TVector, TElement, TElements>(
         ref float query, ref TElement keys, ref TElement values, nint keyStride, nint valueStride, int firstKey, int endKey,
         scoped in ExplicitMask mask, int maskStart, int maskKeyBase, ref float state)
@@ -148,24 +154,24 @@ internal static partial class RowKernel<TKernel>
         Span<float> scaledQuery = stackalloc float[headWhole + lanes];
         ref float q = ref MemoryMarshal.GetReference(scaledQuery);
         float scoreFactor = ScaleQuery<TSimd, TVector, TElement, TElements>(ref query, ref q);
-        Span<float> scores = stackalloc float[KeyTile];
+        Span<float> scores = stackalloc float[RowTile];
         ref float score = ref MemoryMarshal.GetReference(scores);
-        for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
+        for (int tileStart = firstKey; tileStart < endKey; tileStart += RowTile)
         {
-            int tileLength = Math.Min(KeyTile, endKey - tileStart);
+            int tileLength = Math.Min(RowTile, endKey - tileStart);
 
             // Scores: s_j = (scale · q) · k_j, one key at a time, each a dot product over four independent chains of
             // multiply-adds and one horizontal sum.
             int j;
+            ref TElement k = ref Unsafe.Add(ref keys, tileStart * keyStride);
             if (headDim == 8 * lanes)
             {
                 // A head of exactly eight vectors (128 floats on Vector512, 64 on Vector256, 32 on Vector128): the query stays in registers.
                 nuint n = (nuint)lanes;
                 TVector q0 = TSimd.Load(ref q, 0), q1 = TSimd.Load(ref q, n), q2 = TSimd.Load(ref q, 2 * n), q3 = TSimd.Load(ref q, 3 * n);
                 TVector q4 = TSimd.Load(ref q, 4 * n), q5 = TSimd.Load(ref q, 5 * n), q6 = TSimd.Load(ref q, 6 * n), q7 = TSimd.Load(ref q, 7 * n);
-                for (j = 0; j < tileLength; j++)
+                for (j = 0; j < tileLength; j++, k = ref Unsafe.Add(ref k, keyStride))
                 {
-                    ref TElement k = ref Unsafe.Add(ref keys, (tileStart + j) * keyStride);
                     TVector d0 = TSimd.Multiply(q0, TElements.Load<TSimd, TVector>(ref k, 0));
                     TVector d1 = TSimd.Multiply(q1, TElements.Load<TSimd, TVector>(ref k, n));
                     TVector d2 = TSimd.Multiply(q2, TElements.Load<TSimd, TVector>(ref k, 2 * n));
@@ -179,9 +185,9 @@ internal static partial class RowKernel<TKernel>
             }
             else
             {
-                for (j = 0; j < tileLength; j++)
+                for (j = 0; j < tileLength; j++, k = ref Unsafe.Add(ref k, keyStride))
                 {
-                    Unsafe.Add(ref score, j) = Dot<TSimd, TVector, TElement, TElements>(ref q, ref Unsafe.Add(ref keys, (tileStart + j) * keyStride)) * scoreFactor;
+                    Unsafe.Add(ref score, j) = Dot<TSimd, TVector, TElement, TElements>(ref q, ref k) * scoreFactor;
                 }
             }
 
@@ -511,10 +517,10 @@ internal static partial class RowKernel<TKernel>
         Span<float> o = MemoryMarshal.CreateSpan(ref state, valueDim);
         float rowMax = OnlineSoftmax.Maximum(ref state, valueDim);
         float rowSum = OnlineSoftmax.Sum(ref state, valueDim);
-        Span<float> scores = stackalloc float[KeyTile];
-        for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
+        Span<float> scores = stackalloc float[RowTile];
+        for (int tileStart = firstKey; tileStart < endKey; tileStart += RowTile)
         {
-            int tileLength = Math.Min(KeyTile, endKey - tileStart);
+            int tileLength = Math.Min(RowTile, endKey - tileStart);
 
             // Scores, soft-capped (if the kernel caps) before any mask.
             for (int j = 0; j < tileLength; j++)
