@@ -111,7 +111,7 @@ internal static partial class RowKernel<TKernel>
         for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
         {
             int tileLength = Math.Min(KeyTile, endKey - tileStart);
-            ScoreGroup<TSimd, TVector, TElement, TElements, TRows>(ref q, queryStride, ref Unsafe.Add(ref keys, tileStart * keyStride), keyStride, tileLength, scoreFactor, ref score);
+            ScoreGroup<TSimd, TVector, TElement, TElements, TRows>(ref q, ref Unsafe.Add(ref keys, tileStart * keyStride), keyStride, tileLength, scoreFactor, ref score);
 
             int visible = 0;
             for (int g = 0; g < TRows.Count; g++)
@@ -174,12 +174,14 @@ internal static partial class RowKernel<TKernel>
 
     /// <summary>
     /// The scores of every row of a group against <paramref name="count"/> keys, <paramref name="keyStride"/> elements
-    /// apart: two keys at a time, each key vector loaded once for all rows; row g's scores at <c>g · KeyTile</c> floats
-    /// from <paramref name="score"/>.
+    /// apart: two keys at a time, each key vector loaded once for all rows; row g's scaled query at
+    /// <c>g · (headWhole + lanes)</c> floats from <paramref name="q"/> (as <see cref="GroupVector"/> lays them out), its
+    /// scores at <c>g · KeyTile</c> floats from <paramref name="score"/>. The loop over the head takes two vectors per
+    /// step and walks by moving references, so that every load is one instruction with a constant displacement.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void ScoreGroup<TSimd, TVector, TElement, TElements, TRows>(
-        ref float q, int queryStride, ref TElement keys, nint keyStride, int count, float scoreFactor, ref float score)
+        ref float q, ref TElement keys, nint keyStride, int count, float scoreFactor, ref float score)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
         where TElement : unmanaged
@@ -189,7 +191,7 @@ internal static partial class RowKernel<TKernel>
         int lanes = TSimd.Count, headDim = TKernel.HeadDim;
         int headWhole = headDim / lanes * lanes;
         int rows = TRows.Count;
-        nuint q1 = (nuint)queryStride, q2 = 2 * q1, q3 = 3 * q1;
+        nuint n = (nuint)lanes, q1 = (nuint)(headWhole + lanes), q2 = 2 * q1, q3 = 3 * q1;
         nuint tailKey = (nuint)(headDim - lanes), tailQuery = (nuint)headWhole;
         int j = 0;
         for (; j + 2 <= count; j += 2)
@@ -199,10 +201,27 @@ internal static partial class RowKernel<TKernel>
             Prefetch(ref Unsafe.Add(ref ka, KernelTiles.PrefetchKeys * keyStride), 2 * headDim);
             TVector a0 = TSimd.Zero, a1 = TSimd.Zero, a2 = TSimd.Zero, a3 = TSimd.Zero;
             TVector b0 = TSimd.Zero, b1 = TSimd.Zero, b2 = TSimd.Zero, b3 = TSimd.Zero;
-            for (int i = 0; i < headWhole; i += lanes)
+            ref float qi = ref q;
+            ref TElement ai = ref ka;
+            ref TElement bi = ref kb;
+            int i = 0;
+            for (; i + 2 * lanes <= headWhole; i += 2 * lanes)
             {
                 Dot2<TSimd, TVector, TRows>(
-                    TElements.Load<TSimd, TVector>(ref ka, (nuint)i), TElements.Load<TSimd, TVector>(ref kb, (nuint)i), ref q, (nuint)i, q1, q2, q3,
+                    TElements.Load<TSimd, TVector>(ref ai, 0), TElements.Load<TSimd, TVector>(ref bi, 0), ref qi, 0, q1, q2, q3,
+                    ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
+                Dot2<TSimd, TVector, TRows>(
+                    TElements.Load<TSimd, TVector>(ref ai, n), TElements.Load<TSimd, TVector>(ref bi, n), ref qi, n, q1, q2, q3,
+                    ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
+                qi = ref Unsafe.Add(ref qi, 2 * lanes);
+                ai = ref Unsafe.Add(ref ai, 2 * lanes);
+                bi = ref Unsafe.Add(ref bi, 2 * lanes);
+            }
+
+            if (i < headWhole)
+            {
+                Dot2<TSimd, TVector, TRows>(
+                    TElements.Load<TSimd, TVector>(ref ai, 0), TElements.Load<TSimd, TVector>(ref bi, 0), ref qi, 0, q1, q2, q3,
                     ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
             }
 
@@ -215,14 +234,14 @@ internal static partial class RowKernel<TKernel>
 
             if (rows == 2)
             {
-                StoreScores2x2(KernelMath.SumAcross4(TSimd.FoldTo128(a0), TSimd.FoldTo128(b0), TSimd.FoldTo128(a1), TSimd.FoldTo128(b1)) * scoreFactor, ref score, j);
+                StoreScores2x2(KernelMath.SumAcross4(TSimd.FoldTo128(a0), TSimd.FoldTo128(b0), TSimd.FoldTo128(a1), TSimd.FoldTo128(b1)) * scoreFactor, ref Unsafe.Add(ref score, j));
             }
             else
             {
                 Vector128<float> fourth = rows > 3 ? TSimd.FoldTo128(a3) : Vector128<float>.Zero;
-                StoreScores(KernelMath.SumAcross4(TSimd.FoldTo128(a0), TSimd.FoldTo128(a1), TSimd.FoldTo128(a2), fourth) * scoreFactor, ref score, j, rows);
+                StoreScores(KernelMath.SumAcross4(TSimd.FoldTo128(a0), TSimd.FoldTo128(a1), TSimd.FoldTo128(a2), fourth) * scoreFactor, ref Unsafe.Add(ref score, j), rows);
                 fourth = rows > 3 ? TSimd.FoldTo128(b3) : Vector128<float>.Zero;
-                StoreScores(KernelMath.SumAcross4(TSimd.FoldTo128(b0), TSimd.FoldTo128(b1), TSimd.FoldTo128(b2), fourth) * scoreFactor, ref score, j + 1, rows);
+                StoreScores(KernelMath.SumAcross4(TSimd.FoldTo128(b0), TSimd.FoldTo128(b1), TSimd.FoldTo128(b2), fourth) * scoreFactor, ref Unsafe.Add(ref score, j + 1), rows);
             }
         }
 
@@ -246,38 +265,41 @@ internal static partial class RowKernel<TKernel>
 
             Vector128<float> third = rows > 2 ? TSimd.FoldTo128(a2) : Vector128<float>.Zero;
             Vector128<float> fourth = rows > 3 ? TSimd.FoldTo128(a3) : Vector128<float>.Zero;
-            StoreScores(KernelMath.SumAcross4(TSimd.FoldTo128(a0), TSimd.FoldTo128(a1), third, fourth) * scoreFactor, ref score, j, rows);
+            StoreScores(KernelMath.SumAcross4(TSimd.FoldTo128(a0), TSimd.FoldTo128(a1), third, fourth) * scoreFactor, ref Unsafe.Add(ref score, j), rows);
         }
     }
 
     /// <summary>
-    /// Stores the scores of one key: lane g of <paramref name="scores"/> to row g's scores, at <c>g · KeyTile + j</c>
-    /// floats from <paramref name="score"/>, for the first <paramref name="rows"/> rows.
+    /// Stores the scores of one key: lane g of <paramref name="scores"/> to row g's score, at <c>g · KeyTile</c> floats
+    /// from <paramref name="score"/> (row 0's score of the key), for the first <paramref name="rows"/> rows.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreScores(Vector128<float> scores, ref float score, int j, int rows)
+    private static void StoreScores(Vector128<float> scores, ref float score, int rows)
     {
-        Unsafe.Add(ref score, j) = scores.ToScalar();
-        Unsafe.Add(ref score, KeyTile + j) = scores.GetElement(1);
+        score = scores.ToScalar();
+        Unsafe.Add(ref score, KeyTile) = scores.GetElement(1);
         if (rows > 2)
         {
-            Unsafe.Add(ref score, 2 * KeyTile + j) = scores.GetElement(2);
+            Unsafe.Add(ref score, 2 * KeyTile) = scores.GetElement(2);
         }
 
         if (rows > 3)
         {
-            Unsafe.Add(ref score, 3 * KeyTile + j) = scores.GetElement(3);
+            Unsafe.Add(ref score, 3 * KeyTile) = scores.GetElement(3);
         }
     }
 
-    /// <summary>The scores of two rows and two keys: lanes (row 0, key j), (row 0, key j + 1), (row 1, key j), (row 1, key j + 1).</summary>
+    /// <summary>
+    /// The scores of two rows and two keys, from row 0's score of the first key at <paramref name="score"/>: lanes
+    /// (row 0, key j), (row 0, key j + 1), (row 1, key j), (row 1, key j + 1).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void StoreScores2x2(Vector128<float> scores, ref float score, int j)
+    private static void StoreScores2x2(Vector128<float> scores, ref float score)
     {
-        Unsafe.Add(ref score, j) = scores.ToScalar();
-        Unsafe.Add(ref score, j + 1) = scores.GetElement(1);
-        Unsafe.Add(ref score, KeyTile + j) = scores.GetElement(2);
-        Unsafe.Add(ref score, KeyTile + j + 1) = scores.GetElement(3);
+        score = scores.ToScalar();
+        Unsafe.Add(ref score, 1) = scores.GetElement(1);
+        Unsafe.Add(ref score, KeyTile) = scores.GetElement(2);
+        Unsafe.Add(ref score, KeyTile + 1) = scores.GetElement(3);
     }
 
     /// <summary>
@@ -338,7 +360,8 @@ internal static partial class RowKernel<TKernel>
         TVector s20 = TSimd.Zero, s21 = TSimd.Zero, s22 = TSimd.Zero, s23 = TSimd.Zero;
         TVector s30 = TSimd.Zero, s31 = TSimd.Zero, s32 = TSimd.Zero, s33 = TSimd.Zero;
         ref TElement row = ref Unsafe.Add(ref v, offset);
-        for (int j = 0; j < count; j++, row = ref Unsafe.Add(ref row, valueStride))
+        ref float pj = ref p;
+        for (int j = 0; j < count; j++, row = ref Unsafe.Add(ref row, valueStride), pj = ref Unsafe.Add(ref pj, 1))
         {
             if (offset == 0)
             {
@@ -350,16 +373,16 @@ internal static partial class RowKernel<TKernel>
             TVector v1 = vectors > 1 ? TElements.Load<TSimd, TVector>(ref row, n) : default;
             TVector v2 = vectors > 2 ? TElements.Load<TSimd, TVector>(ref row, 2 * n) : default;
             TVector v3 = vectors > 3 ? TElements.Load<TSimd, TVector>(ref row, 3 * n) : default;
-            Weigh<TSimd, TVector, TVectors>(TSimd.Create(Unsafe.Add(ref p, j) * rebias), v0, v1, v2, v3, ref s00, ref s01, ref s02, ref s03);
-            Weigh<TSimd, TVector, TVectors>(TSimd.Create(Unsafe.Add(ref p, KeyTile + j) * rebias), v0, v1, v2, v3, ref s10, ref s11, ref s12, ref s13);
+            Weigh<TSimd, TVector, TVectors>(TSimd.Create(pj * rebias), v0, v1, v2, v3, ref s00, ref s01, ref s02, ref s03);
+            Weigh<TSimd, TVector, TVectors>(TSimd.Create(Unsafe.Add(ref pj, KeyTile) * rebias), v0, v1, v2, v3, ref s10, ref s11, ref s12, ref s13);
             if (rows > 2)
             {
-                Weigh<TSimd, TVector, TVectors>(TSimd.Create(Unsafe.Add(ref p, 2 * KeyTile + j) * rebias), v0, v1, v2, v3, ref s20, ref s21, ref s22, ref s23);
+                Weigh<TSimd, TVector, TVectors>(TSimd.Create(Unsafe.Add(ref pj, 2 * KeyTile) * rebias), v0, v1, v2, v3, ref s20, ref s21, ref s22, ref s23);
             }
 
             if (rows > 3)
             {
-                Weigh<TSimd, TVector, TVectors>(TSimd.Create(Unsafe.Add(ref p, 3 * KeyTile + j) * rebias), v0, v1, v2, v3, ref s30, ref s31, ref s32, ref s33);
+                Weigh<TSimd, TVector, TVectors>(TSimd.Create(Unsafe.Add(ref pj, 3 * KeyTile) * rebias), v0, v1, v2, v3, ref s30, ref s31, ref s32, ref s33);
             }
         }
 
@@ -441,10 +464,15 @@ internal static partial class RowKernel<TKernel>
         if (Sse.IsSupported)
         {
             // The cache's storage is pinned, so the address stays valid while the hint is in flight.
+            // Four lines per step, so that a row of up to 1 KiB is a few straight-line hints rather than a loop per line;
+            // a partial last step asks for lines past the row, the next rows', which are prefetched anyway.
             byte* address = (byte*)Unsafe.AsPointer(ref first);
-            for (int offset = 0; offset < elements * sizeof(TElement); offset += 64)
+            for (int offset = 0; offset < elements * sizeof(TElement); offset += 256)
             {
                 Sse.Prefetch0(address + offset);
+                Sse.Prefetch0(address + offset + 64);
+                Sse.Prefetch0(address + offset + 128);
+                Sse.Prefetch0(address + offset + 192);
             }
         }
     }
