@@ -464,15 +464,12 @@ internal static partial class RowKernel<TKernel>
         if (Sse.IsSupported)
         {
             // The cache's storage is pinned, so the address stays valid while the hint is in flight.
-            // Four lines per step, so that a row of up to 1 KiB is a few straight-line hints rather than a loop per line;
-            // a partial last step asks for lines past the row, the next rows', which are prefetched anyway.
+            // One line per iteration: the loop spaces the hints out. Issued four per step, they made grouped-query
+            // decoding 10–15% slower on Zen 5 (alternating probe, 4096 and 32768 tokens).
             byte* address = (byte*)Unsafe.AsPointer(ref first);
-            for (int offset = 0; offset < elements * sizeof(TElement); offset += 256)
+            for (int offset = 0; offset < elements * sizeof(TElement); offset += 64)
             {
                 Sse.Prefetch0(address + offset);
-                Sse.Prefetch0(address + offset + 64);
-                Sse.Prefetch0(address + offset + 128);
-                Sse.Prefetch0(address + offset + 192);
             }
         }
     }
