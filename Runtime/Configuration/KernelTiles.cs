@@ -36,9 +36,10 @@ internal static class KernelTiles
     /// that only one row reads (decoding a token with multi-head attention): no other row shares the tile, so nothing
     /// is gained by keeping it in cache, and longer tiles read keys and values in longer runs (512 KiB of each at
     /// d = 128) and scale the query, find the maximum and rescale the accumulator once per 1024 keys rather than 128.
-    /// On Zen 5, calls alternating with tiles of 128 in one process decoded 8 heads of 128 over 4096 and 32768 tokens
-    /// 8–20% faster with it from a float cache and 15–64% faster from a Half one (one and two threads); prefetching the
-    /// floats into L2 32 keys ahead on top of it made them 10–15% slower again. A multiple of every vector width.
+    /// On Zen 5, a Stopwatch probe alternating it with tiles of 128 in one process decoded 8 heads of 128 over 4096 and
+    /// 32768 tokens 8–20% faster from a float cache and 15–64% faster from a Half one (one and two threads); prefetching
+    /// the floats into L2 32 keys ahead on top of it made them 10–15% slower again. BenchmarkDotNet runs of the two
+    /// builds could not separate them from that machine's noise (docs/PERFORMANCE.md). A multiple of every vector width.
     /// </summary>
     public const int RowKeyTile = 1024;
 
