@@ -195,7 +195,7 @@ public sealed class CachedForwardTests
     [InlineData(nameof(ExplicitKernel), KvCachePrecision.Single)]
     [InlineData(nameof(WideKernel), KvCachePrecision.Single)]
     [InlineData(nameof(WideKernel), KvCachePrecision.Half)]
-    [InlineData("NestedKernel", KvCachePrecision.Half)]
+    [InlineData(nameof(Outer.NestedKernel), KvCachePrecision.Half)]
     public void One_row_per_key_value_head_crosses_row_tiles_and_matches_the_reference(string name, KvCachePrecision precision)
     {
         // One query head per key/value head and one new token: each row reads its keys alone, RowKeyTile at a time. The

@@ -501,8 +501,10 @@ internal static partial class RowKernel<TKernel>
     /// <summary>
     /// One query row, one float at a time, when no vector width is accelerated (DOTNET_EnableHWIntrinsic=0, or a platform
     /// without SIMD). A scalar unit adds doubles as fast as floats, so each dot product accumulates in double, as
-    /// accurate as the vector paths' many partial sums.
+    /// accurate as the vector paths' many partial sums. Its scratch is written before it is read, so it is not cleared
+    /// first.
     /// </summary>
+    [SkipLocalsInit]
     private static void Scalar(
         ref float query, ref float keys, ref float values, nint keyStride, nint valueStride, int firstKey, int endKey,
         scoped in ExplicitMask mask, int maskStart, int maskKeyBase, ref float state)
