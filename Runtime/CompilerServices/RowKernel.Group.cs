@@ -354,7 +354,6 @@ internal static partial class RowKernel<TKernel>
     {
         int rows = TRows.Count, vectors = TVectors.Count;
         nuint n = (nuint)TSimd.Count;
-        float rebias = TElements.Rebias;
         TVector s00 = TSimd.Zero, s01 = TSimd.Zero, s02 = TSimd.Zero, s03 = TSimd.Zero;
         TVector s10 = TSimd.Zero, s11 = TSimd.Zero, s12 = TSimd.Zero, s13 = TSimd.Zero;
         TVector s20 = TSimd.Zero, s21 = TSimd.Zero, s22 = TSimd.Zero, s23 = TSimd.Zero;
@@ -373,16 +372,16 @@ internal static partial class RowKernel<TKernel>
             TVector v1 = vectors > 1 ? TElements.Load<TSimd, TVector>(ref row, n) : default;
             TVector v2 = vectors > 2 ? TElements.Load<TSimd, TVector>(ref row, 2 * n) : default;
             TVector v3 = vectors > 3 ? TElements.Load<TSimd, TVector>(ref row, 3 * n) : default;
-            Weigh<TSimd, TVector, TVectors>(TSimd.Create(pj * rebias), v0, v1, v2, v3, ref s00, ref s01, ref s02, ref s03);
-            Weigh<TSimd, TVector, TVectors>(TSimd.Create(Unsafe.Add(ref pj, KeyTile) * rebias), v0, v1, v2, v3, ref s10, ref s11, ref s12, ref s13);
+            Weigh<TSimd, TVector, TVectors>(Weight<TSimd, TVector, TElement, TElements>(pj), v0, v1, v2, v3, ref s00, ref s01, ref s02, ref s03);
+            Weigh<TSimd, TVector, TVectors>(Weight<TSimd, TVector, TElement, TElements>(Unsafe.Add(ref pj, KeyTile)), v0, v1, v2, v3, ref s10, ref s11, ref s12, ref s13);
             if (rows > 2)
             {
-                Weigh<TSimd, TVector, TVectors>(TSimd.Create(Unsafe.Add(ref pj, 2 * KeyTile) * rebias), v0, v1, v2, v3, ref s20, ref s21, ref s22, ref s23);
+                Weigh<TSimd, TVector, TVectors>(Weight<TSimd, TVector, TElement, TElements>(Unsafe.Add(ref pj, 2 * KeyTile)), v0, v1, v2, v3, ref s20, ref s21, ref s22, ref s23);
             }
 
             if (rows > 3)
             {
-                Weigh<TSimd, TVector, TVectors>(TSimd.Create(Unsafe.Add(ref pj, 3 * KeyTile) * rebias), v0, v1, v2, v3, ref s30, ref s31, ref s32, ref s33);
+                Weigh<TSimd, TVector, TVectors>(Weight<TSimd, TVector, TElement, TElements>(Unsafe.Add(ref pj, 3 * KeyTile)), v0, v1, v2, v3, ref s30, ref s31, ref s32, ref s33);
             }
         }
 
@@ -398,6 +397,18 @@ internal static partial class RowKernel<TKernel>
             AddTo<TSimd, TVector, TVectors>(ref Unsafe.Add(ref states, (nint)offset + 3 * stateSize), added, s30, s31, s32, s33);
         }
     }
+
+    /// <summary>
+    /// A probability broadcast, times <see cref="IRowElements{TElement}.Rebias"/> over halves. Over floats the factor
+    /// is 1 and is left out: the JIT had kept the multiply for one row of the group, with the factor spilled to the stack.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector Weight<TSimd, TVector, TElement, TElements>(float p)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement> =>
+        TSimd.Create(TElements.Rebias == 1 ? p : p * TElements.Rebias);
 
     /// <summary>One row's weight <paramref name="w"/> times up to four value vectors, into its sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
