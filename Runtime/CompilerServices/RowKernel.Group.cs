@@ -93,7 +93,7 @@ internal static partial class RowKernel<TKernel>
         int lanes = TSimd.Count;
         int headDim = TKernel.HeadDim, valueDim = TKernel.ValueDim;
         int headWhole = headDim / lanes * lanes, valueWhole = valueDim / lanes * lanes;
-        int queryStride = headWhole + lanes, stateSize = OnlineSoftmax.StateSize(valueDim);
+        int queryStride = ScaledQueryLength(lanes), stateSize = OnlineSoftmax.StateSize(valueDim);
 
         // Each row's query once, scaled (see ScaleQuery), row g at g · queryStride.
         Span<float> scaledQueries = stackalloc float[KernelTiles.GroupRows * queryStride];
@@ -175,7 +175,7 @@ internal static partial class RowKernel<TKernel>
     /// <summary>
     /// The scores of every row of a group against <paramref name="count"/> keys, <paramref name="keyStride"/> elements
     /// apart: two keys at a time, each key vector loaded once for all rows; row g's scaled query at
-    /// <c>g · (headWhole + lanes)</c> floats from <paramref name="q"/> (as <see cref="GroupVector"/> lays them out), its
+    /// <c>g · ScaledQueryLength(lanes)</c> floats from <paramref name="q"/> (as <see cref="GroupVector"/> lays them out), its
     /// scores at <c>g · KeyTile</c> floats from <paramref name="score"/>. The loop over the head takes two vectors per
     /// step and walks by moving references, so that every load is one instruction with a constant displacement.
     /// </summary>
@@ -191,7 +191,7 @@ internal static partial class RowKernel<TKernel>
         int lanes = TSimd.Count, headDim = TKernel.HeadDim;
         int headWhole = headDim / lanes * lanes;
         int rows = TRows.Count;
-        nuint n = (nuint)lanes, q1 = (nuint)(headWhole + lanes), q2 = 2 * q1, q3 = 3 * q1;
+        nuint n = (nuint)lanes, q1 = (nuint)ScaledQueryLength(lanes), q2 = 2 * q1, q3 = 3 * q1;
         nuint tailKey = (nuint)(headDim - lanes), tailQuery = (nuint)headWhole;
         int j = 0;
         for (; j + 2 <= count; j += 2)
@@ -397,18 +397,6 @@ internal static partial class RowKernel<TKernel>
             AddTo<TSimd, TVector, TVectors>(ref Unsafe.Add(ref states, (nint)offset + 3 * stateSize), added, s30, s31, s32, s33);
         }
     }
-
-    /// <summary>
-    /// A probability broadcast, times <see cref="IRowElements{TElement}.Rebias"/> over halves. Over floats the factor
-    /// is 1 and is left out: the JIT had kept the multiply for one row of the group, with the factor spilled to the stack.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVector Weight<TSimd, TVector, TElement, TElements>(float p)
-        where TSimd : struct, ISimd<TVector>
-        where TVector : struct
-        where TElement : unmanaged
-        where TElements : struct, IRowElements<TElement> =>
-        TSimd.Create(TElements.Rebias == 1 ? p : p * TElements.Rebias);
 
     /// <summary>One row's weight <paramref name="w"/> times up to four value vectors, into its sums.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -151,7 +151,7 @@ internal static partial class RowKernel<TKernel>
         int lanes = TSimd.Count;
         int headDim = TKernel.HeadDim, valueDim = TKernel.ValueDim;
         int headWhole = headDim / lanes * lanes;
-        Span<float> scaledQuery = stackalloc float[headWhole + lanes];
+        Span<float> scaledQuery = stackalloc float[ScaledQueryLength(lanes)];
         ref float q = ref MemoryMarshal.GetReference(scaledQuery);
         float scoreFactor = ScaleQuery<TSimd, TVector, TElement, TElements>(ref query, ref q);
         Span<float> scores = stackalloc float[RowTile];
@@ -413,7 +413,7 @@ internal static partial class RowKernel<TKernel>
                 continue;
             }
 
-            TVector w = TSimd.Create(weight * TElements.Rebias);
+            TVector w = Weight<TSimd, TVector, TElement, TElements>(weight);
             o0 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 0), o0);
             o1 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, n), o1);
             o2 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 2 * n), o2);
@@ -452,7 +452,7 @@ internal static partial class RowKernel<TKernel>
                 continue;
             }
 
-            TVector w = TSimd.Create(weight * TElements.Rebias);
+            TVector w = Weight<TSimd, TVector, TElement, TElements>(weight);
             o0 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 0), o0);
             o1 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, n), o1);
             o2 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 2 * n), o2);
@@ -485,11 +485,31 @@ internal static partial class RowKernel<TKernel>
                 continue;
             }
 
-            sum = TSimd.MultiplyAdd(TSimd.Create(weight * TElements.Rebias), TElements.Load<TSimd, TVector>(ref v, offset), sum);
+            sum = TSimd.MultiplyAdd(Weight<TSimd, TVector, TElement, TElements>(weight), TElements.Load<TSimd, TVector>(ref v, offset), sum);
         }
 
         TSimd.Store(TSimd.Add(TSimd.Load(ref o, offset), TSimd.And(sum, added)), ref o, offset);
     }
+
+    /// <summary>
+    /// A probability broadcast, times <see cref="IRowElements{TElement}.Rebias"/> over halves. Over floats the factor
+    /// is 1 and is left out: in the group kernels the JIT had kept the multiply for one row, with the factor reloaded from
+    /// the stack in the loop.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector Weight<TSimd, TVector, TElement, TElements>(float p)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement> =>
+        TSimd.Create(TElements.Rebias == 1 ? p : p * TElements.Rebias);
+
+    /// <summary>
+    /// The floats of a query scaled by <see cref="ScaleQuery"/> on a width of <paramref name="lanes"/>: the head's whole
+    /// vectors, then one for its masked last vector; also the distance between the group kernels' scaled queries.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int ScaledQueryLength(int lanes) => TKernel.HeadDim / lanes * lanes + lanes;
 
     /// <summary>⌈log2 x⌉ for a finite x above 1.</summary>
     private static int CeilingLog2(float x)
