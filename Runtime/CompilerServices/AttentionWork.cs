@@ -134,6 +134,17 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
             ref float keys = ref Unsafe.Add(ref key, KeyValueHeadStart(b, kvHead, keyLength) * TKernel.HeadDim);
             ref float values = ref Unsafe.Add(ref value, KeyValueHeadStart(b, kvHead, keyLength) * TKernel.ValueDim);
             nint row = RowIndex(b, head, firstRow, queryLength);
+            if (valid <= KernelTiles.KeyTile)
+            {
+                // A block that sees one tile of keys or fewer (encoder calls: short sequences, or short sentences padded
+                // to a longer length) spends much of its time bringing in its query rows and taking out its output rows,
+                // which in the token-major layout lie a whole token apart. Asked for all at once here, they come in
+                // together rather than a group of rows at a time. With more keys the block's arithmetic hides them,
+                // and the hints cost more than they save.
+                KernelMath.PrefetchRows(ref Unsafe.Add(ref query, row * TKernel.HeadDim), QueryRowStride, rows, TKernel.HeadDim);
+                KernelMath.PrefetchRows(ref Unsafe.Add(ref output, row * TKernel.ValueDim), OutputRowStride, rows, TKernel.ValueDim);
+            }
+
             RowOutputs outputs = TExtras.Enabled ? RowOutputs.Of(in arguments, TKernel.Heads, b, head, firstRow) : default;
             if (StagesHeads(queryLength))
             {

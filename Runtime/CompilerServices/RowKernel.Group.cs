@@ -198,7 +198,7 @@ internal static partial class RowKernel<TKernel>
         {
             ref TElement ka = ref Unsafe.Add(ref keys, j * keyStride);
             ref TElement kb = ref Unsafe.Add(ref ka, keyStride);
-            Prefetch(ref Unsafe.Add(ref ka, KernelTiles.PrefetchKeys * keyStride), 2 * headDim);
+            KernelMath.Prefetch(ref Unsafe.Add(ref ka, KernelTiles.PrefetchKeys * keyStride), 2 * headDim);
             TVector a0 = TSimd.Zero, a1 = TSimd.Zero, a2 = TSimd.Zero, a3 = TSimd.Zero;
             TVector b0 = TSimd.Zero, b1 = TSimd.Zero, b2 = TSimd.Zero, b3 = TSimd.Zero;
             ref float qi = ref q;
@@ -365,7 +365,7 @@ internal static partial class RowKernel<TKernel>
             if (offset == 0)
             {
                 // The first pass over the tile's values (the one at the first vector) fetches each value row ahead.
-                Prefetch(ref Unsafe.Add(ref row, KernelTiles.PrefetchKeys * valueStride), TKernel.ValueDim);
+                KernelMath.Prefetch(ref Unsafe.Add(ref row, KernelTiles.PrefetchKeys * valueStride), TKernel.ValueDim);
             }
 
             TVector v0 = TElements.Load<TSimd, TVector>(ref row, 0);
@@ -445,31 +445,6 @@ internal static partial class RowKernel<TKernel>
         if (TVectors.Count > 3)
         {
             TSimd.Store(TSimd.Add(TSimd.Load(ref o, 3 * n), s3), ref o, 3 * n);
-        }
-    }
-
-    /// <summary>
-    /// Asks for <paramref name="elements"/> consecutive elements from <paramref name="first"/> on to be brought into the
-    /// L1 cache ahead of their use, where the instruction set has a prefetch (x86; .NET has none for Arm64). A group's
-    /// arithmetic per key is several rows' worth, and without it the hardware prefetchers fell behind: on Zen 5, calls
-    /// alternating with and without it in one process decoded 32768 tokens of 32 query heads on 8 key/value heads 1.3
-    /// (Half) to 2 (Single, two threads) times slower without. The one-row kernel does not prefetch: the same test made
-    /// multi-head decoding 30% slower with it. Prefetching never faults, so it may run past the end of the keys.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Prefetch<TElement>(ref TElement first, int elements)
-        where TElement : unmanaged
-    {
-        if (Sse.IsSupported)
-        {
-            // The cache's storage is pinned, so the address stays valid while the hint is in flight.
-            // One line per iteration: the loop spaces the hints out. Issued four per step, they made grouped-query
-            // decoding 10–15% slower on Zen 5 (alternating probe, 4096 and 32768 tokens).
-            byte* address = (byte*)Unsafe.AsPointer(ref first);
-            for (int offset = 0; offset < elements * sizeof(TElement); offset += 64)
-            {
-                Sse.Prefetch0(address + offset);
-            }
         }
     }
 }
