@@ -162,14 +162,14 @@ internal static class RowBlock<TKernel>
             if ((positional || writesWeights) && (tileStart < sharedFirst || tileStart + count > sharedEnd))
             {
                 // Where the rows' visible ranges differ inside this tile (the causal diagonal, window edges), keys
-                // outside a row's own range get -infinity in its lane. Tiles that every row sees whole skip this.
+                // outside a row's own range get -infinity in its lane. Tiles that every row sees whole skip this, and
+                // so do the keys of this one that every row sees, [seenFrom, seenTo) of the tile (none if the rows
+                // share no key): on the causal diagonal only the block's last rows' keys are left.
                 partial = true;
-                for (c = 0; c < count; c++)
-                {
-                    TSimd.Store(
-                        TSimd.MaskOutside(TSimd.Load(ref sT, (nuint)(c * lanes)), tileStart + c, ref MemoryMarshal.GetReference(firstKeys), ref MemoryMarshal.GetReference(endKeys)),
-                        ref sT, (nuint)(c * lanes));
-                }
+                int seenFrom = Math.Clamp(sharedFirst - tileStart, 0, count);
+                int seenTo = Math.Clamp(sharedEnd - tileStart, seenFrom, count);
+                MaskOutside<TSimd, TVector>(ref sT, lanes, 0, seenFrom, tileStart, firstKeys, endKeys);
+                MaskOutside<TSimd, TVector>(ref sT, lanes, seenTo, count, tileStart, firstKeys, endKeys);
             }
 
             if (writesWeights && outputs.Kind == AttentionWeights.MaskedScores)
@@ -247,6 +247,23 @@ internal static class RowBlock<TKernel>
         }
 
         LaneTranspose.LanesIntoRows(ref oT, lanes, valueDim, ref MemoryMarshal.GetReference(inverses), rows, ref output, AttentionWork<TKernel>.OutputRowStride);
+    }
+
+    /// <summary>
+    /// Sets to -infinity, in each lane, the scores of tile keys [<paramref name="from"/>, <paramref name="to"/>) that lie
+    /// outside that lane's row's visible keys, [firstKeys[r], endKeys[r]).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void MaskOutside<TSimd, TVector>(ref float sT, int lanes, int from, int to, int tileStart, Span<int> firstKeys, Span<int> endKeys)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+    {
+        for (int c = from; c < to; c++)
+        {
+            TSimd.Store(
+                TSimd.MaskOutside(TSimd.Load(ref sT, (nuint)(c * lanes)), tileStart + c, ref MemoryMarshal.GetReference(firstKeys), ref MemoryMarshal.GetReference(endKeys)),
+                ref sT, (nuint)(c * lanes));
+        }
     }
 
     /// <summary>
