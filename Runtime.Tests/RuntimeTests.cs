@@ -89,6 +89,29 @@ public sealed class RuntimeTests
     }
 
     [Fact]
+    public void Threads_taking_whole_key_value_heads_match_one_thread()
+    {
+        // 8 batch entries of 2 key/value heads: 16 groups of items, 8 per thread on two threads, so each thread takes
+        // whole heads (AttentionScheduler.GroupsPerThread); 100 queries end in a partial block.
+        Assert.Equal(8, AttentionScheduler.GroupsPerThread);
+        KernelUnderTest kernel = DeclaredKernels.Get(nameof(LlamaKernel));
+        AttentionProblem problem = AttentionProblem.Create(kernel.Configuration, new Random(TestSeed.For("whole heads")), 8, 100, 140);
+        int previous = AttentionRuntime.MaxDegreeOfParallelism;
+        try
+        {
+            AttentionRuntime.MaxDegreeOfParallelism = 1;
+            float[] single = problem.Run(kernel);
+            AttentionRuntime.MaxDegreeOfParallelism = 2;
+            float[] parallel = problem.Run(kernel);
+            Assert.Equal(single, parallel);
+        }
+        finally
+        {
+            AttentionRuntime.MaxDegreeOfParallelism = previous;
+        }
+    }
+
+    [Fact]
     public void Concurrent_calls_from_several_threads_are_all_correct()
     {
         // One call at a time gets the helper threads; the others run on their own threads. All must be right.

@@ -32,17 +32,31 @@ public static unsafe class AttentionScheduler
     /// </summary>
     public const long MinimumWorkPerThread = 1L << 18;
 
+    /// <summary>
+    /// The fewest groups of items per thread (the items of one key/value head, <see cref="Run{TWork, TArguments}"/>'s
+    /// itemsPerGroup) for which threads take whole groups rather than one item at a time: with at least 8 each, a thread
+    /// left without work at the end waits for at most an eighth of another's share.
+    /// </summary>
+    internal const int GroupsPerThread = 8;
+
     /// <summary>Runs a <c>Forward</c> call over tensors: its query blocks of each (batch entry, head).</summary>
     /// <param name="arguments">The validated arguments.</param>
     public static void Run<TKernel>(scoped in AttentionArguments arguments)
         where TKernel : struct, IAttentionKernel =>
-        Run<AttentionWork<TKernel>, AttentionArguments>(in arguments, AttentionWork<TKernel>.ItemCount(arguments.Batch, arguments.QueryLength), AttentionWork<TKernel>.WorkPerItem(arguments.KeyLength));
+        Run<AttentionWork<TKernel>, AttentionArguments>(
+            in arguments, AttentionWork<TKernel>.ItemCount(arguments.Batch, arguments.QueryLength), AttentionWork<TKernel>.WorkPerItem(arguments.KeyLength),
+            AttentionWork<TKernel>.ItemsPerKeyValueHead(arguments.QueryLength));
 
     /// <summary>Runs items <c>[0, workItems)</c> of <typeparamref name="TWork"/>.</summary>
     /// <param name="arguments">The validated arguments.</param>
     /// <param name="workItems">How many work items the call has.</param>
     /// <param name="workPerItem">An estimate of the multiply-adds in one item, used to size the thread count.</param>
-    internal static void Run<TWork, TArguments>(scoped in TArguments arguments, int workItems, long workPerItem)
+    /// <param name="itemsPerGroup">
+    /// Consecutive items that read the same keys and values (those of one key/value head), or 1. When the call has
+    /// <see cref="GroupsPerThread"/> groups or more per thread, each thread takes whole groups, so that one thread
+    /// rather than all of them brings a head's keys and values into its cache (and copies them, where it does).
+    /// </param>
+    internal static void Run<TWork, TArguments>(scoped in TArguments arguments, int workItems, long workPerItem, int itemsPerGroup = 1)
         where TWork : struct, IWorkItems<TArguments>
         where TArguments : allows ref struct
     {
@@ -58,6 +72,8 @@ public static unsafe class AttentionScheduler
             return;
         }
 
+        int chunk = itemsPerGroup > 1 && workItems / itemsPerGroup >= (long)GroupsPerThread * threads ? itemsPerGroup : 1;
+
         try
         {
             // The helpers read the caller's arguments where they are. An AttentionArguments is a ref struct, so it lives
@@ -66,7 +82,7 @@ public static unsafe class AttentionScheduler
             // memory they point into needs no pinning: one struct carries every argument to every thread.
             Job<TWork, TArguments> job = Job<TWork, TArguments>.ForThisThread;
             job.Arguments = Unsafe.AsPointer(ref Unsafe.AsRef(in arguments));
-            job.Start(workItems, threads - 1);
+            job.Start(workItems, chunk, threads - 1);
             for (int i = 0; i < threads - 1; i++)
             {
                 helpers[i].Begin(job);
@@ -134,7 +150,9 @@ public static unsafe class AttentionScheduler
         {
             // A prefill: the items of an ordinary Forward, query blocks of one head each, on the row-block kernels.
             // AttentionWork makes the same decision from the same call.
-            Run<AttentionWork<TKernel>, AttentionArguments>(in arguments, AttentionWork<TKernel>.ItemCount(batch, queryLength), AttentionWork<TKernel>.WorkPerItem(longest));
+            Run<AttentionWork<TKernel>, AttentionArguments>(
+                in arguments, AttentionWork<TKernel>.ItemCount(batch, queryLength), AttentionWork<TKernel>.WorkPerItem(longest),
+                AttentionWork<TKernel>.ItemsPerKeyValueHead(queryLength));
             return;
         }
 
@@ -274,6 +292,7 @@ public static unsafe class AttentionScheduler
 
         private int _next;
         private int _workItems;
+        private int _chunk;
 
         /// <summary>
         /// The calling thread's job for this kernel, created on its first parallel call. Reusing it is safe because a
@@ -281,9 +300,11 @@ public static unsafe class AttentionScheduler
         /// </summary>
         public static Job<TWork, TArguments> ForThisThread => t_job ??= new Job<TWork, TArguments>();
 
-        public void Start(int workItems, int helpers)
+        /// <summary>Hands out items [0, <paramref name="workItems"/>), <paramref name="chunk"/> at a time.</summary>
+        public void Start(int workItems, int chunk, int helpers)
         {
             _workItems = workItems;
+            _chunk = chunk;
             _next = 0;
             StartHelpers(helpers);
         }
@@ -291,12 +312,12 @@ public static unsafe class AttentionScheduler
         public override void Work()
         {
             ref TArguments arguments = ref Unsafe.AsRef<TArguments>(Arguments);
-            int item;
-            while ((item = Interlocked.Increment(ref _next) - 1) < _workItems)
+            int chunk = _chunk, first;
+            while ((first = Interlocked.Add(ref _next, chunk) - chunk) < _workItems)
             {
                 try
                 {
-                    TWork.Execute(in arguments, item, item + 1);
+                    TWork.Execute(in arguments, first, Math.Min(first + chunk, _workItems));
                 }
                 catch (Exception exception)
                 {

@@ -80,6 +80,13 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
     internal static int ItemCount(int batch, int queryLength) =>
         batch * TKernel.Heads * (int)(((long)queryLength + ItemRows - 1) / ItemRows);
 
+    /// <summary>
+    /// The consecutive items of a <c>Forward</c> over tensors, or a prefill over a cache, that read one (batch entry,
+    /// key/value head)'s keys and values: its query heads' blocks (see <see cref="Decompose"/>).
+    /// </summary>
+    internal static int ItemsPerKeyValueHead(int queryLength) =>
+        GroupSize * (int)(((long)queryLength + ItemRows - 1) / ItemRows);
+
     /// <summary>The most multiply-adds one such item costs, which sizes the thread count.</summary>
     internal static long WorkPerItem(int keyLength) => (long)ItemRows * keyLength * (TKernel.HeadDim + TKernel.ValueDim);
 
