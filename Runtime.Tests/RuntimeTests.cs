@@ -67,35 +67,20 @@ public sealed class RuntimeTests
         }
     }
 
-    [Fact]
-    public void Results_do_not_depend_on_the_thread_count()
+    /// <summary>
+    /// 2 batch entries of 2 key/value heads: threads take items one at a time. 8 entries: 16 heads' worth of items, 8
+    /// per thread on two threads, so each thread takes whole heads (AttentionScheduler.GroupsPerThread); 100 queries
+    /// end in a partial block.
+    /// </summary>
+    [Theory]
+    [InlineData("threads", 2, 96, 160)]
+    [InlineData("whole heads", 8, 100, 140)]
+    public void Results_do_not_depend_on_the_thread_count(string seed, int batch, int queryLength, int keyLength)
     {
         // Each row is computed by one thread with the same arithmetic, so the results are bitwise identical.
-        KernelUnderTest kernel = DeclaredKernels.Get(nameof(LlamaKernel));
-        AttentionProblem problem = AttentionProblem.Create(kernel.Configuration, new Random(TestSeed.For("threads")), 2, 96, 160);
-        int previous = AttentionRuntime.MaxDegreeOfParallelism;
-        try
-        {
-            AttentionRuntime.MaxDegreeOfParallelism = 1;
-            float[] single = problem.Run(kernel);
-            AttentionRuntime.MaxDegreeOfParallelism = 2;
-            float[] parallel = problem.Run(kernel);
-            Assert.Equal(single, parallel);
-        }
-        finally
-        {
-            AttentionRuntime.MaxDegreeOfParallelism = previous;
-        }
-    }
-
-    [Fact]
-    public void Threads_taking_whole_key_value_heads_match_one_thread()
-    {
-        // 8 batch entries of 2 key/value heads: 16 groups of items, 8 per thread on two threads, so each thread takes
-        // whole heads (AttentionScheduler.GroupsPerThread); 100 queries end in a partial block.
         Assert.Equal(8, AttentionScheduler.GroupsPerThread);
         KernelUnderTest kernel = DeclaredKernels.Get(nameof(LlamaKernel));
-        AttentionProblem problem = AttentionProblem.Create(kernel.Configuration, new Random(TestSeed.For("whole heads")), 8, 100, 140);
+        AttentionProblem problem = AttentionProblem.Create(kernel.Configuration, new Random(TestSeed.For(seed)), batch, queryLength, keyLength);
         int previous = AttentionRuntime.MaxDegreeOfParallelism;
         try
         {

@@ -155,15 +155,15 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
             RowOutputs outputs = TExtras.Enabled ? RowOutputs.Of(in arguments, TKernel.Heads, b, head, firstRow) : default;
 
             // The keys the blocks read: the valid ones, or every key where the weights are scores before the masks.
-            int staged = outputs.NeedsEveryKey ? keyLength : valid;
-            if (StagesHeads(queryLength, staged))
+            int keysRead = outputs.NeedsEveryKey ? keyLength : valid;
+            if (StagesHeads(queryLength, keysRead))
             {
                 // Token-major keys and values, read again by many row blocks: from this thread's consecutive copy of the
                 // head.
-                ref float stagedKeys = ref TensorHeads.Stage(in arguments, b, kvHead, staged,
+                ref float stagedKeys = ref TensorHeads.Stage(in arguments, b, kvHead, keysRead,
                     ref keys, TensorRows<TKernel>.KeyStride, TKernel.HeadDim, ref values, TensorRows<TKernel>.ValueStride, TKernel.ValueDim);
                 Rows<CacheRows<TKernel>, TExtras>(
-                    ref Unsafe.Add(ref query, row * TKernel.HeadDim), ref stagedKeys, ref Unsafe.Add(ref stagedKeys, (nint)staged * TKernel.HeadDim),
+                    ref Unsafe.Add(ref query, row * TKernel.HeadDim), ref stagedKeys, ref Unsafe.Add(ref stagedKeys, (nint)keysRead * TKernel.HeadDim),
                     ref Unsafe.Add(ref output, row * TKernel.ValueDim), rows, firstRow + PositionOffset(valid, queryLength), valid, in arguments, b, head, firstRow, in outputs);
             }
             else
