@@ -69,7 +69,7 @@ public sealed class RuntimeTests
 
     /// <summary>
     /// 2 batch entries of 2 key/value heads: threads take items one at a time. 8 entries: 16 heads' worth of items, 8
-    /// per thread on two threads, so each thread takes whole heads (AttentionScheduler.GroupsPerThread); 100 queries
+    /// per thread on two threads, so each thread takes whole heads (KernelTiles.GroupsPerThread); 100 queries
     /// end in a partial block.
     /// </summary>
     [Theory]
@@ -78,7 +78,7 @@ public sealed class RuntimeTests
     public void Results_do_not_depend_on_the_thread_count(string seed, int batch, int queryLength, int keyLength)
     {
         // Each row is computed by one thread with the same arithmetic, so the results are bitwise identical.
-        Assert.Equal(8, AttentionScheduler.GroupsPerThread);
+        Assert.Equal(8, KernelTiles.GroupsPerThread);
         KernelUnderTest kernel = DeclaredKernels.Get(nameof(LlamaKernel));
         AttentionProblem problem = AttentionProblem.Create(kernel.Configuration, new Random(TestSeed.For(seed)), batch, queryLength, keyLength);
         int previous = AttentionRuntime.MaxDegreeOfParallelism;

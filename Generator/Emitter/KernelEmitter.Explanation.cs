@@ -53,10 +53,14 @@ internal static partial class KernelEmitter
 
         if (kernel.Layout == AttentionLayout.Bshd && kernel.KvHeads > 1)
         {
+            bool pageStride = kernel.KvHeads * kernel.HeadDim * sizeof(float) % 4096 == 0;
             yield return $"Staging: in this layout a key/value head's rows lie {Literals.Int(kernel.KvHeads)} × HeadDim floats apart, between the other heads' rows " +
                 "(over more pages, and at power-of-two strides in few cache sets). In a call over tensors where a head has at least " +
-                $"{Literals.Int(KernelTiles.StagedHeadRows)} query rows (GroupSize × queryLength), each thread copies the head's keys and values into consecutive " +
-                "rows on its first work item on it, and its row blocks read the copy.";
+                $"{Literals.Int(KernelTiles.StagedHeadRows)} query rows (GroupSize × queryLength)" +
+                (pageStride
+                    ? ", whatever its key count (its rows are a multiple of 4 KiB apart, and their lines would share L1 sets), "
+                    : $" and its row blocks read more than {Literals.Int(KernelTiles.KeyTile)} keys (fewer are read in place, once per block), ") +
+                "each thread copies the head's keys and values into consecutive rows on its first work item on it, and its row blocks read the copy.";
         }
 
         yield return $"Softmax: online, lane by lane: per tile, the maximum, a rescale of the running sum and accumulators by exp(old max − new max), and " +
@@ -99,7 +103,8 @@ internal static partial class KernelEmitter
 
         yield return $"Work: items of up to {Literals.Int(KernelTiles.WideRowsPerItem)} rows of one (batch entry, head) with AVX-512, {Literals.Int(KernelTiles.RowsPerItem)} elsewhere, ordered so that the blocks sharing a key/value head run " +
             "back to back, handed out one at a time to up to AttentionRuntime.MaxDegreeOfParallelism threads (so the causal mask's cheap early " +
-            "blocks and costly late ones even out); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time " +
+            $"blocks and costly late ones even out), or a key/value head's blocks at once when a call has {Literals.Int(KernelTiles.GroupsPerThread)} or more heads per thread " +
+            "(so one thread reads each head's keys and values); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time " +
             "from IsHardwareAccelerated; without SIMD every row takes the scalar kernel. Multiply-adds use MultiplyAddEstimate: one fused " +
             "instruction on AVX2, AVX-512 and NEON, a multiply and an add on x64 machines without FMA (where the fused form would be emulated).";
     }

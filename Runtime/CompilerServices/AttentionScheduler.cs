@@ -32,13 +32,6 @@ public static unsafe class AttentionScheduler
     /// </summary>
     public const long MinimumWorkPerThread = 1L << 18;
 
-    /// <summary>
-    /// The fewest groups of items per thread (the items of one key/value head, <see cref="Run{TWork, TArguments}"/>'s
-    /// itemsPerGroup) for which threads take whole groups rather than one item at a time: with at least 8 each, a thread
-    /// left without work at the end waits for at most an eighth of another's share.
-    /// </summary>
-    internal const int GroupsPerThread = 8;
-
     /// <summary>Runs a <c>Forward</c> call over tensors: its query blocks of each (batch entry, head).</summary>
     /// <param name="arguments">The validated arguments.</param>
     public static void Run<TKernel>(scoped in AttentionArguments arguments)
@@ -53,7 +46,7 @@ public static unsafe class AttentionScheduler
     /// <param name="workPerItem">An estimate of the multiply-adds in one item, used to size the thread count.</param>
     /// <param name="itemsPerGroup">
     /// Consecutive items that read the same keys and values (those of one key/value head), or 1. When the call has
-    /// <see cref="GroupsPerThread"/> groups or more per thread, each thread takes whole groups, so that one thread
+    /// <see cref="KernelTiles.GroupsPerThread"/> groups or more per thread, each thread takes whole groups, so that one thread
     /// rather than all of them brings a head's keys and values into its cache (and copies them, where it does).
     /// </param>
     internal static void Run<TWork, TArguments>(scoped in TArguments arguments, int workItems, long workPerItem, int itemsPerGroup = 1)
@@ -72,7 +65,7 @@ public static unsafe class AttentionScheduler
             return;
         }
 
-        int chunk = itemsPerGroup > 1 && workItems / itemsPerGroup >= (long)GroupsPerThread * threads ? itemsPerGroup : 1;
+        int chunk = itemsPerGroup > 1 && workItems / itemsPerGroup >= (long)KernelTiles.GroupsPerThread * threads ? itemsPerGroup : 1;
 
         try
         {
