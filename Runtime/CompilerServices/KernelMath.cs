@@ -105,6 +105,12 @@ internal static class KernelMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void PrefetchRows(ref float first, nint stride, int rows, int length)
     {
+        if (!Sse.IsSupported)
+        {
+            // No hint to give (Arm64): not even the loop over the rows.
+            return;
+        }
+
         for (int r = 0; r < rows; r++)
         {
             Prefetch(ref Unsafe.Add(ref first, r * stride), length);
