@@ -1,6 +1,6 @@
 using System;
+using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
 
 namespace AttentionGen.CompilerServices;
 
@@ -16,7 +16,7 @@ internal static class MaskedValues
     /// Whether any value row of keys [<paramref name="first"/>, <paramref name="end"/>) outside
     /// [<paramref name="seenFirst"/>, <paramref name="seenEnd"/>), the keys every row of a block sees, holds an infinity
     /// or a NaN. <paramref name="values"/> is key 0's row; rows are <paramref name="stride"/> floats apart. Only the keys
-    /// some row does not see can meet a weight of 0: on the causal diagonal of a 16-row block, at most 15 of a tile.
+    /// some row does not see can meet a weight of 0: on the causal diagonal of a block of R rows, at most R − 1 of a tile.
     /// </summary>
     public static bool AnyNonFinite(ref float values, nint stride, int dim, int first, int end, int seenFirst, int seenEnd)
     {
@@ -32,34 +32,43 @@ internal static class MaskedValues
 
     /// <summary>
     /// Whether any of <paramref name="count"/> rows of <paramref name="dim"/> floats, <paramref name="stride"/> apart,
-    /// holds an infinity or a NaN (an all-ones exponent).
+    /// holds an infinity or a NaN (an all-ones exponent). Branch-free over the rows: it keeps the largest exponent field
+    /// seen, lane by lane, and compares once at the end, since every tile on a causal diagonal asks.
     /// </summary>
     public static bool AnyNonFinite(ref float rows, int count, int dim, nint stride)
     {
         const int Exponent = 0x7F800000;
-        Vector128<int> exponent = Vector128.Create(Exponent);
-        for (int row = 0; row < count; row++)
+        int width = Vector<int>.Count;
+        if (!Vector.IsHardwareAccelerated || dim < width)
         {
-            ref float start = ref Unsafe.Add(ref rows, row * stride);
-            int i = 0;
-            for (; i <= dim - Vector128<float>.Count; i += Vector128<float>.Count)
+            int largestBits = 0;
+            for (int row = 0; row < count; row++)
             {
-                if (Vector128.EqualsAny(Vector128.LoadUnsafe(ref start, (nuint)i).AsInt32() & exponent, exponent))
+                ref float start = ref Unsafe.Add(ref rows, row * stride);
+                for (int i = 0; i < dim; i++)
                 {
-                    return true;
+                    largestBits = Math.Max(largestBits, BitConverter.SingleToInt32Bits(Unsafe.Add(ref start, i)) & Exponent);
                 }
             }
 
-            for (; i < dim; i++)
-            {
-                if ((BitConverter.SingleToInt32Bits(Unsafe.Add(ref start, i)) & Exponent) == Exponent)
-                {
-                    return true;
-                }
-            }
+            return largestBits == Exponent;
         }
 
-        return false;
+        // Each row in whole vectors, the last one overlapping the one before where dim is not a multiple of the width.
+        var exponent = new Vector<int>(Exponent);
+        Vector<int> largest = Vector<int>.Zero;
+        for (int row = 0; row < count; row++)
+        {
+            ref int start = ref Unsafe.As<float, int>(ref Unsafe.Add(ref rows, row * stride));
+            for (int i = 0; i < dim - width; i += width)
+            {
+                largest = Vector.Max(largest, Vector.LoadUnsafe(ref start, (nuint)i) & exponent);
+            }
+
+            largest = Vector.Max(largest, Vector.LoadUnsafe(ref start, (nuint)(dim - width)) & exponent);
+        }
+
+        return Vector.EqualsAny(largest, exponent);
     }
 
     /// <summary>
