@@ -68,17 +68,17 @@ public sealed class RuntimeTests
     }
 
     /// <summary>
-    /// 2 batch entries of 2 key/value heads: threads take items one at a time. 8 entries: 16 heads' worth of items, 8
-    /// per thread on two threads, so each thread takes whole heads (KernelTiles.GroupsPerThread); 100 queries
-    /// end in a partial block.
+    /// 1 batch entry of 2 key/value heads: one head's worth of items per thread on two threads, taken one at a time. 8
+    /// entries: 16 heads' worth, 8 per thread, so the threads take whole heads but the last two, whose items go one at a
+    /// time (KernelTiles.GroupsPerThread, AttentionScheduler.WholeGroupItems); 100 queries end in a partial block.
     /// </summary>
     [Theory]
-    [InlineData("threads", 2, 96, 160)]
+    [InlineData("threads", 1, 96, 160)]
     [InlineData("whole heads", 8, 100, 140)]
     public void Results_do_not_depend_on_the_thread_count(string seed, int batch, int queryLength, int keyLength)
     {
         // Each row is computed by one thread with the same arithmetic, so the results are bitwise identical.
-        Assert.Equal(8, KernelTiles.GroupsPerThread);
+        Assert.Equal(2, KernelTiles.GroupsPerThread);
         KernelUnderTest kernel = DeclaredKernels.Get(nameof(LlamaKernel));
         AttentionProblem problem = AttentionProblem.Create(kernel.Configuration, new Random(TestSeed.For(seed)), batch, queryLength, keyLength);
         int previous = AttentionRuntime.MaxDegreeOfParallelism;
@@ -94,6 +94,17 @@ public sealed class RuntimeTests
         {
             AttentionRuntime.MaxDegreeOfParallelism = previous;
         }
+    }
+
+    [Theory]
+    [InlineData(64, 4, 2, 56)]   // 16 heads, 8 per thread: all but the last 2 heads whole
+    [InlineData(64, 4, 3, 52)]   // 16 heads on 3 threads: all but the last 3
+    [InlineData(16, 4, 2, 8)]    // 4 heads, 2 per thread: the first 2 whole
+    [InlineData(12, 4, 2, 0)]    // 3 heads: fewer than 2 per thread, every item alone
+    [InlineData(64, 1, 2, 0)]    // items that share no head
+    public void Threads_take_whole_heads_but_the_last_ones(int workItems, int itemsPerGroup, int threads, int expected)
+    {
+        Assert.Equal(expected, AttentionScheduler.WholeGroupItems(workItems, itemsPerGroup, threads));
     }
 
     [Fact]

@@ -30,11 +30,11 @@ internal static class KernelTiles
 
     /// <summary>
     /// The fewest key/value heads' worth of work items per thread (a head's query blocks, consecutive items) for which the
-    /// threads of a call take a whole head's items at once rather than one item at a time, so that one thread rather than
-    /// each brings that head's keys and values into its cache: with at least 8 each, a thread left without work at the
-    /// end waits for at most an eighth of another's share.
+    /// threads of a call take whole heads' items at a time rather than one item at a time, so that one thread rather than
+    /// each brings a head's keys and values into its cache. The last heads' items, one head's worth per thread, still go
+    /// one at a time, so that the threads finish together.
     /// </summary>
-    public const int GroupsPerThread = 8;
+    public const int GroupsPerThread = 2;
 
     /// <summary>Keys scored, soft-maxed and accumulated together; a multiple of every vector width.</summary>
     public const int KeyTile = 128;
