@@ -218,8 +218,10 @@ public static unsafe class AttentionScheduler
     /// one thread rather than each brings that head's keys and values into its cache, and copies them where it does. The
     /// last <paramref name="threads"/> groups' items go one at a time, so that a thread that finishes early takes a share
     /// of the last heads rather than waiting for a whole one; so do every call's items when it has fewer than
-    /// <see cref="KernelTiles.GroupsPerThread"/> groups per thread. On Zen 5, alternating in one process with the items
-    /// all handed out one at a time, two threads ran 8 heads of 64 or 128 over 128 to 2048 tokens 1–8% faster.
+    /// <see cref="KernelTiles.GroupsPerThread"/> groups per thread. On Zen 5, a Stopwatch probe alternating in one process
+    /// with the items all handed out one at a time ran 8 heads of 64 or 128 over 128 to 2048 tokens 1–8% faster on two
+    /// threads; BenchmarkDotNet runs of the two builds could not separate them from that machine's noise
+    /// (docs/PERFORMANCE.md).
     /// </summary>
     /// <param name="workItems">The call's items.</param>
     /// <param name="itemsPerGroup">Consecutive items that read one key/value head, or 1.</param>
@@ -330,8 +332,8 @@ public static unsafe class AttentionScheduler
             ref TArguments arguments = ref Unsafe.AsRef<TArguments>(Arguments);
             while (true)
             {
-                // A thread that sees the counter just below the boundary may take a whole group that reaches past it, while
-                // another takes single items: every item is still taken exactly once.
+                // A thread that read the counter below the boundary may take a whole group that starts at or past it, while
+                // others take single items: every item is still taken exactly once.
                 int chunk = Volatile.Read(ref _next) < _wholeGroupItems ? _itemsPerGroup : 1;
                 int first = Interlocked.Add(ref _next, chunk) - chunk;
                 if (first >= _workItems)
