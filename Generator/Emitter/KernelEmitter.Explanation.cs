@@ -102,10 +102,10 @@ internal static partial class KernelEmitter
         }
 
         yield return $"Work: items of up to {Literals.Int(KernelTiles.WideRowsPerItem)} rows of one (batch entry, head) with AVX-512, {Literals.Int(KernelTiles.RowsPerItem)} elsewhere, ordered so that the blocks sharing a key/value head run " +
-            "back to back, handed out to up to AttentionRuntime.MaxDegreeOfParallelism threads from a shared counter (so the causal mask's cheap early " +
-            $"blocks and costly late ones even out): when a call has {Literals.Int(KernelTiles.GroupsPerThread)} or more key/value heads per thread, a head's blocks at once " +
-            "(so one thread reads each head's keys and values) but for the last head per thread, whose blocks go one at a time (so the threads " +
-            "finish together), as every block does otherwise; small calls stay on the calling thread. The widest accelerated path is chosen at JIT time " +
+            "back to back, handed out to up to AttentionRuntime.MaxDegreeOfParallelism threads from a shared counter: one at a time (so the causal " +
+            $"mask's cheap early blocks and costly late ones even out), or, when a call has {Literals.Int(KernelTiles.GroupsPerThread)} or more key/value heads per thread, a head's " +
+            "blocks at once (so one thread reads each head's keys and values) until one head per thread is left, whose blocks go one at a time (so " +
+            "the threads finish together); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time " +
             "from IsHardwareAccelerated; without SIMD every row takes the scalar kernel. Multiply-adds use MultiplyAddEstimate: one fused " +
             "instruction on AVX2, AVX-512 and NEON, a multiply and an add on x64 machines without FMA (where the fused form would be emulated).";
     }
