@@ -125,7 +125,9 @@ internal static class KernelMath
     /// <remarks>
     /// Four operations per lane: widen with sign extension, shift left by 13 (which puts the sign at bit 31 and the
     /// exponent and fraction where a float has them, with copies of the sign in bits 28 to 30), clear those copies, and
-    /// multiply by 2^112 to rebias the exponent, which also normalizes subnormals.
+    /// multiply by 2^112 to rebias the exponent, which also normalizes subnormals. x64 has one instruction for this
+    /// (<c>vcvtph2ps</c>, F16C), but .NET 10 exposes no intrinsic for it: none of System.Runtime.Intrinsics.X86's
+    /// conversions to Single takes halves.
     /// </remarks>
     public static void WidenFiniteHalf(ref ushort source, ref float destination, int count)
     {
