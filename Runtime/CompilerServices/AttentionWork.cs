@@ -141,9 +141,13 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
             ref float keys = ref Unsafe.Add(ref key, KeyValueHeadStart(b, kvHead, keyLength) * TKernel.HeadDim);
             ref float values = ref Unsafe.Add(ref value, KeyValueHeadStart(b, kvHead, keyLength) * TKernel.ValueDim);
             nint row = RowIndex(b, head, firstRow, queryLength);
-            if (valid <= KernelTiles.KeyTile)
+            RowOutputs outputs = TExtras.Enabled ? RowOutputs.Of(in arguments, TKernel.Heads, b, head, firstRow) : default;
+
+            // The keys the blocks read: the valid ones, or every key where the weights are scores before the masks.
+            int keysRead = outputs.NeedsEveryKey ? keyLength : valid;
+            if (keysRead <= KernelTiles.KeyTile)
             {
-                // A block that sees one tile of keys or fewer (encoder calls: short sequences, or short sentences padded
+                // A block that reads one tile of keys or fewer (encoder calls: short sequences, or short sentences padded
                 // to a longer length) spends much of its time bringing in its query rows and taking out its output rows,
                 // which in the token-major layout lie a whole token apart. Asked for all at once here, they come in
                 // together rather than a group of rows at a time. With more keys the block's arithmetic hides them,
@@ -152,10 +156,6 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
                 KernelMath.PrefetchRows(ref Unsafe.Add(ref output, row * TKernel.ValueDim), OutputRowStride, rows, TKernel.ValueDim);
             }
 
-            RowOutputs outputs = TExtras.Enabled ? RowOutputs.Of(in arguments, TKernel.Heads, b, head, firstRow) : default;
-
-            // The keys the blocks read: the valid ones, or every key where the weights are scores before the masks.
-            int keysRead = outputs.NeedsEveryKey ? keyLength : valid;
             if (StagesHeads(queryLength, keysRead))
             {
                 // Token-major keys and values, read again by many row blocks: from this thread's consecutive copy of the
