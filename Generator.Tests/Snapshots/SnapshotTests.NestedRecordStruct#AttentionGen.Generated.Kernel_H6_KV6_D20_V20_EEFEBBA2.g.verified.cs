@@ -217,22 +217,22 @@ namespace AttentionGen.Generated
                 for (int d = 0; d < HeadDim; d++)
                 {
                     TVector q = TSimd.Load(ref qd, 0);
-                    s0 = TSimd.MultiplyAdd(q, TSimd.Create(kd), s0);
-                    s1 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, stride)), s1);
-                    s2 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 2 * stride)), s2);
-                    s3 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 3 * stride)), s3);
-                    s4 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 4 * stride)), s4);
-                    s5 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 5 * stride)), s5);
-                    s6 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 6 * stride)), s6);
-                    s7 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 7 * stride)), s7);
-                    s8 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 8 * stride)), s8);
-                    s9 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 9 * stride)), s9);
-                    s10 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 10 * stride)), s10);
-                    s11 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 11 * stride)), s11);
-                    s12 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 12 * stride)), s12);
-                    s13 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 13 * stride)), s13);
-                    s14 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 14 * stride)), s14);
-                    s15 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 15 * stride)), s15);
+                    s0 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref kd), s0);
+                    s1 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, stride)), s1);
+                    s2 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 2 * stride)), s2);
+                    s3 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 3 * stride)), s3);
+                    s4 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 4 * stride)), s4);
+                    s5 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 5 * stride)), s5);
+                    s6 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 6 * stride)), s6);
+                    s7 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 7 * stride)), s7);
+                    s8 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 8 * stride)), s8);
+                    s9 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 9 * stride)), s9);
+                    s10 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 10 * stride)), s10);
+                    s11 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 11 * stride)), s11);
+                    s12 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 12 * stride)), s12);
+                    s13 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 13 * stride)), s13);
+                    s14 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 14 * stride)), s14);
+                    s15 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 15 * stride)), s15);
                     qd = ref Unsafe.Add(ref qd, TSimd.Count);
                     kd = ref Unsafe.Add(ref kd, 1);
                 }
@@ -281,18 +281,18 @@ namespace AttentionGen.Generated
                 for (int d = 0; d < HeadDim; d++)
                 {
                     TVector q = TSimd.Load(ref qd, 0);
-                    s0 = TSimd.MultiplyAdd(q, TSimd.Create(kd), s0);
-                    s1 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, stride)), s1);
-                    s2 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 2 * stride)), s2);
-                    s3 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 3 * stride)), s3);
-                    s4 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 4 * stride)), s4);
-                    s5 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 5 * stride)), s5);
-                    s6 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 6 * stride)), s6);
-                    s7 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 7 * stride)), s7);
-                    s8 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 8 * stride)), s8);
-                    s9 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 9 * stride)), s9);
-                    s10 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 10 * stride)), s10);
-                    s11 = TSimd.MultiplyAdd(q, TSimd.Create(Unsafe.Add(ref kd, 11 * stride)), s11);
+                    s0 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref kd), s0);
+                    s1 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, stride)), s1);
+                    s2 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 2 * stride)), s2);
+                    s3 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 3 * stride)), s3);
+                    s4 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 4 * stride)), s4);
+                    s5 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 5 * stride)), s5);
+                    s6 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 6 * stride)), s6);
+                    s7 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 7 * stride)), s7);
+                    s8 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 8 * stride)), s8);
+                    s9 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 9 * stride)), s9);
+                    s10 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 10 * stride)), s10);
+                    s11 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 11 * stride)), s11);
                     qd = ref Unsafe.Add(ref qd, TSimd.Count);
                     kd = ref Unsafe.Add(ref kd, 1);
                 }
@@ -332,12 +332,12 @@ namespace AttentionGen.Generated
                 {
                     TVector qa = TSimd.Load(ref qd, 0), qb = TSimd.Load(ref qd, (nuint)TSimd.Count);
                     TVector key;
-                    key = TSimd.Create(kd); s0a = TSimd.MultiplyAdd(qa, key, s0a); s0b = TSimd.MultiplyAdd(qb, key, s0b);
-                    key = TSimd.Create(Unsafe.Add(ref kd, stride)); s1a = TSimd.MultiplyAdd(qa, key, s1a); s1b = TSimd.MultiplyAdd(qb, key, s1b);
-                    key = TSimd.Create(Unsafe.Add(ref kd, 2 * stride)); s2a = TSimd.MultiplyAdd(qa, key, s2a); s2b = TSimd.MultiplyAdd(qb, key, s2b);
-                    key = TSimd.Create(Unsafe.Add(ref kd, 3 * stride)); s3a = TSimd.MultiplyAdd(qa, key, s3a); s3b = TSimd.MultiplyAdd(qb, key, s3b);
-                    key = TSimd.Create(Unsafe.Add(ref kd, 4 * stride)); s4a = TSimd.MultiplyAdd(qa, key, s4a); s4b = TSimd.MultiplyAdd(qb, key, s4b);
-                    key = TSimd.Create(Unsafe.Add(ref kd, 5 * stride)); s5a = TSimd.MultiplyAdd(qa, key, s5a); s5b = TSimd.MultiplyAdd(qb, key, s5b);
+                    key = TSimd.BroadcastFrom(ref kd); s0a = TSimd.MultiplyAdd(qa, key, s0a); s0b = TSimd.MultiplyAdd(qb, key, s0b);
+                    key = TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, stride)); s1a = TSimd.MultiplyAdd(qa, key, s1a); s1b = TSimd.MultiplyAdd(qb, key, s1b);
+                    key = TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 2 * stride)); s2a = TSimd.MultiplyAdd(qa, key, s2a); s2b = TSimd.MultiplyAdd(qb, key, s2b);
+                    key = TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 3 * stride)); s3a = TSimd.MultiplyAdd(qa, key, s3a); s3b = TSimd.MultiplyAdd(qb, key, s3b);
+                    key = TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 4 * stride)); s4a = TSimd.MultiplyAdd(qa, key, s4a); s4b = TSimd.MultiplyAdd(qb, key, s4b);
+                    key = TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 5 * stride)); s5a = TSimd.MultiplyAdd(qa, key, s5a); s5b = TSimd.MultiplyAdd(qb, key, s5b);
                     qd = ref Unsafe.Add(ref qd, 2 * TSimd.Count);
                     kd = ref Unsafe.Add(ref kd, 1);
                 }
@@ -367,10 +367,10 @@ namespace AttentionGen.Generated
                 TVector s3 = TSimd.Zero;
                 for (int d = 0; d < 20; d += 4)
                 {
-                    s0 = TSimd.MultiplyAdd(TSimd.Load(ref qT, (nuint)((d) * TSimd.Count)), TSimd.Create(Unsafe.Add(ref k, d)), s0);
-                    s1 = TSimd.MultiplyAdd(TSimd.Load(ref qT, (nuint)((d + 1) * TSimd.Count)), TSimd.Create(Unsafe.Add(ref k, d + 1)), s1);
-                    s2 = TSimd.MultiplyAdd(TSimd.Load(ref qT, (nuint)((d + 2) * TSimd.Count)), TSimd.Create(Unsafe.Add(ref k, d + 2)), s2);
-                    s3 = TSimd.MultiplyAdd(TSimd.Load(ref qT, (nuint)((d + 3) * TSimd.Count)), TSimd.Create(Unsafe.Add(ref k, d + 3)), s3);
+                    s0 = TSimd.MultiplyAdd(TSimd.Load(ref qT, (nuint)((d) * TSimd.Count)), TSimd.BroadcastFrom(ref Unsafe.Add(ref k, d)), s0);
+                    s1 = TSimd.MultiplyAdd(TSimd.Load(ref qT, (nuint)((d + 1) * TSimd.Count)), TSimd.BroadcastFrom(ref Unsafe.Add(ref k, d + 1)), s1);
+                    s2 = TSimd.MultiplyAdd(TSimd.Load(ref qT, (nuint)((d + 2) * TSimd.Count)), TSimd.BroadcastFrom(ref Unsafe.Add(ref k, d + 2)), s2);
+                    s3 = TSimd.MultiplyAdd(TSimd.Load(ref qT, (nuint)((d + 3) * TSimd.Count)), TSimd.BroadcastFrom(ref Unsafe.Add(ref k, d + 3)), s3);
                 }
                 TSimd.Store(TSimd.Add(TSimd.Add(s0, s1), TSimd.Add(s2, s3)), ref sT, 0);
             }
@@ -428,22 +428,22 @@ namespace AttentionGen.Generated
                     for (int c = 0; c < count; c++)
                     {
                         TVector pc = TSimd.Load(ref p, 0);
-                        a0 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 0)), a0);
-                        a1 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 1)), a1);
-                        a2 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 2)), a2);
-                        a3 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 3)), a3);
-                        a4 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 4)), a4);
-                        a5 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 5)), a5);
-                        a6 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 6)), a6);
-                        a7 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 7)), a7);
-                        a8 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 8)), a8);
-                        a9 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 9)), a9);
-                        a10 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 10)), a10);
-                        a11 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 11)), a11);
-                        a12 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 12)), a12);
-                        a13 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 13)), a13);
-                        a14 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 14)), a14);
-                        a15 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 15)), a15);
+                        a0 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 0)), a0);
+                        a1 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 1)), a1);
+                        a2 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 2)), a2);
+                        a3 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 3)), a3);
+                        a4 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 4)), a4);
+                        a5 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 5)), a5);
+                        a6 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 6)), a6);
+                        a7 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 7)), a7);
+                        a8 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 8)), a8);
+                        a9 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 9)), a9);
+                        a10 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 10)), a10);
+                        a11 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 11)), a11);
+                        a12 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 12)), a12);
+                        a13 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 13)), a13);
+                        a14 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 14)), a14);
+                        a15 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 15)), a15);
                         p = ref Unsafe.Add(ref p, TSimd.Count);
                         vRow = ref Unsafe.Add(ref vRow, valueStride);
                     }
@@ -484,10 +484,10 @@ namespace AttentionGen.Generated
                     for (int c = 0; c < count; c++)
                     {
                         TVector pc = TSimd.Load(ref p, 0);
-                        a0 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 0)), a0);
-                        a1 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 1)), a1);
-                        a2 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 2)), a2);
-                        a3 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 3)), a3);
+                        a0 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 0)), a0);
+                        a1 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 1)), a1);
+                        a2 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 2)), a2);
+                        a3 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 3)), a3);
                         p = ref Unsafe.Add(ref p, TSimd.Count);
                         vRow = ref Unsafe.Add(ref vRow, valueStride);
                     }
@@ -543,18 +543,18 @@ namespace AttentionGen.Generated
                     for (int c = 0; c < count; c++)
                     {
                         TVector pc = TSimd.Load(ref p, 0);
-                        a0 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 0)), a0);
-                        a1 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 1)), a1);
-                        a2 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 2)), a2);
-                        a3 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 3)), a3);
-                        a4 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 4)), a4);
-                        a5 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 5)), a5);
-                        a6 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 6)), a6);
-                        a7 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 7)), a7);
-                        a8 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 8)), a8);
-                        a9 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 9)), a9);
-                        a10 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 10)), a10);
-                        a11 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 11)), a11);
+                        a0 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 0)), a0);
+                        a1 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 1)), a1);
+                        a2 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 2)), a2);
+                        a3 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 3)), a3);
+                        a4 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 4)), a4);
+                        a5 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 5)), a5);
+                        a6 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 6)), a6);
+                        a7 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 7)), a7);
+                        a8 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 8)), a8);
+                        a9 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 9)), a9);
+                        a10 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 10)), a10);
+                        a11 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 11)), a11);
                         p = ref Unsafe.Add(ref p, TSimd.Count);
                         vRow = ref Unsafe.Add(ref vRow, valueStride);
                     }
@@ -599,14 +599,14 @@ namespace AttentionGen.Generated
                     for (int c = 0; c < count; c++)
                     {
                         TVector pc = TSimd.Load(ref p, 0);
-                        a0 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 0)), a0);
-                        a1 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 1)), a1);
-                        a2 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 2)), a2);
-                        a3 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 3)), a3);
-                        a4 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 4)), a4);
-                        a5 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 5)), a5);
-                        a6 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 6)), a6);
-                        a7 = TSimd.MultiplyAdd(pc, TSimd.Create(Unsafe.Add(ref vRow, 7)), a7);
+                        a0 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 0)), a0);
+                        a1 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 1)), a1);
+                        a2 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 2)), a2);
+                        a3 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 3)), a3);
+                        a4 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 4)), a4);
+                        a5 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 5)), a5);
+                        a6 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 6)), a6);
+                        a7 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 7)), a7);
                         p = ref Unsafe.Add(ref p, TSimd.Count);
                         vRow = ref Unsafe.Add(ref vRow, valueStride);
                     }
@@ -655,12 +655,12 @@ namespace AttentionGen.Generated
                     {
                         TVector pa = TSimd.Load(ref p, 0), pb = TSimd.Load(ref p, (nuint)TSimd.Count);
                         TVector value;
-                        value = TSimd.Create(Unsafe.Add(ref vRow, 0)); a0a = TSimd.MultiplyAdd(pa, value, a0a); a0b = TSimd.MultiplyAdd(pb, value, a0b);
-                        value = TSimd.Create(Unsafe.Add(ref vRow, 1)); a1a = TSimd.MultiplyAdd(pa, value, a1a); a1b = TSimd.MultiplyAdd(pb, value, a1b);
-                        value = TSimd.Create(Unsafe.Add(ref vRow, 2)); a2a = TSimd.MultiplyAdd(pa, value, a2a); a2b = TSimd.MultiplyAdd(pb, value, a2b);
-                        value = TSimd.Create(Unsafe.Add(ref vRow, 3)); a3a = TSimd.MultiplyAdd(pa, value, a3a); a3b = TSimd.MultiplyAdd(pb, value, a3b);
-                        value = TSimd.Create(Unsafe.Add(ref vRow, 4)); a4a = TSimd.MultiplyAdd(pa, value, a4a); a4b = TSimd.MultiplyAdd(pb, value, a4b);
-                        value = TSimd.Create(Unsafe.Add(ref vRow, 5)); a5a = TSimd.MultiplyAdd(pa, value, a5a); a5b = TSimd.MultiplyAdd(pb, value, a5b);
+                        value = TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 0)); a0a = TSimd.MultiplyAdd(pa, value, a0a); a0b = TSimd.MultiplyAdd(pb, value, a0b);
+                        value = TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 1)); a1a = TSimd.MultiplyAdd(pa, value, a1a); a1b = TSimd.MultiplyAdd(pb, value, a1b);
+                        value = TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 2)); a2a = TSimd.MultiplyAdd(pa, value, a2a); a2b = TSimd.MultiplyAdd(pb, value, a2b);
+                        value = TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 3)); a3a = TSimd.MultiplyAdd(pa, value, a3a); a3b = TSimd.MultiplyAdd(pb, value, a3b);
+                        value = TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 4)); a4a = TSimd.MultiplyAdd(pa, value, a4a); a4b = TSimd.MultiplyAdd(pb, value, a4b);
+                        value = TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 5)); a5a = TSimd.MultiplyAdd(pa, value, a5a); a5b = TSimd.MultiplyAdd(pb, value, a5b);
                         p = ref Unsafe.Add(ref p, 2 * TSimd.Count);
                         vRow = ref Unsafe.Add(ref vRow, valueStride);
                     }
@@ -694,8 +694,8 @@ namespace AttentionGen.Generated
                     {
                         TVector pa = TSimd.Load(ref p, 0), pb = TSimd.Load(ref p, (nuint)TSimd.Count);
                         TVector value;
-                        value = TSimd.Create(Unsafe.Add(ref vRow, 0)); a0a = TSimd.MultiplyAdd(pa, value, a0a); a0b = TSimd.MultiplyAdd(pb, value, a0b);
-                        value = TSimd.Create(Unsafe.Add(ref vRow, 1)); a1a = TSimd.MultiplyAdd(pa, value, a1a); a1b = TSimd.MultiplyAdd(pb, value, a1b);
+                        value = TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 0)); a0a = TSimd.MultiplyAdd(pa, value, a0a); a0b = TSimd.MultiplyAdd(pb, value, a0b);
+                        value = TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 1)); a1a = TSimd.MultiplyAdd(pa, value, a1a); a1b = TSimd.MultiplyAdd(pb, value, a1b);
                         p = ref Unsafe.Add(ref p, 2 * TSimd.Count);
                         vRow = ref Unsafe.Add(ref vRow, valueStride);
                     }

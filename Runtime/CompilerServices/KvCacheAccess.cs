@@ -46,7 +46,8 @@ internal static class KvCacheAccess
 
         if (staging.Buffer.Length < size)
         {
-            staging.Buffer = GC.AllocateUninitializedArray<float>(size);
+            // Pinned: the row blocks broadcast from the keys' and values' addresses (ISimd.BroadcastFrom).
+            staging.Buffer = GC.AllocateUninitializedArray<float>(size, pinned: true);
         }
 
         cache.Linearize(batchIndex, kvHead, staging.Buffer.AsSpan(0, keys), staging.Buffer.AsSpan(keys, size - keys));

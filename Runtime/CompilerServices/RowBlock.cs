@@ -21,7 +21,10 @@ internal static class RowBlock<TKernel>
     /// output, which lives transposed in scratch.
     /// </summary>
     /// <param name="query">The first row's query; the next rows follow every QueryRowStride floats.</param>
-    /// <param name="keys">Key row 0 of the (batch entry, key/value head); rows lie <typeparamref name="TRows"/>.KeyStride floats apart.</param>
+    /// <param name="keys">
+    /// Key row 0 of the (batch entry, key/value head); rows lie <typeparamref name="TRows"/>.KeyStride floats apart. In
+    /// memory that does not move, as are <paramref name="values"/>: the register blocks broadcast from their addresses.
+    /// </param>
     /// <param name="values">Value row 0; rows lie <typeparamref name="TRows"/>.ValueStride floats apart.</param>
     /// <param name="output">The first row's output; the next rows follow every OutputRowStride floats.</param>
     /// <param name="rows">The rows to compute, from 1 to the lane count.</param>

@@ -60,6 +60,14 @@ internal readonly struct SimdPair<TSimd, TVector> : ISimd<VectorPair<TVector>>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VectorPair<TVector> BroadcastFrom(ref float source)
+    {
+        TVector broadcast = TSimd.BroadcastFrom(ref source);
+        return new(broadcast, broadcast);
+    }
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VectorPair<TVector> Load(ref float source, nuint offset) =>
         new(TSimd.Load(ref source, offset), TSimd.Load(ref source, offset + (nuint)TSimd.Count));
 

@@ -44,7 +44,8 @@ internal static class TensorHeads
         int size = length * (headDim + valueDim);
         if (staged.Buffer.Length < Math.Max(size, 1))
         {
-            staged.Buffer = GC.AllocateUninitializedArray<float>(Math.Max(size, 1), pinned: false);
+            // Pinned: the row blocks broadcast from the keys' and values' addresses (ISimd.BroadcastFrom).
+            staged.Buffer = GC.AllocateUninitializedArray<float>(Math.Max(size, 1), pinned: true);
         }
 
         ref float buffer = ref staged.Buffer[0];
