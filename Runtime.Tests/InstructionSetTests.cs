@@ -5,9 +5,11 @@ using Xunit;
 namespace AttentionGen.Runtime.Tests;
 
 /// <summary>
-/// .ci/run repeats these tests with DOTNET_EnableAVX512=0, DOTNET_EnableAVX2=0 and DOTNET_EnableHWIntrinsic=0 so that
-/// the Vector256, Vector128 and scalar paths each run. This checks that each switch really turns the wider paths off,
-/// so the runs cannot silently test the same path again, and that without a switch the paths match the CPU.
+/// .ci/run repeats these tests with DOTNET_EnableAVX512=0, DOTNET_EnableAVX2=0, DOTNET_EnableAVX=0 and
+/// DOTNET_EnableHWIntrinsic=0 so that the Vector256 path, the Vector128 path with AVX (whose register blocks broadcast
+/// from memory with vbroadcastss) and with SSE alone (x86-64-v2, a default NativeAOT build), and the scalar path each
+/// run. This checks that each switch really turns the wider paths off, so the runs cannot silently test the same path
+/// again, and that without a switch the paths match the CPU.
 /// </summary>
 public sealed class InstructionSetTests
 {
@@ -23,6 +25,13 @@ public sealed class InstructionSetTests
         {
             Assert.False(Vector512.IsHardwareAccelerated);
             Assert.False(Vector256.IsHardwareAccelerated);
+            Assert.False(System.Runtime.Intrinsics.X86.Avx2.IsSupported);
+        }
+
+        if (Environment.GetEnvironmentVariable("DOTNET_EnableAVX") == "0")
+        {
+            Assert.False(Vector256.IsHardwareAccelerated);
+            Assert.False(System.Runtime.Intrinsics.X86.Avx.IsSupported);
         }
 
         if (Environment.GetEnvironmentVariable("DOTNET_EnableHWIntrinsic") == "0")
@@ -49,13 +58,22 @@ public sealed class InstructionSetTests
                 Assert.Contains(" avx2 ", flags);
             }
 
-            bool switchedOff = Environment.GetEnvironmentVariable("DOTNET_EnableAVX2") == "0" || Environment.GetEnvironmentVariable("DOTNET_EnableHWIntrinsic") == "0";
-            if (flags.Contains(" avx2 ", StringComparison.Ordinal) && !switchedOff)
+            bool avxOff = Environment.GetEnvironmentVariable("DOTNET_EnableAVX") == "0" || Environment.GetEnvironmentVariable("DOTNET_EnableHWIntrinsic") == "0";
+            bool avx2Off = avxOff || Environment.GetEnvironmentVariable("DOTNET_EnableAVX2") == "0";
+            if (flags.Contains(" avx2 ", StringComparison.Ordinal) && !avx2Off)
             {
                 Assert.True(Vector256.IsHardwareAccelerated, "the CPU has AVX2 and no switch turns it off");
             }
+
+            // DOTNET_EnableAVX2=0 keeps AVX, so that run takes the Vector128 blocks' vbroadcastss branch.
+            if (flags.Contains(" avx ", StringComparison.Ordinal) && !avxOff)
+            {
+                Assert.True(System.Runtime.Intrinsics.X86.Avx.IsSupported, "the CPU has AVX and no switch turns it off");
+            }
         }
 
-        Console.WriteLine($"Vector512: {Vector512.IsHardwareAccelerated}, Vector256: {Vector256.IsHardwareAccelerated}, Vector128: {Vector128.IsHardwareAccelerated}");
+        Console.WriteLine(
+            $"Vector512: {Vector512.IsHardwareAccelerated}, Vector256: {Vector256.IsHardwareAccelerated}, Vector128: {Vector128.IsHardwareAccelerated}, " +
+            $"AVX: {System.Runtime.Intrinsics.X86.Avx.IsSupported}, AVX2: {System.Runtime.Intrinsics.X86.Avx2.IsSupported}");
     }
 }
