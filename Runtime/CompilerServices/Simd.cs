@@ -410,8 +410,15 @@ public readonly struct Simd128 : ISimd<Vector128<float>>
     public static Vector128<float> Multiply(Vector128<float> left, Vector128<float> right) => left * right;
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// Without FMA it is a multiply and an add, written with the addend first: SSE's add overwrites its first operand,
+    /// and the JIT then adds into the accumulator, where the other order had it add into the product and copy that back
+    /// (P·V's paired block took two more copies per value element; 8–10% faster whole calls with
+    /// <c>DOTNET_EnableAVX=0</c>, Stopwatch probes). The sum is the same either way.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> MultiplyAdd(Vector128<float> left, Vector128<float> right, Vector128<float> addend) => Vector128.MultiplyAddEstimate(left, right, addend);
+    public static Vector128<float> MultiplyAdd(Vector128<float> left, Vector128<float> right, Vector128<float> addend) =>
+        Fma.IsSupported || AdvSimd.IsSupported ? Vector128.MultiplyAddEstimate(left, right, addend) : addend + left * right;
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
