@@ -49,7 +49,9 @@ internal static partial class KernelEmitter
             "(32 in two Vector512; a core with two 512-bit FMA pipes cannot also load a broadcast for every multiply-add), and on a 16-register file " +
             "(AVX2, AVX, SSE: 16 rows in two Vector256, 8 in two Vector128). Blocks with fewer rows use one vector: " +
             $"{Literals.Int(KernelTiles.WideRegisterBlock)} keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and " +
-            $"128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64), {Literals.Int(KernelTiles.NarrowRegisterBlock)} where it has 16.";
+            $"128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64), {Literals.Int(KernelTiles.NarrowRegisterBlock)} where it has 16. " +
+            "Each broadcast reads the element where it lies (ISimd.BroadcastFrom): one load with AVX2 or AVX-512, vbroadcastss from memory with AVX " +
+            "alone, ld1r on Arm64, a load and a shuffle with SSE alone.";
 
         if (kernel.Layout == AttentionLayout.Bshd && kernel.KvHeads > 1)
         {
