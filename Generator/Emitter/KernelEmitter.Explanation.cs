@@ -51,7 +51,7 @@ internal static partial class KernelEmitter
             $"{Literals.Int(KernelTiles.WideRegisterBlock)} keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and " +
             $"128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64), {Literals.Int(KernelTiles.NarrowRegisterBlock)} where it has 16. " +
             "Each broadcast reads the element where it lies (ISimd.BroadcastFrom): one load with AVX2 or AVX-512, vbroadcastss from memory with AVX " +
-            "alone, ld1r on Arm64, a load and a shuffle with SSE alone.";
+            "alone, a load and a shuffle with SSE alone or on Arm64 (dup).";
 
         if (kernel.Layout == AttentionLayout.Bshd && kernel.KvHeads > 1)
         {

@@ -381,7 +381,9 @@ public readonly struct Simd128 : ISimd<Vector128<float>>
     /// pipes that the paired blocks' 12 multiplies and 12 adds per step keep busy; <c>vbroadcastss</c> from memory, which
     /// AVX has, is a load alone. On Zen 5 with <c>DOTNET_EnableAVX2=0</c> (Stopwatch probes, direction only) it took the
     /// paired Q·Kᵀ block on keys in L1 from 42 to 53.5 GFLOP/s, and whole prefill calls 23–27% faster. With AVX2 the JIT
-    /// already broadcasts from memory, and Arm64 has <c>ld1r</c>.
+    /// already broadcasts from memory. On Arm64 it loads the float and <c>dup</c>s it (the listing of a NativeAOT build
+    /// cross-compiled for linux-arm64); <c>ld1r</c> would be one instruction with an <c>add</c> for each address, no fewer,
+    /// and whether it saves the vector pipe the <c>dup</c> takes depends on the core, which no machine here can show.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector128<float> BroadcastFrom(ref float source) =>
