@@ -50,8 +50,8 @@ public interface ISimd<TVector>
     /// <remarks>
     /// On x64 with AVX but not AVX2, <see cref="Simd128"/> broadcasts from memory with <c>vbroadcastss</c>: one load,
     /// where <see cref="Create"/> of a float is a load and a shuffle that competes with the multiplies and adds for their
-    /// pipes. The intrinsic takes a pointer. Everywhere else this is <see cref="Create"/>, whose load the JIT folds into the
-    /// broadcast or the multiply-add.
+    /// pipes. The intrinsic takes a pointer. Everywhere else this is <see cref="Create"/>: with AVX2 and AVX-512 the JIT
+    /// folds its load into the broadcast or the multiply-add; with SSE alone and on Arm64 it stays a load and a shuffle.
     /// </remarks>
     static abstract TVector BroadcastFrom(ref float source);
 
@@ -377,13 +377,14 @@ public readonly struct Simd128 : ISimd<Vector128<float>>
 
     /// <inheritdoc/>
     /// <remarks>
-    /// Without AVX2 the JIT broadcasts a float with <c>vmovss</c> and <c>vpermilps</c>, and the shuffle takes a slot on the
-    /// pipes that the paired blocks' 12 multiplies and 12 adds per step keep busy; <c>vbroadcastss</c> from memory, which
-    /// AVX has, is a load alone. On Zen 5 with <c>DOTNET_EnableAVX2=0</c> (Stopwatch probes, direction only) it took the
-    /// paired Q·Kᵀ block on keys in L1 from 42 to 53.5 GFLOP/s, and whole prefill calls 23–27% faster. With AVX2 the JIT
-    /// already broadcasts from memory. On Arm64 it loads the float and <c>dup</c>s it (the listing of a NativeAOT build
-    /// cross-compiled for linux-arm64); <c>ld1r</c> would be one instruction with an <c>add</c> for each address, no fewer,
-    /// and whether it saves the vector pipe the <c>dup</c> takes depends on the core, which no machine here can show.
+    /// Without AVX2 the JIT broadcasts a float with <c>vmovss</c> and <c>vpermilps</c>, and the shuffle takes a slot on
+    /// the pipes that the paired blocks' 12 multiplies and 12 adds per step keep busy; <c>vbroadcastss</c> from memory,
+    /// which AVX has, is a load alone. On Zen 5 with <c>DOTNET_EnableAVX2=0</c> it took the paired Q·Kᵀ block on keys
+    /// in L1 from 42 to 53.5 GFLOP/s (Stopwatch probe), and one-thread prefill at N ≥ 512 1.20–1.28× faster
+    /// (BenchmarkDotNet, docs/PERFORMANCE.md). With AVX2 the JIT already broadcasts from memory. On Arm64 it loads the
+    /// float and <c>dup</c>s it (the listing of a NativeAOT build cross-compiled for linux-arm64); <c>ld1r</c> would be
+    /// one instruction with an <c>add</c> for each address, no fewer, and whether it saves the vector pipe the
+    /// <c>dup</c> takes depends on the core, which no machine here can show.
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe Vector128<float> BroadcastFrom(ref float source) =>
