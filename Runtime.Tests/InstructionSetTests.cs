@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Xunit;
 
 namespace AttentionGen.Runtime.Tests;
@@ -25,13 +26,13 @@ public sealed class InstructionSetTests
         {
             Assert.False(Vector512.IsHardwareAccelerated);
             Assert.False(Vector256.IsHardwareAccelerated);
-            Assert.False(System.Runtime.Intrinsics.X86.Avx2.IsSupported);
+            Assert.False(Avx2.IsSupported);
         }
 
         if (Environment.GetEnvironmentVariable("DOTNET_EnableAVX") == "0")
         {
             Assert.False(Vector256.IsHardwareAccelerated);
-            Assert.False(System.Runtime.Intrinsics.X86.Avx.IsSupported);
+            Assert.False(Avx.IsSupported);
         }
 
         if (Environment.GetEnvironmentVariable("DOTNET_EnableHWIntrinsic") == "0")
@@ -68,12 +69,12 @@ public sealed class InstructionSetTests
             // DOTNET_EnableAVX2=0 keeps AVX, so that run takes the Vector128 blocks' vbroadcastss branch.
             if (flags.Contains(" avx ", StringComparison.Ordinal) && !avxOff)
             {
-                Assert.True(System.Runtime.Intrinsics.X86.Avx.IsSupported, "the CPU has AVX and no switch turns it off");
+                Assert.True(Avx.IsSupported, "the CPU has AVX and no switch turns it off");
             }
         }
 
         Console.WriteLine(
             $"Vector512: {Vector512.IsHardwareAccelerated}, Vector256: {Vector256.IsHardwareAccelerated}, Vector128: {Vector128.IsHardwareAccelerated}, " +
-            $"AVX: {System.Runtime.Intrinsics.X86.Avx.IsSupported}, AVX2: {System.Runtime.Intrinsics.X86.Avx2.IsSupported}");
+            $"AVX: {Avx.IsSupported}, AVX2: {Avx2.IsSupported}");
     }
 }

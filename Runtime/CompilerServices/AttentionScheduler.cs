@@ -37,10 +37,17 @@ public static unsafe class AttentionScheduler
     /// <summary>Runs a <c>Forward</c> call over tensors: its query blocks of each (batch entry, head).</summary>
     /// <param name="arguments">The validated arguments.</param>
     public static void Run<TKernel>(scoped in AttentionArguments arguments)
-        where TKernel : struct, IAttentionKernel =>
-        Run<AttentionWork<TKernel>, AttentionArguments>(
-            in arguments, AttentionWork<TKernel>.ItemCount(arguments.Batch, arguments.QueryLength), AttentionWork<TKernel>.WorkPerItem(arguments.KeyLength),
-            AttentionWork<TKernel>.ItemsPerKeyValueHead(arguments.QueryLength));
+        where TKernel : struct, IAttentionKernel
+    {
+        // The row blocks broadcast key and value elements from their addresses (ISimd.BroadcastFrom), so the key and value
+        // tensors stay pinned for the whole call, whichever threads read them.
+        fixed (float* keys = arguments.Key, values = arguments.Value)
+        {
+            Run<AttentionWork<TKernel>, AttentionArguments>(
+                in arguments, AttentionWork<TKernel>.ItemCount(arguments.Batch, arguments.QueryLength), AttentionWork<TKernel>.WorkPerItem(arguments.KeyLength),
+                AttentionWork<TKernel>.ItemsPerKeyValueHead(arguments.QueryLength));
+        }
+    }
 
     /// <summary>Runs items <c>[0, workItems)</c> of <typeparamref name="TWork"/>.</summary>
     /// <param name="arguments">The validated arguments.</param>
@@ -73,7 +80,8 @@ public static unsafe class AttentionScheduler
             // The helpers read the caller's arguments where they are. An AttentionArguments is a ref struct, so it lives
             // on a stack and never moves, and this call returns only after every helper has checked out of the job. The
             // spans in it stay reported to the GC by the caller's frame, and each helper's copy by the helper's, so the
-            // memory they point into needs no pinning: one struct carries every argument to every thread.
+            // memory they point into needs no pinning to be read through them (Run<TKernel> pins keys and values for
+            // another reason, the broadcasts from their addresses): one struct carries every argument to every thread.
             Job<TWork, TArguments> job = Job<TWork, TArguments>.ForThisThread;
             job.Arguments = Unsafe.AsPointer(ref Unsafe.AsRef(in arguments));
             job.Start(workItems, itemsPerGroup, wholeGroupItems, threads - 1);

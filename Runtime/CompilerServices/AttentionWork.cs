@@ -121,62 +121,56 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
     }
 
     /// <summary>Runs work items [start, end) of a Forward over tensors, writing the outputs <typeparamref name="TExtras"/> says.</summary>
-    private static unsafe void ExecuteTensors<TExtras>(scoped in AttentionArguments arguments, int start, int end)
+    private static void ExecuteTensors<TExtras>(scoped in AttentionArguments arguments, int start, int end)
         where TExtras : struct, IRowExtras
     {
-        // The row blocks broadcast key and value elements from their addresses (ISimd.BroadcastFrom), so the tensors
-        // must not move while this thread reads them.
-        fixed (float* keyAddress = arguments.Key)
-        fixed (float* valueAddress = arguments.Value)
+        int queryLength = arguments.QueryLength;
+        int keyLength = arguments.KeyLength;
+        int queryBlocks = (int)(((long)queryLength + ItemRows - 1) / ItemRows);
+        ref float query = ref MemoryMarshal.GetReference(arguments.Query);
+        ref float key = ref MemoryMarshal.GetReference(arguments.Key);
+        ref float value = ref MemoryMarshal.GetReference(arguments.Value);
+        ref float output = ref MemoryMarshal.GetReference(arguments.Output);
+        ReadOnlySpan<int> keyLengths = arguments.KeyLengths;
+        for (int item = start; item < end; item++)
         {
-            int queryLength = arguments.QueryLength;
-            int keyLength = arguments.KeyLength;
-            int queryBlocks = (int)(((long)queryLength + ItemRows - 1) / ItemRows);
-            ref float query = ref MemoryMarshal.GetReference(arguments.Query);
-            ref float key = ref *keyAddress;
-            ref float value = ref *valueAddress;
-            ref float output = ref MemoryMarshal.GetReference(arguments.Output);
-            ReadOnlySpan<int> keyLengths = arguments.KeyLengths;
-            for (int item = start; item < end; item++)
+            Decompose(item, queryBlocks, queryLength, out int b, out int kvHead, out int head, out int firstRow, out int rows);
+
+            // With key padding, keys at or after keyLengths[b] are padding.
+            int valid = (TKernel.Mask & AttentionMask.KeyPadding) != 0 ? keyLengths[b] : keyLength;
+            ref float keys = ref Unsafe.Add(ref key, KeyValueHeadStart(b, kvHead, keyLength) * TKernel.HeadDim);
+            ref float values = ref Unsafe.Add(ref value, KeyValueHeadStart(b, kvHead, keyLength) * TKernel.ValueDim);
+            nint row = RowIndex(b, head, firstRow, queryLength);
+            RowOutputs outputs = TExtras.Enabled ? RowOutputs.Of(in arguments, TKernel.Heads, b, head, firstRow) : default;
+
+            // The keys the blocks read: the valid ones, or every key where the weights are scores before the masks.
+            int keysRead = outputs.NeedsEveryKey ? keyLength : valid;
+            if (keysRead <= KernelTiles.KeyTile)
             {
-                Decompose(item, queryBlocks, queryLength, out int b, out int kvHead, out int head, out int firstRow, out int rows);
+                // A block that reads one tile of keys or fewer (encoder calls: short sequences, or short sentences padded
+                // to a longer length) spends much of its time bringing in its query rows and taking out its output rows,
+                // which in the token-major layout lie a whole token apart. Asked for all at once here, they come in
+                // together rather than a group of rows at a time. With more keys the block's arithmetic hides them,
+                // and the hints cost more than they save.
+                KernelMath.PrefetchRows(ref Unsafe.Add(ref query, row * TKernel.HeadDim), QueryRowStride, rows, TKernel.HeadDim);
+                KernelMath.PrefetchRows(ref Unsafe.Add(ref output, row * TKernel.ValueDim), OutputRowStride, rows, TKernel.ValueDim);
+            }
 
-                // With key padding, keys at or after keyLengths[b] are padding.
-                int valid = (TKernel.Mask & AttentionMask.KeyPadding) != 0 ? keyLengths[b] : keyLength;
-                ref float keys = ref Unsafe.Add(ref key, KeyValueHeadStart(b, kvHead, keyLength) * TKernel.HeadDim);
-                ref float values = ref Unsafe.Add(ref value, KeyValueHeadStart(b, kvHead, keyLength) * TKernel.ValueDim);
-                nint row = RowIndex(b, head, firstRow, queryLength);
-                RowOutputs outputs = TExtras.Enabled ? RowOutputs.Of(in arguments, TKernel.Heads, b, head, firstRow) : default;
-
-                // The keys the blocks read: the valid ones, or every key where the weights are scores before the masks.
-                int keysRead = outputs.NeedsEveryKey ? keyLength : valid;
-                if (keysRead <= KernelTiles.KeyTile)
-                {
-                    // A block that reads one tile of keys or fewer (encoder calls: short sequences, or short sentences padded
-                    // to a longer length) spends much of its time bringing in its query rows and taking out its output rows,
-                    // which in the token-major layout lie a whole token apart. Asked for all at once here, they come in
-                    // together rather than a group of rows at a time. With more keys the block's arithmetic hides them,
-                    // and the hints cost more than they save.
-                    KernelMath.PrefetchRows(ref Unsafe.Add(ref query, row * TKernel.HeadDim), QueryRowStride, rows, TKernel.HeadDim);
-                    KernelMath.PrefetchRows(ref Unsafe.Add(ref output, row * TKernel.ValueDim), OutputRowStride, rows, TKernel.ValueDim);
-                }
-
-                if (StagesHeads(queryLength, keysRead))
-                {
-                    // Token-major keys and values, read again by many row blocks: from this thread's consecutive copy of the
-                    // head.
-                    ref float stagedKeys = ref TensorHeads.Stage(in arguments, b, kvHead, keysRead,
-                        ref keys, TensorRows<TKernel>.KeyStride, TKernel.HeadDim, ref values, TensorRows<TKernel>.ValueStride, TKernel.ValueDim);
-                    Rows<CacheRows<TKernel>, TExtras>(
-                        ref Unsafe.Add(ref query, row * TKernel.HeadDim), ref stagedKeys, ref Unsafe.Add(ref stagedKeys, (nint)keysRead * TKernel.HeadDim),
-                        ref Unsafe.Add(ref output, row * TKernel.ValueDim), rows, firstRow + PositionOffset(valid, queryLength), valid, in arguments, b, head, firstRow, in outputs);
-                }
-                else
-                {
-                    Rows<TensorRows<TKernel>, TExtras>(
-                        ref Unsafe.Add(ref query, row * TKernel.HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * TKernel.ValueDim),
-                        rows, firstRow + PositionOffset(valid, queryLength), valid, in arguments, b, head, firstRow, in outputs);
-                }
+            if (StagesHeads(queryLength, keysRead))
+            {
+                // Token-major keys and values, read again by many row blocks: from this thread's consecutive copy of the
+                // head.
+                ref float stagedKeys = ref TensorHeads.Stage(in arguments, b, kvHead, keysRead,
+                    ref keys, TensorRows<TKernel>.KeyStride, TKernel.HeadDim, ref values, TensorRows<TKernel>.ValueStride, TKernel.ValueDim);
+                Rows<CacheRows<TKernel>, TExtras>(
+                    ref Unsafe.Add(ref query, row * TKernel.HeadDim), ref stagedKeys, ref Unsafe.Add(ref stagedKeys, (nint)keysRead * TKernel.HeadDim),
+                    ref Unsafe.Add(ref output, row * TKernel.ValueDim), rows, firstRow + PositionOffset(valid, queryLength), valid, in arguments, b, head, firstRow, in outputs);
+            }
+            else
+            {
+                Rows<TensorRows<TKernel>, TExtras>(
+                    ref Unsafe.Add(ref query, row * TKernel.HeadDim), ref keys, ref values, ref Unsafe.Add(ref output, row * TKernel.ValueDim),
+                    rows, firstRow + PositionOffset(valid, queryLength), valid, in arguments, b, head, firstRow, in outputs);
             }
         }
     }

@@ -58,8 +58,8 @@ public interface IAttentionKernel
     /// </summary>
     /// <remarks>
     /// The register blocks broadcast key and value elements with <see cref="ISimd{TVector}.BroadcastFrom"/>, so keys and
-    /// values must lie in memory that does not move while they run: the work loops pin the tensors, and the copies they
-    /// read instead (staged heads, the cache, scratch) are pinned arrays.
+    /// values must lie in memory that does not move while they run: AttentionScheduler.Run pins the tensors, and the
+    /// copies the blocks read instead (staged heads, the cache, scratch) are pinned arrays.
     /// </remarks>
     static abstract void ScoreKeys16<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
         where TSimd : struct, ISimd<TVector>
