@@ -99,11 +99,12 @@ internal static class KernelMath
     }
 
     /// <summary>
-    /// <see cref="Prefetch{TElement}"/> for <paramref name="rows"/> rows of <paramref name="length"/> floats,
-    /// <paramref name="stride"/> floats apart: every line of them requested at once, before any is read.
+    /// <see cref="Prefetch{TElement}"/> for <paramref name="rows"/> rows of <paramref name="length"/> elements,
+    /// <paramref name="stride"/> elements apart: every line of them requested at once, before any is read.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void PrefetchRows(ref float first, nint stride, int rows, int length)
+    public static void PrefetchRows<TElement>(ref TElement first, nint stride, int rows, int length)
+        where TElement : unmanaged
     {
         if (!Sse.IsSupported)
         {

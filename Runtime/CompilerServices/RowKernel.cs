@@ -203,13 +203,45 @@ internal static partial class RowKernel<TKernel>
     /// <summary>
     /// P·V of one row over a tile: output += p_j · v_j for the <paramref name="count"/> probabilities at
     /// <paramref name="p"/> and the value rows from <paramref name="tileValues"/> on, the accumulator (at
-    /// <paramref name="state"/>) held in registers over the tile's keys, eight vectors at a time (four where fewer are
-    /// left, then one), each a chain of multiply-adds of its own; the overlapping last vector adds only to the lanes the
-    /// one before did not cover. With an explicit mask, a masked key (p = 0) adds nothing, even to an infinite or NaN
+    /// <paramref name="state"/>) held in registers over the keys, eight vectors at a time (four where fewer are left,
+    /// then one), each a chain of multiply-adds of its own; the overlapping last vector adds only to the lanes the one
+    /// before did not cover. Where that takes more than one pass (a value row of more than eight vectors), the passes
+    /// go <see cref="KernelTiles.RowValueKeys"/> keys at a time. With an explicit mask, a masked key (p = 0) adds nothing, even to an infinite or NaN
     /// value (0 · ∞ is NaN).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AccumulateRow<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement tileValues, nint valueStride, ref float state)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement>
+    {
+        int lanes = TSimd.Count, valueDim = TKernel.ValueDim;
+        if (valueDim <= 8 * lanes)
+        {
+            AccumulateRowPart<TSimd, TVector, TElement, TElements>(ref p, count, ref tileValues, valueStride, ref state);
+            return;
+        }
+
+        // More than one pass of eight vectors, each adding one part of every value row. Over a whole tile, each pass would
+        // read its part of every row again, from beyond L1 and in pieces the hardware prefetchers do not follow; so the
+        // passes take a few keys at a time, whose rows the first pass brings into L1 for the others, and meanwhile the
+        // next few keys' rows are fetched whole.
+        const int keys = KernelTiles.RowValueKeys;
+        for (int j = 0; j < count; j += keys)
+        {
+            ref TElement rows = ref Unsafe.Add(ref tileValues, j * valueStride);
+            KernelMath.PrefetchRows(ref Unsafe.Add(ref rows, keys * valueStride), valueStride, Math.Min(keys, count - j - keys), valueDim);
+            AccumulateRowPart<TSimd, TVector, TElement, TElements>(ref Unsafe.Add(ref p, j), Math.Min(keys, count - j), ref rows, valueStride, ref state);
+        }
+    }
+
+    /// <summary>
+    /// P·V of one row over <paramref name="count"/> keys as <see cref="AccumulateRow"/> describes, each part of the
+    /// accumulator in one pass over the keys.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateRowPart<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement tileValues, nint valueStride, ref float state)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
         where TElement : unmanaged
