@@ -115,7 +115,7 @@ internal static partial class RowKernel<TKernel>
             int visible = 0;
             for (int g = 0; g < TRows.Count; g++)
             {
-                if (Probabilities<TSimd, TVector>(ref Unsafe.Add(ref score, g * KeyTile), tileLength, default, 0, 0, ref Unsafe.Add(ref states, g * stateSize)))
+                if (Probabilities<TSimd, TVector, TElement, TElements>(ref Unsafe.Add(ref score, g * KeyTile), tileLength, default, 0, 0, ref Unsafe.Add(ref states, g * stateSize)))
                 {
                     visible++;
                 }
@@ -371,16 +371,16 @@ internal static partial class RowKernel<TKernel>
             TVector v1 = vectors > 1 ? TElements.Load<TSimd, TVector>(ref row, n) : default;
             TVector v2 = vectors > 2 ? TElements.Load<TSimd, TVector>(ref row, 2 * n) : default;
             TVector v3 = vectors > 3 ? TElements.Load<TSimd, TVector>(ref row, 3 * n) : default;
-            Weigh<TSimd, TVector, TVectors>(Weight<TSimd, TVector, TElement, TElements>(pj), v0, v1, v2, v3, ref s00, ref s01, ref s02, ref s03);
-            Weigh<TSimd, TVector, TVectors>(Weight<TSimd, TVector, TElement, TElements>(Unsafe.Add(ref pj, KeyTile)), v0, v1, v2, v3, ref s10, ref s11, ref s12, ref s13);
+            Weigh<TSimd, TVector, TVectors>(TSimd.Create(pj), v0, v1, v2, v3, ref s00, ref s01, ref s02, ref s03);
+            Weigh<TSimd, TVector, TVectors>(TSimd.Create(Unsafe.Add(ref pj, KeyTile)), v0, v1, v2, v3, ref s10, ref s11, ref s12, ref s13);
             if (rows > 2)
             {
-                Weigh<TSimd, TVector, TVectors>(Weight<TSimd, TVector, TElement, TElements>(Unsafe.Add(ref pj, 2 * KeyTile)), v0, v1, v2, v3, ref s20, ref s21, ref s22, ref s23);
+                Weigh<TSimd, TVector, TVectors>(TSimd.Create(Unsafe.Add(ref pj, 2 * KeyTile)), v0, v1, v2, v3, ref s20, ref s21, ref s22, ref s23);
             }
 
             if (rows > 3)
             {
-                Weigh<TSimd, TVector, TVectors>(Weight<TSimd, TVector, TElement, TElements>(Unsafe.Add(ref pj, 3 * KeyTile)), v0, v1, v2, v3, ref s30, ref s31, ref s32, ref s33);
+                Weigh<TSimd, TVector, TVectors>(TSimd.Create(Unsafe.Add(ref pj, 3 * KeyTile)), v0, v1, v2, v3, ref s30, ref s31, ref s32, ref s33);
             }
         }
 

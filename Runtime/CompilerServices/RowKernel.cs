@@ -191,7 +191,7 @@ internal static partial class RowKernel<TKernel>
                 }
             }
 
-            if (!Probabilities<TSimd, TVector>(ref score, tileLength, in mask, maskStart, maskKeyBase + tileStart, ref state))
+            if (!Probabilities<TSimd, TVector, TElement, TElements>(ref score, tileLength, in mask, maskStart, maskKeyBase + tileStart, ref state))
             {
                 continue; // every key of the tile is masked: it adds nothing
             }
@@ -308,13 +308,16 @@ internal static partial class RowKernel<TKernel>
     /// Turns one row's scores of a tile of <paramref name="tileLength"/> keys (soft-capped, then masked by the explicit
     /// mask, if the kernel has them) into probabilities exp(s - max) in place, padded with zeros to whole vectors, and
     /// advances the row's online softmax in <paramref name="state"/>: when the maximum grows, the sum and the accumulator
-    /// are rescaled by exp(old max - new max). Returns false, leaving the state as it was, when every key of the tile is
-    /// masked.
+    /// are rescaled by exp(old max - new max). Each probability is stored times <see cref="IRowElements{TElement}.Rebias"/>
+    /// (2^112 over halves, 1 over floats), the factor P·V's products need, so that P·V broadcasts it as it is. Returns
+    /// false, leaving the state as it was, when every key of the tile is masked.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Probabilities<TSimd, TVector>(ref float score, int tileLength, scoped in ExplicitMask mask, int maskStart, int maskKey, ref float state)
+    private static bool Probabilities<TSimd, TVector, TElement, TElements>(ref float score, int tileLength, scoped in ExplicitMask mask, int maskStart, int maskKey, ref float state)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement>
     {
         int lanes = TSimd.Count, valueDim = TKernel.ValueDim;
         int paddedLength = (tileLength + lanes - 1) / lanes * lanes;
@@ -369,13 +372,13 @@ internal static partial class RowKernel<TKernel>
             }
         }
 
-        // Probabilities p_j = exp(s_j - max), written over the scores.
-        TVector maximum = TSimd.Create(rowMax);
+        // Probabilities p_j = exp(s_j - max), summed, and written over the scores times the rebias factor.
+        TVector maximum = TSimd.Create(rowMax), rebias = TSimd.Create(TElements.Rebias);
         TVector tileSum = TSimd.Zero;
         for (j = 0; j < paddedLength; j += lanes)
         {
             TVector p = TSimd.Exp(TSimd.Subtract(TSimd.Load(ref score, (nuint)j), maximum));
-            TSimd.Store(p, ref score, (nuint)j);
+            TSimd.Store(TElements.Rebias == 1 ? p : TSimd.Multiply(p, rebias), ref score, (nuint)j);
             tileSum = TSimd.Add(tileSum, p);
         }
 
@@ -445,7 +448,7 @@ internal static partial class RowKernel<TKernel>
                 continue;
             }
 
-            TVector w = Weight<TSimd, TVector, TElement, TElements>(weight);
+            TVector w = TSimd.Create(weight);
             o0 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 0), o0);
             o1 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, n), o1);
             o2 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 2 * n), o2);
@@ -484,7 +487,7 @@ internal static partial class RowKernel<TKernel>
                 continue;
             }
 
-            TVector w = Weight<TSimd, TVector, TElement, TElements>(weight);
+            TVector w = TSimd.Create(weight);
             o0 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 0), o0);
             o1 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, n), o1);
             o2 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 2 * n), o2);
@@ -517,24 +520,11 @@ internal static partial class RowKernel<TKernel>
                 continue;
             }
 
-            sum = TSimd.MultiplyAdd(Weight<TSimd, TVector, TElement, TElements>(weight), TElements.Load<TSimd, TVector>(ref v, offset), sum);
+            sum = TSimd.MultiplyAdd(TSimd.Create(weight), TElements.Load<TSimd, TVector>(ref v, offset), sum);
         }
 
         TSimd.Store(TSimd.Add(TSimd.Load(ref o, offset), TSimd.And(sum, added)), ref o, offset);
     }
-
-    /// <summary>
-    /// A probability broadcast, times <see cref="IRowElements{TElement}.Rebias"/> over halves. Over floats the factor
-    /// is 1 and is left out: in the group kernels the JIT had kept the multiply for one row, with the factor reloaded from
-    /// the stack in the loop.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static TVector Weight<TSimd, TVector, TElement, TElements>(float p)
-        where TSimd : struct, ISimd<TVector>
-        where TVector : struct
-        where TElement : unmanaged
-        where TElements : struct, IRowElements<TElement> =>
-        TSimd.Create(TElements.Rebias == 1 ? p : p * TElements.Rebias);
 
     /// <summary>
     /// The floats of a query scaled by <see cref="ScaleQuery"/> on a width of <paramref name="lanes"/>: the head's whole
