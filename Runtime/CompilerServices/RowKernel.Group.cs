@@ -91,7 +91,6 @@ internal static partial class RowKernel<TKernel>
     {
         int lanes = TSimd.Count;
         int headDim = TKernel.HeadDim, valueDim = TKernel.ValueDim;
-        int headWhole = headDim / lanes * lanes, valueWhole = valueDim / lanes * lanes;
         int queryStride = ScaledQueryLength(lanes), stateSize = OnlineSoftmax.StateSize(valueDim);
 
         // Each row's query once, scaled (see ScaleQuery), row g at g · queryStride.
@@ -106,7 +105,6 @@ internal static partial class RowKernel<TKernel>
         // Each row's scores, then probabilities, of one tile: row g at g · KeyTile.
         Span<float> scores = stackalloc float[KernelTiles.GroupRows * KeyTile];
         ref float score = ref MemoryMarshal.GetReference(scores);
-        TVector allLanes = TSimd.LanesFrom(0), valueTailLanes = TSimd.LanesFrom(valueWhole + lanes - valueDim);
         for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
         {
             int tileLength = Math.Min(KeyTile, endKey - tileStart);
@@ -143,31 +141,68 @@ internal static partial class RowKernel<TKernel>
                 continue;
             }
 
-            // P·V: four vectors of every row's accumulator at a time on a 32-register file (16 accumulators), two on a
-            // 16-register one (8), then one; the overlapping last vector adds only to the lanes the one before did not cover.
-            int v = 0;
-            if (TSimd.HasWideRegisterFile)
+            // P·V, in passes over the keys that each add a part of every row's accumulator (see AccumulateGroupPasses). Where
+            // there are more than two (a 16-register file), the passes go a few keys at a time, as in AccumulateRow: over
+            // a whole tile, the first pass would wait on the memory for every value row, and the memory would then idle
+            // through the other passes, which read the rows again from L2.
+            int keysAtOnce = valueDim > 2 * GroupValuesPerPass<TSimd, TVector>() ? KernelTiles.RowValueKeys : tileLength;
+            for (int j = 0; j < tileLength; j += keysAtOnce)
             {
-                for (; v + 4 * lanes <= valueWhole; v += 4 * lanes)
-                {
-                    AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count4>(ref score, tileLength, ref tileValues, (nuint)v, valueStride, ref states, stateSize, allLanes);
-                }
+                AccumulateGroupPasses<TSimd, TVector, TElement, TElements, TRows>(
+                    ref Unsafe.Add(ref score, j), Math.Min(keysAtOnce, tileLength - j), ref Unsafe.Add(ref tileValues, j * valueStride), valueStride, ref states, stateSize);
             }
+        }
+    }
 
-            for (; v + 2 * lanes <= valueWhole; v += 2 * lanes)
-            {
-                AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count2>(ref score, tileLength, ref tileValues, (nuint)v, valueStride, ref states, stateSize, allLanes);
-            }
+    /// <summary>
+    /// The value elements of each row's accumulator that one pass of a group's P·V holds in registers: four vectors on a
+    /// 32-register file (16 accumulators for four rows), two on a 16-register one (8).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int GroupValuesPerPass<TSimd, TVector>()
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct => (TSimd.HasWideRegisterFile ? 4 : 2) * TSimd.Count;
 
-            for (; v < valueWhole; v += lanes)
+    /// <summary>
+    /// P·V of every row of a group over <paramref name="count"/> keys, in passes of <see cref="GroupValuesPerPass"/>
+    /// value elements, then one vector at a time; the overlapping last vector adds only to the lanes the one before did not
+    /// cover. Row g's probabilities are at <c>g · KeyTile</c> floats from <paramref name="p"/>, its accumulator at
+    /// <c>g · stateSize</c> floats from <paramref name="states"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AccumulateGroupPasses<TSimd, TVector, TElement, TElements, TRows>(
+        ref float p, int count, ref TElement values, nint valueStride, ref float states, int stateSize)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement>
+        where TRows : struct, IConstantCount
+    {
+        int lanes = TSimd.Count, valueDim = TKernel.ValueDim;
+        int valueWhole = valueDim / lanes * lanes;
+        TVector allLanes = TSimd.LanesFrom(0);
+        int v = 0;
+        if (TSimd.HasWideRegisterFile)
+        {
+            for (; v + 4 * lanes <= valueWhole; v += 4 * lanes)
             {
-                AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count1>(ref score, tileLength, ref tileValues, (nuint)v, valueStride, ref states, stateSize, allLanes);
+                AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count4>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes);
             }
+        }
 
-            if (valueWhole != valueDim)
-            {
-                AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count1>(ref score, tileLength, ref tileValues, (nuint)(valueDim - lanes), valueStride, ref states, stateSize, valueTailLanes);
-            }
+        for (; v + 2 * lanes <= valueWhole; v += 2 * lanes)
+        {
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count2>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes);
+        }
+
+        for (; v < valueWhole; v += lanes)
+        {
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count1>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes);
+        }
+
+        if (valueWhole != valueDim)
+        {
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count1>(ref p, count, ref values, (nuint)(valueDim - lanes), valueStride, ref states, stateSize, TSimd.LanesFrom(valueWhole + lanes - valueDim));
         }
     }
 

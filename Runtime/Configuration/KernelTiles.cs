@@ -59,7 +59,11 @@ internal static class KernelTiles
     /// did not follow. On Zen 5 with the JIT held to AVX2 (<c>DOTNET_EnableAVX512=0</c>), a Stopwatch probe alternating
     /// 4, 8, 12, 16, 24, 32 and 64 keys in one process decoded 8 heads of 128 over 32768 tokens fastest at 8: 1.17 times
     /// as fast as a whole tile from a float cache and 1.49 times from a Half one; on Vector128 (<c>DOTNET_EnableAVX2=0</c>)
-    /// 1.72 and 1.83 times. Without the prefetch, a float cache gained only 1.0–1.1 times.
+    /// 1.72 and 1.83 times. Without the prefetch, a float cache gained only 1.0–1.1 times. The group kernels (the query
+    /// heads of a key/value head) take their P·V passes this many keys at a time where there are more than two, on a
+    /// 16-register file: the same probe decoded 32 query heads on 8 key/value heads 1.17 times as fast from a float cache
+    /// and 1.08 times from a Half one (AVX2), 1.11 and 1.02 times (Vector128); with AVX-512's two passes it moved calls by
+    /// −5% to +5%, so there the passes still run over the whole tile.
     /// </summary>
     public const int RowValueKeys = 8;
 
