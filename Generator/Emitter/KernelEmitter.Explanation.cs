@@ -87,7 +87,9 @@ internal static partial class KernelEmitter
         yield return "One-row kernels (the runtime's RowKernel), for blocks that would fill less than half a vector (decoding a token, say) and for " +
             "the KV cache: each score a dot product over four chains of fused multiply-adds and one horizontal sum, the scaled query in registers " +
             "when the head is exactly eight vectors; P·V into blocks of eight, four and one vectors of the accumulator held in registers over a tile's " +
-            $"keys; tiles of {Literals.Int(KernelTiles.RowKeyTile)} keys; over a Half cache, the halves are widened in registers. " +
+            $"keys, or, where a value head is more than eight vectors, over {Literals.Int(KernelTiles.RowValueKeys)} keys at a time while the next " +
+            $"{Literals.Int(KernelTiles.RowValueKeys)} keys' value rows are prefetched (the blocks after the first then find the rows in L1); " +
+            $"tiles of {Literals.Int(KernelTiles.RowKeyTile)} keys; over a Half cache, the halves are widened in registers. " +
             "Paths: " + paths + ".";
 
         if (kernel.GroupSize > 1 && widths.Count > 0 && !kernel.HasExplicitMask)
@@ -95,7 +97,8 @@ internal static partial class KernelEmitter
             yield return $"Groups: decoding over a KV cache, the {Literals.Int(kernel.GroupSize)} query heads of a key/value head see the same keys, so up to " +
                 $"{Literals.Int(KernelTiles.GroupRows)} of them run together on the paths above: each key and value vector is loaded, and a half widened, " +
                 "once for all of them; the scores take two keys at a time (a chain of multiply-adds per row and key), P·V holds up to four vectors of " +
-                $"every row's accumulator (two on a 16-register file), and keys and values are prefetched {Literals.Int(KernelTiles.PrefetchKeys)} keys ahead.";
+                $"every row's accumulator (two on a 16-register file, where more than two such passes go {Literals.Int(KernelTiles.RowValueKeys)} keys at a time), " +
+                $"and keys and values are prefetched {Literals.Int(KernelTiles.PrefetchKeys)} keys ahead.";
         }
         else if (kernel.GroupSize > 1 && kernel.HasExplicitMask)
         {
