@@ -206,8 +206,8 @@ internal static partial class RowKernel<TKernel>
     /// <paramref name="state"/>) held in registers over the keys, eight vectors at a time (four where fewer are left,
     /// then one), each a chain of multiply-adds of its own; the overlapping last vector adds only to the lanes the one
     /// before did not cover. Where that takes more than one pass (a value row of more than eight vectors), the passes
-    /// go <see cref="KernelTiles.RowValueKeys"/> keys at a time. With an explicit mask, a masked key (p = 0) adds nothing, even to an infinite or NaN
-    /// value (0 · ∞ is NaN).
+    /// go <see cref="KernelTiles.RowValueKeys"/> keys at a time. With an explicit mask, a masked key (p = 0) adds
+    /// nothing, even to an infinite or NaN value (0 · ∞ is NaN).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AccumulateRow<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement tileValues, nint valueStride, ref float state)

@@ -90,17 +90,18 @@ internal static class KernelTiles
     public const int GroupRows = 4;
 
     /// <summary>
-    /// How many keys ahead of the ones it computes a group of one-row kernels (the query heads of a key/value head, when
-    /// decoding) prefetches keys and values: 8 KiB of keys of 128 floats, 4 KiB of halves. A group's arithmetic per key
-    /// is several rows' worth, and without the prefetch the hardware prefetchers fell behind: calls alternating with and
-    /// without it in one process decoded 32768 tokens of 32 query heads on 8 key/value heads 1.3 (Half) to 2 (Single, two
-    /// threads) times slower without, and from floats 2.2–2.7 times slower with the JIT held to AVX2. On Zen 5 the same kind of probe decoded them 2–6% faster 16 keys ahead than 64 with
-    /// AVX-512 and 4–10% faster with the JIT held to AVX2, from a float cache and a Half one, one thread and two; 8 keys
-    /// ahead was faster still from floats but 9% slower from halves with AVX-512, and 128 ahead slower than 64. The hints
-    /// go one line per loop iteration, which spaces them out: issued four per step, they made grouped-query decoding
-    /// 10–15% slower (4096 and 32768 tokens). The one-row kernel does not prefetch ahead this way (the same test made
-    /// multi-head decoding 30% slower with it); it fetches only the next <see cref="RowValueKeys"/> value rows, where its
-    /// P·V takes more than one pass.
+    /// How many keys ahead of the ones it computes a group of one-row kernels (the query heads of a key/value head,
+    /// when decoding) prefetches keys and values: 8 KiB of keys of 128 floats, 4 KiB of halves. A group's arithmetic
+    /// per key is several rows' worth, and without the prefetch the hardware prefetchers fell behind: calls alternating
+    /// with and without it in one process decoded 32768 tokens of 32 query heads on 8 key/value heads 1.3 (Half) to 2
+    /// (Single, two threads) times slower without, and from floats 2.2–2.7 times slower with the JIT held to AVX2. On
+    /// Zen 5 the same kind of probe decoded them 2–6% faster 16 keys ahead than 64 with AVX-512 and 4–10% faster with
+    /// the JIT held to AVX2, from a float cache and a Half one, one thread and two (over 4096 tokens: from 2% slower to
+    /// 8% faster with AVX-512, 4% faster with AVX2); 8 keys ahead was faster still from floats but 9% slower from
+    /// halves with AVX-512, and 128 ahead slower than 64. The hints go one line per loop iteration, which spaces them
+    /// out: issued four per step, they made grouped-query decoding 10–15% slower (4096 and 32768 tokens). The one-row
+    /// kernel does not prefetch ahead this way (the same test made multi-head decoding 30% slower with it); it fetches
+    /// only the next <see cref="RowValueKeys"/> value rows, where its P·V takes more than one pass.
     /// </summary>
     public const int PrefetchKeys = 16;
 
