@@ -406,16 +406,16 @@ internal static partial class RowKernel<TKernel>
             TVector v1 = vectors > 1 ? TElements.Load<TSimd, TVector>(ref row, n) : default;
             TVector v2 = vectors > 2 ? TElements.Load<TSimd, TVector>(ref row, 2 * n) : default;
             TVector v3 = vectors > 3 ? TElements.Load<TSimd, TVector>(ref row, 3 * n) : default;
-            Weigh<TSimd, TVector, TVectors>(TSimd.Create(pj), v0, v1, v2, v3, ref s00, ref s01, ref s02, ref s03);
-            Weigh<TSimd, TVector, TVectors>(TSimd.Create(Unsafe.Add(ref pj, KeyTile)), v0, v1, v2, v3, ref s10, ref s11, ref s12, ref s13);
+            Weigh<TSimd, TVector, TVectors>(TSimd.BroadcastFrom(ref pj), v0, v1, v2, v3, ref s00, ref s01, ref s02, ref s03);
+            Weigh<TSimd, TVector, TVectors>(TSimd.BroadcastFrom(ref Unsafe.Add(ref pj, KeyTile)), v0, v1, v2, v3, ref s10, ref s11, ref s12, ref s13);
             if (rows > 2)
             {
-                Weigh<TSimd, TVector, TVectors>(TSimd.Create(Unsafe.Add(ref pj, 2 * KeyTile)), v0, v1, v2, v3, ref s20, ref s21, ref s22, ref s23);
+                Weigh<TSimd, TVector, TVectors>(TSimd.BroadcastFrom(ref Unsafe.Add(ref pj, 2 * KeyTile)), v0, v1, v2, v3, ref s20, ref s21, ref s22, ref s23);
             }
 
             if (rows > 3)
             {
-                Weigh<TSimd, TVector, TVectors>(TSimd.Create(Unsafe.Add(ref pj, 3 * KeyTile)), v0, v1, v2, v3, ref s30, ref s31, ref s32, ref s33);
+                Weigh<TSimd, TVector, TVectors>(TSimd.BroadcastFrom(ref Unsafe.Add(ref pj, 3 * KeyTile)), v0, v1, v2, v3, ref s30, ref s31, ref s32, ref s33);
             }
         }
 

@@ -309,8 +309,9 @@ internal static partial class RowKernel<TKernel>
     /// mask, if the kernel has them) into probabilities exp(s - max) in place, padded with zeros to whole vectors, and
     /// advances the row's online softmax in <paramref name="state"/>: when the maximum grows, the sum and the accumulator
     /// are rescaled by exp(old max - new max). Each probability is stored times <see cref="IRowElements{TElement}.Rebias"/>
-    /// (2^112 over halves, 1 over floats), the factor P·V's products need, so that P·V broadcasts it as it is. Returns
-    /// false, leaving the state as it was, when every key of the tile is masked.
+    /// (2^112 over halves, 1 over floats), the factor P·V's products need, so that P·V broadcasts it from where it lies
+    /// (<see cref="ISimd{TVector}.BroadcastFrom"/>: the scores are on the stack, which does not move). Returns false,
+    /// leaving the state as it was, when every key of the tile is masked.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool Probabilities<TSimd, TVector, TElement, TElements>(ref float score, int tileLength, scoped in ExplicitMask mask, int maskStart, int maskKey, ref float state)
@@ -440,15 +441,14 @@ internal static partial class RowKernel<TKernel>
         nuint n = (nuint)TSimd.Count;
         TVector o0 = TSimd.Load(ref o, 0), o1 = TSimd.Load(ref o, n), o2 = TSimd.Load(ref o, 2 * n), o3 = TSimd.Load(ref o, 3 * n);
         TVector o4 = TSimd.Load(ref o, 4 * n), o5 = TSimd.Load(ref o, 5 * n), o6 = TSimd.Load(ref o, 6 * n), o7 = TSimd.Load(ref o, 7 * n);
-        for (int j = 0; j < count; j++, v = ref Unsafe.Add(ref v, valueStride))
+        for (int j = 0; j < count; j++, p = ref Unsafe.Add(ref p, 1), v = ref Unsafe.Add(ref v, valueStride))
         {
-            float weight = Unsafe.Add(ref p, j);
-            if (HasExplicitMask && weight == 0)
+            if (HasExplicitMask && p == 0)
             {
                 continue;
             }
 
-            TVector w = TSimd.Create(weight);
+            TVector w = TSimd.BroadcastFrom(ref p);
             o0 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 0), o0);
             o1 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, n), o1);
             o2 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 2 * n), o2);
@@ -479,15 +479,14 @@ internal static partial class RowKernel<TKernel>
     {
         nuint n = (nuint)TSimd.Count;
         TVector o0 = TSimd.Load(ref o, 0), o1 = TSimd.Load(ref o, n), o2 = TSimd.Load(ref o, 2 * n), o3 = TSimd.Load(ref o, 3 * n);
-        for (int j = 0; j < count; j++, v = ref Unsafe.Add(ref v, valueStride))
+        for (int j = 0; j < count; j++, p = ref Unsafe.Add(ref p, 1), v = ref Unsafe.Add(ref v, valueStride))
         {
-            float weight = Unsafe.Add(ref p, j);
-            if (HasExplicitMask && weight == 0)
+            if (HasExplicitMask && p == 0)
             {
                 continue;
             }
 
-            TVector w = TSimd.Create(weight);
+            TVector w = TSimd.BroadcastFrom(ref p);
             o0 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 0), o0);
             o1 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, n), o1);
             o2 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 2 * n), o2);
@@ -512,15 +511,14 @@ internal static partial class RowKernel<TKernel>
         where TElements : struct, IRowElements<TElement>
     {
         TVector sum = TSimd.Zero;
-        for (int j = 0; j < count; j++, v = ref Unsafe.Add(ref v, valueStride))
+        for (int j = 0; j < count; j++, p = ref Unsafe.Add(ref p, 1), v = ref Unsafe.Add(ref v, valueStride))
         {
-            float weight = Unsafe.Add(ref p, j);
-            if (HasExplicitMask && weight == 0)
+            if (HasExplicitMask && p == 0)
             {
                 continue;
             }
 
-            sum = TSimd.MultiplyAdd(TSimd.Create(weight), TElements.Load<TSimd, TVector>(ref v, offset), sum);
+            sum = TSimd.MultiplyAdd(TSimd.BroadcastFrom(ref p), TElements.Load<TSimd, TVector>(ref v, offset), sum);
         }
 
         TSimd.Store(TSimd.Add(TSimd.Load(ref o, offset), TSimd.And(sum, added)), ref o, offset);
