@@ -171,14 +171,20 @@ public sealed class KernelMathTests
         for (int trial = 0; trial < 100; trial++)
         {
             float[][] vectors = Enumerable.Range(0, 4).Select(_ => Tensors.Normal(random, 16, 10f)).ToArray();
-            Vector128<float> sums = KernelMath.SumAcross4(
-                KernelMath.FoldTo128(Vector512.Create(vectors[0])), KernelMath.FoldTo128(Vector512.Create(vectors[1])),
-                KernelMath.FoldTo128(Vector256.Create(vectors[2].AsSpan(0, 8))), Vector128.Create(vectors[3].AsSpan(0, 4)));
-            int[] lengths = [16, 16, 8, 4];
+            Vector512<float> Wide(int v) => Vector512.Create(vectors[v]);
+            Vector256<float> Half(int v) => Vector256.Create(vectors[v].AsSpan(0, 8));
+            Vector128<float> Quarter(int v) => Vector128.Create(vectors[v].AsSpan(0, 4));
+            AssertSums(vectors, KernelMath.SumAcross4(Wide(0), Wide(1), Wide(2), Wide(3)), 16);
+            AssertSums(vectors, KernelMath.SumAcross4(Half(0), Half(1), Half(2), Half(3)), 8);
+            AssertSums(vectors, KernelMath.SumAcross4(Quarter(0), Quarter(1), Quarter(2), Quarter(3)), 4);
+        }
+
+        static void AssertSums(float[][] vectors, Vector128<float> sums, int length)
+        {
             for (int v = 0; v < 4; v++)
             {
-                double expected = vectors[v].Take(lengths[v]).Sum(x => (double)x);
-                double tolerance = 1e-5 * vectors[v].Take(lengths[v]).Sum(x => Math.Abs((double)x));
+                double expected = vectors[v].Take(length).Sum(x => (double)x);
+                double tolerance = 1e-5 * vectors[v].Take(length).Sum(x => Math.Abs((double)x));
                 Assert.InRange(sums.GetElement(v), expected - tolerance, expected + tolerance);
             }
         }

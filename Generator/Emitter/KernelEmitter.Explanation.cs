@@ -96,7 +96,8 @@ internal static partial class KernelEmitter
         {
             yield return $"Groups: decoding over a KV cache, the {Literals.Int(kernel.GroupSize)} query heads of a key/value head see the same keys, so up to " +
                 $"{Literals.Int(KernelTiles.GroupRows)} of them run together on the paths above: each key and value vector is loaded, and a half widened, " +
-                "once for all of them; the scores take two keys at a time (a chain of multiply-adds per row and key), P·V holds up to four vectors of " +
+                "once for all of them; the scores take four keys at a time on a 32-register file and two on a 16-register one (a chain of " +
+                "multiply-adds per row and key), P·V holds up to four vectors of " +
                 $"every row's accumulator (two on a 16-register file, where more than two such passes go {Literals.Int(KernelTiles.RowValueKeys)} keys at a time), " +
                 $"and keys and values are prefetched {Literals.Int(KernelTiles.PrefetchKeys)} keys ahead.";
         }

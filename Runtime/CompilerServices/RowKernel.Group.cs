@@ -167,9 +167,11 @@ internal static partial class RowKernel<TKernel>
     /// P·V of every row of a group over <paramref name="count"/> keys, in passes of <see cref="GroupValuesPerPass"/>
     /// value elements, then one vector at a time; the overlapping last vector adds only to the lanes the one before did not
     /// cover. Row g's probabilities are at <c>g · KeyTile</c> floats from <paramref name="p"/>, its accumulator at
-    /// <c>g · stateSize</c> floats from <paramref name="states"/>.
+    /// <c>g · stateSize</c> floats from <paramref name="states"/>. A method of its own, fully optimized from the first call,
+    /// as <see cref="ScoreGroup"/>: inlined into <see cref="GroupVector"/>, its passes would exceed the JIT's inlining budget
+    /// there, and the passes themselves would become calls.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void AccumulateGroupPasses<TSimd, TVector, TElement, TElements, TRows>(
         ref float p, int count, ref TElement values, nint valueStride, ref float states, int stateSize)
         where TSimd : struct, ISimd<TVector>
@@ -181,39 +183,62 @@ internal static partial class RowKernel<TKernel>
         int lanes = TSimd.Count, valueDim = TKernel.ValueDim;
         int valueWhole = valueDim / lanes * lanes;
         TVector allLanes = TSimd.LanesFrom(0);
-        int v = 0;
+
+        // The first pass, which also fetches the value rows ahead (fetchAhead, a constant here, so that no pass tests it
+        // per key).
+        int v;
+        if (TSimd.HasWideRegisterFile && 4 * lanes <= valueWhole)
+        {
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count4>(ref p, count, ref values, 0, valueStride, ref states, stateSize, allLanes, fetchAhead: true);
+            v = 4 * lanes;
+        }
+        else if (2 * lanes <= valueWhole)
+        {
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count2>(ref p, count, ref values, 0, valueStride, ref states, stateSize, allLanes, fetchAhead: true);
+            v = 2 * lanes;
+        }
+        else
+        {
+            // A value row of one vector and a part (GroupsRows needs at least one).
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count1>(ref p, count, ref values, 0, valueStride, ref states, stateSize, allLanes, fetchAhead: true);
+            v = lanes;
+        }
+
         if (TSimd.HasWideRegisterFile)
         {
             for (; v + 4 * lanes <= valueWhole; v += 4 * lanes)
             {
-                AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count4>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes);
+                AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count4>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes, fetchAhead: false);
             }
         }
 
         for (; v + 2 * lanes <= valueWhole; v += 2 * lanes)
         {
-            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count2>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes);
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count2>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes, fetchAhead: false);
         }
 
         for (; v < valueWhole; v += lanes)
         {
-            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count1>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes);
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count1>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes, fetchAhead: false);
         }
 
         if (valueWhole != valueDim)
         {
-            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count1>(ref p, count, ref values, (nuint)(valueDim - lanes), valueStride, ref states, stateSize, TSimd.LanesFrom(valueWhole + lanes - valueDim));
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count1>(ref p, count, ref values, (nuint)(valueDim - lanes), valueStride, ref states, stateSize, TSimd.LanesFrom(valueWhole + lanes - valueDim), fetchAhead: false);
         }
     }
 
     /// <summary>
     /// The scores of every row of a group against <paramref name="count"/> keys, <paramref name="keyStride"/> elements
-    /// apart: two keys at a time, each key vector loaded once for all rows; row g's scaled query at
-    /// <c>g · ScaledQueryLength(lanes)</c> floats from <paramref name="q"/> (as <see cref="GroupVector"/> lays them out), its
-    /// scores at <c>g · KeyTile</c> floats from <paramref name="score"/>. The loop over the head takes two vectors per
-    /// step and walks by moving references, so that every load is one instruction with a constant displacement.
+    /// apart: four keys at a time on a 32-register file (<see cref="ScoreFour"/>), else two, each key vector loaded once for
+    /// all rows; row g's scaled query at <c>g · ScaledQueryLength(lanes)</c> floats from <paramref name="q"/> (as
+    /// <see cref="GroupVector"/> lays them out), its scores at <c>g · KeyTile</c> floats from <paramref name="score"/>. The
+    /// loop over the head of a pair of keys takes two vectors per step and walks by moving references, so that every load
+    /// is one instruction with a constant displacement. A method
+    /// of its own, fully optimized from the first call (the JIT declines to inline it into <see cref="GroupVector"/>, and
+    /// would otherwise run it instrumented first).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScoreGroup<TSimd, TVector, TElement, TElements, TRows>(
         ref float q, ref TElement keys, nint keyStride, int count, float scoreFactor, ref float score)
         where TSimd : struct, ISimd<TVector>
@@ -227,12 +252,24 @@ internal static partial class RowKernel<TKernel>
         int rows = TRows.Count;
         nuint n = (nuint)lanes, q1 = (nuint)ScaledQueryLength(lanes), q2 = 2 * q1, q3 = 3 * q1;
         nuint tailKey = (nuint)(headDim - lanes), tailQuery = (nuint)headWhole;
+        Vector128<float> factor = Vector128.Create(scoreFactor);
         int j = 0;
+        if (TSimd.HasWideRegisterFile)
+        {
+            // Four keys at a time where 32 registers hold their 16 sums: twice the independent chains of two keys, each
+            // query vector loaded once per four keys, and each row's four scores stored as one vector.
+            for (; j + 4 <= count; j += 4)
+            {
+                ScoreFour<TSimd, TVector, TElement, TElements, TRows>(ref q, ref Unsafe.Add(ref keys, j * keyStride), keyStride, factor, ref Unsafe.Add(ref score, j));
+            }
+        }
+
         for (; j + 2 <= count; j += 2)
         {
             ref TElement ka = ref Unsafe.Add(ref keys, j * keyStride);
             ref TElement kb = ref Unsafe.Add(ref ka, keyStride);
-            KernelMath.Prefetch(ref Unsafe.Add(ref ka, KernelTiles.PrefetchKeys * keyStride), 2 * headDim);
+            KernelMath.Prefetch(ref Unsafe.Add(ref ka, KernelTiles.PrefetchKeys * keyStride), headDim);
+            KernelMath.Prefetch(ref Unsafe.Add(ref kb, KernelTiles.PrefetchKeys * keyStride), headDim);
             TVector a0 = TSimd.Zero, a1 = TSimd.Zero, a2 = TSimd.Zero, a3 = TSimd.Zero;
             TVector b0 = TSimd.Zero, b1 = TSimd.Zero, b2 = TSimd.Zero, b3 = TSimd.Zero;
             ref float qi = ref q;
@@ -268,14 +305,13 @@ internal static partial class RowKernel<TKernel>
 
             if (rows == 2)
             {
-                StoreScores2x2(KernelMath.SumAcross4(TSimd.FoldTo128(a0), TSimd.FoldTo128(b0), TSimd.FoldTo128(a1), TSimd.FoldTo128(b1)) * scoreFactor, ref Unsafe.Add(ref score, j));
+                StoreScores2x2(TSimd.SumAcross4(a0, b0, a1, b1) * factor, ref Unsafe.Add(ref score, j));
             }
             else
             {
-                Vector128<float> fourth = rows > 3 ? TSimd.FoldTo128(a3) : Vector128<float>.Zero;
-                StoreScores(KernelMath.SumAcross4(TSimd.FoldTo128(a0), TSimd.FoldTo128(a1), TSimd.FoldTo128(a2), fourth) * scoreFactor, ref Unsafe.Add(ref score, j), rows);
-                fourth = rows > 3 ? TSimd.FoldTo128(b3) : Vector128<float>.Zero;
-                StoreScores(KernelMath.SumAcross4(TSimd.FoldTo128(b0), TSimd.FoldTo128(b1), TSimd.FoldTo128(b2), fourth) * scoreFactor, ref Unsafe.Add(ref score, j + 1), rows);
+                // With three rows, the fourth accumulators stay zero.
+                StoreScores(TSimd.SumAcross4(a0, a1, a2, a3) * factor, ref Unsafe.Add(ref score, j), rows);
+                StoreScores(TSimd.SumAcross4(b0, b1, b2, b3) * factor, ref Unsafe.Add(ref score, j + 1), rows);
             }
         }
 
@@ -297,10 +333,110 @@ internal static partial class RowKernel<TKernel>
                 Dot2<TSimd, TVector, TRows>(k, k, ref q, tailQuery, q1, q2, q3, ref a0, ref a1, ref a2, ref a3, ref b0, ref b1, ref b2, ref b3);
             }
 
-            Vector128<float> third = rows > 2 ? TSimd.FoldTo128(a2) : Vector128<float>.Zero;
-            Vector128<float> fourth = rows > 3 ? TSimd.FoldTo128(a3) : Vector128<float>.Zero;
-            StoreScores(KernelMath.SumAcross4(TSimd.FoldTo128(a0), TSimd.FoldTo128(a1), third, fourth) * scoreFactor, ref Unsafe.Add(ref score, j), rows);
+            StoreScores(TSimd.SumAcross4(a0, a1, a2, a3) * factor, ref Unsafe.Add(ref score, j), rows);
         }
+    }
+
+    /// <summary>
+    /// The scores of every row of a group against four keys, <paramref name="keyStride"/> elements apart from
+    /// <paramref name="keys"/>: 16 sums for four rows, each key vector loaded (and a half widened) once for all rows, each
+    /// query vector once for all keys. Row g's four scores go to <c>g · KeyTile</c> floats from <paramref name="score"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScoreFour<TSimd, TVector, TElement, TElements, TRows>(
+        ref float q, ref TElement keys, nint keyStride, Vector128<float> factor, ref float score)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement>
+        where TRows : struct, IConstantCount
+    {
+        int lanes = TSimd.Count, headDim = TKernel.HeadDim;
+        int headWhole = headDim / lanes * lanes;
+        nuint q1 = (nuint)ScaledQueryLength(lanes);
+        ref TElement kb = ref Unsafe.Add(ref keys, keyStride);
+        ref TElement kc = ref Unsafe.Add(ref kb, keyStride);
+        ref TElement kd = ref Unsafe.Add(ref kc, keyStride);
+        KernelMath.Prefetch(ref Unsafe.Add(ref keys, KernelTiles.PrefetchKeys * keyStride), headDim);
+        KernelMath.Prefetch(ref Unsafe.Add(ref kb, KernelTiles.PrefetchKeys * keyStride), headDim);
+        KernelMath.Prefetch(ref Unsafe.Add(ref kc, KernelTiles.PrefetchKeys * keyStride), headDim);
+        KernelMath.Prefetch(ref Unsafe.Add(ref kd, KernelTiles.PrefetchKeys * keyStride), headDim);
+
+        // Row g's sums against keys a to d.
+        TVector a0 = TSimd.Zero, b0 = TSimd.Zero, c0 = TSimd.Zero, d0 = TSimd.Zero;
+        TVector a1 = TSimd.Zero, b1 = TSimd.Zero, c1 = TSimd.Zero, d1 = TSimd.Zero;
+        TVector a2 = TSimd.Zero, b2 = TSimd.Zero, c2 = TSimd.Zero, d2 = TSimd.Zero;
+        TVector a3 = TSimd.Zero, b3 = TSimd.Zero, c3 = TSimd.Zero, d3 = TSimd.Zero;
+        for (int i = 0; i < headWhole; i += lanes)
+        {
+            Dot4<TSimd, TVector, TElement, TElements, TRows>(
+                ref keys, ref kb, ref kc, ref kd, (nuint)i, ref q, (nuint)i, q1,
+                ref a0, ref b0, ref c0, ref d0, ref a1, ref b1, ref c1, ref d1, ref a2, ref b2, ref c2, ref d2, ref a3, ref b3, ref c3, ref d3);
+        }
+
+        if (headWhole != headDim)
+        {
+            Dot4<TSimd, TVector, TElement, TElements, TRows>(
+                ref keys, ref kb, ref kc, ref kd, (nuint)(headDim - lanes), ref q, (nuint)headWhole, q1,
+                ref a0, ref b0, ref c0, ref d0, ref a1, ref b1, ref c1, ref d1, ref a2, ref b2, ref c2, ref d2, ref a3, ref b3, ref c3, ref d3);
+        }
+
+        (TSimd.SumAcross4(a0, b0, c0, d0) * factor).StoreUnsafe(ref score);
+        (TSimd.SumAcross4(a1, b1, c1, d1) * factor).StoreUnsafe(ref Unsafe.Add(ref score, KeyTile));
+        if (TRows.Count > 2)
+        {
+            (TSimd.SumAcross4(a2, b2, c2, d2) * factor).StoreUnsafe(ref Unsafe.Add(ref score, 2 * KeyTile));
+        }
+
+        if (TRows.Count > 3)
+        {
+            (TSimd.SumAcross4(a3, b3, c3, d3) * factor).StoreUnsafe(ref Unsafe.Add(ref score, 3 * KeyTile));
+        }
+    }
+
+    /// <summary>
+    /// One vector of four keys (at <paramref name="keyOffset"/> elements from each) multiplied into every row's sums: row
+    /// g's query vector at <paramref name="queryOffset"/> plus g query strides from <paramref name="q"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot4<TSimd, TVector, TElement, TElements, TRows>(
+        ref TElement ka, ref TElement kb, ref TElement kc, ref TElement kd, nuint keyOffset, ref float q, nuint queryOffset, nuint q1,
+        ref TVector a0, ref TVector b0, ref TVector c0, ref TVector d0, ref TVector a1, ref TVector b1, ref TVector c1, ref TVector d1,
+        ref TVector a2, ref TVector b2, ref TVector c2, ref TVector d2, ref TVector a3, ref TVector b3, ref TVector c3, ref TVector d3)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement>
+        where TRows : struct, IConstantCount
+    {
+        TVector k0 = TElements.Load<TSimd, TVector>(ref ka, keyOffset);
+        TVector k1 = TElements.Load<TSimd, TVector>(ref kb, keyOffset);
+        TVector k2 = TElements.Load<TSimd, TVector>(ref kc, keyOffset);
+        TVector k3 = TElements.Load<TSimd, TVector>(ref kd, keyOffset);
+        Dot4Row<TSimd, TVector>(TSimd.Load(ref q, queryOffset), k0, k1, k2, k3, ref a0, ref b0, ref c0, ref d0);
+        Dot4Row<TSimd, TVector>(TSimd.Load(ref q, queryOffset + q1), k0, k1, k2, k3, ref a1, ref b1, ref c1, ref d1);
+        if (TRows.Count > 2)
+        {
+            Dot4Row<TSimd, TVector>(TSimd.Load(ref q, queryOffset + 2 * q1), k0, k1, k2, k3, ref a2, ref b2, ref c2, ref d2);
+        }
+
+        if (TRows.Count > 3)
+        {
+            Dot4Row<TSimd, TVector>(TSimd.Load(ref q, queryOffset + 3 * q1), k0, k1, k2, k3, ref a3, ref b3, ref c3, ref d3);
+        }
+    }
+
+    /// <summary>One row's query vector <paramref name="x"/> times four keys' vectors, into its four sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Dot4Row<TSimd, TVector>(
+        TVector x, TVector k0, TVector k1, TVector k2, TVector k3, ref TVector a, ref TVector b, ref TVector c, ref TVector d)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+    {
+        a = TSimd.MultiplyAdd(x, k0, a);
+        b = TSimd.MultiplyAdd(x, k1, b);
+        c = TSimd.MultiplyAdd(x, k2, c);
+        d = TSimd.MultiplyAdd(x, k3, d);
     }
 
     /// <summary>
@@ -374,11 +510,12 @@ internal static partial class RowKernel<TKernel>
     /// <paramref name="offset"/>: the sums held in registers over <paramref name="count"/> keys, each value vector
     /// loaded once for all rows, then added to the accumulators (row g's at <c>g · stateSize</c> floats from
     /// <paramref name="states"/>) in the lanes <paramref name="added"/> selects. Row g's probabilities are at
-    /// <c>g · KeyTile</c> floats from <paramref name="p"/>.
+    /// <c>g · KeyTile</c> floats from <paramref name="p"/>. The pass that <paramref name="fetchAhead"/> (the first over
+    /// the keys) also asks for each value row <see cref="KernelTiles.PrefetchKeys"/> keys ahead.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, TVectors>(
-        ref float p, int count, ref TElement v, nuint offset, nint valueStride, ref float states, int stateSize, TVector added)
+        ref float p, int count, ref TElement v, nuint offset, nint valueStride, ref float states, int stateSize, TVector added, bool fetchAhead)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
         where TElement : unmanaged
@@ -396,9 +533,8 @@ internal static partial class RowKernel<TKernel>
         ref float pj = ref p;
         for (int j = 0; j < count; j++, row = ref Unsafe.Add(ref row, valueStride), pj = ref Unsafe.Add(ref pj, 1))
         {
-            if (offset == 0)
+            if (fetchAhead)
             {
-                // The first pass over the tile's values (the one at the first vector) fetches each value row ahead.
                 KernelMath.Prefetch(ref Unsafe.Add(ref row, KernelTiles.PrefetchKeys * valueStride), TKernel.ValueDim);
             }
 

@@ -119,10 +119,10 @@ public interface ISimd<TVector>
     static abstract TVector LoadHalfBits(ref ushort source, nuint offset);
 
     /// <summary>
-    /// <paramref name="x"/>'s 128-bit quarters added (<see cref="KernelMath.FoldTo128(Vector512{float})"/>), for
-    /// <see cref="KernelMath.SumAcross4"/>.
+    /// The sums of the lanes of four vectors, as the four lanes of one
+    /// (<see cref="KernelMath.SumAcross4(Vector128{float}, Vector128{float}, Vector128{float}, Vector128{float})"/>).
     /// </summary>
-    static abstract Vector128<float> FoldTo128(TVector x);
+    static abstract Vector128<float> SumAcross4(TVector a, TVector b, TVector c, TVector d);
 }
 
 /// <summary><see cref="ISimd{TVector}"/> on <see cref="Vector512{T}"/>.</summary>
@@ -234,7 +234,8 @@ public readonly struct Simd512 : ISimd<Vector512<float>>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> FoldTo128(Vector512<float> x) => KernelMath.FoldTo128(x);
+    public static Vector128<float> SumAcross4(Vector512<float> a, Vector512<float> b, Vector512<float> c, Vector512<float> d) =>
+        KernelMath.SumAcross4(a, b, c, d);
 }
 
 
@@ -347,7 +348,8 @@ public readonly struct Simd256 : ISimd<Vector256<float>>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> FoldTo128(Vector256<float> x) => KernelMath.FoldTo128(x);
+    public static Vector128<float> SumAcross4(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d) =>
+        KernelMath.SumAcross4(a, b, c, d);
 }
 
 
@@ -480,5 +482,6 @@ public readonly struct Simd128 : ISimd<Vector128<float>>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> FoldTo128(Vector128<float> x) => x;
+    public static Vector128<float> SumAcross4(Vector128<float> a, Vector128<float> b, Vector128<float> c, Vector128<float> d) =>
+        KernelMath.SumAcross4(a, b, c, d);
 }

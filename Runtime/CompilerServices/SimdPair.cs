@@ -155,5 +155,6 @@ internal readonly struct SimdPair<TSimd, TVector> : ISimd<VectorPair<TVector>>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> FoldTo128(VectorPair<TVector> x) => TSimd.FoldTo128(TSimd.Add(x.Low, x.High));
+    public static Vector128<float> SumAcross4(VectorPair<TVector> a, VectorPair<TVector> b, VectorPair<TVector> c, VectorPair<TVector> d) =>
+        TSimd.SumAcross4(TSimd.Add(a.Low, a.High), TSimd.Add(b.Low, b.High), TSimd.Add(c.Low, c.High), TSimd.Add(d.Low, d.High));
 }
