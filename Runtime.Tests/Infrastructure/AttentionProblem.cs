@@ -144,16 +144,14 @@ public sealed class AttentionProblem
         output => kernel.Forward(Query, Key, Value, output, Batch, QueryLength, KeyLength, KeyLengths, Mask is null ? default : Mask.Create()),
         () => Describe(kernel));
 
-    /// <summary>Runs the kernel and the reference and compares them.</summary>
     /// <summary>
     /// Checks the kernel's output against the double-precision reference: within <paramref name="absolute"/> +
-    /// <paramref name="relative"/>·|expected|, the absolute part scaled by the scores' spread. The inputs are unit
-    /// normal, so a score is about Scale·√HeadDim in size, and its float rounding, which the softmax passes on to every
-    /// output, grows with it: a configuration with four times the default scale has four times the error.
+    /// <paramref name="relative"/>·|expected|, the absolute part scaled by the size of the scores
+    /// (<see cref="Tensors.ScoreSize"/>, from this problem's queries and keys).
     /// </summary>
     public void AssertMatchesReference(KernelUnderTest kernel, double absolute = 2e-5, double relative = 1e-4)
     {
-        absolute *= Math.Max(1.0, Configuration.Scale * Math.Sqrt(Configuration.HeadDim));
+        absolute *= Tensors.ScoreSize(Configuration.Scale, Configuration.HeadDim, Tensors.RootMeanSquare(Query), Tensors.RootMeanSquare(Key));
         float[] actual = Run(kernel);
         float[] expected = RunReference();
         for (int i = 0; i < actual.Length; i++)

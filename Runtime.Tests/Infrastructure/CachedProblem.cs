@@ -114,12 +114,33 @@ public sealed class CachedProblem
     public float[] Run(KernelUnderTest kernel) => Tensors.RunGuarded(
         OutputLength, output => kernel.ForwardCached(Query, Cache, output, Batch, QueryLength, Mask is null ? default : Mask.Create()), () => Describe(kernel));
 
-    /// <summary>Runs the kernel and the reference and compares them.</summary>
+    /// <summary>
+    /// Runs the kernel and the reference and compares them, the absolute tolerance scaled by the size of the scores
+    /// (<see cref="Tensors.ScoreSize"/>, from the queries and the cached keys).
+    /// </summary>
     public void AssertMatchesReference(KernelUnderTest kernel, double absolute = 2e-5, double relative = 1e-4)
     {
+        absolute *= Tensors.ScoreSize(Configuration.Scale, Configuration.HeadDim, Tensors.RootMeanSquare(Query), CachedKeyRootMeanSquare());
         float[] actual = Run(kernel);
         Assert.All(actual, value => Assert.True(float.IsFinite(value), $"{Describe(kernel)}: the output has {value}."));
         Tensors.AssertClose(RunReference(), actual, absolute, relative, Describe(kernel));
+    }
+
+    /// <summary>The root mean square of every key in the cache, over all entries.</summary>
+    private double CachedKeyRootMeanSquare()
+    {
+        double sum = 0;
+        long count = 0;
+        for (int b = 0; b < Batch; b++)
+        {
+            var keys = new float[Cache.GetLength(b) * Cache.KvHeads * Cache.HeadDim];
+            Cache.CopyKeys(b, keys);
+            double rms = Tensors.RootMeanSquare(keys);
+            sum += rms * rms * keys.Length;
+            count += keys.Length;
+        }
+
+        return count == 0 ? 0 : Math.Sqrt(sum / count);
     }
 
     public string Describe(KernelUnderTest kernel) => string.Format(CultureInfo.InvariantCulture,

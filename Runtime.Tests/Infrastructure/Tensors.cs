@@ -20,6 +20,27 @@ public static class Tensors
         return values;
     }
 
+    /// <summary>The root mean square of <paramref name="values"/>: 1 for standard normal data, m for data times m.</summary>
+    public static double RootMeanSquare(ReadOnlySpan<float> values)
+    {
+        double sum = 0;
+        foreach (float value in values)
+        {
+            sum += (double)value * value;
+        }
+
+        return values.Length == 0 ? 0 : Math.Sqrt(sum / values.Length);
+    }
+
+    /// <summary>
+    /// The factor by which a comparison's absolute tolerance grows with the size of the scores, never below 1:
+    /// <paramref name="scale"/> · √<paramref name="headDim"/> times the root mean squares of the queries and the keys, the
+    /// typical size of a score. Each score's float rounding grows with it, and the softmax passes that on to every output:
+    /// queries three times larger, or a scale four times the default, give three or four times the error.
+    /// </summary>
+    public static double ScoreSize(float scale, int headDim, double queryRms, double keyRms) =>
+        Math.Max(1.0, scale * Math.Sqrt(headDim) * queryRms * keyRms);
+
     /// <summary>Written after an output's end, to check that a longer span's tail is left alone.</summary>
     private const float Sentinel = 12345.5f;
 
