@@ -245,7 +245,7 @@ internal static class KernelMath
     }
 
     /// <summary>
-    /// The sums of the lanes of four vectors, as the four lanes of one: two unpacks, two moves and three adds on x64
+    /// The sums of the lanes of four vectors, as the four lanes of one: four unpacks, two moves and three adds on x64
     /// (two pairwise adds on Arm64), where four <see cref="SumAcross(Vector128{float})"/> take sixteen operations. The group
     /// kernels take one per four scores (<see cref="ISimd{TVector}.SumAcross4"/>).
     /// </summary>
@@ -270,7 +270,7 @@ internal static class KernelMath
     /// <summary>
     /// <see cref="SumAcross4(Vector128{float}, Vector128{float}, Vector128{float}, Vector128{float})"/> on 256-bit vectors: the
     /// same unpacks, shuffles and adds within each 128-bit half at once, then the halves added. Eleven operations, where
-    /// folding each vector to 128 bits first takes twenty-one.
+    /// folding each vector to 128 bits first takes seventeen.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> SumAcross4(Vector256<float> a, Vector256<float> b, Vector256<float> c, Vector256<float> d)
