@@ -184,11 +184,23 @@ internal static class KernelMath
         ((Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.As<ushort, short>(ref source), offset).ToVector256Unsafe()) << 13)
             & Vector256.Create(FiniteHalfMask)).AsSingle();
 
-    /// <summary>Loads 4 finite halves as floats 2^-112 times their value.</summary>
+    /// <summary>
+    /// Loads 4 finite halves as floats 2^-112 times their value. On Arm64 the widening and the shift are one instruction
+    /// (<c>sshll</c>) after a 64-bit load (<c>ldr d</c>): three instructions, where the portable form compiles to six
+    /// (the JIT builds the 64-bit vector from a general register).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> LoadHalfBits128(ref ushort source, nuint offset) =>
-        ((Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<ushort, byte>(ref Unsafe.Add(ref source, offset)))).AsInt16()) << 13)
+    public static Vector128<float> LoadHalfBits128(ref ushort source, nuint offset)
+    {
+        if (AdvSimd.IsSupported)
+        {
+            return (AdvSimd.ShiftLeftLogicalWideningLower(Vector64.LoadUnsafe(ref Unsafe.As<ushort, short>(ref source), offset), 13)
+                & Vector128.Create(FiniteHalfMask)).AsSingle();
+        }
+
+        return ((Vector128.WidenLower(Vector128.CreateScalar(Unsafe.ReadUnaligned<long>(ref Unsafe.As<ushort, byte>(ref Unsafe.Add(ref source, offset)))).AsInt16()) << 13)
             & Vector128.Create(FiniteHalfMask)).AsSingle();
+    }
 
     /// <summary>
     /// Rounds each float of <paramref name="source"/> to the nearest half (ties to even) into <paramref name="destination"/>,
