@@ -89,6 +89,7 @@ internal static partial class KernelEmitter
             "when the head is exactly eight vectors; P·V into blocks of eight, four and one vectors of the accumulator held in registers over a tile's " +
             $"keys, or, where a value head is more than eight vectors, over {Literals.Int(KernelTiles.RowValueKeys)} keys at a time while the next " +
             $"{Literals.Int(KernelTiles.RowValueKeys)} keys' value rows are prefetched (the blocks after the first then find the rows in L1); " +
+            $"on Intel cores, where a head is exactly eight vectors, each key's step also prefetches the key and value rows {Literals.Int(KernelTiles.PrefetchKeys)} keys ahead; " +
             $"tiles of {Literals.Int(KernelTiles.RowKeyTile)} keys; over a Half cache, the halves are widened in registers. " +
             "Paths: " + paths + ".";
 

@@ -79,6 +79,33 @@ internal static class KernelMath
     }
 
     /// <summary>
+    /// Whether the one-row kernels, where a head is exactly eight vectors (128 floats with AVX-512, 64 on AVX2, 32 on
+    /// Vector128), prefetch the keys and values <see cref="KernelTiles.PrefetchKeys"/> keys ahead of the ones they
+    /// compute: on Intel cores, whose prefetchers fell behind a Half cache's stream there. On an Intel Xeon (family 6
+    /// model 207, AVX-512), a Stopwatch probe alternating with and without the hints in one process decoded 8 heads of
+    /// 128 over a Half cache of 32768 tokens 1.25 times as fast on one thread and 1.34 times on two, over 4096 tokens
+    /// 1.12 times, and over a Single cache 3–4% faster; over 512 tokens, in cache, it moved nothing. BenchmarkDotNet runs
+    /// of the two builds, two each, put the Half cases at 1.20–1.32 times and the Single ones at 1.04–1.08 times as
+    /// fast (docs/PERFORMANCE.md). On Zen 5, hints of this kind (keys 4 to 32 ahead in the score loop) made multi-head
+    /// decoding 5–30% slower, so on AMD cores, and on Arm64, which has no hint in .NET, the one-row kernels leave the
+    /// streams to the hardware.
+    /// </summary>
+    public static readonly bool PrefetchRowStreams = IsIntel();
+
+    /// <summary>Whether the processor's CPUID vendor is "GenuineIntel".</summary>
+    private static bool IsIntel()
+    {
+        if (!X86Base.IsSupported)
+        {
+            return false;
+        }
+
+        // The vendor string's 12 bytes come in EBX, EDX, ECX: "Genu", "ineI", "ntel".
+        (_, int ebx, int ecx, int edx) = X86Base.CpuId(0, 0);
+        return ebx == 0x756E6547 && edx == 0x49656E69 && ecx == 0x6C65746E;
+    }
+
+    /// <summary>
     /// Asks for <paramref name="elements"/> consecutive elements from <paramref name="first"/> on to be brought into the
     /// L1 cache ahead of their use, one line per loop iteration, where the instruction set has a prefetch (x86; .NET has
     /// none for Arm64). A hint never faults: it may run past the end of the data, and where the memory is a managed

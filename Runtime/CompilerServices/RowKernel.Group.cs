@@ -134,7 +134,7 @@ internal static partial class RowKernel<TKernel>
                 {
                     if (Unsafe.Add(ref score, g * KeyTile) != float.NegativeInfinity)
                     {
-                        AccumulateRow<TSimd, TVector, TElement, TElements>(ref Unsafe.Add(ref score, g * KeyTile), tileLength, ref tileValues, valueStride, ref Unsafe.Add(ref states, g * stateSize));
+                        AccumulateRow<TSimd, TVector, TElement, TElements>(ref Unsafe.Add(ref score, g * KeyTile), tileLength, ref tileValues, valueStride, ref Unsafe.Add(ref states, g * stateSize), prefetch: false);
                     }
                 }
 

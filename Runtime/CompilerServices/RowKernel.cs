@@ -156,6 +156,10 @@ internal static partial class RowKernel<TKernel>
         float scoreFactor = ScaleQuery<TSimd, TVector, TElement, TElements>(ref query, ref q);
         Span<float> scores = stackalloc float[RowTile];
         ref float score = ref MemoryMarshal.GetReference(scores);
+
+        // Read once, before any vector is live (the read may run KernelMath's static constructor, a call), and tested
+        // once per tile: each loop below comes in two copies, with the hints and without, so neither holds the flag.
+        bool prefetch = KernelMath.PrefetchRowStreams;
         for (int tileStart = firstKey; tileStart < endKey; tileStart += RowTile)
         {
             int tileLength = Math.Min(RowTile, endKey - tileStart);
@@ -167,20 +171,13 @@ internal static partial class RowKernel<TKernel>
             if (headDim == 8 * lanes)
             {
                 // A head of exactly eight vectors (128 floats on Vector512, 64 on Vector256, 32 on Vector128): the query stays in registers.
-                nuint n = (nuint)lanes;
-                TVector q0 = TSimd.Load(ref q, 0), q1 = TSimd.Load(ref q, n), q2 = TSimd.Load(ref q, 2 * n), q3 = TSimd.Load(ref q, 3 * n);
-                TVector q4 = TSimd.Load(ref q, 4 * n), q5 = TSimd.Load(ref q, 5 * n), q6 = TSimd.Load(ref q, 6 * n), q7 = TSimd.Load(ref q, 7 * n);
-                for (j = 0; j < tileLength; j++, k = ref Unsafe.Add(ref k, keyStride))
+                if (prefetch)
                 {
-                    TVector d0 = TSimd.Multiply(q0, TElements.Load<TSimd, TVector>(ref k, 0));
-                    TVector d1 = TSimd.Multiply(q1, TElements.Load<TSimd, TVector>(ref k, n));
-                    TVector d2 = TSimd.Multiply(q2, TElements.Load<TSimd, TVector>(ref k, 2 * n));
-                    TVector d3 = TSimd.Multiply(q3, TElements.Load<TSimd, TVector>(ref k, 3 * n));
-                    d0 = TSimd.MultiplyAdd(q4, TElements.Load<TSimd, TVector>(ref k, 4 * n), d0);
-                    d1 = TSimd.MultiplyAdd(q5, TElements.Load<TSimd, TVector>(ref k, 5 * n), d1);
-                    d2 = TSimd.MultiplyAdd(q6, TElements.Load<TSimd, TVector>(ref k, 6 * n), d2);
-                    d3 = TSimd.MultiplyAdd(q7, TElements.Load<TSimd, TVector>(ref k, 7 * n), d3);
-                    Unsafe.Add(ref score, j) = TSimd.SumAcross(TSimd.Add(TSimd.Add(d0, d1), TSimd.Add(d2, d3))) * scoreFactor;
+                    ScoreEight<TSimd, TVector, TElement, TElements>(ref q, ref k, keyStride, tileLength, ref score, scoreFactor, prefetch: true);
+                }
+                else
+                {
+                    ScoreEight<TSimd, TVector, TElement, TElements>(ref q, ref k, keyStride, tileLength, ref score, scoreFactor, prefetch: false);
                 }
             }
             else
@@ -196,7 +193,51 @@ internal static partial class RowKernel<TKernel>
                 continue; // every key of the tile is masked: it adds nothing
             }
 
-            AccumulateRow<TSimd, TVector, TElement, TElements>(ref score, tileLength, ref Unsafe.Add(ref values, tileStart * valueStride), valueStride, ref state);
+            ref TElement tileValues = ref Unsafe.Add(ref values, tileStart * valueStride);
+            if (prefetch)
+            {
+                AccumulateRow<TSimd, TVector, TElement, TElements>(ref score, tileLength, ref tileValues, valueStride, ref state, prefetch: true);
+            }
+            else
+            {
+                AccumulateRow<TSimd, TVector, TElement, TElements>(ref score, tileLength, ref tileValues, valueStride, ref state, prefetch: false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The scores of <paramref name="count"/> keys from <paramref name="k"/> on against a head of exactly eight vectors,
+    /// the scaled query (at <paramref name="q"/>) held in registers: each a dot product over four chains of
+    /// multiply-adds and one horizontal sum, times <paramref name="scoreFactor"/>. With <paramref name="prefetch"/>
+    /// (see <see cref="KernelMath.PrefetchRowStreams"/>), each key's step asks for the key
+    /// <see cref="KernelTiles.PrefetchKeys"/> keys ahead.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScoreEight<TSimd, TVector, TElement, TElements>(ref float q, ref TElement k, nint keyStride, int count, ref float score, float scoreFactor, bool prefetch)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement>
+    {
+        nuint n = (nuint)TSimd.Count;
+        TVector q0 = TSimd.Load(ref q, 0), q1 = TSimd.Load(ref q, n), q2 = TSimd.Load(ref q, 2 * n), q3 = TSimd.Load(ref q, 3 * n);
+        TVector q4 = TSimd.Load(ref q, 4 * n), q5 = TSimd.Load(ref q, 5 * n), q6 = TSimd.Load(ref q, 6 * n), q7 = TSimd.Load(ref q, 7 * n);
+        for (int j = 0; j < count; j++, k = ref Unsafe.Add(ref k, keyStride), score = ref Unsafe.Add(ref score, 1))
+        {
+            if (prefetch)
+            {
+                KernelMath.Prefetch(ref Unsafe.Add(ref k, KernelTiles.PrefetchKeys * keyStride), TKernel.HeadDim);
+            }
+
+            TVector d0 = TSimd.Multiply(q0, TElements.Load<TSimd, TVector>(ref k, 0));
+            TVector d1 = TSimd.Multiply(q1, TElements.Load<TSimd, TVector>(ref k, n));
+            TVector d2 = TSimd.Multiply(q2, TElements.Load<TSimd, TVector>(ref k, 2 * n));
+            TVector d3 = TSimd.Multiply(q3, TElements.Load<TSimd, TVector>(ref k, 3 * n));
+            d0 = TSimd.MultiplyAdd(q4, TElements.Load<TSimd, TVector>(ref k, 4 * n), d0);
+            d1 = TSimd.MultiplyAdd(q5, TElements.Load<TSimd, TVector>(ref k, 5 * n), d1);
+            d2 = TSimd.MultiplyAdd(q6, TElements.Load<TSimd, TVector>(ref k, 6 * n), d2);
+            d3 = TSimd.MultiplyAdd(q7, TElements.Load<TSimd, TVector>(ref k, 7 * n), d3);
+            score = TSimd.SumAcross(TSimd.Add(TSimd.Add(d0, d1), TSimd.Add(d2, d3))) * scoreFactor;
         }
     }
 
@@ -207,10 +248,12 @@ internal static partial class RowKernel<TKernel>
     /// then one), each a chain of multiply-adds of its own; the overlapping last vector adds only to the lanes the one
     /// before did not cover. Where that takes more than one pass (a value row of more than eight vectors), the passes
     /// go <see cref="KernelTiles.RowValueKeys"/> keys at a time. With an explicit mask, a masked key (p = 0) adds
-    /// nothing, even to an infinite or NaN value (0 · ∞ is NaN).
+    /// nothing, even to an infinite or NaN value (0 · ∞ is NaN). With <paramref name="prefetch"/> (see
+    /// <see cref="KernelMath.PrefetchRowStreams"/>), a value row of exactly eight vectors is asked for
+    /// <see cref="KernelTiles.PrefetchKeys"/> keys ahead of the one added.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AccumulateRow<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement tileValues, nint valueStride, ref float state)
+    private static void AccumulateRow<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement tileValues, nint valueStride, ref float state, bool prefetch)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
         where TElement : unmanaged
@@ -219,7 +262,7 @@ internal static partial class RowKernel<TKernel>
         int lanes = TSimd.Count, valueDim = TKernel.ValueDim;
         if (valueDim <= 8 * lanes)
         {
-            AccumulateRowPart<TSimd, TVector, TElement, TElements>(ref p, count, ref tileValues, valueStride, ref state);
+            AccumulateRowPart<TSimd, TVector, TElement, TElements>(ref p, count, ref tileValues, valueStride, ref state, prefetch);
             return;
         }
 
@@ -232,16 +275,17 @@ internal static partial class RowKernel<TKernel>
         {
             ref TElement rows = ref Unsafe.Add(ref tileValues, j * valueStride);
             KernelMath.PrefetchRows(ref Unsafe.Add(ref rows, keys * valueStride), valueStride, Math.Min(keys, count - j - keys), valueDim);
-            AccumulateRowPart<TSimd, TVector, TElement, TElements>(ref Unsafe.Add(ref p, j), Math.Min(keys, count - j), ref rows, valueStride, ref state);
+            AccumulateRowPart<TSimd, TVector, TElement, TElements>(ref Unsafe.Add(ref p, j), Math.Min(keys, count - j), ref rows, valueStride, ref state, prefetch: false);
         }
     }
 
     /// <summary>
     /// P·V of one row over <paramref name="count"/> keys as <see cref="AccumulateRow"/> describes, each part of the
-    /// accumulator in one pass over the keys.
+    /// accumulator in one pass over the keys; with <paramref name="prefetch"/>, a part of eight vectors prefetches its
+    /// rows <see cref="KernelTiles.PrefetchKeys"/> keys ahead (<see cref="KernelMath.PrefetchRowStreams"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AccumulateRowPart<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement tileValues, nint valueStride, ref float state)
+    private static void AccumulateRowPart<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement tileValues, nint valueStride, ref float state, bool prefetch)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
         where TElement : unmanaged
@@ -252,7 +296,7 @@ internal static partial class RowKernel<TKernel>
         int v = 0;
         for (; v + 8 * lanes <= valueWhole; v += 8 * lanes)
         {
-            Accumulate8<TSimd, TVector, TElement, TElements>(ref p, count, ref Unsafe.Add(ref tileValues, v), valueStride, ref Unsafe.Add(ref state, v));
+            Accumulate8<TSimd, TVector, TElement, TElements>(ref p, count, ref Unsafe.Add(ref tileValues, v), valueStride, ref Unsafe.Add(ref state, v), prefetch);
         }
 
         for (; v + 4 * lanes <= valueWhole; v += 4 * lanes)
@@ -430,9 +474,12 @@ internal static partial class RowKernel<TKernel>
         return TSimd.SumAcross(TSimd.Add(TSimd.Add(d0, d1), TSimd.Add(d2, d3)));
     }
 
-    /// <summary>P·V into eight consecutive vectors of the accumulator, held in registers over <paramref name="count"/> keys.</summary>
+    /// <summary>
+    /// P·V into eight consecutive vectors of the accumulator, held in registers over <paramref name="count"/> keys; with
+    /// <paramref name="prefetch"/>, each key's step asks for the row <see cref="KernelTiles.PrefetchKeys"/> keys ahead.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate8<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement v, nint valueStride, ref float o)
+    private static void Accumulate8<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement v, nint valueStride, ref float o, bool prefetch)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
         where TElement : unmanaged
@@ -446,6 +493,11 @@ internal static partial class RowKernel<TKernel>
             if (HasExplicitMask && p == 0)
             {
                 continue;
+            }
+
+            if (prefetch)
+            {
+                KernelMath.Prefetch(ref Unsafe.Add(ref v, KernelTiles.PrefetchKeys * valueStride), 8 * (int)n);
             }
 
             TVector w = TSimd.BroadcastFrom(ref p);

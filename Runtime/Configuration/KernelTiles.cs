@@ -99,9 +99,12 @@ internal static class KernelTiles
     /// the JIT held to AVX2, from a float cache and a Half one, one thread and two (over 4096 tokens: from 2% slower to
     /// 8% faster with AVX-512, 4% faster with AVX2); 8 keys ahead was faster still from floats but 9% slower from
     /// halves with AVX-512, and 128 ahead slower than 64. The hints go one line per loop iteration, which spaces them
-    /// out: issued four per step, they made grouped-query decoding 10–15% slower (4096 and 32768 tokens). The one-row
-    /// kernel does not prefetch ahead this way (the same test made multi-head decoding 30% slower with it); it fetches
-    /// only the next <see cref="RowValueKeys"/> value rows, where its P·V takes more than one pass.
+    /// out: issued four per step, they made grouped-query decoding 10–15% slower (4096 and 32768 tokens). On AMD cores
+    /// the one-row kernel does not prefetch ahead this way (on Zen 5 the same test made multi-head decoding 30% slower
+    /// with it); it fetches only the next <see cref="RowValueKeys"/> value rows, where its P·V takes more than one pass.
+    /// On Intel cores it does, this many keys ahead, where a head is exactly eight vectors: on an Intel Xeon (family 6
+    /// model 207) that decoded 8 heads of 128 over a Half cache 1.20–1.32 times as fast in BenchmarkDotNet runs
+    /// (docs/PERFORMANCE.md; the runtime's <c>KernelMath.PrefetchRowStreams</c>).
     /// </summary>
     public const int PrefetchKeys = 16;
 
