@@ -166,7 +166,6 @@ internal static partial class RowKernel<TKernel>
 
             // Scores: s_j = (scale · q) · k_j, one key at a time, each a dot product over four independent chains of
             // multiply-adds and one horizontal sum.
-            int j;
             ref TElement k = ref Unsafe.Add(ref keys, tileStart * keyStride);
             if (headDim == 8 * lanes)
             {
@@ -182,7 +181,7 @@ internal static partial class RowKernel<TKernel>
             }
             else
             {
-                for (j = 0; j < tileLength; j++, k = ref Unsafe.Add(ref k, keyStride))
+                for (int j = 0; j < tileLength; j++, k = ref Unsafe.Add(ref k, keyStride))
                 {
                     Unsafe.Add(ref score, j) = Dot<TSimd, TVector, TElement, TElements>(ref q, ref k) * scoreFactor;
                 }
@@ -193,8 +192,10 @@ internal static partial class RowKernel<TKernel>
                 continue; // every key of the tile is masked: it adds nothing
             }
 
+            // Only a value row of exactly eight vectors takes the hints (Accumulate8 in one pass); for any other the
+            // condition is false at JIT time and one copy is compiled.
             ref TElement tileValues = ref Unsafe.Add(ref values, tileStart * valueStride);
-            if (prefetch)
+            if (prefetch && valueDim == 8 * lanes)
             {
                 AccumulateRow<TSimd, TVector, TElement, TElements>(ref score, tileLength, ref tileValues, valueStride, ref state, prefetch: true);
             }
