@@ -40,6 +40,8 @@ internal static partial class KernelEmitter
 
         yield return $"Tiles: blocks of up to {Literals.Int(KernelTiles.WideRowsPerItem)} query rows with AVX-512 and {Literals.Int(KernelTiles.RowsPerItem)} elsewhere, " +
             $"one row per lane ({BlockList(plan)}), against tiles of {Literals.Int(KernelTiles.KeyTile)} keys. The queries are transposed into lanes once per block. " +
+            "Every other block of a head walks the tiles from the last to the first, so that it begins on the keys and values the block before " +
+            "it read last, still in L2. " +
             "Q·Kᵀ is a register block of keys × lanes: one accumulator per key, each key element broadcast, HeadDim " +
             $"({Literals.Int(kernel.HeadDim)}) steps deep. P·V is a register block of value elements × lanes, walked over the tile's keys; the output " +
             "accumulators (ValueDim × lanes) stay in per-thread scratch. Register blocks per instruction set, chosen at JIT time: where a broadcast " +
