@@ -420,17 +420,22 @@ public sealed class KvCache
                     "The cache needs {0} elements per tensor (batch · kvHeads · capacity · dim), more than one array holds ({1}).", elements, Array.MaxLength - padding));
             }
 
-            // Uninitialized: a slot is read only after it has been written. Pinned, so the aligned offset holds.
+            // Uninitialized: a slot is read only after it has been written. Pinned, so the aligned offset holds. Advised
+            // for huge pages before anything is written to it (see HugePages).
             if (precision == KvCachePrecision.Single)
             {
                 _single = GC.AllocateUninitializedArray<float>((int)elements + padding, pinned: true);
-                _offset = AlignedOffset(ref Unsafe.As<float, byte>(ref MemoryMarshal.GetArrayDataReference(_single)), elementSize);
             }
             else
             {
                 _half = GC.AllocateUninitializedArray<Half>((int)elements + padding, pinned: true);
-                _offset = AlignedOffset(ref Unsafe.As<Half, byte>(ref MemoryMarshal.GetArrayDataReference(_half)), elementSize);
             }
+
+            ref byte start = ref _single is not null
+                ? ref Unsafe.As<float, byte>(ref MemoryMarshal.GetArrayDataReference(_single))
+                : ref Unsafe.As<Half, byte>(ref MemoryMarshal.GetArrayDataReference(_half!));
+            _offset = AlignedOffset(ref start, elementSize);
+            _ = HugePages.Advise(ref start, ((long)elements + padding) * elementSize);
         }
 
         public int Dim { get; }
