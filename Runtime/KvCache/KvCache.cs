@@ -20,7 +20,9 @@ namespace AttentionGen;
 /// </para>
 /// <para>
 /// Storage is one block per key/value head of each entry, <c>[capacity, headDim]</c> floats (or halves), allocated once,
-/// pinned and 64-byte aligned, so a decoding step reads each head's keys and values as two sequential streams.
+/// pinned and 64-byte aligned, so a decoding step reads each head's keys and values as two sequential streams. On
+/// Linux the storage is advised for transparent huge pages before it is first written, so that those streams do not
+/// walk the page tables every 4 KiB.
 /// Reading from several threads at once is safe; appending while another thread reads is not.
 /// </para>
 /// </remarks>
