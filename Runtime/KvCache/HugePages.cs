@@ -19,11 +19,8 @@ internal static unsafe class HugePages
     /// <summary>MADV_HUGEPAGE, the same on every Linux architecture.</summary>
     private const int AdviseHugePage = 14;
 
-    /// <summary>A huge page: ranges smaller than one cannot use one.</summary>
+    /// <summary>A huge page on x64 and 4 KiB-page Arm64 (larger on other Arm64 kernels): a range under two gains little.</summary>
     private const long HugePageBytes = 2 << 20;
-
-    /// <summary>The base page, to which madvise wants its start aligned.</summary>
-    private const long PageBytes = 4096;
 
     private static readonly delegate* unmanaged<nint, nuint, int, int> s_madvise = FindMadvise();
 
@@ -39,9 +36,11 @@ internal static unsafe class HugePages
             return false;
         }
 
+        // madvise wants its start aligned to the base page: 4 KiB on x64, 4, 16 or 64 KiB on Arm64 kernels.
+        long page = Environment.SystemPageSize;
         long start = (long)Unsafe.AsPointer(ref first);
-        long begin = (start + PageBytes - 1) & ~(PageBytes - 1);
-        long end = (start + bytes) & ~(PageBytes - 1);
+        long begin = (start + page - 1) & ~(page - 1);
+        long end = (start + bytes) & ~(page - 1);
         return s_madvise((nint)begin, (nuint)(end - begin), AdviseHugePage) == 0;
     }
 
