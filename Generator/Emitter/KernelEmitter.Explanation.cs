@@ -91,7 +91,7 @@ internal static partial class KernelEmitter
             "when the head is exactly eight vectors; P·V into blocks of eight, four and one vectors of the accumulator held in registers over a tile's " +
             $"keys, or, where a value head is more than eight vectors, over {Literals.Int(KernelTiles.RowValueKeys)} keys at a time while the next " +
             $"{Literals.Int(KernelTiles.RowValueKeys)} keys' value rows are prefetched (the blocks after the first then find the rows in L1); " +
-            $"on Intel cores, where a head is exactly eight vectors, each key's step also prefetches the key and value rows {Literals.Int(KernelTiles.PrefetchKeys)} keys ahead; " +
+            $"on Intel cores, the key and value rows are also prefetched {Literals.Int(KernelTiles.PrefetchKeys)} keys ahead into L1 and {Literals.Int(KernelTiles.PrefetchFarKeys)} keys ahead into L2; " +
             $"tiles of {Literals.Int(KernelTiles.RowKeyTile)} keys; over a Half cache, the halves are widened in registers. " +
             "Paths: " + paths + ".";
 
@@ -102,7 +102,7 @@ internal static partial class KernelEmitter
                 "once for all of them; the scores take four keys at a time on a 32-register file and two on a 16-register one (a chain of " +
                 "multiply-adds per row and key), P·V holds up to four vectors of " +
                 $"every row's accumulator (two on a 16-register file, where more than two such passes go {Literals.Int(KernelTiles.RowValueKeys)} keys at a time), " +
-                $"and keys and values are prefetched {Literals.Int(KernelTiles.PrefetchKeys)} keys ahead.";
+                $"and keys and values are prefetched {Literals.Int(KernelTiles.PrefetchKeys)} keys ahead (on Intel cores also {Literals.Int(KernelTiles.PrefetchFarKeys)} keys ahead into L2).";
         }
         else if (kernel.GroupSize > 1 && kernel.HasExplicitMask)
         {

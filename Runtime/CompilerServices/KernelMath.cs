@@ -79,16 +79,19 @@ internal static class KernelMath
     }
 
     /// <summary>
-    /// Whether the one-row kernels, where a head is exactly eight vectors (128 floats with AVX-512, 64 on AVX2, 32 on
-    /// Vector128), prefetch the keys and values <see cref="KernelTiles.PrefetchKeys"/> keys ahead of the ones they
-    /// compute: on Intel cores, whose prefetchers fell behind a Half cache's stream there. On an Intel Xeon (family 6
-    /// model 207, AVX-512), a Stopwatch probe alternating with and without the hints in one process decoded 8 heads of
-    /// 128 over a Half cache of 32768 tokens 1.25 times as fast on one thread and 1.34 times on two, over 4096 tokens
-    /// 1.12 times, and over a Single cache 3–4% faster; over 512 tokens, in cache, it moved nothing. BenchmarkDotNet runs
-    /// of the two builds, two each, put the Half cases at 1.20–1.32 times and the Single ones at 1.04–1.08 times as
-    /// fast (docs/PERFORMANCE.md). On Zen 5, hints of this kind (keys 4 to 32 ahead in the score loop) made multi-head
-    /// decoding 5–30% slower, so on AMD cores, and on Arm64, which has no hint in .NET, the one-row kernels leave the
-    /// streams to the hardware.
+    /// Whether the decoding kernels ask for the cache's rows ahead of the ones they compute, as they stream it from memory:
+    /// on Intel cores, whose prefetchers fell behind those streams. There the one-row kernels prefetch the keys and values
+    /// <see cref="KernelTiles.PrefetchKeys"/> keys ahead into L1, and they and the group kernels also
+    /// <see cref="KernelTiles.PrefetchFarKeys"/> keys ahead into L2 (<see cref="PrefetchToL2"/>). On an Intel Xeon
+    /// (family 6 model 207, AVX-512), a Stopwatch probe alternating with and without the L1 hints in one process decoded
+    /// 8 heads of 128 over a Half cache of 32768 tokens 1.25 times as fast on one thread and 1.34 times on two, over 4096
+    /// tokens 1.12 times, and over a Single cache 3–4% faster; over 512 tokens, in cache, it moved nothing.
+    /// BenchmarkDotNet runs of the two builds, two each, put the Half cases at 1.20–1.32 times and the Single ones at
+    /// 1.04–1.08 times as fast (docs/PERFORMANCE.md). With the JIT held to AVX2 (a head of 128 is sixteen vectors there)
+    /// the same hints made the Half calls 1.25 times as fast, and on Vector128 1.27 times. On Zen 5, hints of this kind
+    /// (keys 4 to 32 ahead in the score loop) made multi-head decoding 5–30% slower, so on AMD cores, and on Arm64, which
+    /// has no hint in .NET, the one-row kernels leave the streams to the hardware, and the group kernels keep their L1
+    /// hints alone (<see cref="KernelTiles.PrefetchKeys"/>, measured on Zen 5).
     /// </summary>
     public static readonly bool PrefetchRowStreams = IsIntel();
 
@@ -121,6 +124,24 @@ internal static class KernelMath
             for (int offset = 0; offset < elements * sizeof(TElement); offset += 64)
             {
                 Sse.Prefetch0(address + offset);
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Prefetch{TElement}"/> into L2 rather than L1 (<c>prefetcht1</c>), for lines wanted well ahead of their
+    /// use: brought into L1 that early, they would take its room from the lines in use.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe void PrefetchToL2<TElement>(ref TElement first, int elements)
+        where TElement : unmanaged
+    {
+        if (Sse.IsSupported)
+        {
+            byte* address = (byte*)Unsafe.AsPointer(ref first);
+            for (int offset = 0; offset < elements * sizeof(TElement); offset += 64)
+            {
+                Sse.Prefetch1(address + offset);
             }
         }
     }

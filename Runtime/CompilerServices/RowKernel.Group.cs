@@ -105,10 +105,19 @@ internal static partial class RowKernel<TKernel>
         // Each row's scores, then probabilities, of one tile: row g at g · KeyTile.
         Span<float> scores = stackalloc float[KernelTiles.GroupRows * KeyTile];
         ref float score = ref MemoryMarshal.GetReference(scores);
+        bool farHints = KernelMath.PrefetchRowStreams;
         for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
         {
             int tileLength = Math.Min(KeyTile, endKey - tileStart);
-            ScoreGroup<TSimd, TVector, TElement, TElements, TRows>(ref q, ref Unsafe.Add(ref keys, tileStart * keyStride), keyStride, tileLength, scoreFactor, ref score);
+            ref TElement tileKeys = ref Unsafe.Add(ref keys, tileStart * keyStride);
+            if (farHints)
+            {
+                ScoreGroup<TSimd, TVector, TElement, TElements, TRows, WithFarHints>(ref q, ref tileKeys, keyStride, tileLength, scoreFactor, ref score);
+            }
+            else
+            {
+                ScoreGroup<TSimd, TVector, TElement, TElements, TRows, WithoutFarHints>(ref q, ref tileKeys, keyStride, tileLength, scoreFactor, ref score);
+            }
 
             int visible = 0;
             for (int g = 0; g < TRows.Count; g++)
@@ -148,8 +157,16 @@ internal static partial class RowKernel<TKernel>
             int keysAtOnce = valueDim > 2 * GroupValuesPerPass<TSimd, TVector>() ? KernelTiles.RowValueKeys : tileLength;
             for (int j = 0; j < tileLength; j += keysAtOnce)
             {
-                AccumulateGroupPasses<TSimd, TVector, TElement, TElements, TRows>(
-                    ref Unsafe.Add(ref score, j), Math.Min(keysAtOnce, tileLength - j), ref Unsafe.Add(ref tileValues, j * valueStride), valueStride, ref states, stateSize);
+                if (farHints)
+                {
+                    AccumulateGroupPasses<TSimd, TVector, TElement, TElements, TRows, WithFarHints>(
+                        ref Unsafe.Add(ref score, j), Math.Min(keysAtOnce, tileLength - j), ref Unsafe.Add(ref tileValues, j * valueStride), valueStride, ref states, stateSize);
+                }
+                else
+                {
+                    AccumulateGroupPasses<TSimd, TVector, TElement, TElements, TRows, WithoutFarHints>(
+                        ref Unsafe.Add(ref score, j), Math.Min(keysAtOnce, tileLength - j), ref Unsafe.Add(ref tileValues, j * valueStride), valueStride, ref states, stateSize);
+                }
             }
         }
     }
@@ -172,13 +189,14 @@ internal static partial class RowKernel<TKernel>
     /// there, and the passes themselves would become calls.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AccumulateGroupPasses<TSimd, TVector, TElement, TElements, TRows>(
+    private static void AccumulateGroupPasses<TSimd, TVector, TElement, TElements, TRows, THints>(
         ref float p, int count, ref TElement values, nint valueStride, ref float states, int stateSize)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
         where TElement : unmanaged
         where TElements : struct, IRowElements<TElement>
         where TRows : struct, IConstantCount
+        where THints : struct, IFarHints
     {
         int lanes = TSimd.Count, valueDim = TKernel.ValueDim;
         int valueWhole = valueDim / lanes * lanes;
@@ -189,18 +207,18 @@ internal static partial class RowKernel<TKernel>
         int v;
         if (TSimd.HasWideRegisterFile && 4 * lanes <= valueWhole)
         {
-            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count4>(ref p, count, ref values, 0, valueStride, ref states, stateSize, allLanes, fetchAhead: true);
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count4, THints>(ref p, count, ref values, 0, valueStride, ref states, stateSize, allLanes, fetchAhead: true);
             v = 4 * lanes;
         }
         else if (2 * lanes <= valueWhole)
         {
-            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count2>(ref p, count, ref values, 0, valueStride, ref states, stateSize, allLanes, fetchAhead: true);
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count2, THints>(ref p, count, ref values, 0, valueStride, ref states, stateSize, allLanes, fetchAhead: true);
             v = 2 * lanes;
         }
         else
         {
             // A value row of one vector and a part (GroupsRows needs at least one).
-            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count1>(ref p, count, ref values, 0, valueStride, ref states, stateSize, allLanes, fetchAhead: true);
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count1, THints>(ref p, count, ref values, 0, valueStride, ref states, stateSize, allLanes, fetchAhead: true);
             v = lanes;
         }
 
@@ -208,23 +226,23 @@ internal static partial class RowKernel<TKernel>
         {
             for (; v + 4 * lanes <= valueWhole; v += 4 * lanes)
             {
-                AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count4>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes, fetchAhead: false);
+                AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count4, THints>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes, fetchAhead: false);
             }
         }
 
         for (; v + 2 * lanes <= valueWhole; v += 2 * lanes)
         {
-            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count2>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes, fetchAhead: false);
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count2, THints>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes, fetchAhead: false);
         }
 
         for (; v < valueWhole; v += lanes)
         {
-            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count1>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes, fetchAhead: false);
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count1, THints>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes, fetchAhead: false);
         }
 
         if (valueWhole != valueDim)
         {
-            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count1>(ref p, count, ref values, (nuint)(valueDim - lanes), valueStride, ref states, stateSize, TSimd.LanesFrom(valueWhole + lanes - valueDim), fetchAhead: false);
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count1, THints>(ref p, count, ref values, (nuint)(valueDim - lanes), valueStride, ref states, stateSize, TSimd.LanesFrom(valueWhole + lanes - valueDim), fetchAhead: false);
         }
     }
 
@@ -234,18 +252,20 @@ internal static partial class RowKernel<TKernel>
     /// all rows; row g's scaled query at <c>g · ScaledQueryLength(lanes)</c> floats from <paramref name="q"/> (as
     /// <see cref="GroupVector"/> lays them out), its scores at <c>g · KeyTile</c> floats from <paramref name="score"/>. The
     /// loop over the head of a pair of keys takes two vectors per step and walks by moving references, so that every load
-    /// is one instruction with a constant displacement. A method
+    /// is one instruction with a constant displacement. Each step asks for its keys <see cref="KernelTiles.PrefetchKeys"/>
+    /// ahead into L1, and with <typeparamref name="THints"/> <see cref="KernelTiles.PrefetchFarKeys"/> ahead into L2. A method
     /// of its own, fully optimized from the first call (the JIT declines to inline it into <see cref="GroupVector"/>, and
     /// would otherwise run it instrumented first).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ScoreGroup<TSimd, TVector, TElement, TElements, TRows>(
+    private static void ScoreGroup<TSimd, TVector, TElement, TElements, TRows, THints>(
         ref float q, ref TElement keys, nint keyStride, int count, float scoreFactor, ref float score)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
         where TElement : unmanaged
         where TElements : struct, IRowElements<TElement>
         where TRows : struct, IConstantCount
+        where THints : struct, IFarHints
     {
         int lanes = TSimd.Count, headDim = TKernel.HeadDim;
         int headWhole = headDim / lanes * lanes;
@@ -260,7 +280,7 @@ internal static partial class RowKernel<TKernel>
             // query vector loaded once per four keys, and each row's four scores stored as one vector.
             for (; j + 4 <= count; j += 4)
             {
-                ScoreFour<TSimd, TVector, TElement, TElements, TRows>(ref q, ref Unsafe.Add(ref keys, j * keyStride), keyStride, factor, ref Unsafe.Add(ref score, j));
+                ScoreFour<TSimd, TVector, TElement, TElements, TRows, THints>(ref q, ref Unsafe.Add(ref keys, j * keyStride), keyStride, factor, ref Unsafe.Add(ref score, j));
             }
         }
 
@@ -270,6 +290,12 @@ internal static partial class RowKernel<TKernel>
             ref TElement kb = ref Unsafe.Add(ref ka, keyStride);
             KernelMath.Prefetch(ref Unsafe.Add(ref ka, KernelTiles.PrefetchKeys * keyStride), headDim);
             KernelMath.Prefetch(ref Unsafe.Add(ref kb, KernelTiles.PrefetchKeys * keyStride), headDim);
+            if (THints.Enabled)
+            {
+                KernelMath.PrefetchToL2(ref Unsafe.Add(ref ka, KernelTiles.PrefetchFarKeys * keyStride), headDim);
+                KernelMath.PrefetchToL2(ref Unsafe.Add(ref kb, KernelTiles.PrefetchFarKeys * keyStride), headDim);
+            }
+
             TVector a0 = TSimd.Zero, a1 = TSimd.Zero, a2 = TSimd.Zero, a3 = TSimd.Zero;
             TVector b0 = TSimd.Zero, b1 = TSimd.Zero, b2 = TSimd.Zero, b3 = TSimd.Zero;
             ref float qi = ref q;
@@ -343,13 +369,14 @@ internal static partial class RowKernel<TKernel>
     /// query vector once for all keys. Row g's four scores go to <c>g · KeyTile</c> floats from <paramref name="score"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ScoreFour<TSimd, TVector, TElement, TElements, TRows>(
+    private static void ScoreFour<TSimd, TVector, TElement, TElements, TRows, THints>(
         ref float q, ref TElement keys, nint keyStride, Vector128<float> factor, ref float score)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
         where TElement : unmanaged
         where TElements : struct, IRowElements<TElement>
         where TRows : struct, IConstantCount
+        where THints : struct, IFarHints
     {
         int lanes = TSimd.Count, headDim = TKernel.HeadDim;
         int headWhole = headDim / lanes * lanes;
@@ -361,6 +388,13 @@ internal static partial class RowKernel<TKernel>
         KernelMath.Prefetch(ref Unsafe.Add(ref kb, KernelTiles.PrefetchKeys * keyStride), headDim);
         KernelMath.Prefetch(ref Unsafe.Add(ref kc, KernelTiles.PrefetchKeys * keyStride), headDim);
         KernelMath.Prefetch(ref Unsafe.Add(ref kd, KernelTiles.PrefetchKeys * keyStride), headDim);
+        if (THints.Enabled)
+        {
+            KernelMath.PrefetchToL2(ref Unsafe.Add(ref keys, KernelTiles.PrefetchFarKeys * keyStride), headDim);
+            KernelMath.PrefetchToL2(ref Unsafe.Add(ref kb, KernelTiles.PrefetchFarKeys * keyStride), headDim);
+            KernelMath.PrefetchToL2(ref Unsafe.Add(ref kc, KernelTiles.PrefetchFarKeys * keyStride), headDim);
+            KernelMath.PrefetchToL2(ref Unsafe.Add(ref kd, KernelTiles.PrefetchFarKeys * keyStride), headDim);
+        }
 
         // Row g's sums against keys a to d.
         TVector a0 = TSimd.Zero, b0 = TSimd.Zero, c0 = TSimd.Zero, d0 = TSimd.Zero;
@@ -511,10 +545,11 @@ internal static partial class RowKernel<TKernel>
     /// loaded once for all rows, then added to the accumulators (row g's at <c>g · stateSize</c> floats from
     /// <paramref name="states"/>) in the lanes <paramref name="added"/> selects. Row g's probabilities are at
     /// <c>g · KeyTile</c> floats from <paramref name="p"/>. The pass that <paramref name="fetchAhead"/> (the first over
-    /// the keys) also asks for each value row <see cref="KernelTiles.PrefetchKeys"/> keys ahead.
+    /// the keys) also asks for each value row <see cref="KernelTiles.PrefetchKeys"/> keys ahead into L1, and with
+    /// <typeparamref name="THints"/> the one <see cref="KernelTiles.PrefetchFarKeys"/> ahead into L2.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, TVectors>(
+    private static void AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, TVectors, THints>(
         ref float p, int count, ref TElement v, nuint offset, nint valueStride, ref float states, int stateSize, TVector added, bool fetchAhead)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
@@ -522,6 +557,7 @@ internal static partial class RowKernel<TKernel>
         where TElements : struct, IRowElements<TElement>
         where TRows : struct, IConstantCount
         where TVectors : struct, IConstantCount
+        where THints : struct, IFarHints
     {
         int rows = TRows.Count, vectors = TVectors.Count;
         nuint n = (nuint)TSimd.Count;
@@ -536,6 +572,10 @@ internal static partial class RowKernel<TKernel>
             if (fetchAhead)
             {
                 KernelMath.Prefetch(ref Unsafe.Add(ref row, KernelTiles.PrefetchKeys * valueStride), TKernel.ValueDim);
+                if (THints.Enabled)
+                {
+                    KernelMath.PrefetchToL2(ref Unsafe.Add(ref row, KernelTiles.PrefetchFarKeys * valueStride), TKernel.ValueDim);
+                }
             }
 
             TVector v0 = TElements.Load<TSimd, TVector>(ref row, 0);

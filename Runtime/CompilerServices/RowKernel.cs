@@ -179,12 +179,13 @@ internal static partial class RowKernel<TKernel>
                     ScoreEight<TSimd, TVector, TElement, TElements>(ref q, ref k, keyStride, tileLength, ref score, scoreFactor, prefetch: false);
                 }
             }
+            else if (prefetch)
+            {
+                ScoreEach<TSimd, TVector, TElement, TElements>(ref q, ref k, keyStride, tileLength, ref score, scoreFactor, prefetch: true);
+            }
             else
             {
-                for (int j = 0; j < tileLength; j++, k = ref Unsafe.Add(ref k, keyStride))
-                {
-                    Unsafe.Add(ref score, j) = Dot<TSimd, TVector, TElement, TElements>(ref q, ref k) * scoreFactor;
-                }
+                ScoreEach<TSimd, TVector, TElement, TElements>(ref q, ref k, keyStride, tileLength, ref score, scoreFactor, prefetch: false);
             }
 
             if (!Probabilities<TSimd, TVector, TElement, TElements>(ref score, tileLength, in mask, maskStart, maskKeyBase + tileStart, ref state))
@@ -192,10 +193,8 @@ internal static partial class RowKernel<TKernel>
                 continue; // every key of the tile is masked: it adds nothing
             }
 
-            // Only a value row of exactly eight vectors takes the hints (Accumulate8 in one pass); for any other the
-            // condition is false at JIT time and one copy is compiled.
             ref TElement tileValues = ref Unsafe.Add(ref values, tileStart * valueStride);
-            if (prefetch && valueDim == 8 * lanes)
+            if (prefetch)
             {
                 AccumulateRow<TSimd, TVector, TElement, TElements>(ref score, tileLength, ref tileValues, valueStride, ref state, prefetch: true);
             }
@@ -211,7 +210,8 @@ internal static partial class RowKernel<TKernel>
     /// the scaled query (at <paramref name="q"/>) held in registers: each a dot product over four chains of
     /// multiply-adds and one horizontal sum, times <paramref name="scoreFactor"/>. With <paramref name="prefetch"/>
     /// (see <see cref="KernelMath.PrefetchRowStreams"/>), each key's step asks for the key
-    /// <see cref="KernelTiles.PrefetchKeys"/> keys ahead.
+    /// <see cref="KernelTiles.PrefetchKeys"/> keys ahead into L1 and the one <see cref="KernelTiles.PrefetchFarKeys"/>
+    /// ahead into L2.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void ScoreEight<TSimd, TVector, TElement, TElements>(ref float q, ref TElement k, nint keyStride, int count, ref float score, float scoreFactor, bool prefetch)
@@ -228,6 +228,7 @@ internal static partial class RowKernel<TKernel>
             if (prefetch)
             {
                 KernelMath.Prefetch(ref Unsafe.Add(ref k, KernelTiles.PrefetchKeys * keyStride), TKernel.HeadDim);
+                KernelMath.PrefetchToL2(ref Unsafe.Add(ref k, KernelTiles.PrefetchFarKeys * keyStride), TKernel.HeadDim);
             }
 
             TVector d0 = TSimd.Multiply(q0, TElements.Load<TSimd, TVector>(ref k, 0));
@@ -243,6 +244,31 @@ internal static partial class RowKernel<TKernel>
     }
 
     /// <summary>
+    /// The scores of <paramref name="count"/> keys from <paramref name="k"/> on against a head of any other length, each a
+    /// <see cref="Dot"/> times <paramref name="scoreFactor"/>; with <paramref name="prefetch"/> (see
+    /// <see cref="KernelMath.PrefetchRowStreams"/>), each key's step asks for the key <see cref="KernelTiles.PrefetchKeys"/>
+    /// keys ahead into L1 and the one <see cref="KernelTiles.PrefetchFarKeys"/> ahead into L2.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScoreEach<TSimd, TVector, TElement, TElements>(ref float q, ref TElement k, nint keyStride, int count, ref float score, float scoreFactor, bool prefetch)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement>
+    {
+        for (int j = 0; j < count; j++, k = ref Unsafe.Add(ref k, keyStride))
+        {
+            if (prefetch)
+            {
+                KernelMath.Prefetch(ref Unsafe.Add(ref k, KernelTiles.PrefetchKeys * keyStride), TKernel.HeadDim);
+                KernelMath.PrefetchToL2(ref Unsafe.Add(ref k, KernelTiles.PrefetchFarKeys * keyStride), TKernel.HeadDim);
+            }
+
+            Unsafe.Add(ref score, j) = Dot<TSimd, TVector, TElement, TElements>(ref q, ref k) * scoreFactor;
+        }
+    }
+
+    /// <summary>
     /// P·V of one row over a tile: output += p_j · v_j for the <paramref name="count"/> probabilities at
     /// <paramref name="p"/> and the value rows from <paramref name="tileValues"/> on, the accumulator (at
     /// <paramref name="state"/>) held in registers over the keys, eight vectors at a time (four where fewer are left,
@@ -250,8 +276,9 @@ internal static partial class RowKernel<TKernel>
     /// before did not cover. Where that takes more than one pass (a value row of more than eight vectors), the passes
     /// go <see cref="KernelTiles.RowValueKeys"/> keys at a time. With an explicit mask, a masked key (p = 0) adds
     /// nothing, even to an infinite or NaN value (0 · ∞ is NaN). With <paramref name="prefetch"/> (see
-    /// <see cref="KernelMath.PrefetchRowStreams"/>), a value row of exactly eight vectors is asked for
-    /// <see cref="KernelTiles.PrefetchKeys"/> keys ahead of the one added.
+    /// <see cref="KernelMath.PrefetchRowStreams"/>), the value rows are also asked for
+    /// <see cref="KernelTiles.PrefetchFarKeys"/> keys ahead into L2, and in one pass
+    /// <see cref="KernelTiles.PrefetchKeys"/> keys ahead into L1.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AccumulateRow<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement tileValues, nint valueStride, ref float state, bool prefetch)
@@ -276,14 +303,24 @@ internal static partial class RowKernel<TKernel>
         {
             ref TElement rows = ref Unsafe.Add(ref tileValues, j * valueStride);
             KernelMath.PrefetchRows(ref Unsafe.Add(ref rows, keys * valueStride), valueStride, Math.Min(keys, count - j - keys), valueDim);
+            if (prefetch)
+            {
+                // Past the tile's end these are the next tile's rows; past the cache's, lines nobody reads (a hint never faults).
+                for (int r = 0; r < keys; r++)
+                {
+                    KernelMath.PrefetchToL2(ref Unsafe.Add(ref rows, (KernelTiles.PrefetchFarKeys + r) * valueStride), valueDim);
+                }
+            }
+
             AccumulateRowPart<TSimd, TVector, TElement, TElements>(ref Unsafe.Add(ref p, j), Math.Min(keys, count - j), ref rows, valueStride, ref state, prefetch: false);
         }
     }
 
     /// <summary>
     /// P·V of one row over <paramref name="count"/> keys as <see cref="AccumulateRow"/> describes, each part of the
-    /// accumulator in one pass over the keys; with <paramref name="prefetch"/>, a part of eight vectors prefetches its
-    /// rows <see cref="KernelTiles.PrefetchKeys"/> keys ahead (<see cref="KernelMath.PrefetchRowStreams"/>).
+    /// accumulator in one pass over the keys; with <paramref name="prefetch"/> (a value row of at most eight vectors, so one
+    /// block of eight or four vectors and the single vectors after it), that block's steps ask for the value rows ahead
+    /// (<see cref="KernelMath.PrefetchRowStreams"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void AccumulateRowPart<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement tileValues, nint valueStride, ref float state, bool prefetch)
@@ -302,7 +339,7 @@ internal static partial class RowKernel<TKernel>
 
         for (; v + 4 * lanes <= valueWhole; v += 4 * lanes)
         {
-            Accumulate4<TSimd, TVector, TElement, TElements>(ref p, count, ref Unsafe.Add(ref tileValues, v), valueStride, ref Unsafe.Add(ref state, v));
+            Accumulate4<TSimd, TVector, TElement, TElements>(ref p, count, ref Unsafe.Add(ref tileValues, v), valueStride, ref Unsafe.Add(ref state, v), prefetch);
         }
 
         for (; v < valueWhole; v += lanes)
@@ -477,7 +514,8 @@ internal static partial class RowKernel<TKernel>
 
     /// <summary>
     /// P·V into eight consecutive vectors of the accumulator, held in registers over <paramref name="count"/> keys; with
-    /// <paramref name="prefetch"/>, each key's step asks for the row <see cref="KernelTiles.PrefetchKeys"/> keys ahead.
+    /// <paramref name="prefetch"/>, each key's step asks for the whole value row <see cref="KernelTiles.PrefetchKeys"/>
+    /// keys ahead into L1 and the one <see cref="KernelTiles.PrefetchFarKeys"/> ahead into L2.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Accumulate8<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement v, nint valueStride, ref float o, bool prefetch)
@@ -498,7 +536,8 @@ internal static partial class RowKernel<TKernel>
 
             if (prefetch)
             {
-                KernelMath.Prefetch(ref Unsafe.Add(ref v, KernelTiles.PrefetchKeys * valueStride), 8 * (int)n);
+                KernelMath.Prefetch(ref Unsafe.Add(ref v, KernelTiles.PrefetchKeys * valueStride), TKernel.ValueDim);
+                KernelMath.PrefetchToL2(ref Unsafe.Add(ref v, KernelTiles.PrefetchFarKeys * valueStride), TKernel.ValueDim);
             }
 
             TVector w = TSimd.BroadcastFrom(ref p);
@@ -522,9 +561,12 @@ internal static partial class RowKernel<TKernel>
         TSimd.Store(o7, ref o, 7 * n);
     }
 
-    /// <summary>P·V into four consecutive vectors of the accumulator, held in registers over <paramref name="count"/> keys.</summary>
+    /// <summary>
+    /// P·V into four consecutive vectors of the accumulator, held in registers over <paramref name="count"/> keys; with
+    /// <paramref name="prefetch"/>, as <see cref="Accumulate8"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Accumulate4<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement v, nint valueStride, ref float o)
+    private static void Accumulate4<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement v, nint valueStride, ref float o, bool prefetch)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
         where TElement : unmanaged
@@ -537,6 +579,12 @@ internal static partial class RowKernel<TKernel>
             if (HasExplicitMask && p == 0)
             {
                 continue;
+            }
+
+            if (prefetch)
+            {
+                KernelMath.Prefetch(ref Unsafe.Add(ref v, KernelTiles.PrefetchKeys * valueStride), TKernel.ValueDim);
+                KernelMath.PrefetchToL2(ref Unsafe.Add(ref v, KernelTiles.PrefetchFarKeys * valueStride), TKernel.ValueDim);
             }
 
             TVector w = TSimd.BroadcastFrom(ref p);

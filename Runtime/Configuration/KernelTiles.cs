@@ -102,11 +102,24 @@ internal static class KernelTiles
     /// out: issued four per step, they made grouped-query decoding 10–15% slower (4096 and 32768 tokens). On AMD cores
     /// the one-row kernel does not prefetch ahead this way (on Zen 5 the same test made multi-head decoding 30% slower
     /// with it); it fetches only the next <see cref="RowValueKeys"/> value rows, where its P·V takes more than one pass.
-    /// On Intel cores it does, this many keys ahead, where a head is exactly eight vectors: on an Intel Xeon (family 6
-    /// model 207) that decoded 8 heads of 128 over a Half cache 1.20–1.32 times as fast in BenchmarkDotNet runs
-    /// (docs/PERFORMANCE.md; the runtime's <c>KernelMath.PrefetchRowStreams</c>).
+    /// On Intel cores it does, this many keys ahead, whatever the head's length: on an Intel Xeon (family 6 model 207) that
+    /// decoded 8 heads of 128 over a Half cache 1.20–1.32 times as fast with AVX-512 in BenchmarkDotNet runs, and in a
+    /// probe 1.25 times as fast with the JIT held to AVX2, where a head of 128 is sixteen vectors (docs/PERFORMANCE.md;
+    /// the runtime's <c>KernelMath.PrefetchRowStreams</c>).
     /// </summary>
     public const int PrefetchKeys = 16;
+
+    /// <summary>
+    /// How many keys ahead of the ones they compute the one-row and group kernels also ask for keys and values into L2,
+    /// on Intel cores (the runtime's <c>KernelMath.PrefetchRowStreams</c>): 32 KiB of keys of 128 floats, 16 KiB of
+    /// halves. With the L1 hints <see cref="PrefetchKeys"/> ahead alone, a Half cache still streamed from memory well
+    /// below the rate a float cache did. On an Intel Xeon (family
+    /// 6 model 207), calls alternating with and without these hints in one process decoded 32768 tokens 1.10–1.17 times
+    /// as fast from a Half cache and 1.02–1.14 times from a float one (8 and 32 query heads on 8 key/value heads of 128,
+    /// AVX-512 and the JIT held to AVX2); 32 and 128 keys ahead did as well as 64; in L3 (4096 tokens) they moved calls
+    /// by −4% to +1%.
+    /// </summary>
+    public const int PrefetchFarKeys = 64;
 
     /// <summary>Keys (Q·Kᵀ) or value elements (P·V) per register block of a row block on a 32-register file.</summary>
     public const int WideRegisterBlock = 16;
