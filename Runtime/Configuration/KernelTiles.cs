@@ -114,10 +114,11 @@ internal static class KernelTiles
     /// on Intel cores (the runtime's <c>KernelMath.PrefetchRowStreams</c>): 32 KiB of keys of 128 floats, 16 KiB of
     /// halves. With the L1 hints <see cref="PrefetchKeys"/> ahead alone, a Half cache still streamed from memory well
     /// below the rate a float cache did. On an Intel Xeon (family
-    /// 6 model 207), calls alternating with and without these hints in one process decoded 32768 tokens 1.10–1.17 times
+    /// 6 model 207), calls alternating with and without these hints in one process decoded 32768 tokens 1.07–1.22 times
     /// as fast from a Half cache and 1.02–1.14 times from a float one (8 and 32 query heads on 8 key/value heads of 128,
-    /// AVX-512 and the JIT held to AVX2); 32 and 128 keys ahead did as well as 64; in L3 (4096 tokens) they moved calls
-    /// by −4% to +1%.
+    /// AVX-512 and the JIT held to AVX2, one thread and two); 32 and 128 keys ahead did as well as 64. Over 4096 tokens,
+    /// which that machine's L3 holds between calls, they made calls 2–5% slower; a model's layers each have a cache of
+    /// their own, so between one layer's calls the others' caches pass through L3.
     /// </summary>
     public const int PrefetchFarKeys = 64;
 
