@@ -115,25 +115,20 @@ internal static class KernelMath
     /// array the collector moves meanwhile, it only fetches a line nobody reads.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void Prefetch<TElement>(ref TElement first, int elements)
-        where TElement : unmanaged
-    {
-        if (Sse.IsSupported)
-        {
-            byte* address = (byte*)Unsafe.AsPointer(ref first);
-            for (int offset = 0; offset < elements * sizeof(TElement); offset += 64)
-            {
-                Sse.Prefetch0(address + offset);
-            }
-        }
-    }
+    public static void Prefetch<TElement>(ref TElement first, int elements)
+        where TElement : unmanaged => PrefetchLines(ref first, elements, intoL2: false);
 
     /// <summary>
     /// <see cref="Prefetch{TElement}"/> into L2 rather than L1 (<c>prefetcht1</c>), for lines wanted well ahead of their
     /// use: brought into L1 that early, they would take its room from the lines in use.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe void PrefetchToL2<TElement>(ref TElement first, int elements)
+    public static void PrefetchToL2<TElement>(ref TElement first, int elements)
+        where TElement : unmanaged => PrefetchLines(ref first, elements, intoL2: true);
+
+    /// <summary>One hint per line of the elements; <paramref name="intoL2"/> is a constant at every call, so each inlines to one kind.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void PrefetchLines<TElement>(ref TElement first, int elements, bool intoL2)
         where TElement : unmanaged
     {
         if (Sse.IsSupported)
@@ -141,7 +136,14 @@ internal static class KernelMath
             byte* address = (byte*)Unsafe.AsPointer(ref first);
             for (int offset = 0; offset < elements * sizeof(TElement); offset += 64)
             {
-                Sse.Prefetch1(address + offset);
+                if (intoL2)
+                {
+                    Sse.Prefetch1(address + offset);
+                }
+                else
+                {
+                    Sse.Prefetch0(address + offset);
+                }
             }
         }
     }
