@@ -150,10 +150,11 @@ internal static class KernelMath
 
     /// <summary>
     /// <see cref="Prefetch{TElement}"/> for <paramref name="rows"/> rows of <paramref name="length"/> elements,
-    /// <paramref name="stride"/> elements apart: every line of them requested at once, before any is read.
+    /// <paramref name="stride"/> elements apart: every line of them requested at once, before any is read; into L2
+    /// rather than L1 with <paramref name="intoL2"/> (<see cref="PrefetchToL2"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void PrefetchRows<TElement>(ref TElement first, nint stride, int rows, int length)
+    public static void PrefetchRows<TElement>(ref TElement first, nint stride, int rows, int length, bool intoL2 = false)
         where TElement : unmanaged
     {
         if (!Sse.IsSupported)
@@ -164,8 +165,22 @@ internal static class KernelMath
 
         for (int r = 0; r < rows; r++)
         {
-            Prefetch(ref Unsafe.Add(ref first, r * stride), length);
+            PrefetchLines(ref Unsafe.Add(ref first, r * stride), length, intoL2);
         }
+    }
+
+    /// <summary>
+    /// The hints a decoding kernel gives on Intel cores (<see cref="PrefetchRowStreams"/>) as it reaches row
+    /// <paramref name="row"/> of a stream of rows <paramref name="stride"/> elements apart: the row
+    /// <see cref="KernelTiles.PrefetchKeys"/> rows ahead into L1, and the one <see cref="KernelTiles.PrefetchFarKeys"/>
+    /// ahead into L2.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void PrefetchAhead<TElement>(ref TElement row, nint stride, int length)
+        where TElement : unmanaged
+    {
+        Prefetch(ref Unsafe.Add(ref row, KernelTiles.PrefetchKeys * stride), length);
+        PrefetchToL2(ref Unsafe.Add(ref row, KernelTiles.PrefetchFarKeys * stride), length);
     }
 
     /// <summary>

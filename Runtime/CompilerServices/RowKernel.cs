@@ -227,8 +227,7 @@ internal static partial class RowKernel<TKernel>
         {
             if (prefetch)
             {
-                KernelMath.Prefetch(ref Unsafe.Add(ref k, KernelTiles.PrefetchKeys * keyStride), TKernel.HeadDim);
-                KernelMath.PrefetchToL2(ref Unsafe.Add(ref k, KernelTiles.PrefetchFarKeys * keyStride), TKernel.HeadDim);
+                KernelMath.PrefetchAhead(ref k, keyStride, TKernel.HeadDim);
             }
 
             TVector d0 = TSimd.Multiply(q0, TElements.Load<TSimd, TVector>(ref k, 0));
@@ -260,8 +259,7 @@ internal static partial class RowKernel<TKernel>
         {
             if (prefetch)
             {
-                KernelMath.Prefetch(ref Unsafe.Add(ref k, KernelTiles.PrefetchKeys * keyStride), TKernel.HeadDim);
-                KernelMath.PrefetchToL2(ref Unsafe.Add(ref k, KernelTiles.PrefetchFarKeys * keyStride), TKernel.HeadDim);
+                KernelMath.PrefetchAhead(ref k, keyStride, TKernel.HeadDim);
             }
 
             Unsafe.Add(ref score, j) = Dot<TSimd, TVector, TElement, TElements>(ref q, ref k) * scoreFactor;
@@ -306,10 +304,7 @@ internal static partial class RowKernel<TKernel>
             if (prefetch)
             {
                 // Past the tile's end these are the next tile's rows; past the cache's, lines nobody reads (a hint never faults).
-                for (int r = 0; r < keys; r++)
-                {
-                    KernelMath.PrefetchToL2(ref Unsafe.Add(ref rows, (KernelTiles.PrefetchFarKeys + r) * valueStride), valueDim);
-                }
+                KernelMath.PrefetchRows(ref Unsafe.Add(ref rows, KernelTiles.PrefetchFarKeys * valueStride), valueStride, keys, valueDim, intoL2: true);
             }
 
             AccumulateRowPart<TSimd, TVector, TElement, TElements>(ref Unsafe.Add(ref p, j), Math.Min(keys, count - j), ref rows, valueStride, ref state, prefetch: false);
@@ -536,8 +531,7 @@ internal static partial class RowKernel<TKernel>
 
             if (prefetch)
             {
-                KernelMath.Prefetch(ref Unsafe.Add(ref v, KernelTiles.PrefetchKeys * valueStride), TKernel.ValueDim);
-                KernelMath.PrefetchToL2(ref Unsafe.Add(ref v, KernelTiles.PrefetchFarKeys * valueStride), TKernel.ValueDim);
+                KernelMath.PrefetchAhead(ref v, valueStride, TKernel.ValueDim);
             }
 
             TVector w = TSimd.BroadcastFrom(ref p);
@@ -583,8 +577,7 @@ internal static partial class RowKernel<TKernel>
 
             if (prefetch)
             {
-                KernelMath.Prefetch(ref Unsafe.Add(ref v, KernelTiles.PrefetchKeys * valueStride), TKernel.ValueDim);
-                KernelMath.PrefetchToL2(ref Unsafe.Add(ref v, KernelTiles.PrefetchFarKeys * valueStride), TKernel.ValueDim);
+                KernelMath.PrefetchAhead(ref v, valueStride, TKernel.ValueDim);
             }
 
             TVector w = TSimd.BroadcastFrom(ref p);
