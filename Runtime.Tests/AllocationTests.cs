@@ -12,8 +12,12 @@ public sealed class SerialTests;
 /// Once warm, a Forward call allocates nothing: scratch and scheduler jobs are reused. "Warm" includes the runtime's
 /// own first-call costs (tiered compilation replacing methods about 100 ms after their first calls, a thread-pool
 /// thread's first work item), so the test calls in windows until one window is clean, and fails if none is. Clean
-/// means nothing allocated on the calling thread, and process-wide less than one smallest object (24 bytes) per call:
-/// the test host allocates a little in the background, but anything the kernel allocated per call would exceed that.
+/// means nothing allocated on the calling thread; and where helper threads take part (more than one thread),
+/// process-wide less than one smallest object (24 bytes) per call: the test host allocates a little in the background,
+/// but anything the kernel allocated per call would exceed that. With one thread a call runs on the calling thread
+/// alone (AttentionScheduler.ThreadCount), whose counter is then the whole measure: the process-wide one would also
+/// count the host's background, which over the scalar path's long windows (DOTNET_EnableHWIntrinsic=0) exceeded that
+/// allowance in every window of one CI run while the calling thread allocated nothing.
 /// </summary>
 [Collection(nameof(SerialTests))]
 public sealed class AllocationTests
@@ -101,7 +105,7 @@ public sealed class AllocationTests
 
                 lastThread = GC.GetAllocatedBytesForCurrentThread() - thread;
                 lastProcess = GC.GetTotalAllocatedBytes(precise: true) - process;
-                if (lastThread == 0 && lastProcess < 24 * 50)
+                if (lastThread == 0 && (threads == 1 || lastProcess < 24 * 50))
                 {
                     return;
                 }
