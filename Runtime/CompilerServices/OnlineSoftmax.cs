@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace AttentionGen.CompilerServices;
 
@@ -35,13 +36,42 @@ internal static class OnlineSoftmax
         Sum(ref state, valueDim) = 0f;
     }
 
-    /// <summary>Ends a row: writes accumulator / sum to <paramref name="output"/>, or zeros when the row saw no key.</summary>
+    /// <summary>
+    /// Ends a row: writes accumulator / sum to <paramref name="output"/>, or zeros when the row saw no key. In vectors of
+    /// the widest accelerated width, then one float at a time: decoding a token over a short cache, one float at a time
+    /// had been a third of a call's time (32 query heads of 128 over a cache of one token, on an Intel Xeon).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Normalize(ref float state, int valueDim, ref float output)
     {
         float sum = Sum(ref state, valueDim);
         float inverse = sum == 0f ? 0f : 1f / sum;
-        for (int d = 0; d < valueDim; d++)
+        int d = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            for (; d <= valueDim - Vector512<float>.Count; d += Vector512<float>.Count)
+            {
+                (Vector512.LoadUnsafe(ref state, (nuint)d) * inverse).StoreUnsafe(ref output, (nuint)d);
+            }
+        }
+
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; d <= valueDim - Vector256<float>.Count; d += Vector256<float>.Count)
+            {
+                (Vector256.LoadUnsafe(ref state, (nuint)d) * inverse).StoreUnsafe(ref output, (nuint)d);
+            }
+        }
+
+        if (Vector128.IsHardwareAccelerated)
+        {
+            for (; d <= valueDim - Vector128<float>.Count; d += Vector128<float>.Count)
+            {
+                (Vector128.LoadUnsafe(ref state, (nuint)d) * inverse).StoreUnsafe(ref output, (nuint)d);
+            }
+        }
+
+        for (; d < valueDim; d++)
         {
             Unsafe.Add(ref output, d) = Unsafe.Add(ref state, d) * inverse;
         }
