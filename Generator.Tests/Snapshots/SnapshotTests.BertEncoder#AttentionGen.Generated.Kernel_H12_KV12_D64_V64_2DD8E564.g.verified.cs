@@ -44,7 +44,7 @@ namespace AttentionGen.Generated
         /// <item><description>Tiles: blocks of up to 32 query rows with AVX-512 and 16 elsewhere, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 128 keys. The queries are transposed into lanes once per block. Every other block of a head walks the tiles from the last to the first, so that it begins on the keys and values the block before it read last, still in L2. Q·Kᵀ is a register block of keys × lanes: one accumulator per key, each key element broadcast, HeadDim (64) steps deep. P·V is a register block of value elements × lanes, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch. Register blocks per instruction set, chosen at JIT time: where a broadcast costs a load or an instruction of its own, each row vector is a pair of vectors and a block is 6 keys or value elements in 12 accumulators, each broadcast feeding two multiply-adds, as in the classic AVX2 matrix-product kernel: with AVX-512 for blocks of more than 16 rows (32 in two Vector512; a core with two 512-bit FMA pipes cannot also load a broadcast for every multiply-add), and on a 16-register file (AVX2, AVX, SSE: 16 rows in two Vector256, 8 in two Vector128). Blocks with fewer rows use one vector: 16 keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and 128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64), 12 where it has 16. Each broadcast reads the element where it lies (ISimd.BroadcastFrom): one load with AVX2 or AVX-512, vbroadcastss from memory with AVX alone, a load and a shuffle with SSE alone or on Arm64 (dup).</description></item>
         /// <item><description>Softmax: online, lane by lane: per tile, the maximum, a rescale of the running sum and accumulators by exp(old max − new max), and p = exp(s − max) written over the scores. The tile of scores is the only intermediate; no queryLength × keyLength matrix exists. exp is KernelMath.Exp, a polynomial within 2 ulp. A row that sees no key is written as zeros, never NaN.</description></item>
         /// <item><description>One-row kernels (the runtime's RowKernel), for blocks that would fill less than half a vector (decoding a token, say) and for the KV cache: each score a dot product over four chains of fused multiply-adds and one horizontal sum, the scaled query in registers when the head is exactly eight vectors; P·V into blocks of eight, four and one vectors of the accumulator held in registers over a tile's keys, or, where a value head is more than eight vectors, over 8 keys at a time while the next 8 keys' value rows are prefetched (the blocks after the first then find the rows in L1); on Intel cores, the key and value rows are also prefetched 16 keys ahead into L1 and 64 keys ahead into L2; tiles of 1024 keys; over a Half cache, the halves are widened in registers. Paths: the widest accelerated one of Vector512 (4 vectors per query/key head; 4 vectors per value head); Vector256 (8 vectors per query/key head; 8 vectors per value head); Vector128 (16 vectors per query/key head; 16 vectors per value head); else a scalar kernel that accumulates in double.</description></item>
-        /// <item><description>Work: items of up to 32 rows of one (batch entry, head) with AVX-512, 16 elsewhere, ordered so that the blocks sharing a key/value head run back to back, handed out to up to AttentionRuntime.MaxDegreeOfParallelism threads from a shared counter: one at a time (so the causal mask's cheap early blocks and costly late ones even out), or, when a call has 2 or more key/value heads per thread, a head's blocks at once (so one thread reads each head's keys and values) until one head per thread is left, whose blocks go one at a time (so the threads finish together); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time from IsHardwareAccelerated; without SIMD every row takes the scalar kernel. Multiply-adds use MultiplyAddEstimate: one fused instruction on AVX2, AVX-512 and NEON, a multiply and an add on x64 machines without FMA (where the fused form would be emulated).</description></item>
+        /// <item><description>Work: items of up to 32 rows of one (batch entry, head) with AVX-512, 16 elsewhere, ordered so that the blocks sharing a key/value head run back to back, handed out to up to AttentionRuntime.MaxDegreeOfParallelism threads from a shared counter: one at a time (so the causal mask's cheap early blocks and costly late ones even out), or, when a call has 2 or more key/value heads per thread, a head's blocks at once (so one thread reads each head's keys and values) until one head per thread is left, whose blocks go one at a time (so the threads finish together); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time from IsHardwareAccelerated; without SIMD every row takes the scalar kernel. Multiply-adds use MultiplyAddEstimate: one fused instruction on AVX2, AVX-512 and NEON, a multiply and an add on x64 machines without FMA (where the fused form would be emulated). The register blocks below are inlined into the runtime's tile loops where the JIT takes them in, and are otherwise fully optimized from their first call (AggressiveOptimization), so that a process's first calls run the same code as its later ones.</description></item>
         /// </list>
         /// </remarks>
         public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength, global::System.ReadOnlySpan<int> keyLengths)
@@ -179,7 +179,7 @@ namespace AttentionGen.Generated
             /// accumulators, one per key, each a vector of rows. Each step loads one query element for every row and multiplies it
             /// by the same element of each key, broadcast.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void ScoreKeys16<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -247,7 +247,7 @@ namespace AttentionGen.Generated
             /// accumulators, one per key, each a vector of rows. Each step loads one query element for every row and multiplies it
             /// by the same element of each key, broadcast.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void ScoreKeys12<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -303,7 +303,7 @@ namespace AttentionGen.Generated
             /// block's 2 · TSimd.Count rows, in 6 pairs of accumulators. Each step loads one query element for both halves of the
             /// rows and broadcasts the same element of each key once, for two multiply-adds.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void ScoreKeysPaired6<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -344,7 +344,7 @@ namespace AttentionGen.Generated
             }
 
             /// <summary>Q·Kᵀ for one key against the block's rows, in 4 independent chains of fused multiply-adds.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void ScoreKey<TSimd, TVector>(ref float qT, ref float k, ref float sT)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -368,7 +368,7 @@ namespace AttentionGen.Generated
             /// <paramref name="rescale"/> is set, then adds <paramref name="count"/> keys' probabilities times their values, 16 value
             /// elements at a time: 16 accumulators, each one value element across the block's rows.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void Accumulate16<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -459,7 +459,7 @@ namespace AttentionGen.Generated
             /// <paramref name="rescale"/> is set, then adds <paramref name="count"/> keys' probabilities times their values, 12 value
             /// elements at a time: 12 accumulators, each one value element across the block's rows.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void Accumulate12<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -566,7 +566,7 @@ namespace AttentionGen.Generated
             /// halves of the correction when <paramref name="rescale"/> is set, then adds <paramref name="count"/> keys' probabilities
             /// times their values, 6 value elements at a time: 6 pairs of accumulators, each value element broadcast once for both halves.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void AccumulatePaired6<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correctionLow, TVector correctionHigh)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct

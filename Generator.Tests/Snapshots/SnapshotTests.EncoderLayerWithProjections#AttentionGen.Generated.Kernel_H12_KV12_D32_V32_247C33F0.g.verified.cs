@@ -45,7 +45,7 @@ namespace AttentionGen.Generated
         /// <item><description>Staging: in this layout a key/value head's rows lie 12 × HeadDim floats apart, between the other heads' rows (over more pages, and at power-of-two strides in few cache sets). In a call over tensors where a head has at least 64 query rows (GroupSize × queryLength) and its row blocks read more than 128 keys (fewer are read in place, once per block), each thread copies the head's keys and values into consecutive rows on its first work item on it, and its row blocks read the copy.</description></item>
         /// <item><description>Softmax: online, lane by lane: per tile, the maximum, a rescale of the running sum and accumulators by exp(old max − new max), and p = exp(s − max) written over the scores. The tile of scores is the only intermediate; no queryLength × keyLength matrix exists. exp is KernelMath.Exp, a polynomial within 2 ulp. A row that sees no key is written as zeros, never NaN.</description></item>
         /// <item><description>One-row kernels (the runtime's RowKernel), for blocks that would fill less than half a vector (decoding a token, say) and for the KV cache: each score a dot product over four chains of fused multiply-adds and one horizontal sum, the scaled query in registers when the head is exactly eight vectors; P·V into blocks of eight, four and one vectors of the accumulator held in registers over a tile's keys, or, where a value head is more than eight vectors, over 8 keys at a time while the next 8 keys' value rows are prefetched (the blocks after the first then find the rows in L1); on Intel cores, the key and value rows are also prefetched 16 keys ahead into L1 and 64 keys ahead into L2; tiles of 1024 keys; over a Half cache, the halves are widened in registers. Paths: the widest accelerated one of Vector512 (2 vectors per query/key head; 2 vectors per value head); Vector256 (4 vectors per query/key head; 4 vectors per value head); Vector128 (8 vectors per query/key head; 8 vectors per value head); else a scalar kernel that accumulates in double.</description></item>
-        /// <item><description>Work: items of up to 32 rows of one (batch entry, head) with AVX-512, 16 elsewhere, ordered so that the blocks sharing a key/value head run back to back, handed out to up to AttentionRuntime.MaxDegreeOfParallelism threads from a shared counter: one at a time (so the causal mask's cheap early blocks and costly late ones even out), or, when a call has 2 or more key/value heads per thread, a head's blocks at once (so one thread reads each head's keys and values) until one head per thread is left, whose blocks go one at a time (so the threads finish together); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time from IsHardwareAccelerated; without SIMD every row takes the scalar kernel. Multiply-adds use MultiplyAddEstimate: one fused instruction on AVX2, AVX-512 and NEON, a multiply and an add on x64 machines without FMA (where the fused form would be emulated).</description></item>
+        /// <item><description>Work: items of up to 32 rows of one (batch entry, head) with AVX-512, 16 elsewhere, ordered so that the blocks sharing a key/value head run back to back, handed out to up to AttentionRuntime.MaxDegreeOfParallelism threads from a shared counter: one at a time (so the causal mask's cheap early blocks and costly late ones even out), or, when a call has 2 or more key/value heads per thread, a head's blocks at once (so one thread reads each head's keys and values) until one head per thread is left, whose blocks go one at a time (so the threads finish together); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time from IsHardwareAccelerated; without SIMD every row takes the scalar kernel. Multiply-adds use MultiplyAddEstimate: one fused instruction on AVX2, AVX-512 and NEON, a multiply and an add on x64 machines without FMA (where the fused form would be emulated). The register blocks below are inlined into the runtime's tile loops where the JIT takes them in, and are otherwise fully optimized from their first call (AggressiveOptimization), so that a process's first calls run the same code as its later ones.</description></item>
         /// </list>
         /// </remarks>
         public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength, global::System.ReadOnlySpan<int> keyLengths)
@@ -180,7 +180,7 @@ namespace AttentionGen.Generated
             /// accumulators, one per key, each a vector of rows. Each step loads one query element for every row and multiplies it
             /// by the same element of each key, broadcast.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void ScoreKeys16<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -248,7 +248,7 @@ namespace AttentionGen.Generated
             /// accumulators, one per key, each a vector of rows. Each step loads one query element for every row and multiplies it
             /// by the same element of each key, broadcast.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void ScoreKeys12<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -304,7 +304,7 @@ namespace AttentionGen.Generated
             /// block's 2 · TSimd.Count rows, in 6 pairs of accumulators. Each step loads one query element for both halves of the
             /// rows and broadcasts the same element of each key once, for two multiply-adds.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void ScoreKeysPaired6<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -345,7 +345,7 @@ namespace AttentionGen.Generated
             }
 
             /// <summary>Q·Kᵀ for one key against the block's rows, in 4 independent chains of fused multiply-adds.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void ScoreKey<TSimd, TVector>(ref float qT, ref float k, ref float sT)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -369,7 +369,7 @@ namespace AttentionGen.Generated
             /// <paramref name="rescale"/> is set, then adds <paramref name="count"/> keys' probabilities times their values, 16 value
             /// elements at a time: 16 accumulators, each one value element across the block's rows.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void Accumulate16<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -460,7 +460,7 @@ namespace AttentionGen.Generated
             /// <paramref name="rescale"/> is set, then adds <paramref name="count"/> keys' probabilities times their values, 12 value
             /// elements at a time: 12 accumulators, each one value element across the block's rows.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void Accumulate12<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -583,7 +583,7 @@ namespace AttentionGen.Generated
             /// halves of the correction when <paramref name="rescale"/> is set, then adds <paramref name="count"/> keys' probabilities
             /// times their values, 6 value elements at a time: 6 pairs of accumulators, each value element broadcast once for both halves.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void AccumulatePaired6<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correctionLow, TVector correctionHigh)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct

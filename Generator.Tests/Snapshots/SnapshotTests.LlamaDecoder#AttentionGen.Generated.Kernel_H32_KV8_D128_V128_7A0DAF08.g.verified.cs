@@ -46,7 +46,7 @@ namespace AttentionGen.Generated
         /// <item><description>Skipped work: a block reads only the keys some row of it sees; tiles every row sees whole skip per-element masking, so only the tiles where the rows' ranges differ (the causal diagonal, the window's edges) are masked element by element.</description></item>
         /// <item><description>One-row kernels (the runtime's RowKernel), for blocks that would fill less than half a vector (decoding a token, say) and for the KV cache: each score a dot product over four chains of fused multiply-adds and one horizontal sum, the scaled query in registers when the head is exactly eight vectors; P·V into blocks of eight, four and one vectors of the accumulator held in registers over a tile's keys, or, where a value head is more than eight vectors, over 8 keys at a time while the next 8 keys' value rows are prefetched (the blocks after the first then find the rows in L1); on Intel cores, the key and value rows are also prefetched 16 keys ahead into L1 and 64 keys ahead into L2; tiles of 1024 keys; over a Half cache, the halves are widened in registers. Paths: the widest accelerated one of Vector512 (8 vectors per query/key head; 8 vectors per value head); Vector256 (16 vectors per query/key head; 16 vectors per value head); Vector128 (32 vectors per query/key head; 32 vectors per value head); else a scalar kernel that accumulates in double.</description></item>
         /// <item><description>Groups: decoding over a KV cache, the 4 query heads of a key/value head see the same keys, so up to 4 of them run together on the paths above: each key and value vector is loaded, and a half widened, once for all of them; the scores take four keys at a time on a 32-register file and two on a 16-register one (a chain of multiply-adds per row and key), P·V holds up to four vectors of every row's accumulator (two on a 16-register file, where more than two such passes go 8 keys at a time), and keys and values are prefetched 16 keys ahead (on Intel cores also 64 keys ahead into L2).</description></item>
-        /// <item><description>Work: items of up to 32 rows of one (batch entry, head) with AVX-512, 16 elsewhere, ordered so that the blocks sharing a key/value head run back to back, handed out to up to AttentionRuntime.MaxDegreeOfParallelism threads from a shared counter: one at a time (so the causal mask's cheap early blocks and costly late ones even out), or, when a call has 2 or more key/value heads per thread, a head's blocks at once (so one thread reads each head's keys and values) until one head per thread is left, whose blocks go one at a time (so the threads finish together); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time from IsHardwareAccelerated; without SIMD every row takes the scalar kernel. Multiply-adds use MultiplyAddEstimate: one fused instruction on AVX2, AVX-512 and NEON, a multiply and an add on x64 machines without FMA (where the fused form would be emulated).</description></item>
+        /// <item><description>Work: items of up to 32 rows of one (batch entry, head) with AVX-512, 16 elsewhere, ordered so that the blocks sharing a key/value head run back to back, handed out to up to AttentionRuntime.MaxDegreeOfParallelism threads from a shared counter: one at a time (so the causal mask's cheap early blocks and costly late ones even out), or, when a call has 2 or more key/value heads per thread, a head's blocks at once (so one thread reads each head's keys and values) until one head per thread is left, whose blocks go one at a time (so the threads finish together); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time from IsHardwareAccelerated; without SIMD every row takes the scalar kernel. Multiply-adds use MultiplyAddEstimate: one fused instruction on AVX2, AVX-512 and NEON, a multiply and an add on x64 machines without FMA (where the fused form would be emulated). The register blocks below are inlined into the runtime's tile loops where the JIT takes them in, and are otherwise fully optimized from their first call (AggressiveOptimization), so that a process's first calls run the same code as its later ones.</description></item>
         /// </list>
         /// </remarks>
         public static void Forward(global::System.ReadOnlySpan<float> query, global::System.ReadOnlySpan<float> key, global::System.ReadOnlySpan<float> value, global::System.Span<float> output, int batch, int queryLength, int keyLength)
@@ -179,7 +179,7 @@ namespace AttentionGen.Generated
             /// accumulators, one per key, each a vector of rows. Each step loads one query element for every row and multiplies it
             /// by the same element of each key, broadcast.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void ScoreKeys16<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -247,7 +247,7 @@ namespace AttentionGen.Generated
             /// accumulators, one per key, each a vector of rows. Each step loads one query element for every row and multiplies it
             /// by the same element of each key, broadcast.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void ScoreKeys12<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -303,7 +303,7 @@ namespace AttentionGen.Generated
             /// block's 2 · TSimd.Count rows, in 6 pairs of accumulators. Each step loads one query element for both halves of the
             /// rows and broadcasts the same element of each key once, for two multiply-adds.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void ScoreKeysPaired6<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -344,7 +344,7 @@ namespace AttentionGen.Generated
             }
 
             /// <summary>Q·Kᵀ for one key against the block's rows, in 4 independent chains of fused multiply-adds.</summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void ScoreKey<TSimd, TVector>(ref float qT, ref float k, ref float sT)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -368,7 +368,7 @@ namespace AttentionGen.Generated
             /// <paramref name="rescale"/> is set, then adds <paramref name="count"/> keys' probabilities times their values, 16 value
             /// elements at a time: 16 accumulators, each one value element across the block's rows.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void Accumulate16<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -459,7 +459,7 @@ namespace AttentionGen.Generated
             /// <paramref name="rescale"/> is set, then adds <paramref name="count"/> keys' probabilities times their values, 12 value
             /// elements at a time: 12 accumulators, each one value element across the block's rows.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void Accumulate12<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct
@@ -582,7 +582,7 @@ namespace AttentionGen.Generated
             /// halves of the correction when <paramref name="rescale"/> is set, then adds <paramref name="count"/> keys' probabilities
             /// times their values, 6 value elements at a time: 6 pairs of accumulators, each value element broadcast once for both halves.
             /// </summary>
-            [MethodImpl(MethodImplOptions.AggressiveInlining)]
+            [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
             public static void AccumulatePaired6<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correctionLow, TVector correctionHigh)
                 where TSimd : struct, ISimd<TVector>
                 where TVector : struct

@@ -116,7 +116,9 @@ internal static partial class KernelEmitter
             "blocks at once (so one thread reads each head's keys and values) until one head per thread is left, whose blocks go one at a time (so " +
             "the threads finish together); small calls stay on the calling thread. The widest accelerated path is chosen at JIT time " +
             "from IsHardwareAccelerated; without SIMD every row takes the scalar kernel. Multiply-adds use MultiplyAddEstimate: one fused " +
-            "instruction on AVX2, AVX-512 and NEON, a multiply and an add on x64 machines without FMA (where the fused form would be emulated).";
+            "instruction on AVX2, AVX-512 and NEON, a multiply and an add on x64 machines without FMA (where the fused form would be emulated). " +
+            "The register blocks below are inlined into the runtime's tile loops where the JIT takes them in, and are otherwise fully " +
+            "optimized from their first call (AggressiveOptimization), so that a process's first calls run the same code as its later ones.";
     }
 
     private static string BlockList(KernelPlan plan)

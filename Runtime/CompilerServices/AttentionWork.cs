@@ -121,6 +121,7 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
     }
 
     /// <summary>Runs work items [start, end) of a Forward over tensors, writing the outputs <typeparamref name="TExtras"/> says.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ExecuteTensors<TExtras>(scoped in AttentionArguments arguments, int start, int end)
         where TExtras : struct, IRowExtras
     {
@@ -230,6 +231,7 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
     /// floats, from a staged copy of the head for halves or a wrapped ring. Each entry's queries align with the end of
     /// its tokens.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ExecuteCachedTiled(scoped in AttentionArguments arguments, int start, int end)
     {
         KvCache cache = arguments.Cache!;
@@ -274,6 +276,7 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
     /// once for all those rows: in place when the cache stores floats, widened into scratch first when it stores halves,
     /// unless the rows are few enough to widen the halves in registers each.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ExecuteCached(scoped in AttentionArguments arguments, int start, int end)
     {
         KvCache cache = arguments.Cache!;
@@ -452,6 +455,7 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
     /// IsHardwareAccelerated is a JIT-time constant, so only the chosen paths are compiled. Attention weights and
     /// log-sum-exps are written by the row blocks, which then take any number of rows.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Rows<TRows, TExtras>(
         ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid,
         scoped in AttentionArguments arguments, int b, int head, int firstRow, scoped in RowOutputs outputs)

@@ -152,3 +152,27 @@ public class PrefillReference : PrefillBase
         ReferenceAttention.Forward(configuration, Query, Key, Value, Output, 1, N, N);
     }
 }
+
+/// <summary>
+/// A process's first calls: each launch a new process, each iteration one call, none discarded, so the mean includes
+/// the first call's compilation and whatever the calls after it run before tiered compilation would have optimized
+/// them. The default job beside it gives the same shapes warm.
+/// </summary>
+[SimpleJob(BenchmarkDotNet.Engines.RunStrategy.ColdStart, launchCount: 5, warmupCount: 0, iterationCount: 10, id: "FirstCalls")]
+public class PrefillFirstCalls : PrefillBase
+{
+    [Params(128, 512)]
+    public override int N { get; set; }
+
+    [Params(64)]
+    public override int HeadDim { get; set; }
+
+    [Params(false)]
+    public override bool Causal { get; set; }
+
+    [Params(1)]
+    public override int Threads { get; set; }
+
+    [Benchmark(Description = "Attention.Gen")]
+    public void Generated() => Prefill64.Forward(Query, Key, Value, Output, 1, N, N);
+}
