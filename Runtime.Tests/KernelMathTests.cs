@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Linq;
 using System.Runtime.Intrinsics;
 using AttentionGen.CompilerServices;
@@ -186,6 +187,44 @@ public sealed class KernelMathTests
                 double expected = vectors[v].Take(length).Sum(x => (double)x);
                 double tolerance = 1e-5 * vectors[v].Take(length).Sum(x => Math.Abs((double)x));
                 Assert.InRange(sums.GetElement(v), expected - tolerance, expected + tolerance);
+            }
+        }
+    }
+
+    [Fact]
+    public void Narrowing_to_half_rounds_as_a_cast_does_and_saturates()
+    {
+        // Every finite float's exponent with fractions that straddle each rounding boundary (the half's ties, subnormal
+        // halves, the largest half), both signs, plus values beyond the half range.
+        var values = new List<float>();
+        var random = new Random(7);
+        for (uint exponent = 0; exponent < 255; exponent++)
+        {
+            foreach (uint fraction in new uint[] { 0, 1, 0x0FFF, 0x1000, 0x1001, 0x1FFF, 0x2000, 0x3000, 0x7FFFFF, 0x400000, 0x401000, 0x3FF000 })
+            {
+                values.Add(BitConverter.UInt32BitsToSingle(exponent << 23 | fraction));
+                values.Add(-BitConverter.UInt32BitsToSingle(exponent << 23 | fraction));
+            }
+
+            for (int i = 0; i < 64; i++)
+            {
+                values.Add(BitConverter.UInt32BitsToSingle(exponent << 23 | (uint)random.Next(1 << 23)) * (i % 2 == 0 ? 1 : -1));
+            }
+        }
+
+        values.AddRange([65504f, 65519f, 65520f, 65536f, 1e6f, float.MaxValue, -65520f, -float.MaxValue, 0f, -0f]);
+        float[] source = values.ToArray();
+        foreach (int offset in new[] { 0, 1, 7 })
+        {
+            // Offsets shift which values take the vector loops and which the scalar tail.
+            var narrowed = new Half[source.Length - offset];
+            KernelMath.NarrowToHalf(source.AsSpan(offset), narrowed);
+            for (int i = 0; i < narrowed.Length; i++)
+            {
+                Half expected = (Half)Math.Clamp(source[offset + i], -65504f, 65504f);
+                Assert.True(
+                    BitConverter.HalfToUInt16Bits(expected) == BitConverter.HalfToUInt16Bits(narrowed[i]),
+                    $"{source[offset + i]:R} (bits 0x{BitConverter.SingleToUInt32Bits(source[offset + i]):X8}) narrowed to 0x{BitConverter.HalfToUInt16Bits(narrowed[i]):X4}, expected 0x{BitConverter.HalfToUInt16Bits(expected):X4}");
             }
         }
     }
