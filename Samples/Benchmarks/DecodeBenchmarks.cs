@@ -151,6 +151,40 @@ public class PrefillCached : PrefillBase
     public void Tensors() => Prefill128Causal.Forward(Query, Key, Value, Output, 1, N, N);
 }
 
+/// <summary>
+/// Appending to a KV cache of 8 key/value heads of 128: one token (each decoding step's) or 2048 (a prefill's), into an
+/// emptied cache. A Half cache rounds each float to the nearest half on the way in.
+/// </summary>
+public class KvCacheAppend
+{
+    private KvCache _cache = null!;
+    private float[] _keys = [], _values = [];
+
+    [Params(1, 2048)]
+    public int Tokens { get; set; }
+
+    [Params(KvCachePrecision.Single, KvCachePrecision.Half)]
+    public KvCachePrecision Precision { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var random = new Random(42);
+        _keys = new float[Tokens * 8 * 128];
+        _values = new float[_keys.Length];
+        Decode.Fill(random, _keys);
+        Decode.Fill(random, _values);
+        _cache = Decode128.CreateCache(1, Tokens, Precision);
+    }
+
+    [Benchmark(Description = "KvCache.Append")]
+    public void Append()
+    {
+        _cache.Clear();
+        _cache.Append(_keys, _values, Tokens);
+    }
+}
+
 /// <summary>A memory-bandwidth probe: a pinned buffer of <see cref="Floats"/>, swept by 1 or 2 threads, each its half.</summary>
 public abstract class BandwidthProbe
 {
