@@ -73,6 +73,12 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
     /// <summary>Rows of one work item: four register blocks of 12, or eight of 6.</summary>
     internal const int ChunkRows = 48;
 
+    /// <summary>
+    /// The rows of the register block that a block of few rows runs (<see cref="Block"/> with Count4): whatever the row
+    /// count up to this, the block computes this many, so the work of a call counts at least this many rows a chunk.
+    /// </summary>
+    private const int SmallBlockRows = 4;
+
     /// <summary>The vector path the weights are packed for, the widest accelerated one.</summary>
     internal static readonly int PanelWidth =
         Vector512.IsHardwareAccelerated ? 2 * Vector512<float>.Count :
@@ -98,10 +104,13 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
         (int firstPanel, int endPanel) = part < 0 ? (0, weights.Panels) : weights.PartPanels(part);
         int panels = endPanel - firstPanel;
         int chunks = (computed + ChunkRows - 1) / ChunkRows;
-        int threads = AttentionScheduler.ThreadCount(chunks * panels, (long)Math.Min(computed, ChunkRows) * weights.Inputs * PanelWidth);
+        // The block of few rows computes 4 whatever their number, and reads all the weights for them: W_o of a 3-token
+        // sentence (384 × 384) is worth two threads, which counting 3 rows had not given it.
+        int chunkRows = Math.Clamp(computed, SmallBlockRows, ChunkRows);
+        int threads = AttentionScheduler.ThreadCount(chunks * panels, (long)chunkRows * weights.Inputs * PanelWidth);
         int groups = threads <= 1 ? 1 : Math.Clamp((4 * threads + chunks - 1) / chunks, 1, panels);
         var arguments = new GemmArguments(weights, input, output, rows, rowIndices, groups, firstPanel, endPanel, onePart: part >= 0);
-        long workPerItem = (long)Math.Min(computed, ChunkRows) * weights.Inputs * panels * PanelWidth / groups;
+        long workPerItem = (long)chunkRows * weights.Inputs * panels * PanelWidth / groups;
         AttentionScheduler.Run<Gemm, GemmArguments>(in arguments, chunks * groups, workPerItem);
     }
 
@@ -135,11 +144,15 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
         where TVector : struct
     {
         Linear weights = arguments.Weights;
-        int blockRows = TSimd.HasWideRegisterFile ? 12 : 6;
         int inputs = weights.Inputs;
         (int chunk, int group) = Math.DivRem(item, arguments.ColumnGroups);
         int firstRow = chunk * ChunkRows;
         int rowCount = Math.Min(ChunkRows, arguments.ComputedRows - firstRow);
+
+        // A chunk of at most 4 rows (a short sentence alone, a decoded token) is one block of 4, packed 4 rows wide. Every
+        // item of a call packs its chunk again, and packing and zeroing a whole block of 12 (or 6) rows for each had
+        // been a fifth of the time of one 3-token sentence through the MiniLM encoder.
+        int blockRows = rowCount <= SmallBlockRows ? SmallBlockRows : TSimd.HasWideRegisterFile ? 12 : 6;
         int blocks = (rowCount + blockRows - 1) / blockRows;
         (int firstPanel, int endPanel) = Share(arguments.FirstPanel, arguments.EndPanel, arguments.ColumnGroups, group);
 
@@ -181,7 +194,7 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
                 ref float a = ref packed[block * blockRows * inputs];
                 int first = block * blockRows;
                 int count = Math.Min(blockRows, rowCount - first);
-                if (count <= 4)
+                if (count <= SmallBlockRows)
                 {
                     // Few rows (a batch of one short sentence) read the weights once for little arithmetic: a block of
                     // only the rows that exist keeps that arithmetic below the memory's pace.
