@@ -2,6 +2,7 @@ using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Threading;
 
 namespace AttentionGen.CompilerServices;
 
@@ -24,7 +25,13 @@ internal readonly ref struct GemmArguments
         RowIndices = rowIndices;
         ComputedRows = rowIndices.IsEmpty ? rows : rowIndices.Length;
         ColumnGroups = columnGroups;
+        CallId = Interlocked.Increment(ref s_calls);
     }
+
+    private static long s_calls;
+
+    /// <summary>This call's number among all calls, which tells a thread's packed rows of an earlier call apart.</summary>
+    public long CallId { get; }
 
     public Linear Weights { get; }
 
@@ -78,6 +85,13 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
     /// count up to this, the block computes this many, so the work of a call counts at least this many rows a chunk.
     /// </summary>
     private const int SmallBlockRows = 4;
+
+    /// <summary>The call and the chunk of rows whose packing this thread's scratch holds.</summary>
+    [ThreadStatic]
+    private static long t_packedCall;
+
+    [ThreadStatic]
+    private static int t_packedChunk;
 
     /// <summary>The vector path the weights are packed for, the widest accelerated one.</summary>
     internal static readonly int PanelWidth =
@@ -156,29 +170,39 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
         int blocks = (rowCount + blockRows - 1) / blockRows;
         (int firstPanel, int endPanel) = Share(arguments.FirstPanel, arguments.EndPanel, arguments.ColumnGroups, group);
 
-        // The chunk's rows in [block][input][row] order, the rows past its last one zero.
+        // The chunk's rows in [block][input][row] order, the rows past its last one zero. A thread that takes several of
+        // a chunk's items (its groups of panels) packs the rows once: its scratch still holds them from the last item,
+        // as nothing but this call's items runs on the thread meanwhile.
         Span<float> packed = KernelScratch.Get(blocks * blockRows * inputs);
         Span<int> offsets = stackalloc int[ChunkRows];
         Span<float> sums = stackalloc float[12 * 2 * TSimd.Count];
         ref float tile = ref MemoryMarshal.GetReference(sums);
-        ref float input = ref MemoryMarshal.GetReference(arguments.Input);
-        for (int block = 0; block < blocks; block++)
+        for (int i = 0; i < rowCount; i++)
         {
-            ref float destination = ref packed[block * blockRows * inputs];
-            for (int r = 0; r < blockRows; r++)
+            offsets[i] = arguments.RowAt(firstRow + i);
+        }
+
+        if (t_packedCall != arguments.CallId || t_packedChunk != chunk)
+        {
+            ref float input = ref MemoryMarshal.GetReference(arguments.Input);
+            for (int block = 0; block < blocks; block++)
             {
-                int i = block * blockRows + r;
-                if (i < rowCount)
+                ref float destination = ref packed[block * blockRows * inputs];
+                for (int r = 0; r < blockRows; r++)
                 {
-                    int row = arguments.RowAt(firstRow + i);
-                    offsets[i] = row;
-                    KernelMath.CopyColumn(ref Unsafe.Add(ref input, (nint)row * inputs), inputs, ref Unsafe.Add(ref destination, r), blockRows);
-                }
-                else
-                {
-                    KernelMath.ClearColumn(inputs, ref Unsafe.Add(ref destination, r), blockRows);
+                    int i = block * blockRows + r;
+                    if (i < rowCount)
+                    {
+                        KernelMath.CopyColumn(ref Unsafe.Add(ref input, (nint)offsets[i] * inputs), inputs, ref Unsafe.Add(ref destination, r), blockRows);
+                    }
+                    else
+                    {
+                        KernelMath.ClearColumn(inputs, ref Unsafe.Add(ref destination, r), blockRows);
+                    }
                 }
             }
+
+            (t_packedCall, t_packedChunk) = (arguments.CallId, chunk);
         }
 
         ref float output = ref MemoryMarshal.GetReference(arguments.Output);
