@@ -69,11 +69,11 @@ internal readonly ref struct GemmArguments
 /// The matrix product behind <see cref="Linear"/>, written once for every width. The weights are packed once into
 /// panels of two vectors' worth of columns ([panel][input][column], zero-padded), so a register block reads each
 /// step's weights as two consecutive vector loads. A work item is one chunk of rows against one group of panels: it
-/// copies its rows into [input][row] order (the broadcasts of one step are then consecutive floats), and multiplies
-/// them by each panel of its group in register blocks of 12 rows (32 vector registers: 24 accumulators, two weight
-/// vectors, one broadcast) or 6 rows (16 registers: 12, 2, 1), the shape of the classic AVX2 GEMM micro-kernel; a block
-/// of at most 4 rows, as a short sentence alone has, runs 4 rows only, since its weights are then read from memory for
-/// little arithmetic.
+/// copies its rows into [input][row] order, the broadcasts of one step then being consecutive floats (a thread does so
+/// once per chunk in a call, whatever the number of its groups it takes), and multiplies them by each panel of its
+/// group in register blocks of 12 rows (32 vector registers: 24 accumulators, two weight vectors, one broadcast) or 6
+/// rows (16 registers: 12, 2, 1), the shape of the classic AVX2 GEMM micro-kernel; a chunk of at most 4 rows, as a short
+/// sentence alone has, is one block of 4 rows only, since its weights are then read from memory for little arithmetic.
 /// </summary>
 internal readonly struct Gemm : IWorkItems<GemmArguments>
 {
