@@ -163,9 +163,9 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
         int firstRow = chunk * ChunkRows;
         int rowCount = Math.Min(ChunkRows, arguments.ComputedRows - firstRow);
 
-        // A chunk of at most 4 rows (a short sentence alone, a decoded token) is one block of 4, packed 4 rows wide. Every
-        // item of a call packs its chunk again, and packing and zeroing a whole block of 12 (or 6) rows for each had
-        // been a fifth of the time of one 3-token sentence through the MiniLM encoder.
+        // A chunk of at most 4 rows (a short sentence alone, a decoded token) is one block of 4, packed 4 rows wide:
+        // packing and zeroing a whole block of 12 (or 6) rows for it had been a fifth of the time of one 3-token sentence
+        // through the MiniLM encoder.
         int blockRows = rowCount <= SmallBlockRows ? SmallBlockRows : TSimd.HasWideRegisterFile ? 12 : 6;
         int blocks = (rowCount + blockRows - 1) / blockRows;
         (int firstPanel, int endPanel) = Share(arguments.FirstPanel, arguments.EndPanel, arguments.ColumnGroups, group);
