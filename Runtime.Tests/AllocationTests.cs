@@ -15,10 +15,11 @@ public sealed class SerialTests;
 /// means nothing allocated on the calling thread; and where helper threads take part (more than one thread),
 /// process-wide less than one smallest object (24 bytes) per call: the test host allocates a little in the background,
 /// in bursts, but anything the kernel allocated per call would exceed that. A window is about 50 ms of calls (from 4 to
-/// 50 calls), so that some window falls between the host's bursts even on the scalar path, where a call is slow. With one thread a call runs on the calling thread
-/// alone (AttentionScheduler.ThreadCount), whose counter is then the whole measure: the process-wide one would also
-/// count the host's background, which over the scalar path's long windows (DOTNET_EnableHWIntrinsic=0) exceeded that
-/// allowance in every window of one CI run while the calling thread allocated nothing.
+/// 50 calls), so that some window falls between the host's bursts even on the scalar path, where a call is slow. With
+/// one thread a call runs on the calling thread alone (AttentionScheduler.ThreadCount), whose counter is then the whole
+/// measure: the process-wide one would also count the host's background, which over the scalar path's long windows
+/// (DOTNET_EnableHWIntrinsic=0) exceeded that allowance in every window of one CI run while the calling thread
+/// allocated nothing.
 /// </summary>
 [Collection(nameof(SerialTests))]
 public sealed class AllocationTests
