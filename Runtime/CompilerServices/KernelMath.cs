@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -273,8 +274,8 @@ internal static class KernelMath
     /// caller rejects infinities and NaN (<see cref="IndexOfNonFinite"/>).
     /// </summary>
     /// <remarks>
-    /// In vectors where they are accelerated, 16 or 8 floats at a time, with the conversion of the FP16 library
-    /// (Maratyszcza): the rounding is left to one float addition whose exponent puts the half's last fraction bit at
+    /// Two <see cref="Vector{T}"/> at a time where it is accelerated (16 floats with AVX2 or AVX-512, 8 with SSE or
+    /// NEON), with the conversion of the FP16 library (Maratyszcza): the rounding is left to one float addition whose exponent puts the half's last fraction bit at
     /// the float's last, so each result is the one a cast gives, subnormal halves included; the runtime tests compare
     /// them bit for bit over a sweep of every finite float's exponent. One float at a time a cast took about 6 ns per
     /// value, which made appending a token's keys and values to a Half cache 10 times as slow as to a Single one.
@@ -286,23 +287,13 @@ internal static class KernelMath
         ref float from = ref MemoryMarshal.GetReference(source);
         ref ushort to = ref Unsafe.As<System.Half, ushort>(ref MemoryMarshal.GetReference(destination));
         int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector.IsHardwareAccelerated)
         {
-            for (; i <= count - 2 * Vector256<float>.Count; i += 2 * Vector256<float>.Count)
+            for (; i <= count - 2 * Vector<float>.Count; i += 2 * Vector<float>.Count)
             {
-                Vector256<uint> low = HalfBits(Vector256.LoadUnsafe(ref from, (nuint)i));
-                Vector256<uint> high = HalfBits(Vector256.LoadUnsafe(ref from, (nuint)(i + Vector256<float>.Count)));
-                Vector256.Narrow(low, high).StoreUnsafe(ref to, (nuint)i);
-            }
-        }
-
-        if (Vector128.IsHardwareAccelerated)
-        {
-            for (; i <= count - 2 * Vector128<float>.Count; i += 2 * Vector128<float>.Count)
-            {
-                Vector128<uint> low = HalfBits(Vector128.LoadUnsafe(ref from, (nuint)i));
-                Vector128<uint> high = HalfBits(Vector128.LoadUnsafe(ref from, (nuint)(i + Vector128<float>.Count)));
-                Vector128.Narrow(low, high).StoreUnsafe(ref to, (nuint)i);
+                Vector<uint> low = HalfBits(Vector.LoadUnsafe(ref from, (nuint)i));
+                Vector<uint> high = HalfBits(Vector.LoadUnsafe(ref from, (nuint)(i + Vector<float>.Count)));
+                Vector.Narrow(low, high).StoreUnsafe(ref to, (nuint)i);
             }
         }
 
@@ -317,35 +308,21 @@ internal static class KernelMath
     /// floats are finite. See <see cref="NarrowToHalf"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<uint> HalfBits(Vector256<float> x)
+    private static Vector<uint> HalfBits(Vector<float> x)
     {
         // As fp16_ieee_from_fp32_value of the FP16 library (Maratyszcza), for finite values within the half range: adding
         // 2^(e + 15), e the exponent of x but at least -14 (the smallest normal half's), to 4·|x| leaves the float
         // addition to round 4·|x| to a multiple of 2^(e - 8), that is |x| to the half's precision at e, ties to even.
         // The sum's bits then hold the half's fraction (and its carry) in the low 13, and the half's exponent, biased by
         // 15, in the low five of the exponent; shifted into place and added, they make the half's magnitude.
-        x = Vector256.MinNative(Vector256.Create(65504f), Vector256.MaxNative(Vector256.Create(-65504f), x));
-        Vector256<uint> bits = x.AsUInt32();
-        Vector256<uint> twice = bits + bits; // the exponent in the top byte, the sign shifted out
-        Vector256<float> scaled = Vector256.Abs(x) * 4f;
-        Vector256<uint> bias = Vector256.Max(twice & Vector256.Create(0xFF000000u), Vector256.Create(0x71000000u));
-        Vector256<uint> rounded = (((bias >> 1) + Vector256.Create(0x07800000u)).AsSingle() + scaled).AsUInt32();
-        Vector256<uint> magnitude = ((rounded >> 13) & Vector256.Create(0x7C00u)) + (rounded & Vector256.Create(0x0FFFu));
-        return ((bits & Vector256.Create(0x80000000u)) >> 16) | magnitude;
-    }
-
-    /// <inheritdoc cref="HalfBits(Vector256{float})"/>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<uint> HalfBits(Vector128<float> x)
-    {
-        x = Vector128.MinNative(Vector128.Create(65504f), Vector128.MaxNative(Vector128.Create(-65504f), x));
-        Vector128<uint> bits = x.AsUInt32();
-        Vector128<uint> twice = bits + bits;
-        Vector128<float> scaled = Vector128.Abs(x) * 4f;
-        Vector128<uint> bias = Vector128.Max(twice & Vector128.Create(0xFF000000u), Vector128.Create(0x71000000u));
-        Vector128<uint> rounded = (((bias >> 1) + Vector128.Create(0x07800000u)).AsSingle() + scaled).AsUInt32();
-        Vector128<uint> magnitude = ((rounded >> 13) & Vector128.Create(0x7C00u)) + (rounded & Vector128.Create(0x0FFFu));
-        return ((bits & Vector128.Create(0x80000000u)) >> 16) | magnitude;
+        x = Vector.MinNative(new Vector<float>(65504f), Vector.MaxNative(new Vector<float>(-65504f), x));
+        Vector<uint> bits = Vector.AsVectorUInt32(x);
+        Vector<uint> twice = bits + bits; // the exponent in the top byte, the sign shifted out
+        Vector<float> scaled = Vector.Abs(x) * 4f;
+        Vector<uint> bias = Vector.Max(twice & new Vector<uint>(0xFF000000u), new Vector<uint>(0x71000000u));
+        Vector<uint> rounded = Vector.AsVectorUInt32(Vector.AsVectorSingle((bias >> 1) + new Vector<uint>(0x07800000u)) + scaled);
+        Vector<uint> magnitude = ((rounded >> 13) & new Vector<uint>(0x7C00u)) + (rounded & new Vector<uint>(0x0FFFu));
+        return ((bits & new Vector<uint>(0x80000000u)) >> 16) | magnitude;
     }
 
     /// <summary>The index of the first infinity or NaN in <paramref name="values"/>, or -1 when every value is finite.</summary>

@@ -1,6 +1,7 @@
 using System;
+using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
+using System.Runtime.InteropServices;
 
 namespace AttentionGen.CompilerServices;
 
@@ -36,46 +37,10 @@ internal static class OnlineSoftmax
         Sum(ref state, valueDim) = 0f;
     }
 
-    /// <summary>
-    /// Ends a row: writes accumulator / sum to <paramref name="output"/>, or zeros when the row saw no key. In vectors of
-    /// the widest accelerated width, then one float at a time: decoding a token over a short cache, one float at a time
-    /// had been a third of a call's time (32 query heads of 128 over a cache of one token, on an Intel Xeon).
-    /// </summary>
+    /// <summary>Ends a row: writes accumulator / sum to <paramref name="output"/>, or zeros when the row saw no key.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Normalize(ref float state, int valueDim, ref float output)
-    {
-        float sum = Sum(ref state, valueDim);
-        float inverse = sum == 0f ? 0f : 1f / sum;
-        int d = 0;
-        if (Vector512.IsHardwareAccelerated)
-        {
-            for (; d <= valueDim - Vector512<float>.Count; d += Vector512<float>.Count)
-            {
-                (Vector512.LoadUnsafe(ref state, (nuint)d) * inverse).StoreUnsafe(ref output, (nuint)d);
-            }
-        }
-
-        if (Vector256.IsHardwareAccelerated)
-        {
-            for (; d <= valueDim - Vector256<float>.Count; d += Vector256<float>.Count)
-            {
-                (Vector256.LoadUnsafe(ref state, (nuint)d) * inverse).StoreUnsafe(ref output, (nuint)d);
-            }
-        }
-
-        if (Vector128.IsHardwareAccelerated)
-        {
-            for (; d <= valueDim - Vector128<float>.Count; d += Vector128<float>.Count)
-            {
-                (Vector128.LoadUnsafe(ref state, (nuint)d) * inverse).StoreUnsafe(ref output, (nuint)d);
-            }
-        }
-
-        for (; d < valueDim; d++)
-        {
-            Unsafe.Add(ref output, d) = Unsafe.Add(ref state, d) * inverse;
-        }
-    }
+    public static void Normalize(ref float state, int valueDim, ref float output) =>
+        DivideBySum(ref state, valueDim, Sum(ref state, valueDim), ref output);
 
     /// <summary>
     /// Merges <paramref name="count"/> consecutive partial states of one row into its normalized output. A partial that
@@ -114,10 +79,31 @@ internal static class OnlineSoftmax
             }
         }
 
+        DivideBySum(ref MemoryMarshal.GetReference(output), valueDim, sum, ref MemoryMarshal.GetReference(output));
+    }
+
+    /// <summary>
+    /// <paramref name="output"/> = <paramref name="accumulator"/> / <paramref name="sum"/> (in place where they are the
+    /// same), or zeros when the sum is 0 (the row saw no key): a row's last step. In vectors where they are accelerated:
+    /// one float at a time it had been a third of a decoding call over a cache of one token (32 query heads of 128, on an
+    /// Intel Xeon).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void DivideBySum(ref float accumulator, int valueDim, float sum, ref float output)
+    {
         float inverse = sum == 0f ? 0f : 1f / sum;
-        for (int d = 0; d < valueDim; d++)
+        int d = 0;
+        if (Vector.IsHardwareAccelerated)
         {
-            output[d] *= inverse;
+            for (; d <= valueDim - Vector<float>.Count; d += Vector<float>.Count)
+            {
+                (Vector.LoadUnsafe(ref accumulator, (nuint)d) * inverse).StoreUnsafe(ref output, (nuint)d);
+            }
+        }
+
+        for (; d < valueDim; d++)
+        {
+            Unsafe.Add(ref output, d) = Unsafe.Add(ref accumulator, d) * inverse;
         }
     }
 }
