@@ -9,6 +9,16 @@ namespace AttentionGen.CompilerServices;
 /// small share of the L2 cache's sets, so the keys and values that every row block of the head reads again are evicted
 /// before it does. Copied once per thread and head, they are read like a head-major tensor's.
 /// </summary>
+/// <remarks>
+/// The copy costs what reading the head from L3 costs, and nothing found so far hides it. On an Intel Xeon (family 6
+/// model 207, AVX-512), in probes: a head comes out of L3 at about 10.5 GB/s whatever its layout (the whole tensor copied
+/// consecutively is no faster), so copying 8 heads of 128 over 512 tokens takes about 0.4 ms of a 4.8 ms causal call,
+/// most of the gap to the head-major layout's 4.3 ms. A head-major kernel pays the same reads, but the L2 streamer
+/// brings them in during its arithmetic. Prefetch hints (four to sixteen rows ahead in the copy; a row block's next rows
+/// copied lazily with L2 hints given a block ahead; hints spread over the Q·Kᵀ register blocks) occupy the same L1
+/// fill buffers that the copy's loads and the kernel's own L2 reads wait for: a burst of them took as long to issue as
+/// the copy they saved, and spread over the register blocks they made the copy 17% faster and the call no faster.
+/// </remarks>
 internal static class TensorHeads
 {
     [ThreadStatic]
