@@ -9,7 +9,7 @@ using Xunit.Abstractions;
 
 namespace AttentionGen.Runtime.Tests;
 
-/// <summary>The vector exp the kernels use: accuracy against Math.Exp, and its edge cases.</summary>
+/// <summary>The vector exp the kernels use: accuracy against Math.Exp, its edge cases, and its form for non-positive arguments.</summary>
 public sealed class KernelMathTests
 {
     private readonly ITestOutputHelper _output;
@@ -111,6 +111,33 @@ public sealed class KernelMathTests
         Assert.Equal(saturated, KernelMath.Exp(Vector512.Create(200f)).ToScalar());
         Assert.Equal(saturated, KernelMath.Exp(Vector512.Create(float.PositiveInfinity)).ToScalar());
         Assert.True(float.IsFinite(saturated) && saturated > 2e38f);
+    }
+
+    [Fact]
+    public void ExpNonPositive_is_Exp_bit_for_bit_wherever_it_is_used()
+    {
+        // Every 61st non-positive float (without SIMD, every 6007th), from -0 down through -infinity (bit patterns
+        // int.MinValue up to 0xFF800000), and the NaNs: the arguments the kernels give it (a score minus a maximum at
+        // least as large), on every width.
+        int stride = Vector128.IsHardwareAccelerated ? 61 : 6007;
+        var inputs = new List<float>();
+        for (long bits = int.MinValue; bits <= unchecked((int)0xFF800000); bits += stride)
+        {
+            inputs.Add(BitConverter.Int32BitsToSingle((int)bits));
+        }
+
+        inputs.AddRange(new[] { -0f, 0f, -87.68f, -88f, -88.00001f, float.NegativeInfinity, float.NaN, -float.NaN });
+        foreach (float x in inputs)
+        {
+            int exp = BitConverter.SingleToInt32Bits(KernelMath.Exp(Vector128.Create(x)).ToScalar());
+            Assert.Equal(exp, BitConverter.SingleToInt32Bits(KernelMath.ExpNonPositive(Vector512.Create(x)).ToScalar()));
+            Assert.Equal(exp, BitConverter.SingleToInt32Bits(KernelMath.ExpNonPositive(Vector256.Create(x)).ToScalar()));
+            Assert.Equal(exp, BitConverter.SingleToInt32Bits(KernelMath.ExpNonPositive(Vector128.Create(x)).ToScalar()));
+        }
+
+        Assert.Equal(0f, KernelMath.ExpNonPositive(Vector256.Create(float.NegativeInfinity)).ToScalar());
+        Assert.Equal(1f, KernelMath.ExpNonPositive(Vector256.Create(-0f)).ToScalar());
+        Assert.True(float.IsNaN(KernelMath.ExpNonPositive(Vector256.Create(float.NaN)).ToScalar()));
     }
 
     [Fact]

@@ -69,7 +69,8 @@ internal static partial class KernelEmitter
 
         yield return $"Softmax: online, lane by lane: per tile, the maximum, a rescale of the running sum and accumulators by exp(old max − new max), and " +
             "p = exp(s − max) written over the scores. The tile of scores is the only intermediate; no queryLength × keyLength matrix exists. " +
-            "exp is KernelMath.Exp, a polynomial within 2 ulp. A row that sees no key is written as zeros, never NaN.";
+            "exp is KernelMath.ExpNonPositive, a polynomial within 2 ulp for the arguments s − max ≤ 0 it is given; with rows in pairs of vectors, " +
+            "one half of the pair at a time, so that a 16-register file holds the loop. A row that sees no key is written as zeros, never NaN.";
 
         if (kernel.IsCausal || kernel.HasWindow)
         {

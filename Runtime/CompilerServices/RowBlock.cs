@@ -202,16 +202,25 @@ internal static class RowBlock<TKernel>
             // A lane that has seen only masked keys still has a maximum of -infinity; exp is taken against 0 there, so
             // its probabilities are 0 rather than NaN.
             TVector shift = TSimd.ZeroWhereNegativeInfinity(newMax);
-            TVector correction = TSimd.Exp(TSimd.Subtract(rowMax, shift));
+            TVector correction = TSimd.ExpNonPositive(TSimd.Subtract(rowMax, shift));
             rowMax = newMax;
 
-            // Probabilities p = exp(s - max), written over the scores.
-            TVector tileSum = TSimd.Zero;
-            for (c = 0; c < count; c++)
+            // Probabilities p = exp(s - max), written over the scores. Where rows are in pairs of vectors, one half at a
+            // time: both halves at once keep two maxima, two sums and two exps' temporaries live beside exp's ten
+            // constants, more than a 16-register file holds (the JIT kept the sums on the stack, a store and a reload
+            // per key); one half fits.
+            TVector tileSum;
+            if (TSimd.Registers == 2)
             {
-                TVector p = TSimd.Exp(TSimd.Subtract(TSimd.Load(ref sT, (nuint)(c * lanes)), shift));
-                TSimd.Store(p, ref sT, (nuint)(c * lanes));
-                tileSum = TSimd.Add(tileSum, p);
+                VectorPair<TPartVector> shifts = Unsafe.As<TVector, VectorPair<TPartVector>>(ref shift);
+                VectorPair<TPartVector> sums = new(
+                    Exponentiate<TPart, TPartVector>(ref sT, lanes, count, shifts.Low),
+                    Exponentiate<TPart, TPartVector>(ref Unsafe.Add(ref sT, TPart.Count), lanes, count, shifts.High));
+                tileSum = Unsafe.As<VectorPair<TPartVector>, TVector>(ref sums);
+            }
+            else
+            {
+                tileSum = Exponentiate<TSimd, TVector>(ref sT, lanes, count, shift);
             }
 
             rowSum = TSimd.MultiplyAdd(rowSum, correction, tileSum);
@@ -352,6 +361,29 @@ internal static class RowBlock<TKernel>
             VectorPair<TPartVector> halves = Unsafe.As<TVector, VectorPair<TPartVector>>(ref correction);
             TKernel.AccumulatePaired6<TPart, TPartVector>(ref pT, count, ref values, TRows.ValueStride, ref oT, rescale, halves.Low, halves.High);
         }
+    }
+
+    /// <summary>
+    /// Writes p = exp(s − <paramref name="shift"/>) over <paramref name="count"/> vectors of scores, <paramref name="stride"/>
+    /// floats apart from <paramref name="scores"/>, and returns their sum. Every score is at most its lane's shift (the
+    /// running maximum), or the lane's scores are all -infinity and its shift 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector Exponentiate<TSimd, TVector>(ref float scores, int stride, int count, TVector shift)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+    {
+        TVector sum = TSimd.Zero;
+        ref float s = ref scores;
+        for (int c = 0; c < count; c++)
+        {
+            TVector p = TSimd.ExpNonPositive(TSimd.Subtract(TSimd.Load(ref s, 0), shift));
+            TSimd.Store(p, ref s, 0);
+            sum = TSimd.Add(sum, p);
+            s = ref Unsafe.Add(ref s, stride);
+        }
+
+        return sum;
     }
 
     /// <summary>

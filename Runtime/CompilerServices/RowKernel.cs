@@ -455,7 +455,7 @@ internal static partial class RowKernel<TKernel>
         TVector tileSum = TSimd.Zero;
         for (j = 0; j < paddedLength; j += lanes)
         {
-            TVector p = TSimd.Exp(TSimd.Subtract(TSimd.Load(ref score, (nuint)j), maximum));
+            TVector p = TSimd.ExpNonPositive(TSimd.Subtract(TSimd.Load(ref score, (nuint)j), maximum));
             TSimd.Store(TElements.Rebias == 1 ? p : TSimd.Multiply(p, rebias), ref score, (nuint)j);
             tileSum = TSimd.Add(tileSum, p);
         }

@@ -79,8 +79,11 @@ public interface ISimd<TVector>
     /// <summary>Lane by lane, the larger of the two, with the hardware's handling of NaN.</summary>
     static abstract TVector Max(TVector left, TVector right);
 
-    /// <summary><see cref="KernelMath.Exp(Vector512{float})"/> at this width.</summary>
-    static abstract TVector Exp(TVector x);
+    /// <summary>
+    /// <see cref="KernelMath.ExpNonPositive(Vector512{float})"/> at this width: e^x for x ≤ 0 or NaN. Every exp a kernel
+    /// takes is of a score minus a maximum at least as large.
+    /// </summary>
+    static abstract TVector ExpNonPositive(TVector x);
 
     /// <summary><see cref="KernelMath.SoftCap(Vector512{float}, float)"/> at this width.</summary>
     static abstract TVector SoftCap(TVector x, float cap);
@@ -183,7 +186,7 @@ public readonly struct Simd512 : ISimd<Vector512<float>>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> Exp(Vector512<float> x) => KernelMath.Exp(x);
+    public static Vector512<float> ExpNonPositive(Vector512<float> x) => KernelMath.ExpNonPositive(x);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -297,7 +300,7 @@ public readonly struct Simd256 : ISimd<Vector256<float>>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> Exp(Vector256<float> x) => KernelMath.Exp(x);
+    public static Vector256<float> ExpNonPositive(Vector256<float> x) => KernelMath.ExpNonPositive(x);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -431,7 +434,7 @@ public readonly struct Simd128 : ISimd<Vector128<float>>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector128<float> Exp(Vector128<float> x) => KernelMath.Exp(x);
+    public static Vector128<float> ExpNonPositive(Vector128<float> x) => KernelMath.ExpNonPositive(x);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

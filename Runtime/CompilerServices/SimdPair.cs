@@ -106,7 +106,7 @@ internal readonly struct SimdPair<TSimd, TVector> : ISimd<VectorPair<TVector>>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VectorPair<TVector> Exp(VectorPair<TVector> x) => new(TSimd.Exp(x.Low), TSimd.Exp(x.High));
+    public static VectorPair<TVector> ExpNonPositive(VectorPair<TVector> x) => new(TSimd.ExpNonPositive(x.Low), TSimd.ExpNonPositive(x.High));
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
