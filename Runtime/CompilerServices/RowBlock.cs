@@ -191,14 +191,14 @@ internal static class RowBlock<TKernel>
 
             // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by
             // which the running sum and the accumulators shrink when it grows (exactly 1 when it does not). The
-            // maximum over the tile takes even and odd keys in two chains: one chain waits out the latency of every
+            // maximum over the tile takes alternate keys in two chains: one chain waits out the latency of every
             // max, and the loop took about a sixth of the softmax's time with heads of 32 (profile).
-            TVector tileMax = TSimd.Load(ref sT, 0), oddMax = tileMax;
+            TVector tileMax = TSimd.Load(ref sT, 0), otherMax = tileMax;
             ref float next = ref Unsafe.Add(ref sT, lanes);
             for (c = 1; c + 1 < count; c += 2)
             {
                 tileMax = TSimd.Max(tileMax, TSimd.Load(ref next, 0));
-                oddMax = TSimd.Max(oddMax, TSimd.Load(ref next, (nuint)lanes));
+                otherMax = TSimd.Max(otherMax, TSimd.Load(ref next, (nuint)lanes));
                 next = ref Unsafe.Add(ref next, 2 * lanes);
             }
 
@@ -207,7 +207,7 @@ internal static class RowBlock<TKernel>
                 tileMax = TSimd.Max(tileMax, TSimd.Load(ref next, 0));
             }
 
-            tileMax = TSimd.Max(tileMax, oddMax);
+            tileMax = TSimd.Max(tileMax, otherMax);
 
             TVector newMax = TSimd.Max(rowMax, tileMax);
 
