@@ -191,7 +191,19 @@ internal static class LaneTranspose
         ref Vector512<float> v6, ref Vector512<float> v7, ref Vector512<float> v8, ref Vector512<float> v9, ref Vector512<float> vA, ref Vector512<float> vB,
         ref Vector512<float> vC, ref Vector512<float> vD, ref Vector512<float> vE, ref Vector512<float> vF)
     {
-        Vector512<int> a8 = s_forA8, b8 = s_forB8, a4 = s_forA4, b4 = s_forB4, a2 = s_forA2, b2 = s_forB2, a1 = s_forA1, b1 = s_forB1;
+        // The permute indices of the round of size w: a' = (j & w) == 0 ? a[j] : b[j − w] and b' = (j & w) == 0 ? a[j + w]
+        // : b[j] (indices 16–31 select from b), so the two vectors exchange their off-diagonal blocks. Constants, not
+        // static fields: the methods that inline this are compiled fully optimized on first use, possibly before the
+        // class's static constructor has run, and a static field then costs a call to the runtime's static-base helper
+        // on a path inside their loops, across which the JIT kept all sixteen vectors on the stack.
+        Vector512<int> a8 = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+        Vector512<int> b8 = Vector512.Create(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+        Vector512<int> a4 = Vector512.Create(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+        Vector512<int> b4 = Vector512.Create(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+        Vector512<int> a2 = Vector512.Create(0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);
+        Vector512<int> b2 = Vector512.Create(2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+        Vector512<int> a1 = Vector512.Create(0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30);
+        Vector512<int> b1 = Vector512.Create(1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
         Swap(ref v0, ref v8, a8, b8); Swap(ref v1, ref v9, a8, b8); Swap(ref v2, ref vA, a8, b8); Swap(ref v3, ref vB, a8, b8);
         Swap(ref v4, ref vC, a8, b8); Swap(ref v5, ref vD, a8, b8); Swap(ref v6, ref vE, a8, b8); Swap(ref v7, ref vF, a8, b8);
         Swap(ref v0, ref v4, a4, b4); Swap(ref v1, ref v5, a4, b4); Swap(ref v2, ref v6, a4, b4); Swap(ref v3, ref v7, a4, b4);
@@ -233,26 +245,5 @@ internal static class LaneTranspose
         Vector512<float> newA = Avx512F.PermuteVar16x32x2(a, forA, b);
         b = Avx512F.PermuteVar16x32x2(a, forB, b);
         a = newA;
-    }
-
-    private static readonly Vector512<int> s_forA8 = SwapIndices(8, forA: true), s_forB8 = SwapIndices(8, forA: false);
-    private static readonly Vector512<int> s_forA4 = SwapIndices(4, forA: true), s_forB4 = SwapIndices(4, forA: false);
-    private static readonly Vector512<int> s_forA2 = SwapIndices(2, forA: true), s_forB2 = SwapIndices(2, forA: false);
-    private static readonly Vector512<int> s_forA1 = SwapIndices(1, forA: true), s_forB1 = SwapIndices(1, forA: false);
-
-    /// <summary>
-    /// The permute indices of the round of size <paramref name="w"/>: a' = (j &amp; w) == 0 ? a[j] : b[j − w], and
-    /// b' = (j &amp; w) == 0 ? a[j + w] : b[j], so the two rows exchange their off-diagonal blocks.
-    /// </summary>
-    private static Vector512<int> SwapIndices(int w, bool forA)
-    {
-        Span<int> indices = stackalloc int[16];
-        for (int j = 0; j < 16; j++)
-        {
-            bool high = (j & w) != 0;
-            indices[j] = forA ? (high ? 16 + j - w : j) : (high ? 16 + j : j + w);
-        }
-
-        return Vector512.Create<int>(indices);
     }
 }
