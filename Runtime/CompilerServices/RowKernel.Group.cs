@@ -235,9 +235,34 @@ internal static partial class RowKernel<TKernel>
             AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count2, THints>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes, fetchAhead: false);
         }
 
+        if (v < valueDim)
+        {
+            AccumulateGroupRest<TSimd, TVector, TElement, TElements, TRows, THints>(ref p, count, ref values, v, valueStride, ref states, stateSize);
+        }
+    }
+
+    /// <summary>
+    /// The passes of <see cref="AccumulateGroupPasses"/> that take one vector of each row's accumulator, from value
+    /// element <paramref name="v"/> on (a value row that is not a whole number of pairs of vectors), and the overlapping
+    /// last vector. A method of its own: inlined with the other passes, they exceeded the JIT's inlining budget there
+    /// (a Half cache on Vector128), and their loop over the keys kept its accumulators on the stack around the calls
+    /// left in it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void AccumulateGroupRest<TSimd, TVector, TElement, TElements, TRows, THints>(
+        ref float p, int count, ref TElement values, int v, nint valueStride, ref float states, int stateSize)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+        where TElement : unmanaged
+        where TElements : struct, IRowElements<TElement>
+        where TRows : struct, IConstantCount
+        where THints : struct, IFarHints
+    {
+        int lanes = TSimd.Count, valueDim = TKernel.ValueDim;
+        int valueWhole = valueDim / lanes * lanes;
         for (; v < valueWhole; v += lanes)
         {
-            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count1, THints>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes, fetchAhead: false);
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count1, THints>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, TSimd.LanesFrom(0), fetchAhead: false);
         }
 
         if (valueWhole != valueDim)
