@@ -222,7 +222,12 @@ internal readonly ref struct RowOutputs
     /// <paramref name="destination"/> = <paramref name="source"/> (times <paramref name="factor"/> when
     /// <paramref name="scale"/>), in place or not. With AVX-512, the aligned part goes out with non-temporal stores:
     /// the weights are written once and not read back, so their lines need not be fetched first (the caller fences).
+    /// Fully optimized from the first call: where rows are short (an encoder over short sentences), tiered compilation's
+    /// profile found the streaming path cold and left the overlap test and the pinning as calls, around which the JIT
+    /// kept the factor on the stack, a store and a reload per float of the scalar loop before the aligned part (its
+    /// listing, AVX-512).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Stream(ReadOnlySpan<float> source, Span<float> destination, float factor, bool scale)
     {
         int j = 0;
