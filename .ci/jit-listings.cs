@@ -87,9 +87,9 @@ foreach (string listing in listings.Skip(1))
 
 Console.WriteLine($"{label}: {methods} optimized methods of the library, {innerLoops} inner loops with vector arithmetic; " +
     $"vector registers stored to the frame in them: {stores.Count}; other frame accesses: {others.Count}");
-foreach (string other in others)
+foreach (IGrouping<string, string> method in others.GroupBy(other => other[..other.LastIndexOf(" at ", StringComparison.Ordinal)]))
 {
-    Console.WriteLine($"  frame access (not a failure): {other}");
+    Console.WriteLine($"  not failures: {method.Count()} frame accesses in {method.Key}");
 }
 
 foreach (string store in stores)
