@@ -3,13 +3,14 @@
 //   dotnet run .ci/jit-listings.cs -- <label> <listing>
 //
 // <listing> is what a process wrote with DOTNET_JitDisasm='*' and DOTNET_JitStdOutFile=<listing> (x64 listings; .ci/run
-// runs QuickStart so under each instruction-set setting). Every method of the AttentionGen namespaces that the JIT
+// runs the samples so under each instruction-set setting). Every method of the AttentionGen namespaces that the JIT
 // compiled fully optimized is read; a loop is a backward jump to one of the method's labels, and an inner loop one
 // that holds no other. An inner loop that does vector arithmetic and stores an xmm, ymm or zmm register into the stack
 // frame ([rbp ± n], [rsp ± n]) fails the check: a value that lives on the stack from one iteration to the next, a store
 // and a reload each time, because the register block ran out of registers or a call inside the loop made the JIT spill
-// around it. Other frame accesses in such loops are listed, not failures: a vector loop invariant (a constant) the JIT
-// reads from the frame on each iteration, one load more, and integer registers (pointers, counters) it keeps there.
+// around it. Other frame accesses in such loops are counted per method, not failures: a vector loop invariant (a
+// constant) the JIT reads from the frame on each iteration, one load more, and integer registers (pointers, counters)
+// it keeps there.
 using System;
 using System.Collections.Generic;
 using System.IO;
