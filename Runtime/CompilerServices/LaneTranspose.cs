@@ -191,11 +191,12 @@ internal static class LaneTranspose
         ref Vector512<float> v6, ref Vector512<float> v7, ref Vector512<float> v8, ref Vector512<float> v9, ref Vector512<float> vA, ref Vector512<float> vB,
         ref Vector512<float> vC, ref Vector512<float> vD, ref Vector512<float> vE, ref Vector512<float> vF)
     {
-        // The permute indices of the round of size w: a' = (j & w) == 0 ? a[j] : b[j − w] and b' = (j & w) == 0 ? a[j + w]
-        // : b[j] (indices 16–31 select from b), so the two vectors exchange their off-diagonal blocks. Constants, not
-        // static fields: the methods that inline this are compiled fully optimized on first use, possibly before the
-        // class's static constructor has run, and a static field then costs a call to the runtime's static-base helper
-        // on a path inside their loops, across which the JIT kept all sixteen vectors on the stack.
+        // The permute indices of the round of size w, indices 16–31 selecting from b:
+        //   a' = (j & w) == 0 ? a[j] : b[j − w],    b' = (j & w) == 0 ? a[j + w] : b[j],
+        // so the two vectors exchange their off-diagonal blocks. Constants, not static fields: the methods that inline
+        // this are compiled fully optimized on first use, possibly before the class's static constructor has run, and a
+        // static field then costs a call to the runtime's static-base helper on a path inside their loops, across which
+        // the JIT kept all sixteen vectors on the stack.
         Vector512<int> a8 = Vector512.Create(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
         Vector512<int> b8 = Vector512.Create(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
         Vector512<int> a4 = Vector512.Create(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
