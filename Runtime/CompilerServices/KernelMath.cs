@@ -277,8 +277,9 @@ internal static class KernelMath
     /// Two <see cref="Vector{T}"/> at a time where it is accelerated (16 floats with AVX2 or AVX-512, 8 with SSE or
     /// NEON), with the conversion of the FP16 library (Maratyszcza): the rounding is left to one float addition whose
     /// exponent puts the half's last fraction bit at the float's last, so each result is the one a cast gives, subnormal
-    /// halves included; the runtime tests compare them bit for bit over a sweep of every finite float's exponent. One float at a time a cast took about 6 ns per
-    /// value, which made appending a token's keys and values to a Half cache 10 times as slow as to a Single one.
+    /// halves included; the runtime tests compare them bit for bit over a sweep of every finite float's exponent. One
+    /// float at a time a cast took about 6 ns per value, which made appending a token's keys and values to a Half cache
+    /// 10 times as slow as to a Single one.
     /// </remarks>
     public static void NarrowToHalf(System.ReadOnlySpan<float> source, System.Span<System.Half> destination)
     {
