@@ -351,6 +351,13 @@ internal static class RowBlock<TKernel>
     /// <paramref name="rescale"/> is set, plus <paramref name="count"/> keys' probabilities times their values. A method of
     /// its own, for the same reason as <see cref="ScoreTile"/>.
     /// </summary>
+    /// <remarks>
+    /// With BERT-base's shape on an Intel Xeon (family 6 model 207, AVX-512), P·V takes about a sixth longer than Q·Kᵀ
+    /// (profile). In probes, neither asking for the tile's value rows during its Q·Kᵀ (into L1 or L2) nor running P·V
+    /// over 16 to 64 keys at a time, so that the value rows stay in L1 from one group of value elements to the next,
+    /// moved the call by more than the probes' spread, about 2%; over 32 keys, P·V's share of the profile stayed the
+    /// same.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static void AccumulateTile<TSimd, TVector, TPart, TPartVector, TRows>(ref float pT, int count, ref float values, ref float oT, bool rescale, TVector correction)
         where TSimd : struct, ISimd<TVector>
