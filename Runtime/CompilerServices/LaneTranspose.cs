@@ -1,6 +1,7 @@
 using System;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace AttentionGen.CompilerServices;
@@ -8,7 +9,8 @@ namespace AttentionGen.CompilerServices;
 /// <summary>
 /// Moves a row block's rows into lanes and back: the queries into [element][lane] before the tiles, the output from
 /// [element][lane] into rows after them, through transposes in registers: 16 × 16 floats at a time with AVX-512 and a
-/// multiple of 16 lanes, 8 × 8 with AVX and a multiple of 8 lanes; what is left, element by element.
+/// multiple of 16 lanes, 8 × 8 with AVX and a multiple of 8 lanes, 4 × 4 with SSE or on Arm64; what is left, element by
+/// element.
 /// </summary>
 internal static class LaneTranspose
 {
@@ -66,6 +68,25 @@ internal static class LaneTranspose
                     nuint l = (nuint)lanes;
                     v0.StoreUnsafe(ref to, 0); v1.StoreUnsafe(ref to, l); v2.StoreUnsafe(ref to, 2 * l); v3.StoreUnsafe(ref to, 3 * l);
                     v4.StoreUnsafe(ref to, 4 * l); v5.StoreUnsafe(ref to, 5 * l); v6.StoreUnsafe(ref to, 6 * l); v7.StoreUnsafe(ref to, 7 * l);
+                }
+            }
+        }
+
+        else if (Vector128.IsHardwareAccelerated && lanes % 4 == 0)
+        {
+            // Each group of 4 lanes, 4 elements at a time: SSE without AVX, and Arm64.
+            Vector128<float> s = Vector128.Create(scale);
+            nuint l = (nuint)lanes;
+            for (; d + 4 <= length; d += 4)
+            {
+                ref float first = ref Unsafe.Add(ref source, d);
+                for (int g = 0; g < lanes; g += 4)
+                {
+                    Vector128<float> v0 = Row4(ref first, stride, g, rows) * s, v1 = Row4(ref first, stride, g + 1, rows) * s;
+                    Vector128<float> v2 = Row4(ref first, stride, g + 2, rows) * s, v3 = Row4(ref first, stride, g + 3, rows) * s;
+                    Transpose4(ref v0, ref v1, ref v2, ref v3);
+                    ref float to = ref Unsafe.Add(ref destination, d * lanes + g);
+                    v0.StoreUnsafe(ref to, 0); v1.StoreUnsafe(ref to, l); v2.StoreUnsafe(ref to, 2 * l); v3.StoreUnsafe(ref to, 3 * l);
                 }
             }
         }
@@ -136,6 +157,28 @@ internal static class LaneTranspose
                     if (count > 5) { v5.StoreUnsafe(ref Unsafe.Add(ref to, 5 * stride)); }
                     if (count > 6) { v6.StoreUnsafe(ref Unsafe.Add(ref to, 6 * stride)); }
                     if (count > 7) { v7.StoreUnsafe(ref Unsafe.Add(ref to, 7 * stride)); }
+                }
+            }
+        }
+
+        else if (Vector128.IsHardwareAccelerated && lanes % 4 == 0)
+        {
+            nuint l = (nuint)lanes;
+            for (; d + 4 <= length; d += 4)
+            {
+                for (int g = 0; g < rows; g += 4)
+                {
+                    Vector128<float> f = Vector128.LoadUnsafe(ref factors, (nuint)g);
+                    ref float from = ref Unsafe.Add(ref source, d * lanes + g);
+                    Vector128<float> v0 = Vector128.LoadUnsafe(ref from, 0) * f, v1 = Vector128.LoadUnsafe(ref from, l) * f;
+                    Vector128<float> v2 = Vector128.LoadUnsafe(ref from, 2 * l) * f, v3 = Vector128.LoadUnsafe(ref from, 3 * l) * f;
+                    Transpose4(ref v0, ref v1, ref v2, ref v3);
+                    ref float to = ref Unsafe.Add(ref destination, g * stride + d);
+                    int count = rows - g;
+                    v0.StoreUnsafe(ref to);
+                    if (count > 1) { v1.StoreUnsafe(ref Unsafe.Add(ref to, stride)); }
+                    if (count > 2) { v2.StoreUnsafe(ref Unsafe.Add(ref to, 2 * stride)); }
+                    if (count > 3) { v3.StoreUnsafe(ref Unsafe.Add(ref to, 3 * stride)); }
                 }
             }
         }
@@ -233,6 +276,55 @@ internal static class LaneTranspose
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Row8(ref float first, nint stride, int r, int rows) =>
         Vector256.LoadUnsafe(ref Unsafe.Add(ref first, Math.Min(r, rows - 1) * stride));
+
+    /// <summary>
+    /// Transposes the 4 × 4 floats of four vectors in place: pairs of rows interleaved element by element, then the
+    /// results' 64-bit halves interleaved. Each step is one instruction on x64 (<c>unpcklps</c>, <c>unpckhps</c>,
+    /// <c>movlhps</c>, <c>movhlps</c>) and on Arm64 (<c>zip1</c>, <c>zip2</c>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void Transpose4(ref Vector128<float> v0, ref Vector128<float> v1, ref Vector128<float> v2, ref Vector128<float> v3)
+    {
+        // t0 = a0 b0 a1 b1, t1 = a2 b2 a3 b3, t2 = c0 d0 c1 d1, t3 = c2 d2 c3 d3.
+        Vector128<float> t0 = ZipLow(v0, v1), t1 = ZipHigh(v0, v1), t2 = ZipLow(v2, v3), t3 = ZipHigh(v2, v3);
+        v0 = ZipLowHalves(t0, t2);
+        v1 = ZipHighHalves(t0, t2);
+        v2 = ZipLowHalves(t1, t3);
+        v3 = ZipHighHalves(t1, t3);
+    }
+
+    /// <summary>a0 b0 a1 b1.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> ZipLow(Vector128<float> a, Vector128<float> b) =>
+        Sse.IsSupported ? Sse.UnpackLow(a, b)
+        : AdvSimd.Arm64.IsSupported ? AdvSimd.Arm64.ZipLow(a, b)
+        : Vector128.Create(a.GetElement(0), b.GetElement(0), a.GetElement(1), b.GetElement(1));
+
+    /// <summary>a2 b2 a3 b3.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> ZipHigh(Vector128<float> a, Vector128<float> b) =>
+        Sse.IsSupported ? Sse.UnpackHigh(a, b)
+        : AdvSimd.Arm64.IsSupported ? AdvSimd.Arm64.ZipHigh(a, b)
+        : Vector128.Create(a.GetElement(2), b.GetElement(2), a.GetElement(3), b.GetElement(3));
+
+    /// <summary>a0 a1 b0 b1: the low halves of both.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> ZipLowHalves(Vector128<float> a, Vector128<float> b) =>
+        Sse.IsSupported ? Sse.MoveLowToHigh(a, b)
+        : AdvSimd.Arm64.IsSupported ? AdvSimd.Arm64.ZipLow(a.AsUInt64(), b.AsUInt64()).AsSingle()
+        : Vector128.Create(a.GetLower(), b.GetLower());
+
+    /// <summary>a2 a3 b2 b3: the high halves of both.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> ZipHighHalves(Vector128<float> a, Vector128<float> b) =>
+        Sse.IsSupported ? Sse.MoveHighToLow(b, a)
+        : AdvSimd.Arm64.IsSupported ? AdvSimd.Arm64.ZipHigh(a.AsUInt64(), b.AsUInt64()).AsSingle()
+        : Vector128.Create(a.GetUpper(), b.GetUpper());
+
+    /// <summary>Four elements of row <paramref name="r"/> of a block's rows <paramref name="stride"/> apart, the last row where r is past it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Row4(ref float first, nint stride, int r, int rows) =>
+        Vector128.LoadUnsafe(ref Unsafe.Add(ref first, Math.Min(r, rows - 1) * stride));
 
     /// <summary>Row <paramref name="r"/> of a block's rows <paramref name="stride"/> apart, the last row where r is past it.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
