@@ -139,46 +139,18 @@ internal static class LaneTranspose
             {
                 for (int g = 0; g < rows; g += 8)
                 {
-                    Vector256<float> f = Vector256.LoadUnsafe(ref factors, (nuint)g);
-                    ref float from = ref Unsafe.Add(ref source, d * lanes + g);
-                    nuint l = (nuint)lanes;
-                    Vector256<float> v0 = Vector256.LoadUnsafe(ref from, 0) * f, v1 = Vector256.LoadUnsafe(ref from, l) * f;
-                    Vector256<float> v2 = Vector256.LoadUnsafe(ref from, 2 * l) * f, v3 = Vector256.LoadUnsafe(ref from, 3 * l) * f;
-                    Vector256<float> v4 = Vector256.LoadUnsafe(ref from, 4 * l) * f, v5 = Vector256.LoadUnsafe(ref from, 5 * l) * f;
-                    Vector256<float> v6 = Vector256.LoadUnsafe(ref from, 6 * l) * f, v7 = Vector256.LoadUnsafe(ref from, 7 * l) * f;
-                    Transpose8(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7);
-                    ref float to = ref Unsafe.Add(ref destination, g * stride + d);
-                    int count = rows - g;
-                    v0.StoreUnsafe(ref to);
-                    if (count > 1) { v1.StoreUnsafe(ref Unsafe.Add(ref to, stride)); }
-                    if (count > 2) { v2.StoreUnsafe(ref Unsafe.Add(ref to, 2 * stride)); }
-                    if (count > 3) { v3.StoreUnsafe(ref Unsafe.Add(ref to, 3 * stride)); }
-                    if (count > 4) { v4.StoreUnsafe(ref Unsafe.Add(ref to, 4 * stride)); }
-                    if (count > 5) { v5.StoreUnsafe(ref Unsafe.Add(ref to, 5 * stride)); }
-                    if (count > 6) { v6.StoreUnsafe(ref Unsafe.Add(ref to, 6 * stride)); }
-                    if (count > 7) { v7.StoreUnsafe(ref Unsafe.Add(ref to, 7 * stride)); }
+                    TransposeRows8(ref Unsafe.Add(ref source, d * lanes + g), (nuint)lanes, Vector256.LoadUnsafe(ref factors, (nuint)g), rows - g, ref Unsafe.Add(ref destination, g * stride + d), stride);
                 }
             }
         }
 
         else if (Vector128.IsHardwareAccelerated && lanes % 4 == 0)
         {
-            nuint l = (nuint)lanes;
             for (; d + 4 <= length; d += 4)
             {
                 for (int g = 0; g < rows; g += 4)
                 {
-                    Vector128<float> f = Vector128.LoadUnsafe(ref factors, (nuint)g);
-                    ref float from = ref Unsafe.Add(ref source, d * lanes + g);
-                    Vector128<float> v0 = Vector128.LoadUnsafe(ref from, 0) * f, v1 = Vector128.LoadUnsafe(ref from, l) * f;
-                    Vector128<float> v2 = Vector128.LoadUnsafe(ref from, 2 * l) * f, v3 = Vector128.LoadUnsafe(ref from, 3 * l) * f;
-                    Transpose4(ref v0, ref v1, ref v2, ref v3);
-                    ref float to = ref Unsafe.Add(ref destination, g * stride + d);
-                    int count = rows - g;
-                    v0.StoreUnsafe(ref to);
-                    if (count > 1) { v1.StoreUnsafe(ref Unsafe.Add(ref to, stride)); }
-                    if (count > 2) { v2.StoreUnsafe(ref Unsafe.Add(ref to, 2 * stride)); }
-                    if (count > 3) { v3.StoreUnsafe(ref Unsafe.Add(ref to, 3 * stride)); }
+                    TransposeRows4(ref Unsafe.Add(ref source, d * lanes + g), (nuint)lanes, Vector128.LoadUnsafe(ref factors, (nuint)g), rows - g, ref Unsafe.Add(ref destination, g * stride + d), stride);
                 }
             }
         }
@@ -193,6 +165,53 @@ internal static class LaneTranspose
                 Unsafe.Add(ref row, e) = Unsafe.Add(ref lane, e * lanes) * factor;
             }
         }
+    }
+
+    /// <summary>
+    /// Stores the transpose of 8 × 8 floats, eight vectors of 8 lanes <paramref name="sourceStride"/> floats apart from
+    /// <paramref name="source"/>, each lane times its factor, as the first <paramref name="rows"/> rows of 8 floats,
+    /// <paramref name="stride"/> floats apart, at <paramref name="destination"/>: a block's last rows may not exist.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void TransposeRows8(ref float source, nuint sourceStride, Vector256<float> factors, int rows, ref float destination, nint stride)
+    {
+        // One pointer walks the vectors and one the rows: eight offsets kept apart would take eight registers.
+        ref float from = ref source;
+        Vector256<float> v0 = Vector256.LoadUnsafe(ref from) * factors; from = ref Unsafe.Add(ref from, sourceStride);
+        Vector256<float> v1 = Vector256.LoadUnsafe(ref from) * factors; from = ref Unsafe.Add(ref from, sourceStride);
+        Vector256<float> v2 = Vector256.LoadUnsafe(ref from) * factors; from = ref Unsafe.Add(ref from, sourceStride);
+        Vector256<float> v3 = Vector256.LoadUnsafe(ref from) * factors; from = ref Unsafe.Add(ref from, sourceStride);
+        Vector256<float> v4 = Vector256.LoadUnsafe(ref from) * factors; from = ref Unsafe.Add(ref from, sourceStride);
+        Vector256<float> v5 = Vector256.LoadUnsafe(ref from) * factors; from = ref Unsafe.Add(ref from, sourceStride);
+        Vector256<float> v6 = Vector256.LoadUnsafe(ref from) * factors; from = ref Unsafe.Add(ref from, sourceStride);
+        Vector256<float> v7 = Vector256.LoadUnsafe(ref from) * factors;
+        Transpose8(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7);
+        ref float to = ref destination;
+        v0.StoreUnsafe(ref to);
+        if (rows > 1) { to = ref Unsafe.Add(ref to, stride); v1.StoreUnsafe(ref to); }
+        if (rows > 2) { to = ref Unsafe.Add(ref to, stride); v2.StoreUnsafe(ref to); }
+        if (rows > 3) { to = ref Unsafe.Add(ref to, stride); v3.StoreUnsafe(ref to); }
+        if (rows > 4) { to = ref Unsafe.Add(ref to, stride); v4.StoreUnsafe(ref to); }
+        if (rows > 5) { to = ref Unsafe.Add(ref to, stride); v5.StoreUnsafe(ref to); }
+        if (rows > 6) { to = ref Unsafe.Add(ref to, stride); v6.StoreUnsafe(ref to); }
+        if (rows > 7) { to = ref Unsafe.Add(ref to, stride); v7.StoreUnsafe(ref to); }
+    }
+
+    /// <summary><see cref="TransposeRows8"/> for 4 × 4 floats.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void TransposeRows4(ref float source, nuint sourceStride, Vector128<float> factors, int rows, ref float destination, nint stride)
+    {
+        ref float from = ref source;
+        Vector128<float> v0 = Vector128.LoadUnsafe(ref from) * factors; from = ref Unsafe.Add(ref from, sourceStride);
+        Vector128<float> v1 = Vector128.LoadUnsafe(ref from) * factors; from = ref Unsafe.Add(ref from, sourceStride);
+        Vector128<float> v2 = Vector128.LoadUnsafe(ref from) * factors; from = ref Unsafe.Add(ref from, sourceStride);
+        Vector128<float> v3 = Vector128.LoadUnsafe(ref from) * factors;
+        Transpose4(ref v0, ref v1, ref v2, ref v3);
+        ref float to = ref destination;
+        v0.StoreUnsafe(ref to);
+        if (rows > 1) { to = ref Unsafe.Add(ref to, stride); v1.StoreUnsafe(ref to); }
+        if (rows > 2) { to = ref Unsafe.Add(ref to, stride); v2.StoreUnsafe(ref to); }
+        if (rows > 3) { to = ref Unsafe.Add(ref to, stride); v3.StoreUnsafe(ref to); }
     }
 
     /// <summary>

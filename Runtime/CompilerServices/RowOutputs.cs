@@ -121,6 +121,29 @@ internal readonly ref struct RowOutputs
                 Transpose16(ref Unsafe.Add(ref tile, c * lanes), rows, ref Unsafe.Add(ref target, tileStart + c), stride);
             }
         }
+        else if (Avx.IsSupported && lanes % 8 == 0)
+        {
+            // 8 keys at a time, each group of 8 lanes transposed in registers, then one 8-float store per row.
+            for (; c + 8 <= count; c += 8)
+            {
+                for (int g = 0; g < rows; g += 8)
+                {
+                    LaneTranspose.TransposeRows8(
+                        ref Unsafe.Add(ref tile, c * lanes + g), (nuint)lanes, Vector256<float>.One, rows - g, ref Unsafe.Add(ref target, (nint)g * stride + tileStart + c), stride);
+                }
+            }
+        }
+        else if (Vector128.IsHardwareAccelerated && lanes % 4 == 0)
+        {
+            for (; c + 4 <= count; c += 4)
+            {
+                for (int g = 0; g < rows; g += 4)
+                {
+                    LaneTranspose.TransposeRows4(
+                        ref Unsafe.Add(ref tile, c * lanes + g), (nuint)lanes, Vector128<float>.One, rows - g, ref Unsafe.Add(ref target, (nint)g * stride + tileStart + c), stride);
+                }
+            }
+        }
 
         for (int r = 0; r < rows; r++)
         {
