@@ -250,6 +250,11 @@ internal readonly ref struct RowOutputs
     /// kept the factor on the stack, a store and a reload per float of the scalar loop before the aligned part (its
     /// listing, AVX-512).
     /// </summary>
+    /// <remarks>
+    /// The same with AVX's 256-bit non-temporal stores, tried on an Intel Xeon (family 6 model 207) with the JIT held to
+    /// AVX2, made a call that writes 8 MiB of probabilities (8 heads, 512 tokens) take 18.5 ms rather than 8.7 in a
+    /// probe, so below AVX-512 the weights go out through the cache.
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void Stream(ReadOnlySpan<float> source, Span<float> destination, float factor, bool scale)
     {
