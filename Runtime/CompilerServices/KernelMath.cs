@@ -36,38 +36,23 @@ internal static class KernelMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void CopyRows(ref float source, nint sourceStride, ref float destination, int rows, int length)
     {
-        // Whole vectors, then one last vector that ends at the row's end and overlaps the one before (a copy can
-        // overlap); rows shorter than a vector go element by element. Inlined with a constant length, only one of
-        // these branches remains.
+        // Each row in the widest vectors it fills; rows shorter than a Vector128 go element by element. Inlined with a
+        // constant length, only one of these branches remains.
         for (int row = 0; row < rows; row++)
         {
             ref float from = ref Unsafe.Add(ref source, row * sourceStride);
             ref float to = ref Unsafe.Add(ref destination, row * length);
             if (Vector512.IsHardwareAccelerated && length >= Vector512<float>.Count)
             {
-                int i = 0;
-                for (; i <= length - Vector512<float>.Count; i += Vector512<float>.Count)
-                {
-                    Vector512.LoadUnsafe(ref from, (nuint)i).StoreUnsafe(ref to, (nuint)i);
-                }
-
-                if (i < length)
-                {
-                    Vector512.LoadUnsafe(ref from, (nuint)(length - Vector512<float>.Count)).StoreUnsafe(ref to, (nuint)(length - Vector512<float>.Count));
-                }
+                CopyRow<Simd512, Vector512<float>>(ref from, ref to, length);
             }
             else if (Vector256.IsHardwareAccelerated && length >= Vector256<float>.Count)
             {
-                int i = 0;
-                for (; i <= length - Vector256<float>.Count; i += Vector256<float>.Count)
-                {
-                    Vector256.LoadUnsafe(ref from, (nuint)i).StoreUnsafe(ref to, (nuint)i);
-                }
-
-                if (i < length)
-                {
-                    Vector256.LoadUnsafe(ref from, (nuint)(length - Vector256<float>.Count)).StoreUnsafe(ref to, (nuint)(length - Vector256<float>.Count));
-                }
+                CopyRow<Simd256, Vector256<float>>(ref from, ref to, length);
+            }
+            else if (Vector128.IsHardwareAccelerated && length >= Vector128<float>.Count)
+            {
+                CopyRow<Simd128, Vector128<float>>(ref from, ref to, length);
             }
             else
             {
@@ -76,6 +61,27 @@ internal static class KernelMath
                     Unsafe.Add(ref to, i) = Unsafe.Add(ref from, i);
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Copies <paramref name="length"/> floats, at least one vector: whole vectors, then one last vector that ends at the
+    /// row's end and overlaps the one before (the two rows do not overlap each other).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyRow<TSimd, TVector>(ref float from, ref float to, int length)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+    {
+        int i = 0;
+        for (; i <= length - TSimd.Count; i += TSimd.Count)
+        {
+            TSimd.Store(TSimd.Load(ref from, (nuint)i), ref to, (nuint)i);
+        }
+
+        if (i < length)
+        {
+            TSimd.Store(TSimd.Load(ref from, (nuint)(length - TSimd.Count)), ref to, (nuint)(length - TSimd.Count));
         }
     }
 
