@@ -74,7 +74,7 @@ internal static class LaneTranspose
 
         else if (Vector128.IsHardwareAccelerated && lanes % 4 == 0)
         {
-            // Each group of 4 lanes, 4 elements at a time: SSE without AVX, and Arm64.
+            // Each group of 4 lanes, 4 elements at a time: SSE without AVX, Arm64, and blocks of 4 lanes.
             Vector128<float> s = Vector128.Create(scale);
             nuint l = (nuint)lanes;
             for (; d + 4 <= length; d += 4)
