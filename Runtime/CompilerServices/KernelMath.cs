@@ -66,7 +66,7 @@ internal static class KernelMath
 
     /// <summary>
     /// Copies <paramref name="length"/> floats, at least one vector: whole vectors, then one last vector that ends at the
-    /// row's end and overlaps the one before (the two rows do not overlap each other).
+    /// row's end and overlaps the one before (the source and destination rows do not overlap).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CopyRow<TSimd, TVector>(ref float from, ref float to, int length)

@@ -112,23 +112,11 @@ internal static class LaneTranspose
         int d = 0;
         if (Avx512F.IsSupported && lanes % 16 == 0)
         {
-            nuint l = (nuint)lanes;
             for (; d + 16 <= length; d += 16)
             {
                 for (int g = 0; g < rows; g += 16)
                 {
-                    Vector512<float> f = Vector512.LoadUnsafe(ref factors, (nuint)g);
-                    ref float from = ref Unsafe.Add(ref source, d * lanes + g);
-                    Vector512<float> v0 = Vector512.LoadUnsafe(ref from, 0) * f, v1 = Vector512.LoadUnsafe(ref from, l) * f;
-                    Vector512<float> v2 = Vector512.LoadUnsafe(ref from, 2 * l) * f, v3 = Vector512.LoadUnsafe(ref from, 3 * l) * f;
-                    Vector512<float> v4 = Vector512.LoadUnsafe(ref from, 4 * l) * f, v5 = Vector512.LoadUnsafe(ref from, 5 * l) * f;
-                    Vector512<float> v6 = Vector512.LoadUnsafe(ref from, 6 * l) * f, v7 = Vector512.LoadUnsafe(ref from, 7 * l) * f;
-                    Vector512<float> v8 = Vector512.LoadUnsafe(ref from, 8 * l) * f, v9 = Vector512.LoadUnsafe(ref from, 9 * l) * f;
-                    Vector512<float> vA = Vector512.LoadUnsafe(ref from, 10 * l) * f, vB = Vector512.LoadUnsafe(ref from, 11 * l) * f;
-                    Vector512<float> vC = Vector512.LoadUnsafe(ref from, 12 * l) * f, vD = Vector512.LoadUnsafe(ref from, 13 * l) * f;
-                    Vector512<float> vE = Vector512.LoadUnsafe(ref from, 14 * l) * f, vF = Vector512.LoadUnsafe(ref from, 15 * l) * f;
-                    Transpose16(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7, ref v8, ref v9, ref vA, ref vB, ref vC, ref vD, ref vE, ref vF);
-                    StoreRows(ref Unsafe.Add(ref destination, g * stride + d), stride, rows - g, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, vA, vB, vC, vD, vE, vF);
+                    TransposeRows16(ref Unsafe.Add(ref source, d * lanes + g), (nuint)lanes, Vector512.LoadUnsafe(ref factors, (nuint)g), rows - g, ref Unsafe.Add(ref destination, g * stride + d), stride);
                 }
             }
         }
@@ -165,6 +153,27 @@ internal static class LaneTranspose
                 Unsafe.Add(ref row, e) = Unsafe.Add(ref lane, e * lanes) * factor;
             }
         }
+    }
+
+    /// <summary>
+    /// Stores the transpose of 16 × 16 floats, sixteen vectors of 16 lanes <paramref name="sourceStride"/> floats apart
+    /// from <paramref name="source"/>, each lane times its factor, as the first <paramref name="rows"/> rows of 16 floats,
+    /// <paramref name="stride"/> floats apart, at <paramref name="destination"/>: a block's last rows may not exist.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void TransposeRows16(ref float source, nuint sourceStride, Vector512<float> factors, int rows, ref float destination, nint stride)
+    {
+        nuint l = sourceStride;
+        Vector512<float> v0 = Vector512.LoadUnsafe(ref source, 0) * factors, v1 = Vector512.LoadUnsafe(ref source, l) * factors;
+        Vector512<float> v2 = Vector512.LoadUnsafe(ref source, 2 * l) * factors, v3 = Vector512.LoadUnsafe(ref source, 3 * l) * factors;
+        Vector512<float> v4 = Vector512.LoadUnsafe(ref source, 4 * l) * factors, v5 = Vector512.LoadUnsafe(ref source, 5 * l) * factors;
+        Vector512<float> v6 = Vector512.LoadUnsafe(ref source, 6 * l) * factors, v7 = Vector512.LoadUnsafe(ref source, 7 * l) * factors;
+        Vector512<float> v8 = Vector512.LoadUnsafe(ref source, 8 * l) * factors, v9 = Vector512.LoadUnsafe(ref source, 9 * l) * factors;
+        Vector512<float> vA = Vector512.LoadUnsafe(ref source, 10 * l) * factors, vB = Vector512.LoadUnsafe(ref source, 11 * l) * factors;
+        Vector512<float> vC = Vector512.LoadUnsafe(ref source, 12 * l) * factors, vD = Vector512.LoadUnsafe(ref source, 13 * l) * factors;
+        Vector512<float> vE = Vector512.LoadUnsafe(ref source, 14 * l) * factors, vF = Vector512.LoadUnsafe(ref source, 15 * l) * factors;
+        Transpose16(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7, ref v8, ref v9, ref vA, ref vB, ref vC, ref vD, ref vE, ref vF);
+        StoreRows(ref destination, stride, rows, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, vA, vB, vC, vD, vE, vF);
     }
 
     /// <summary>
@@ -219,7 +228,7 @@ internal static class LaneTranspose
     /// <paramref name="destination"/>: a block's last rows may not exist.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void StoreRows(
+    private static void StoreRows(
         ref float destination, nint stride, int rows,
         Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3, Vector512<float> v4, Vector512<float> v5, Vector512<float> v6, Vector512<float> v7,
         Vector512<float> v8, Vector512<float> v9, Vector512<float> vA, Vector512<float> vB, Vector512<float> vC, Vector512<float> vD, Vector512<float> vE, Vector512<float> vF)
@@ -248,7 +257,7 @@ internal static class LaneTranspose
     /// two-source permutes, which swap the off-diagonal blocks of size 8, 4, 2 and 1.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Transpose16(
+    private static void Transpose16(
         ref Vector512<float> v0, ref Vector512<float> v1, ref Vector512<float> v2, ref Vector512<float> v3, ref Vector512<float> v4, ref Vector512<float> v5,
         ref Vector512<float> v6, ref Vector512<float> v7, ref Vector512<float> v8, ref Vector512<float> v9, ref Vector512<float> vA, ref Vector512<float> vB,
         ref Vector512<float> vC, ref Vector512<float> vD, ref Vector512<float> vE, ref Vector512<float> vF)

@@ -118,7 +118,7 @@ internal readonly ref struct RowOutputs
             // 16 keys at a time: their 16 vectors of 16 lanes transposed in registers, then one vector store per row.
             for (; c + 16 <= count; c += 16)
             {
-                Transpose16(ref Unsafe.Add(ref tile, c * lanes), rows, ref Unsafe.Add(ref target, tileStart + c), stride);
+                LaneTranspose.TransposeRows16(ref Unsafe.Add(ref tile, c * lanes), (nuint)lanes, Vector512<float>.One, rows, ref Unsafe.Add(ref target, tileStart + c), stride);
             }
         }
         else if (Avx.IsSupported && lanes % 8 == 0)
@@ -153,24 +153,6 @@ internal readonly ref struct RowOutputs
                 Unsafe.Add(ref row, k) = Unsafe.Add(ref tile, k * lanes + r);
             }
         }
-    }
-
-    /// <summary>
-    /// Stores the transpose of the 16 × 16 floats at <paramref name="source"/> (16 keys of 16 lanes) as the first
-    /// <paramref name="rows"/> rows of 16 floats, <paramref name="stride"/> floats apart, at <paramref name="destination"/>.
-    /// </summary>
-    private static void Transpose16(ref float source, int rows, ref float destination, int stride)
-    {
-        Vector512<float> v0 = Vector512.LoadUnsafe(ref source, 0), v1 = Vector512.LoadUnsafe(ref source, 16);
-        Vector512<float> v2 = Vector512.LoadUnsafe(ref source, 32), v3 = Vector512.LoadUnsafe(ref source, 48);
-        Vector512<float> v4 = Vector512.LoadUnsafe(ref source, 64), v5 = Vector512.LoadUnsafe(ref source, 80);
-        Vector512<float> v6 = Vector512.LoadUnsafe(ref source, 96), v7 = Vector512.LoadUnsafe(ref source, 112);
-        Vector512<float> v8 = Vector512.LoadUnsafe(ref source, 128), v9 = Vector512.LoadUnsafe(ref source, 144);
-        Vector512<float> vA = Vector512.LoadUnsafe(ref source, 160), vB = Vector512.LoadUnsafe(ref source, 176);
-        Vector512<float> vC = Vector512.LoadUnsafe(ref source, 192), vD = Vector512.LoadUnsafe(ref source, 208);
-        Vector512<float> vE = Vector512.LoadUnsafe(ref source, 224), vF = Vector512.LoadUnsafe(ref source, 240);
-        LaneTranspose.Transpose16(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7, ref v8, ref v9, ref vA, ref vB, ref vC, ref vD, ref vE, ref vF);
-        LaneTranspose.StoreRows(ref destination, stride, rows, v0, v1, v2, v3, v4, v5, v6, v7, v8, v9, vA, vB, vC, vD, vE, vF);
     }
 
     /// <summary>
