@@ -29,7 +29,7 @@ public abstract class MetricColumn : IColumn
 
     protected virtual string Format(double? value) => value?.ToString("F1", CultureInfo.InvariantCulture) ?? "-";
 
-    protected static double? MeanNanoseconds(Summary summary, BenchmarkCase benchmarkCase) =>
+    public static double? MeanNanoseconds(Summary summary, BenchmarkCase benchmarkCase) =>
         summary[benchmarkCase]?.ResultStatistics?.Mean is > 0 and var mean ? mean : null;
 
     /// <summary>The case's Threads parameter, or 1 for a benchmark that has none (it runs on the calling thread).</summary>
@@ -95,7 +95,9 @@ public sealed class PeakFractionColumn : MetricColumn
     public override string Legend => "GFLOP/s as a share of the FmaPeak probe's best result with the same thread count, measured in the same run";
     public override int PriorityInCategory => 1;
 
-    protected override double? Value(Summary summary, BenchmarkCase benchmarkCase) =>
+    protected override double? Value(Summary summary, BenchmarkCase benchmarkCase) => Share(summary, benchmarkCase);
+
+    public static double? Share(Summary summary, BenchmarkCase benchmarkCase) =>
         ShareOfProbe(summary, benchmarkCase, typeof(FmaPeak), c => GflopsColumn.Gflops(summary, c));
 
     protected override string Format(double? value) => Percent(value);
@@ -129,7 +131,9 @@ public sealed class BandwidthFractionColumn : MetricColumn
     public override string Legend => "GB/s as a share of the ReadBandwidth probe's with the same thread count, measured in the same run";
     public override int PriorityInCategory => 3;
 
-    protected override double? Value(Summary summary, BenchmarkCase benchmarkCase) =>
+    protected override double? Value(Summary summary, BenchmarkCase benchmarkCase) => Share(summary, benchmarkCase);
+
+    public static double? Share(Summary summary, BenchmarkCase benchmarkCase) =>
         ShareOfProbe(summary, benchmarkCase, typeof(ReadBandwidth), c => BandwidthColumn.GigabytesPerSecond(summary, c));
 
     protected override string Format(double? value) => Percent(value);
@@ -145,7 +149,9 @@ public sealed class PeerRatioColumn : MetricColumn
     public override string Legend => "Attention.Gen's throughput over the fastest ONNX Runtime operator's on the same case, in the same run (above 1: ours is faster)";
     public override int PriorityInCategory => 4;
 
-    protected override double? Value(Summary summary, BenchmarkCase benchmarkCase)
+    protected override double? Value(Summary summary, BenchmarkCase benchmarkCase) => Ratio(summary, benchmarkCase);
+
+    public static double? Ratio(Summary summary, BenchmarkCase benchmarkCase)
     {
         bool peers = typeof(PeerPrefillBase).IsAssignableFrom(benchmarkCase.Descriptor.Type)
             || benchmarkCase.Descriptor.Type == typeof(EncoderPeers) || benchmarkCase.Descriptor.Type == typeof(DecodePeers);

@@ -25,7 +25,7 @@ public static class Program
             .AddJob(Job.Default.WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(8))
             .AddColumn(new GflopsColumn(), new PeakFractionColumn(), new BandwidthColumn(), new BandwidthFractionColumn(), new PeerRatioColumn())
             .AddDiagnoser(MemoryDiagnoser.Default)
-            .AddExporter(MarkdownExporter.GitHub)
+            .AddExporter(MarkdownExporter.GitHub, new TargetsExporter())
             .WithOptions(ConfigOptions.JoinSummary);
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
         return 0;
