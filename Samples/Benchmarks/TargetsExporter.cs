@@ -62,6 +62,7 @@ public sealed class TargetsExporter : ExporterBase
     public override void ExportToLog(Summary summary, ILogger logger)
     {
         BenchmarkCase[] ours = summary.BenchmarksCases.Where(c => c.Descriptor.WorkloadMethod.Name == nameof(PeerPrefillBase.Generated) && MetricColumn.MeanNanoseconds(summary, c) is not null).ToArray();
+        BenchmarkCase[] prefill = ours.Where(c => c.Descriptor.Type.IsSubclassOf(typeof(PeerPrefillBase))).ToArray();
         string? widest = WidestProbe(summary);
         bool vector128 = widest == nameof(FmaPeak.Vector128Peak);
 
@@ -84,20 +85,21 @@ public sealed class TargetsExporter : ExporterBase
         var tables = new List<(string Title, string Column, List<Verdict> Rows)>
         {
             ("Prefill at the roofline: one thread, N ≥ 512", "% of peak",
-                ours.Where(c => c.Descriptor.Type.IsSubclassOf(typeof(PeerPrefillBase)) && Threads(c) == 1 && Parameter<int>(c, "N") >= 512)
+                prefill.Where(c => MetricColumn.Threads(c) == 1 && Parameter<int>(c, "N") >= 512)
                     .Select(c => Verdict.AtLeast(Label(c), PeakFractionColumn.Share(summary, c),
                         vector128 ? Vector128PeakShare : Parameter<int>(c, "HeadDim") >= 64 ? PrefillPeakShare : NarrowHeadPeakShare, "F0", Error(summary, c)))
                     .OfType<Verdict>().ToList()),
             ("Two threads over one: prefill, N ≥ 512", "speed-up",
-                Pairs(ours.Where(c => c.Descriptor.Type.IsSubclassOf(typeof(PeerPrefillBase)) && Parameter<int>(c, "N") >= 512), "Threads", 1, 2)
+                Pairs(prefill.Where(c => Parameter<int>(c, "N") >= 512), "Threads", 1, 2)
                     .Select(p => Verdict.AtLeast(p.Label, Ratio(MetricColumn.MeanNanoseconds(summary, p.First), MetricColumn.MeanNanoseconds(summary, p.Second)), TwoThreadSpeedup, "F2", Error(summary, p.First, p.Second)))
                     .OfType<Verdict>().ToList()),
             ("The token-major layout (Bshd) against the head-major one (Bhsd)", "Bshd ÷ Bhsd throughput",
-                LayoutPairs(ours)
+                LayoutPairs(prefill)
                     .Select(p => Verdict.AtLeast(p.Label, Ratio(MetricColumn.MeanNanoseconds(summary, p.HeadMajor), MetricColumn.MeanNanoseconds(summary, p.TokenMajor)), TokenMajorShare, "F2", Error(summary, p.TokenMajor, p.HeadMajor)))
                     .OfType<Verdict>().ToList()),
             ("Against the fastest ONNX Runtime operator: prefill, encoder shapes, decoding", "ours ÷ fastest peer",
-                ours.Where(c => !restricted && (c.Descriptor.Type.IsSubclassOf(typeof(PeerPrefillBase)) || c.Descriptor.Type == typeof(EncoderPeers) || c.Descriptor.Type == typeof(DecodePeers)))
+                // The cases with peers are the ones PeerRatioColumn gives a ratio for.
+                ours.Where(c => !restricted)
                     .Select(c => Verdict.AtLeast(Label(c), PeerRatioColumn.Ratio(summary, c), c.Descriptor.Type == typeof(DecodePeers) ? DecodePeerRatio : PrefillPeerRatio, "F2", Error(summary, c)))
                     .OfType<Verdict>().ToList()),
             ("Decoding from a Single cache: its keys and values read", "% of read probe",
@@ -168,7 +170,7 @@ public sealed class TargetsExporter : ExporterBase
     /// <summary>The FMA probe with the best one-thread result in the run: the widest accelerated width.</summary>
     private static string? WidestProbe(Summary summary) =>
         summary.BenchmarksCases
-            .Where(c => c.Descriptor.Type == typeof(FmaPeak) && Threads(c) == 1 && GflopsColumn.Gflops(summary, c) is not null)
+            .Where(c => c.Descriptor.Type == typeof(FmaPeak) && MetricColumn.Threads(c) == 1 && GflopsColumn.Gflops(summary, c) is not null)
             .MaxBy(c => GflopsColumn.Gflops(summary, c))?.Descriptor.WorkloadMethod.Name;
 
     /// <summary>
@@ -189,11 +191,11 @@ public sealed class TargetsExporter : ExporterBase
     }
 
     /// <summary>Our token-major prefill cases, each with the head-major case of the same parameters.</summary>
-    private static IEnumerable<(string Label, BenchmarkCase TokenMajor, BenchmarkCase HeadMajor)> LayoutPairs(BenchmarkCase[] ours)
+    private static IEnumerable<(string Label, BenchmarkCase TokenMajor, BenchmarkCase HeadMajor)> LayoutPairs(BenchmarkCase[] prefill)
     {
-        foreach (BenchmarkCase tokenMajor in ours.Where(c => c.Descriptor.Type == typeof(PrefillPeersBshd)))
+        foreach (BenchmarkCase tokenMajor in prefill.Where(c => c.Descriptor.Type == typeof(PrefillPeersBshd)))
         {
-            if (ours.FirstOrDefault(c => c.Descriptor.Type == typeof(PrefillPeersBhsd) && c.Parameters.DisplayInfo == tokenMajor.Parameters.DisplayInfo) is { } headMajor)
+            if (prefill.FirstOrDefault(c => c.Descriptor.Type == typeof(PrefillPeersBhsd) && c.Parameters.DisplayInfo == tokenMajor.Parameters.DisplayInfo) is { } headMajor)
             {
                 yield return (Describe(tokenMajor, except: null), tokenMajor, headMajor);
             }
@@ -213,8 +215,6 @@ public sealed class TargetsExporter : ExporterBase
         string.Join(", ", c.Parameters.Items.Where(p => p.Name != except).Select(p => $"{p.Name} = {p.Value}"));
 
     private static T Parameter<T>(BenchmarkCase c, string name) => (T)c.Parameters[name];
-
-    private static int Threads(BenchmarkCase c) => MetricColumn.Threads(c);
 
     /// <summary>One case against one target.</summary>
     /// <param name="Note">A caveat on the verdict, or null.</param>
