@@ -145,13 +145,19 @@ public sealed class AttentionProblem
         () => Describe(kernel));
 
     /// <summary>
+    /// The factor by which a comparison of this problem's outputs scales its absolute tolerance: the size of its scores
+    /// (<see cref="Tensors.ScoreSize"/>, from its queries and keys). Any two computations of its outputs in float differ
+    /// by about that much more, whichever two they are: a kernel and the reference, or two calls of one kernel.
+    /// </summary>
+    public double ScoreSize => Tensors.ScoreSize(Configuration.Scale, Configuration.HeadDim, Tensors.RootMeanSquare(Query), Tensors.RootMeanSquare(Key));
+
+    /// <summary>
     /// Checks the kernel's output against the double-precision reference: within <paramref name="absolute"/> +
-    /// <paramref name="relative"/>·|expected|, the absolute part scaled by the size of the scores
-    /// (<see cref="Tensors.ScoreSize"/>, from this problem's queries and keys).
+    /// <paramref name="relative"/>·|expected|, the absolute part scaled by <see cref="ScoreSize"/>.
     /// </summary>
     public void AssertMatchesReference(KernelUnderTest kernel, double absolute = 2e-5, double relative = 1e-4)
     {
-        absolute *= Tensors.ScoreSize(Configuration.Scale, Configuration.HeadDim, Tensors.RootMeanSquare(Query), Tensors.RootMeanSquare(Key));
+        absolute *= ScoreSize;
         float[] actual = Run(kernel);
         float[] expected = RunReference();
         for (int i = 0; i < actual.Length; i++)
