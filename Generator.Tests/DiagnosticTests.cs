@@ -152,13 +152,13 @@ public sealed class DiagnosticTests
             new Model.TypeHierarchy("N", new Helpers.EquatableArray<Model.TypeDeclaration>(new[] { new Model.TypeDeclaration("partial class", "K") })),
             new Model.KernelConfiguration(4, 0, 8, 8, default, default, 0, 0, 1f, false, 0f, default));
         var fine = broken with { Type = broken.Type with { Namespace = "M" }, Kernel = broken.Kernel with { KvHeads = 4 } };
-        GeneratedSource failed = Emitter.KernelEmitter.TryEmitDeclaration(broken, "Tests", default);
+        GeneratedSource failed = Emitter.KernelEmitter.TryEmitDeclaration(broken, "Tests", TestContext.Current.CancellationToken);
         Assert.Contains("DivideByZeroException", failed.Failure);
 
         var added = new System.Collections.Generic.List<string>();
         var reported = new System.Collections.Generic.List<Diagnostic>();
         AttentionGenerator.WriteSources(
-            System.Collections.Immutable.ImmutableArray.Create(failed, Emitter.KernelEmitter.TryEmitDeclaration(fine, "Tests", default)),
+            System.Collections.Immutable.ImmutableArray.Create(failed, Emitter.KernelEmitter.TryEmitDeclaration(fine, "Tests", TestContext.Current.CancellationToken)),
             (hintName, _) => added.Add(hintName), reported.Add);
 
         Assert.Equal(new[] { "M.K.g.cs" }, added);
@@ -201,7 +201,7 @@ public sealed class DiagnosticTests
         Diagnostic d = Assert.Single(run.Diagnostics);
         Assert.Equal("ATTN0017", d.Id);
         Assert.Equal(3, d.Location.GetLineSpan().StartLinePosition.Line + 1);
-        Assert.Equal("Attention(Heads = 2, HeadDim = 8)", d.Location.SourceTree!.GetText().ToString(d.Location.SourceSpan));
+        Assert.Equal("Attention(Heads = 2, HeadDim = 8)", d.Location.SourceTree!.GetText(TestContext.Current.CancellationToken).ToString(d.Location.SourceSpan));
         Assert.Contains("already has [Attention] on another of its partial declarations", d.GetMessage());
         Assert.Equal(new[] { "K.g.cs", "Other.g.cs" }, run.HintNames.Order().ToArray());
         Assert.Equal(new[] { "CS0579" }, run.CompilationProblems.Select(p => p.Id).Distinct().ToArray());
@@ -220,7 +220,7 @@ public sealed class DiagnosticTests
         GeneratorRun run = GeneratorRun.Of("using AttentionGen;\n[Attention(Heads = 2, HeadDim = 8)] public static partial class K\n{\n    " + member + "\n}");
         Diagnostic d = Assert.Single(run.Diagnostics);
         Assert.Equal("ATTN0018", d.Id);
-        Assert.Equal(name, d.Location.SourceTree!.GetText().ToString(d.Location.SourceSpan));
+        Assert.Equal(name, d.Location.SourceTree!.GetText(TestContext.Current.CancellationToken).ToString(d.Location.SourceSpan));
         Assert.Contains($"'K' declares '{name}'", d.GetMessage());
         Assert.Empty(run.HintNames);
         Assert.Empty(run.CompilationProblems);

@@ -26,7 +26,7 @@ public sealed class IncrementalTests
     {
         (GeneratorDriver driver, Compilation compilation) = Start(Kernel, Other);
         Compilation edited = Replace(compilation, 1, "namespace Demo; public static class Other { public static int Value => 2; }");
-        GeneratorRunResult result = driver.RunGenerators(edited).GetRunResult().Results.Single();
+        GeneratorRunResult result = driver.RunGenerators(edited, TestContext.Current.CancellationToken).GetRunResult().Results.Single();
 
         AssertReasons(result, AttentionGenerator.StepNames.Model, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
         AssertReasons(result, AttentionGenerator.StepNames.Emit, IncrementalStepRunReason.Cached, IncrementalStepRunReason.Unchanged);
@@ -41,7 +41,7 @@ public sealed class IncrementalTests
         // Adding a member to the same partial class re-runs the parser, whose model compares equal: nothing is emitted again.
         (GeneratorDriver driver, Compilation compilation) = Start(Kernel, Other);
         Compilation edited = Replace(compilation, 0, Kernel.Replace("public static partial class Attention;", "public static partial class Attention { public static int Extra => 3; }"));
-        GeneratorRunResult result = driver.RunGenerators(edited).GetRunResult().Results.Single();
+        GeneratorRunResult result = driver.RunGenerators(edited, TestContext.Current.CancellationToken).GetRunResult().Results.Single();
 
         AssertReasons(result, AttentionGenerator.StepNames.Parse, IncrementalStepRunReason.Unchanged); // ran again, same result
         AssertReasons(result, AttentionGenerator.StepNames.Model, IncrementalStepRunReason.Unchanged, IncrementalStepRunReason.Cached);
@@ -55,8 +55,8 @@ public sealed class IncrementalTests
         // The new declaration gets its own members; the shared kernel class is neither emitted again nor duplicated.
         (GeneratorDriver driver, Compilation compilation) = Start(Kernel, Other);
         Compilation edited = compilation.AddSyntaxTrees(CSharpSyntaxTree.ParseText(
-            Kernel.Replace("class Attention;", "class Twin;"), TestCompilation.ParseOptions(), path: "Twin.cs"));
-        GeneratorRunResult result = driver.RunGenerators(edited).GetRunResult().Results.Single();
+            Kernel.Replace("class Attention;", "class Twin;"), TestCompilation.ParseOptions(), path: "Twin.cs", cancellationToken: TestContext.Current.CancellationToken));
+        GeneratorRunResult result = driver.RunGenerators(edited, TestContext.Current.CancellationToken).GetRunResult().Results.Single();
 
         Assert.Equal(new[] { "Demo.Attention.g.cs", "Demo.Twin.g.cs" }, result.GeneratedSources.Select(s => s.HintName).Where(n => !TestCompilation.IsSharedKernel(n)).Order().ToArray());
         Assert.Single(result.GeneratedSources, s => TestCompilation.IsSharedKernel(s.HintName));
@@ -68,7 +68,7 @@ public sealed class IncrementalTests
     {
         (GeneratorDriver driver, Compilation compilation) = Start(Kernel, Other);
         Compilation edited = Replace(compilation, 0, Kernel.Replace("HeadDim = 64", "HeadDim = 80"));
-        GeneratorDriverRunResult run = driver.RunGenerators(edited).GetRunResult();
+        GeneratorDriverRunResult run = driver.RunGenerators(edited, TestContext.Current.CancellationToken).GetRunResult();
 
         AssertReasons(run.Results.Single(), AttentionGenerator.StepNames.Model, IncrementalStepRunReason.Modified);
         AssertReasons(run.Results.Single(), AttentionGenerator.StepNames.Emit, IncrementalStepRunReason.Modified);

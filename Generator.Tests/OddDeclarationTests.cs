@@ -116,10 +116,10 @@ public sealed class OddDeclarationTests
         Assert.Equal(entry.Kernels == 0, run.GeneratedSources.All(s => !TestCompilation.IsSharedKernel(s.HintName)));
         Assert.Equal(run.GeneratedSources.Length, run.GeneratedSources.Select(s => s.HintName.ToUpperInvariant()).Distinct().Count());
 
-        Diagnostic[] errors = output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToArray();
+        Diagnostic[] errors = output.GetDiagnostics(TestContext.Current.CancellationToken).Where(d => d.Severity == DiagnosticSeverity.Error).ToArray();
         Assert.DoesNotContain(errors, d => d.Location.SourceTree?.FilePath.EndsWith(".g.cs", System.StringComparison.Ordinal) == true);
         Assert.Equal(entry.CompilerErrors.Distinct().Order().ToArray(), errors.Select(d => d.Id).Distinct().Order().ToArray());
-        Assert.DoesNotContain(output.GetDiagnostics(), d => d.Id == "CS8785");
+        Assert.DoesNotContain(output.GetDiagnostics(TestContext.Current.CancellationToken), d => d.Id == "CS8785");
     }
 
     [Fact]
@@ -131,7 +131,7 @@ public sealed class OddDeclarationTests
         (Compilation output, GeneratorDriverRunResult result) = Run(sources);
         Assert.Empty(result.Diagnostics);
         Assert.Equal(legal.Sum(e => e.Kernels), result.Results[0].GeneratedSources.Count(s => !TestCompilation.IsSharedKernel(s.HintName)));
-        Assert.DoesNotContain(output.GetDiagnostics(), d => d.Severity == DiagnosticSeverity.Error);
+        Assert.DoesNotContain(output.GetDiagnostics(TestContext.Current.CancellationToken), d => d.Severity == DiagnosticSeverity.Error);
     }
 
     [Fact]

@@ -35,7 +35,7 @@ public sealed class RobustnessTests
             Assert.DoesNotContain(run.Diagnostics, d => d.Id == "ATTN0016");
             if (run.HintNames.Length > 0)
             {
-                Assert.Empty(run.Output.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error && d.Location.SourceTree?.FilePath.EndsWith(".g.cs") == true));
+                Assert.Empty(run.Output.GetDiagnostics(TestContext.Current.CancellationToken).Where(d => d.Severity == DiagnosticSeverity.Error && d.Location.SourceTree?.FilePath.EndsWith(".g.cs") == true));
             }
         }
 

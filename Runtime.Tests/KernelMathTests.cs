@@ -5,7 +5,6 @@ using System.Runtime.Intrinsics;
 using AttentionGen.CompilerServices;
 using AttentionGen.Runtime.Tests.Infrastructure;
 using Xunit;
-using Xunit.Abstractions;
 
 namespace AttentionGen.Runtime.Tests;
 
