@@ -1,5 +1,6 @@
 using System;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 using Xunit;
 
@@ -9,8 +10,8 @@ namespace AttentionGen.Runtime.Tests;
 /// .ci/run repeats these tests with DOTNET_EnableAVX512=0, DOTNET_EnableAVX2=0, DOTNET_EnableAVX=0 and
 /// DOTNET_EnableHWIntrinsic=0 so that the Vector256 path, the Vector128 path with AVX (whose register blocks broadcast
 /// from memory with vbroadcastss) and with SSE alone (x86-64-v2, a default NativeAOT build), and the scalar path each
-/// run. This checks that each switch really turns the wider paths off, so the runs cannot silently test the same path
-/// again, and that without a switch the paths match the CPU.
+/// run, and once more built for linux-arm64 under emulation (NEON). This checks that each switch really turns the wider
+/// paths off, so the runs cannot silently test the same path again, and that without a switch the paths match the CPU.
 /// </summary>
 public sealed class InstructionSetTests
 {
@@ -73,8 +74,19 @@ public sealed class InstructionSetTests
             }
         }
 
+        // On Arm64 (CI runs these tests there under emulation), the NEON path: Vector128 with the 32-register file that
+        // sizes its register blocks, and the AdvSimd branches of the transposes and the half widening.
+        if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64
+            && Environment.GetEnvironmentVariable("DOTNET_EnableHWIntrinsic") != "0")
+        {
+            Assert.True(AdvSimd.Arm64.IsSupported, "AdvSimd is part of every Arm64 baseline");
+            Assert.False(Vector256.IsHardwareAccelerated);
+            Assert.True(CompilerServices.Simd128.HasWideRegisterFile);
+        }
+
         Console.WriteLine(
+            $"{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}: " +
             $"Vector512: {Vector512.IsHardwareAccelerated}, Vector256: {Vector256.IsHardwareAccelerated}, Vector128: {Vector128.IsHardwareAccelerated}, " +
-            $"AVX: {Avx.IsSupported}, AVX2: {Avx2.IsSupported}");
+            $"AVX: {Avx.IsSupported}, AVX2: {Avx2.IsSupported}, AdvSimd.Arm64: {AdvSimd.Arm64.IsSupported}");
     }
 }
