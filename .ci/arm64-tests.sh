@@ -3,7 +3,8 @@
 # AdvSimd branches of the transposes, the half widening and the pairwise sums, which no x64 run reaches. The tests are
 # published for linux-arm64 (self-contained; xUnit v3 makes the assembly its own runner) and run under qemu-user's
 # emulation of an Arm64 CPU, on a sysroot of Debian's arm64 C and C++ runtimes and OpenSSL (the runner hashes test IDs).
-# Emulation checks what the kernels compute on NEON, not how fast: no timing from here means anything.
+# Emulation checks what the kernels compute on NEON, not how fast: no timing from here means anything. Then the Arm64
+# JIT's listings of the declared kernels, for vector registers kept on the stack in inner loops.
 #
 # Needs root and Debian's package archive, for qemu-user-static and the four arm64 packages; where either is missing
 # it says so and runs nothing, rather than fail the build over the machine. Leaves the machine's dpkg architectures as
@@ -50,9 +51,24 @@ for deb in "$work"/*.deb; do
 done
 
 dotnet publish "$root/Runtime.Tests/Runtime.Tests.csproj" -c Release -r linux-arm64 --self-contained -o "$work/tests" --nologo -v quiet
-echo "published: $(file -b "$work/tests/AttentionGen.Runtime.Tests" | cut -d, -f1-2)"
+if command -v file > /dev/null; then
+  echo "published: $(file -b "$work/tests/AttentionGen.Runtime.Tests" | cut -d, -f1-2)"
+fi
 
 # Without ICU (globalization-invariant, as the tests need nothing else), and with executable memory mapped once rather
 # than twice (W^X): under qemu-user the double mapping made Roslyn's in-memory compilation fault.
-DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_EnableWriteXorExecute=0 \
-  qemu-aarch64-static -L "$work/sysroot" "$work/tests/AttentionGen.Runtime.Tests" -noColor
+arm64() {
+  DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_EnableWriteXorExecute=0 \
+    qemu-aarch64-static -L "$work/sysroot" "$work/tests/AttentionGen.Runtime.Tests" -noColor "$@"
+}
+arm64
+
+# The Arm64 JIT's listings of the declared kernels' tests and the cached ones (row blocks, one-row and group kernels,
+# Half widening, masks, head dims from 3 to 512), twice, read as .ci/run reads the samples' x64 listings: no vector
+# register stored to the stack in an inner loop.
+listings=()
+for run in 1 2; do
+  listings+=("$work/listing-$run.txt")
+  DOTNET_JitDisasm='*' DOTNET_JitStdOutFile="$work/listing-$run.txt" arm64 -class AttentionGen.Runtime.Tests.DeclaredKernelTests -class AttentionGen.Runtime.Tests.CachedForwardTests > /dev/null
+done
+dotnet run "$root/.ci/jit-listings.cs" -- "Arm64, Vector128 (NEON)" "${listings[@]}"

@@ -2,11 +2,11 @@
 //
 //   dotnet run .ci/jit-listings.cs -- <label> <listing> [<listing of a second run> ...]
 //
-// A listing is what a process wrote with DOTNET_JitDisasm='*' and DOTNET_JitStdOutFile=<listing> (x64 listings; .ci/run
-// runs the samples so under each instruction-set setting, twice). Every method of the AttentionGen namespaces that the
+// A listing is what a process wrote with DOTNET_JitDisasm='*' and DOTNET_JitStdOutFile=<listing>, x64 or Arm64 (.ci/run
+// runs the samples so under each instruction-set setting, twice; .ci/arm64-tests.sh some of the runtime tests, twice). Every method of the AttentionGen namespaces that the
 // JIT compiled fully optimized is read; a loop is a backward jump to one of the method's labels, and an inner loop one
-// that holds no other. An inner loop that does vector arithmetic and stores an xmm, ymm or zmm register into the stack
-// frame ([rbp ± n], [rsp ± n]) fails the check: a value that lives on the stack from one iteration to the next, a store
+// that holds no other. An inner loop that does vector arithmetic and stores an xmm, ymm or zmm register (q on Arm64) into
+// the stack frame ([rbp ± n], [rsp ± n]; [fp, #n], [sp, #n]) fails the check: a value that lives on the stack from one iteration to the next, a store
 // and a reload each time, because the register block ran out of registers or a call inside the loop made the JIT spill
 // around it. It fails only on a store that every listing given shows: threads that compile at the same time (a
 // helper thread, tiered compilation's) write into one file, and a listing cut into by another's can read as anything.
@@ -59,10 +59,12 @@ return stores.Length == 0 ? 0 : 1;
 internal sealed record Findings(int Methods, int InnerLoops, HashSet<string> Stores, List<string> Others)
 {
     private static readonly Regex LabelLine = new(@"^(G_M\d+_IG\d+):");
-    private static readonly Regex BackwardJump = new(@"^\s+j\w+\s+(?:SHORT\s+)?(G_M\d+_IG\d+)\b");
-    private static readonly Regex VectorArithmetic = new(@"^\s+v?(?:fn?madd|fn?msub|mul|add|sub|max|min)\w*(?:ps|ss)\b");
-    private static readonly Regex Frame = new(@"\[(?:rbp|rsp)\s*[-+]");
-    private static readonly Regex VectorRegister = new(@"\b[xyz]mm\d+\b");
+    // x64: jcc, jmp; Arm64: b, b.cond, cbz/cbnz and tbz/tbnz, whose label comes last.
+    private static readonly Regex BackwardJump = new(@"^\s+(?:j\w+\s+(?:SHORT\s+)?|(?:b(?:\.\w+)?|cbn?z|tbn?z)\s+(?:[^,\s]+,\s*)*)(G_M\d+_IG\d+)\b");
+    private static readonly Regex VectorArithmetic = new(
+        @"^\s+(?:v?(?:fn?madd|fn?msub|mul|add|sub|max|min)\w*(?:ps|ss)\b|(?:fml[as]|fmul|fadd|fsub|fmax|fmin)\w*\s+v\d+\.)");
+    private static readonly Regex Frame = new(@"\[(?:rbp|rsp)\s*[-+]|\[(?:fp|sp)\s*[,\]]");
+    private static readonly Regex VectorRegister = new(@"\b(?:[xyz]mm\d+|q\d+)\b");
 
     public static Findings Read(string path)
     {
@@ -74,7 +76,8 @@ internal sealed record Findings(int Methods, int InnerLoops, HashSet<string> Sto
             string[] lines = listing.Split('\n');
             string name = lines[0].Trim();
             bool optimized = name.EndsWith("(FullOpts)", StringComparison.Ordinal) || name.Contains("(Tier1", StringComparison.Ordinal);
-            if (!name.StartsWith("AttentionGen.", StringComparison.Ordinal) || !optimized)
+            bool library = name.StartsWith("AttentionGen.", StringComparison.Ordinal) && !name.StartsWith("AttentionGen.Runtime.Tests.", StringComparison.Ordinal);
+            if (!library || !optimized)
             {
                 continue;
             }
@@ -114,12 +117,22 @@ internal sealed record Findings(int Methods, int InnerLoops, HashSet<string> Sto
 
                 innerLoops++;
                 string where = $"{Shorten(name)} at {lines[start].Split(':')[0]}";
-                foreach (string line in body.Where(line => Frame.IsMatch(line)))
+                for (int i = 0; i < body.Length; i++)
                 {
+                    string line = body[i];
+                    if (!Frame.IsMatch(line))
+                    {
+                        continue;
+                    }
+
                     // Intel syntax: the destination is the first operand, so a store names the frame before any register.
-                    string operands = line.Trim().Split(' ', 2)[1];
+                    // Arm64: stores are str, stp and stur, the register first.
+                    string[] parts = line.Trim().Split(' ', 2);
+                    string operands = parts[1];
                     Match register = VectorRegister.Match(operands);
-                    bool vectorStore = register.Success && Frame.Match(operands).Index < register.Index;
+                    bool vectorStore = register.Success
+                        && (parts[0].StartsWith("st", StringComparison.Ordinal) || (register.Value[0] != 'q' && Frame.Match(operands).Index < register.Index))
+                        && !(i > 0 && IsCopy(body[i - 1], line));
                     string finding = $"{where}: {Regex.Replace(line.Trim(), @"\s+", " ")}";
                     if (vectorStore)
                     {
@@ -136,11 +149,32 @@ internal sealed record Findings(int Methods, int InnerLoops, HashSet<string> Sto
         return new Findings(methods, innerLoops, stores, others);
     }
 
+    // Whether a store to the frame only copies what the instruction before it loaded from elsewhere: a struct passed by
+    // value, moved through vector registers (ldp q16, q17, [x1] then stp q16, q17, [fp, #-0x90] on Arm64; vmovdqu ymm0,
+    // [rax] then vmovdqu [rbp-0x40], ymm0 on x64). Nothing computed waits on the stack there.
+    private static bool IsCopy(string previous, string store)
+    {
+        string[] load = previous.Trim().Split(' ', 2), write = store.Trim().Split(' ', 2);
+        if (load.Length < 2 || Frame.IsMatch(previous) || !load[1].Contains('['))
+        {
+            return false;
+        }
+
+        if (load[0].StartsWith("ld", StringComparison.Ordinal))
+        {
+            return write[0].StartsWith("st", StringComparison.Ordinal)
+                && load[1][..load[1].IndexOf('[')].Trim() == write[1][..write[1].IndexOf('[')].Trim();
+        }
+
+        Match loaded = VectorRegister.Match(load[1]);
+        return loaded.Success && loaded.Index < load[1].IndexOf('[') && write[1].TrimEnd().EndsWith(loaded.Value, StringComparison.Ordinal);
+    }
+
     // Whether line <paramref name="jump"/> is an unconditional jump in a block that is entered only by jumps: the last
     // instruction before the block's label is itself an unconditional jump or a return.
     private static bool IsColdBlockExit(string[] lines, int jump)
     {
-        if (!lines[jump].TrimStart().StartsWith("jmp ", StringComparison.Ordinal))
+        if (!IsUnconditionalJump(lines[jump]))
         {
             return false;
         }
@@ -159,10 +193,16 @@ internal sealed record Findings(int Methods, int InnerLoops, HashSet<string> Sto
                 continue;
             }
 
-            return instruction.StartsWith("jmp ", StringComparison.Ordinal) || instruction.StartsWith("ret", StringComparison.Ordinal);
+            return IsUnconditionalJump(instruction) || instruction.StartsWith("ret", StringComparison.Ordinal);
         }
 
         return false;
+    }
+
+    private static bool IsUnconditionalJump(string line)
+    {
+        string instruction = line.TrimStart();
+        return instruction.StartsWith("jmp ", StringComparison.Ordinal) || instruction.StartsWith("b ", StringComparison.Ordinal);
     }
 
     // A method's name without its parameters and the namespaces that every one of them repeats.
