@@ -4,7 +4,7 @@
 # published for linux-arm64 (self-contained; xUnit v3 makes the assembly its own runner) and run under qemu-user's
 # emulation of an Arm64 CPU, on a sysroot of Debian's arm64 C and C++ runtimes and OpenSSL (the runner hashes test IDs).
 # Emulation checks what the kernels compute on NEON, not how fast: no timing from here means anything. Then the Arm64
-# JIT's listings of the declared kernels, for vector registers kept on the stack in inner loops.
+# JIT's listings of some of the kernels, for vector registers kept on the stack in inner loops.
 #
 # Needs root and Debian's package archive, for qemu-user-static and the four arm64 packages; where either is missing
 # it says so and runs nothing, rather than fail the build over the machine. Leaves the machine's dpkg architectures as

@@ -2,11 +2,12 @@
 //
 //   dotnet run .ci/jit-listings.cs -- <label> <listing> [<listing of a second run> ...]
 //
-// A listing is what a process wrote with DOTNET_JitDisasm='*' and DOTNET_JitStdOutFile=<listing>, x64 or Arm64 (.ci/run
-// runs the samples so under each instruction-set setting, twice; .ci/arm64-tests.sh some of the runtime tests, twice). Every method of the AttentionGen namespaces that the
-// JIT compiled fully optimized is read; a loop is a backward jump to one of the method's labels, and an inner loop one
-// that holds no other. An inner loop that does vector arithmetic and stores an xmm, ymm or zmm register (q on Arm64) into
-// the stack frame ([rbp ± n], [rsp ± n]; [fp, #n], [sp, #n]) fails the check: a value that lives on the stack from one iteration to the next, a store
+// A listing is what a process wrote with DOTNET_JitDisasm='*' and DOTNET_JitStdOutFile=<listing>, x64 or Arm64
+// (.ci/run runs the samples so under each instruction-set setting, twice; .ci/arm64-tests.sh some of the runtime tests,
+// twice). Every method of the AttentionGen namespaces (not the tests') that the JIT compiled fully optimized is read; a
+// loop is a backward jump to one of the method's labels, and an inner loop one that holds no other. An inner loop that
+// does vector arithmetic and stores an xmm, ymm or zmm register (q on Arm64) into the stack frame ([rbp ± n],
+// [rsp ± n]; [fp, #n], [sp, #n]) fails the check: a value that lives on the stack from one iteration to the next, a store
 // and a reload each time, because the register block ran out of registers or a call inside the loop made the JIT spill
 // around it. It fails only on a store that every listing given shows: threads that compile at the same time (a
 // helper thread, tiered compilation's) write into one file, and a listing cut into by another's can read as anything.
