@@ -96,9 +96,13 @@ internal static class KernelMath
     /// BenchmarkDotNet runs of the two builds, two each, put the Half cases at 1.20–1.32 times and the Single ones at
     /// 1.04–1.08 times as fast (docs/PERFORMANCE.md). With the JIT held to AVX2 (a head of 128 is sixteen vectors there)
     /// the same hints made the Half calls 1.25 times as fast, and on Vector128 1.27 times. On Zen 5, hints of this kind
-    /// (keys 4 to 32 ahead in the score loop) made multi-head decoding 5–30% slower, so on AMD cores, and on Arm64, which
-    /// has no hint in .NET, the one-row kernels leave the streams to the hardware, and the group kernels keep their L1
-    /// hints alone (<see cref="KernelTiles.PrefetchKeys"/>, measured on Zen 5).
+    /// (keys 4 to 32 ahead in the score loop) made multi-head decoding 5–30% slower, and on Zen 4 (family 25 model 17)
+    /// these very hints made it from memory 0.80 times as fast over a Single cache and 0.89 times over a Half one, while
+    /// the group kernels' L2 hints moved grouped-query decoding by 0.87–1.11 times, within that host's spread
+    /// (BenchmarkDotNet, docs/PERFORMANCE.md, 2026-12-07). So on AMD cores, and on Arm64, which has no hint in .NET, the
+    /// one-row kernels leave the streams to the hardware, and the group kernels keep their L1 hints alone
+    /// (<see cref="KernelTiles.PrefetchKeys"/>, measured on Zen 5; without them, grouped-query decoding ran 0.53–0.89
+    /// times as fast on Zen 4).
     /// </summary>
     public static readonly bool PrefetchRowStreams = IsIntel();
 
