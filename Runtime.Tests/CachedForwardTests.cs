@@ -202,9 +202,31 @@ public sealed class CachedForwardTests
         // keys grow from token to token, so each tile's maximum score tends to pass the one before and the accumulator
         // is rescaled at the boundaries; the lengths end mid-tile.
         KernelUnderTest kernel = DeclaredKernels.Get(name);
+        Assert.Equal(kernel.Configuration.Heads, kernel.Configuration.KvHeads);
+        AssertGrowingKeysMatchReference(kernel, new Random(TestSeed.For("row tiles " + name + precision)), precision);
+    }
+
+    [Theory]
+    [InlineData(nameof(LlamaKernel), KvCachePrecision.Single)]
+    [InlineData(nameof(LlamaKernel), KvCachePrecision.Half)]
+    [InlineData(nameof(MistralKernel), KvCachePrecision.Single)]
+    [InlineData(nameof(MistralKernel), KvCachePrecision.Half)]
+    public void One_group_per_key_value_head_crosses_group_tiles_and_matches_the_reference(string name, KvCachePrecision precision)
+    {
+        // Several query heads per key/value head and one new token: the group kernels take RowKeyTile keys per call and
+        // GroupKeyTile at a time, rescaling every row's accumulator at the boundaries, as above.
+        KernelUnderTest kernel = DeclaredKernels.Get(name);
+        Assert.True(kernel.Configuration.Heads > kernel.Configuration.KvHeads);
+        AssertGrowingKeysMatchReference(kernel, new Random(TestSeed.For("group tiles " + name + precision)), precision);
+    }
+
+    /// <summary>
+    /// One new token over caches of 2 · RowKeyTile + 517 and RowKeyTile + 1 tokens whose keys grow from token to token,
+    /// so that each tile's maximum score tends to pass the one before, against the reference.
+    /// </summary>
+    private static void AssertGrowingKeysMatchReference(KernelUnderTest kernel, Random random, KvCachePrecision precision)
+    {
         AttentionConfiguration c = kernel.Configuration;
-        Assert.Equal(c.Heads, c.KvHeads);
-        var random = new Random(TestSeed.For("row tiles " + name + precision));
         int[] lengths = { 2 * KernelTiles.RowKeyTile + 517, KernelTiles.RowKeyTile + 1 };
         int longest = lengths[0];
         var cache = new KvCache(lengths.Length, c.KvHeads, c.HeadDim, c.ValueDim, longest, precision);

@@ -346,8 +346,10 @@ internal readonly struct AttentionWork<TKernel> : IWorkItems<AttentionArguments>
                 // A tile stops where a ring wraps around, so its slots are consecutive. Halves widened into scratch come
                 // cacheTile keys at a time; floats, and halves read in place, KeyTile keys at a time, which stay in L2
                 // while every row of the group reads them: memory is read once per key/value head. A single row
-                // shares its tile with no other and takes RowKeyTile keys at a time.
-                int tile = half && !direct ? cacheTile : rows == 1 ? KernelTiles.RowKeyTile : KernelTiles.KeyTile;
+                // shares its tile with no other and takes RowKeyTile keys at a time, and so does a single group that
+                // holds every row (one token's query heads of this key/value head).
+                bool oneGroup = rows == 1 || (queryLength == 1 && rows <= KernelTiles.GroupRows && RowKernel<TKernel>.GroupsRows);
+                int tile = half && !direct ? cacheTile : oneGroup ? KernelTiles.RowKeyTile : KernelTiles.KeyTile;
                 count = segments.Run(tileStart, Math.Min(tile, keyEnd - tileStart));
                 int slot = segments.Slot(tileStart);
                 ref float keys = ref wideKeys;

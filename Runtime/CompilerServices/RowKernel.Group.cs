@@ -14,6 +14,9 @@ namespace AttentionGen.CompilerServices;
 /// </summary>
 internal static partial class RowKernel<TKernel>
 {
+    /// <summary>The keys a group scores, soft-maxes and accumulates together (<see cref="KernelTiles.GroupKeyTile"/>).</summary>
+    private const int GroupTile = KernelTiles.GroupKeyTile;
+
     /// <summary>
     /// Whether rows that see the same keys can run as a group: the group kernels need SIMD and heads of at least one
     /// vector, and leave explicit masks (which differ from row to row, and must keep a masked key's non-finite value out
@@ -102,13 +105,13 @@ internal static partial class RowKernel<TKernel>
             scoreFactor = ScaleQuery<TSimd, TVector, TElement, TElements>(ref Unsafe.Add(ref queries, g * headDim), ref Unsafe.Add(ref q, g * queryStride));
         }
 
-        // Each row's scores, then probabilities, of one tile: row g at g · KeyTile.
-        Span<float> scores = stackalloc float[KernelTiles.GroupRows * KeyTile];
+        // Each row's scores, then probabilities, of one tile: row g at g · GroupTile.
+        Span<float> scores = stackalloc float[KernelTiles.GroupRows * GroupTile];
         ref float score = ref MemoryMarshal.GetReference(scores);
         bool farHints = KernelMath.PrefetchRowStreams;
-        for (int tileStart = firstKey; tileStart < endKey; tileStart += KeyTile)
+        for (int tileStart = firstKey; tileStart < endKey; tileStart += GroupTile)
         {
-            int tileLength = Math.Min(KeyTile, endKey - tileStart);
+            int tileLength = Math.Min(GroupTile, endKey - tileStart);
             ref TElement tileKeys = ref Unsafe.Add(ref keys, tileStart * keyStride);
             if (farHints)
             {
@@ -122,7 +125,7 @@ internal static partial class RowKernel<TKernel>
             int visible = 0;
             for (int g = 0; g < TRows.Count; g++)
             {
-                if (Probabilities<TSimd, TVector, TElement, TElements>(ref Unsafe.Add(ref score, g * KeyTile), tileLength, default, 0, 0, ref Unsafe.Add(ref states, g * stateSize)))
+                if (Probabilities<TSimd, TVector, TElement, TElements>(ref Unsafe.Add(ref score, g * GroupTile), tileLength, default, 0, 0, ref Unsafe.Add(ref states, g * stateSize)))
                 {
                     visible++;
                 }
@@ -141,9 +144,9 @@ internal static partial class RowKernel<TKernel>
                 // turned down still holds its scores of -infinity; the others hold probabilities.
                 for (int g = 0; g < TRows.Count; g++)
                 {
-                    if (Unsafe.Add(ref score, g * KeyTile) != float.NegativeInfinity)
+                    if (Unsafe.Add(ref score, g * GroupTile) != float.NegativeInfinity)
                     {
-                        AccumulateRow<TSimd, TVector, TElement, TElements>(ref Unsafe.Add(ref score, g * KeyTile), tileLength, ref tileValues, valueStride, ref Unsafe.Add(ref states, g * stateSize), prefetch: false);
+                        AccumulateRow<TSimd, TVector, TElement, TElements>(ref Unsafe.Add(ref score, g * GroupTile), tileLength, ref tileValues, valueStride, ref Unsafe.Add(ref states, g * stateSize), prefetch: false);
                     }
                 }
 
@@ -183,7 +186,7 @@ internal static partial class RowKernel<TKernel>
     /// <summary>
     /// P·V of every row of a group over <paramref name="count"/> keys, in passes of <see cref="GroupValuesPerPass"/>
     /// value elements, then one vector at a time; the overlapping last vector adds only to the lanes the one before did not
-    /// cover. Row g's probabilities are at <c>g · KeyTile</c> floats from <paramref name="p"/>, its accumulator at
+    /// cover. Row g's probabilities are at <c>g · GroupTile</c> floats from <paramref name="p"/>, its accumulator at
     /// <c>g · stateSize</c> floats from <paramref name="states"/>. A method of its own, fully optimized from the first call,
     /// as <see cref="ScoreGroup"/>: inlined into <see cref="GroupVector"/>, its passes would exceed the JIT's inlining budget
     /// there, and the passes themselves would become calls.
@@ -275,7 +278,7 @@ internal static partial class RowKernel<TKernel>
     /// The scores of every row of a group against <paramref name="count"/> keys, <paramref name="keyStride"/> elements
     /// apart: four keys at a time on a 32-register file (<see cref="ScoreFour"/>), else two, each key vector loaded once for
     /// all rows; row g's scaled query at <c>g · ScaledQueryLength(lanes)</c> floats from <paramref name="q"/> (as
-    /// <see cref="GroupVector"/> lays them out), its scores at <c>g · KeyTile</c> floats from <paramref name="score"/>. The
+    /// <see cref="GroupVector"/> lays them out), its scores at <c>g · GroupTile</c> floats from <paramref name="score"/>. The
     /// loop over the head of a pair of keys takes two vectors per step and walks by moving references, so that every load
     /// is one instruction with a constant displacement. Each step asks for its keys <see cref="KernelTiles.PrefetchKeys"/>
     /// ahead into L1, and with <typeparamref name="THints"/> <see cref="KernelTiles.PrefetchFarKeys"/> ahead into L2. A method
@@ -391,7 +394,7 @@ internal static partial class RowKernel<TKernel>
     /// <summary>
     /// The scores of every row of a group against four keys, <paramref name="keyStride"/> elements apart from
     /// <paramref name="keys"/>: 16 sums for four rows, each key vector loaded (and a half widened) once for all rows, each
-    /// query vector once for all keys. Row g's four scores go to <c>g · KeyTile</c> floats from <paramref name="score"/>.
+    /// query vector once for all keys. Row g's four scores go to <c>g · GroupTile</c> floats from <paramref name="score"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void ScoreFour<TSimd, TVector, TElement, TElements, TRows, THints>(
@@ -441,15 +444,15 @@ internal static partial class RowKernel<TKernel>
         }
 
         (TSimd.SumAcross4(a0, b0, c0, d0) * factor).StoreUnsafe(ref score);
-        (TSimd.SumAcross4(a1, b1, c1, d1) * factor).StoreUnsafe(ref Unsafe.Add(ref score, KeyTile));
+        (TSimd.SumAcross4(a1, b1, c1, d1) * factor).StoreUnsafe(ref Unsafe.Add(ref score, GroupTile));
         if (TRows.Count > 2)
         {
-            (TSimd.SumAcross4(a2, b2, c2, d2) * factor).StoreUnsafe(ref Unsafe.Add(ref score, 2 * KeyTile));
+            (TSimd.SumAcross4(a2, b2, c2, d2) * factor).StoreUnsafe(ref Unsafe.Add(ref score, 2 * GroupTile));
         }
 
         if (TRows.Count > 3)
         {
-            (TSimd.SumAcross4(a3, b3, c3, d3) * factor).StoreUnsafe(ref Unsafe.Add(ref score, 3 * KeyTile));
+            (TSimd.SumAcross4(a3, b3, c3, d3) * factor).StoreUnsafe(ref Unsafe.Add(ref score, 3 * GroupTile));
         }
     }
 
@@ -499,22 +502,22 @@ internal static partial class RowKernel<TKernel>
     }
 
     /// <summary>
-    /// Stores the scores of one key: lane g of <paramref name="scores"/> to row g's score, at <c>g · KeyTile</c> floats
+    /// Stores the scores of one key: lane g of <paramref name="scores"/> to row g's score, at <c>g · GroupTile</c> floats
     /// from <paramref name="score"/> (row 0's score of the key), for the first <paramref name="rows"/> rows.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void StoreScores(Vector128<float> scores, ref float score, int rows)
     {
         score = scores.ToScalar();
-        Unsafe.Add(ref score, KeyTile) = scores.GetElement(1);
+        Unsafe.Add(ref score, GroupTile) = scores.GetElement(1);
         if (rows > 2)
         {
-            Unsafe.Add(ref score, 2 * KeyTile) = scores.GetElement(2);
+            Unsafe.Add(ref score, 2 * GroupTile) = scores.GetElement(2);
         }
 
         if (rows > 3)
         {
-            Unsafe.Add(ref score, 3 * KeyTile) = scores.GetElement(3);
+            Unsafe.Add(ref score, 3 * GroupTile) = scores.GetElement(3);
         }
     }
 
@@ -527,8 +530,8 @@ internal static partial class RowKernel<TKernel>
     {
         score = scores.ToScalar();
         Unsafe.Add(ref score, 1) = scores.GetElement(1);
-        Unsafe.Add(ref score, KeyTile) = scores.GetElement(2);
-        Unsafe.Add(ref score, KeyTile + 1) = scores.GetElement(3);
+        Unsafe.Add(ref score, GroupTile) = scores.GetElement(2);
+        Unsafe.Add(ref score, GroupTile + 1) = scores.GetElement(3);
     }
 
     /// <summary>
@@ -569,7 +572,7 @@ internal static partial class RowKernel<TKernel>
     /// <paramref name="offset"/>: the sums held in registers over <paramref name="count"/> keys, each value vector
     /// loaded once for all rows, then added to the accumulators (row g's at <c>g · stateSize</c> floats from
     /// <paramref name="states"/>) in the lanes <paramref name="added"/> selects. Row g's probabilities are at
-    /// <c>g · KeyTile</c> floats from <paramref name="p"/>. The pass that <paramref name="fetchAhead"/> (the first over
+    /// <c>g · GroupTile</c> floats from <paramref name="p"/>. The pass that <paramref name="fetchAhead"/> (the first over
     /// the keys) also asks for each value row <see cref="KernelTiles.PrefetchKeys"/> keys ahead into L1, and with
     /// <typeparamref name="THints"/> the one <see cref="KernelTiles.PrefetchFarKeys"/> ahead into L2.
     /// </summary>
@@ -608,15 +611,15 @@ internal static partial class RowKernel<TKernel>
             TVector v2 = vectors > 2 ? TElements.Load<TSimd, TVector>(ref row, 2 * n) : default;
             TVector v3 = vectors > 3 ? TElements.Load<TSimd, TVector>(ref row, 3 * n) : default;
             Weigh<TSimd, TVector, TVectors>(TSimd.BroadcastFrom(ref pj), v0, v1, v2, v3, ref s00, ref s01, ref s02, ref s03);
-            Weigh<TSimd, TVector, TVectors>(TSimd.BroadcastFrom(ref Unsafe.Add(ref pj, KeyTile)), v0, v1, v2, v3, ref s10, ref s11, ref s12, ref s13);
+            Weigh<TSimd, TVector, TVectors>(TSimd.BroadcastFrom(ref Unsafe.Add(ref pj, GroupTile)), v0, v1, v2, v3, ref s10, ref s11, ref s12, ref s13);
             if (rows > 2)
             {
-                Weigh<TSimd, TVector, TVectors>(TSimd.BroadcastFrom(ref Unsafe.Add(ref pj, 2 * KeyTile)), v0, v1, v2, v3, ref s20, ref s21, ref s22, ref s23);
+                Weigh<TSimd, TVector, TVectors>(TSimd.BroadcastFrom(ref Unsafe.Add(ref pj, 2 * GroupTile)), v0, v1, v2, v3, ref s20, ref s21, ref s22, ref s23);
             }
 
             if (rows > 3)
             {
-                Weigh<TSimd, TVector, TVectors>(TSimd.BroadcastFrom(ref Unsafe.Add(ref pj, 3 * KeyTile)), v0, v1, v2, v3, ref s30, ref s31, ref s32, ref s33);
+                Weigh<TSimd, TVector, TVectors>(TSimd.BroadcastFrom(ref Unsafe.Add(ref pj, 3 * GroupTile)), v0, v1, v2, v3, ref s30, ref s31, ref s32, ref s33);
             }
         }
 

@@ -52,6 +52,18 @@ internal static class KernelTiles
     public const int RowKeyTile = 1024;
 
     /// <summary>
+    /// Keys the group kernels (the query heads of one key/value head, computed together) score, soft-max and accumulate
+    /// together; the cached path gives them tiles of <see cref="RowKeyTile"/> keys where one group holds every row of a
+    /// key/value head (decoding one token), since no other row shares the tile then either. Four rows' scores of a tile
+    /// take 8 KiB. Keys and values are read in runs of 256 KiB rather than 64 KiB (d = 128, floats). On Zen 4 (family 25
+    /// model 17, AVX-512), BenchmarkDotNet runs of builds with and without the longer tiles, alternating, decoded 32 query
+    /// heads on 8 key/value heads of 128 over a float cache of 4096 tokens 1.17–1.52 times as fast on one thread and
+    /// 1.50–1.57 times on two, and over a Half one 1.02–1.13 times (run by run); over 32768 tokens, from memory, the two
+    /// builds were within the host's spread (docs/PERFORMANCE.md). A multiple of every vector width.
+    /// </summary>
+    public const int GroupKeyTile = 512;
+
+    /// <summary>
     /// Keys the one-row kernels' P·V takes at a time when a value row is more than the eight vectors it holds in
     /// registers (ValueDim above 64 on AVX2, 32 on Vector128, 128 with AVX-512): each pass adds one part of the rows, and
     /// over a few keys the passes after the first find them in L1, while the next few keys' rows are prefetched whole.
