@@ -55,15 +55,16 @@ public sealed class NonFiniteInputTests
     [Fact]
     public void A_grouped_row_whose_scores_over_a_tile_are_all_minus_infinity_takes_none_of_its_infinite_values()
     {
-        // Two query heads share one key/value head, so decoding runs them as a group. Every key of the first tile
-        // (keys 0-127) is +infinity in element 0, where head 0's query is negative and head 1's positive: head 0's scores
-        // there are all -infinity (weights of exactly 0), head 1's +infinity. Value 5 is infinite too: head 0 must not
-        // take 0 · infinity from it, as a row on its own would not, and keeps the finite attention over keys 128-149.
+        // Two query heads share one key/value head, so decoding runs them as a group. Every key of the group kernels'
+        // first tile (keys 0 to GroupKeyTile - 1) is +infinity in element 0, where head 0's query is negative and head
+        // 1's positive: head 0's scores there are all -infinity (weights of exactly 0), head 1's +infinity. Value 5 is
+        // infinite too: head 0 must not take 0 · infinity from it, as a row on its own would not, and keeps the finite
+        // attention over the last 22 keys.
         KernelUnderTest kernel = Kernel("Grouped");
-        const int length = 150;
+        const int length = KernelTiles.GroupKeyTile + 22;
         var random = new Random(TestSeed.For(nameof(A_grouped_row_whose_scores_over_a_tile_are_all_minus_infinity_takes_none_of_its_infinite_values)));
         float[] query = Tensors.Normal(random, 2 * Dim), key = Tensors.Normal(random, length * Dim), value = Tensors.Normal(random, length * Dim);
-        for (int j = 0; j < 128; j++)
+        for (int j = 0; j < KernelTiles.GroupKeyTile; j++)
         {
             key[j * Dim] = float.PositiveInfinity;
         }
