@@ -41,8 +41,8 @@ internal static class KernelTiles
 
     /// <summary>
     /// Keys the one-row kernels score, soft-max and accumulate together, and the most keys of a tile of the cached path
-    /// that only one row reads (decoding a token with multi-head attention): no other row shares the tile, so nothing
-    /// is gained by keeping it in cache, and longer tiles read keys and values in longer runs (512 KiB of each at
+    /// that only one row, or one group of rows, reads (decoding a token; see <see cref="GroupKeyTile"/>): no other row
+    /// shares the tile, so nothing is gained by keeping it in cache, and longer tiles read keys and values in longer runs (512 KiB of each at
     /// d = 128) and scale the query, find the maximum and rescale the accumulator once per 1024 keys rather than 128.
     /// On Zen 5, a Stopwatch probe alternating it with tiles of 128 in one process decoded 8 heads of 128 over 4096 and
     /// 32768 tokens 8–20% faster from a float cache and 15–64% faster from a Half one (one and two threads); prefetching
