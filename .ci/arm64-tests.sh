@@ -24,8 +24,9 @@ if [ "$(id -u)" -ne 0 ] || ! command -v apt-get > /dev/null; then
   skip "installing qemu-user-static and the arm64 sysroot needs root and apt-get"
 fi
 
+# A fresh machine may have no package lists yet ("Unable to locate package"), so they are read first.
 if ! command -v qemu-aarch64-static > /dev/null; then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static > "$work/apt.log" 2>&1 \
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static; } > "$work/apt.log" 2>&1 \
     || { tail -5 "$work/apt.log"; skip "apt-get could not install qemu-user-static"; }
 fi
 
