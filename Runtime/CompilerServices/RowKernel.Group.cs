@@ -81,9 +81,11 @@ internal static partial class RowKernel<TKernel>
     /// <summary>
     /// A group of <typeparamref name="TRows"/> rows on one vector width: per tile of keys, the scores of every row, then
     /// each row's online softmax, then P·V for every row. A head that is not a whole number of vectors ends as in
-    /// <see cref="Vector"/>.
+    /// <see cref="Vector"/>. Its scratch (the scaled queries, and 8 KiB of scores for four rows) is written before it is
+    /// read, as <see cref="Vector"/>'s is, so it is not cleared on every call.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [SkipLocalsInit]
     private static void GroupVector<TSimd, TVector, TElement, TElements, TRows>(
         ref float queries, ref TElement keys, ref TElement values, nint keyStride, nint valueStride, int firstKey, int endKey, ref float states)
         where TSimd : struct, ISimd<TVector>
