@@ -17,6 +17,7 @@ public sealed class NonFiniteInputTests
 
     private static readonly Lazy<IReadOnlyList<KernelUnderTest>> s_kernels = new(() => InMemoryKernels.Build(new (string, AttentionConfiguration)[]
     {
+        ("Plain", new() { Heads = 1, HeadDim = Dim }),
         ("CausalTopLeft", new() { Heads = 1, HeadDim = Dim, Mask = AttentionMask.Causal, Alignment = MaskAlignment.TopLeft }),
         ("Explicit", new() { Heads = 1, HeadDim = Dim, Mask = AttentionMask.Explicit }),
         ("Grouped", new() { Heads = 2, KvHeads = 1, HeadDim = Dim }),
@@ -81,6 +82,71 @@ public sealed class NonFiniteInputTests
         float[] actual = new float[2 * Dim];
         kernel.ForwardCached(query, cache, actual, 1, 1, default);
         AssertMatches(expected, actual, "decoding over a cache");
+    }
+
+    [Theory]
+    [InlineData("Plain", 1)]
+    [InlineData("Plain", 300)]
+    [InlineData("CausalTopLeft", 300)]
+    [InlineData("Grouped", 1)]
+    [InlineData("Grouped", 300)]
+    [InlineData("Window", 300)]
+    public void A_key_a_row_sees_but_scores_minus_infinity_takes_no_part_even_with_an_infinite_value(string name, int queryLength)
+    {
+        // Keys 5 and 260 are +infinity in element 0, where every query is negative: every row that sees them scores them
+        // -infinity, a weight of exactly 0, as if they were masked. Their values are infinite too, and must not reach a
+        // row as 0 · infinity = NaN, whichever kernel runs (a row block, on a tile that masks keys or one that does not;
+        // one row; a group of rows; the scalar kernel) and wherever the keys fall in its tiles, among finite scores. So
+        // every row is finite, as in ReferenceAttention.
+        KernelUnderTest kernel = Kernel(name);
+        AttentionConfiguration configuration = kernel.Configuration;
+        const int Length = 300;
+        int heads = configuration.Heads, kvHeads = configuration.KvHeads, headDim = configuration.HeadDim, valueDim = configuration.ValueDim;
+        bool headMajor = configuration.Layout == AttentionLayout.Bhsd;
+        var random = new Random(TestSeed.For(nameof(A_key_a_row_sees_but_scores_minus_infinity_takes_no_part_even_with_an_infinite_value)) + queryLength);
+        float[] query = Tensors.Normal(random, queryLength * heads * headDim);
+        float[] key = Tensors.Normal(random, Length * kvHeads * headDim), value = Tensors.Normal(random, Length * kvHeads * valueDim);
+        for (int row = 0; row < queryLength * heads; row++)
+        {
+            query[row * headDim] = -Math.Abs(query[row * headDim]) - 0.5f;
+        }
+
+        foreach (int j in new[] { 5, 260 })
+        {
+            for (int h = 0; h < kvHeads; h++)
+            {
+                int row = headMajor ? h * Length + j : j * kvHeads + h;
+                key[row * headDim] = float.PositiveInfinity;
+                value[row * valueDim + 1] = float.PositiveInfinity;
+            }
+        }
+
+        float[] expected = new float[queryLength * heads * valueDim];
+        ReferenceAttention.Forward(configuration, query, key, value, expected, 1, queryLength, Length, default, default);
+        Assert.All(expected, v => Assert.True(float.IsFinite(v)));
+
+        float[] actual = new float[expected.Length];
+        kernel.Forward(query, key, value, actual, 1, queryLength, Length, default, default);
+        AssertMatches(expected, actual, "tensor Forward");
+
+        // With the attention weights too: a row block that computes itself again must write them again, whole.
+        float[] expectedWeights = new float[heads * queryLength * Length], actualWeights = new float[expectedWeights.Length];
+        ReferenceAttention.Forward(configuration, query, key, value, expected, 1, queryLength, Length, expectedWeights, AttentionWeights.Probabilities, default);
+        kernel.ForwardWeights!(query, key, value, actual, 1, queryLength, Length, default, default, actualWeights, AttentionWeights.Probabilities);
+        AssertMatches(expected, actual, "tensor Forward with weights");
+        AssertMatches(expectedWeights, actualWeights, "its weights");
+
+        if (!headMajor)
+        {
+            // Over a float cache: a prefill on the row blocks, or one token on the one-row or group kernels.
+            var cache = new KvCache(1, kvHeads, headDim, valueDim, Length);
+            cache.Append(key, value, Length);
+            float[] cachedExpected = new float[expected.Length];
+            ReferenceAttention.Forward(configuration, query, cache, cachedExpected, 1, queryLength);
+            Assert.All(cachedExpected, v => Assert.True(float.IsFinite(v)));
+            kernel.ForwardCached(query, cache, actual, 1, queryLength, default);
+            AssertMatches(cachedExpected, actual, "over a cache");
+        }
     }
 
     [Theory]

@@ -8,7 +8,10 @@ namespace AttentionGen.CompilerServices;
 /// Keeps keys that a row does not see out of its output even when their values are infinite or NaN. A row-block kernel
 /// adds p · v for every key of a tile to every row of the block, and a masked key's weight p is exactly 0 there; but
 /// 0 · ∞ is NaN. Such values are rare, so kernels check a tile whose rows see different keys for them, and only then
-/// take the path here, which adds nothing for a weight of 0.
+/// take the path here, which adds nothing for a weight of 0. A key a row sees can have a weight of 0 too (a score of -∞
+/// from an infinite key element, or one far below the maximum): a one-row kernel looks for -∞ among a tile's scores
+/// (<see cref="AnyMinusInfinity"/>), and a row block looks for NaN in its accumulators once it is done
+/// (<see cref="AnyNaN"/>), computing the block again on this path if it finds any.
 /// </summary>
 internal static class MaskedValues
 {
@@ -69,6 +72,70 @@ internal static class MaskedValues
         }
 
         return Vector.EqualsAny(largest, exponent);
+    }
+
+    /// <summary>Whether any of <paramref name="count"/> consecutive floats from <paramref name="values"/> on is NaN.</summary>
+    public static bool AnyNaN(ref float values, int count)
+    {
+        int width = Vector<float>.Count;
+        if (!Vector.IsHardwareAccelerated || count < width)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                if (float.IsNaN(Unsafe.Add(ref values, i)))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        // Whole vectors, the last one overlapping the one before where count is not a multiple of the width. NaN is the
+        // one value not equal to itself.
+        Vector<int> found = Vector<int>.Zero;
+        for (int i = 0; i < count - width; i += width)
+        {
+            Vector<float> x = Vector.LoadUnsafe(ref values, (nuint)i);
+            found |= ~Vector.Equals(x, x);
+        }
+
+        Vector<float> last = Vector.LoadUnsafe(ref values, (nuint)(count - width));
+        found |= ~Vector.Equals(last, last);
+        return found != Vector<int>.Zero;
+    }
+
+    /// <summary>
+    /// Whether any of <paramref name="count"/> consecutive scores from <paramref name="scores"/> on is -∞. Without a mask,
+    /// that is a key the row sees whose weight is exactly 0 all the same (an infinite key element where the query's has
+    /// the other sign, or a score that overflowed): like a masked key, it must add nothing, even to an infinite value.
+    /// </summary>
+    public static bool AnyMinusInfinity(ref float scores, int count)
+    {
+        int width = Vector<float>.Count;
+        if (!Vector.IsHardwareAccelerated || count < width)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                if (Unsafe.Add(ref scores, i) == float.NegativeInfinity)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        // Whole vectors, the last one overlapping the one before where count is not a multiple of the width.
+        var minusInfinity = new Vector<float>(float.NegativeInfinity);
+        Vector<int> found = Vector<int>.Zero;
+        for (int i = 0; i < count - width; i += width)
+        {
+            found |= Vector.Equals(Vector.LoadUnsafe(ref scores, (nuint)i), minusInfinity);
+        }
+
+        found |= Vector.Equals(Vector.LoadUnsafe(ref scores, (nuint)(count - width)), minusInfinity);
+        return found != Vector<int>.Zero;
     }
 
     /// <summary>

@@ -35,6 +35,10 @@ internal static class RowBlock<TKernel>
     /// <param name="head">The query head, for the explicit mask.</param>
     /// <param name="firstRow">The first row's query index, for the explicit mask.</param>
     /// <param name="outputs">With <typeparamref name="TExtras"/> enabled, the attention weights and log-sum-exps wanted.</param>
+    /// <param name="skipZeroWeights">
+    /// Whether every tile whose values are not all finite adds only its weights that are not 0: how the block is computed
+    /// again when a weight of 0 met an infinite value in a key every row sees (see the end of the method).
+    /// </param>
     /// <remarks>
     /// TPart: where TSimd is a <see cref="SimdPair{TSimd, TVector}"/> (rows in pairs of vectors), the width of each of its
     /// vectors, which the paired register blocks work in; else TSimd itself.
@@ -42,7 +46,7 @@ internal static class RowBlock<TKernel>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Run<TSimd, TVector, TPart, TPartVector, TRows, TExtras>(
         ref float query, ref float keys, ref float values, ref float output, int rows, long position, int valid,
-        scoped in ExplicitMask mask, int b, int head, int firstRow, scoped in RowOutputs outputs)
+        scoped in ExplicitMask mask, int b, int head, int firstRow, scoped in RowOutputs outputs, bool skipZeroWeights = false)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
         where TPart : struct, ISimd<TPartVector>
@@ -246,16 +250,33 @@ internal static class RowBlock<TKernel>
             // P·V: rescale the accumulators if some row's maximum moved (the factor is exactly 1 in every lane
             // otherwise), and add this tile's probabilities times its values. A weight of 0 must add nothing, but 0 · ∞
             // is NaN: where a value of a key some row does not see is infinite or NaN (rare, and checked only on such
-            // tiles, only for those keys), add only the weights that are not 0.
+            // tiles, only for those keys), add only the weights that are not 0; on every tile where the block is computed
+            // again for a weight of 0 that met one in a key every row sees (below).
             bool rescale = !TSimd.AllOne(correction);
             ref float tileValues = ref Unsafe.Add(ref values, (nint)tileStart * TRows.ValueStride);
-            bool skipZeros = partial && MaskedValues.AnyNonFinite(ref values, TRows.ValueStride, valueDim, tileStart, tileStart + count, seenFirst, seenEnd);
+            bool skipZeros = skipZeroWeights
+                ? MaskedValues.AnyNonFinite(ref tileValues, count, valueDim, TRows.ValueStride)
+                : partial && MaskedValues.AnyNonFinite(ref values, TRows.ValueStride, valueDim, tileStart, tileStart + count, seenFirst, seenEnd);
             AccumulateTile<TSimd, TVector, TPart, TPartVector, TRows>(ref sT, skipZeros ? 0 : count, ref tileValues, ref oT, rescale, correction);
 
             if (skipZeros)
             {
                 MaskedValues.AccumulateNonZero(ref sT, lanes, count, ref tileValues, TRows.ValueStride, valueDim, ref oT);
             }
+        }
+
+        // A key every row sees can still have a weight of exactly 0 in some row: scored -infinity (an infinite key
+        // element, or a score that overflowed) or far below the row's maximum. Against an infinite value that left
+        // 0 · ∞ = NaN in the row's accumulator, where the scalar kernel and ReferenceAttention add nothing. That takes
+        // infinite inputs, so rather than look for such weights on every tile, the block looks for NaN once, here, and
+        // only then is computed again, skipping the weights of 0 on every tile whose values are not all finite.
+        // (NaN that the inputs carry in comes out of that again, as it should.) Nothing has been written yet that the
+        // second computation does not write again: the output rows, log-sum-exps and staged weights come after this.
+        if (!skipZeroWeights && MaskedValues.AnyNaN(ref oT, valueDim * lanes))
+        {
+            Run<TSimd, TVector, TPart, TPartVector, TRows, TExtras>(
+                ref query, ref keys, ref values, ref output, rows, position, valid, in mask, b, head, firstRow, in outputs, skipZeroWeights: true);
+            return;
         }
 
         // Normalize and transpose the lanes back into output rows. A row that saw no key has rowSum = 0 and is written

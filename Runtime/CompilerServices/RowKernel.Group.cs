@@ -125,11 +125,14 @@ internal static partial class RowKernel<TKernel>
             }
 
             int visible = 0;
+            bool minusInfinity = false;
             for (int g = 0; g < TRows.Count; g++)
             {
-                if (Probabilities<TSimd, TVector, TElement, TElements>(ref Unsafe.Add(ref score, g * GroupTile), tileLength, default, 0, 0, ref Unsafe.Add(ref states, g * stateSize)))
+                if (Probabilities<TSimd, TVector, TElement, TElements>(
+                    ref Unsafe.Add(ref score, g * GroupTile), tileLength, default, 0, 0, ref Unsafe.Add(ref states, g * stateSize), out bool rowMinusInfinity))
                 {
                     visible++;
+                    minusInfinity |= rowMinusInfinity;
                 }
             }
 
@@ -139,16 +142,30 @@ internal static partial class RowKernel<TKernel>
             }
 
             ref TElement tileValues = ref Unsafe.Add(ref values, tileStart * valueStride);
-            if (visible < TRows.Count)
+            bool skipZeros = minusInfinity && AnyNonFiniteValue(ref tileValues, tileLength, valueStride);
+            if (visible < TRows.Count || skipZeros)
             {
-                // Some row's scores are all -infinity (an infinite key): the tile adds nothing to that row, not even
-                // 0 · an infinite value, so each row that does see the tile takes P·V on its own. A row Probabilities
-                // turned down still holds its scores of -infinity; the others hold probabilities.
+                // Some row's scores are all -infinity (an infinite key), or some scores are and a value is not finite:
+                // the tile adds nothing to that row, or those keys nothing to their rows, not even 0 · an infinite
+                // value, so each row that does see the tile takes P·V on its own, skipping weights of 0 where a value
+                // is not finite. A row Probabilities turned down still holds its scores of -infinity; the others hold
+                // probabilities.
                 for (int g = 0; g < TRows.Count; g++)
                 {
-                    if (Unsafe.Add(ref score, g * GroupTile) != float.NegativeInfinity)
+                    ref float rowScores = ref Unsafe.Add(ref score, g * GroupTile);
+                    ref float rowState = ref Unsafe.Add(ref states, g * stateSize);
+                    if (rowScores == float.NegativeInfinity)
                     {
-                        AccumulateRow<TSimd, TVector, TElement, TElements>(ref Unsafe.Add(ref score, g * GroupTile), tileLength, ref tileValues, valueStride, ref Unsafe.Add(ref states, g * stateSize), prefetch: false);
+                        continue;
+                    }
+
+                    if (skipZeros)
+                    {
+                        AccumulateRowNonZero(ref rowScores, tileLength, ref tileValues, valueStride, ref rowState);
+                    }
+                    else
+                    {
+                        AccumulateRow<TSimd, TVector, TElement, TElements>(ref rowScores, tileLength, ref tileValues, valueStride, ref rowState, prefetch: false);
                     }
                 }
 

@@ -17,6 +17,12 @@ internal interface IRowElements<TElement>
 
     /// <summary>The factor between an element's value and what <see cref="Load"/> gives: 1 for floats, 2^112 for halves.</summary>
     static abstract float Rebias { get; }
+
+    /// <summary>
+    /// Whether every element is finite: halves are (a Half cache refuses infinities and NaN), floats need not be, so a
+    /// weight of 0 must be kept from meeting them.
+    /// </summary>
+    static abstract bool AlwaysFinite { get; }
 }
 
 /// <summary>Rows of floats.</summary>
@@ -28,6 +34,8 @@ internal readonly struct SingleElements : IRowElements<float>
         where TVector : struct => TSimd.Load(ref source, offset);
 
     public static float Rebias => 1;
+
+    public static bool AlwaysFinite => false;
 }
 
 /// <summary>
@@ -43,6 +51,8 @@ internal readonly struct HalfElements : IRowElements<ushort>
         where TVector : struct => TSimd.LoadHalfBits(ref source, offset);
 
     public static float Rebias => KernelMath.HalfRebias;
+
+    public static bool AlwaysFinite => true;
 }
 
 /// <summary>
@@ -188,12 +198,18 @@ internal static partial class RowKernel<TKernel>
                 ScoreEach<TSimd, TVector, TElement, TElements>(ref q, ref k, keyStride, tileLength, ref score, scoreFactor, prefetch: false);
             }
 
-            if (!Probabilities<TSimd, TVector, TElement, TElements>(ref score, tileLength, in mask, maskStart, maskKeyBase + tileStart, ref state))
+            if (!Probabilities<TSimd, TVector, TElement, TElements>(ref score, tileLength, in mask, maskStart, maskKeyBase + tileStart, ref state, out bool minusInfinity))
             {
                 continue; // every key of the tile is masked: it adds nothing
             }
 
             ref TElement tileValues = ref Unsafe.Add(ref values, tileStart * valueStride);
+            if (minusInfinity && AnyNonFiniteValue(ref tileValues, tileLength, valueStride))
+            {
+                AccumulateRowNonZero(ref score, tileLength, ref tileValues, valueStride, ref state);
+                continue;
+            }
+
             if (prefetch)
             {
                 AccumulateRow<TSimd, TVector, TElement, TElements>(ref score, tileLength, ref tileValues, valueStride, ref state, prefetch: true);
@@ -312,6 +328,22 @@ internal static partial class RowKernel<TKernel>
     }
 
     /// <summary>
+    /// Whether any of <paramref name="count"/> value rows from <paramref name="tileValues"/> on holds an infinity or a NaN:
+    /// asked only of a tile with a score of -∞ (see <see cref="Probabilities"/>), which is rare. Halves are always finite.
+    /// </summary>
+    private static bool AnyNonFiniteValue<TElement>(ref TElement tileValues, int count, nint valueStride)
+        where TElement : unmanaged =>
+        typeof(TElement) == typeof(float) && MaskedValues.AnyNonFinite(ref Unsafe.As<TElement, float>(ref tileValues), count, TKernel.ValueDim, valueStride);
+
+    /// <summary>
+    /// P·V of one row over a tile of float values some of which are infinite or NaN (<see cref="AnyNonFiniteValue"/>):
+    /// adds only the weights that are not 0, as the scalar kernel and <c>ReferenceAttention</c> do.
+    /// </summary>
+    private static void AccumulateRowNonZero<TElement>(ref float p, int count, ref TElement tileValues, nint valueStride, ref float state)
+        where TElement : unmanaged =>
+        MaskedValues.AccumulateNonZero(ref p, 1, count, ref Unsafe.As<TElement, float>(ref tileValues), valueStride, TKernel.ValueDim, ref state);
+
+    /// <summary>
     /// P·V of one row over <paramref name="count"/> keys as <see cref="AccumulateRow"/> describes, each part of the
     /// accumulator in one pass over the keys; with <paramref name="prefetch"/> (a value row of at most eight vectors, so one
     /// block of eight or four vectors and the single vectors after it), that block's steps ask for the value rows ahead
@@ -388,10 +420,13 @@ internal static partial class RowKernel<TKernel>
     /// are rescaled by exp(old max - new max). Each probability is stored times <see cref="IRowElements{TElement}.Rebias"/>
     /// (2^112 over halves, 1 over floats), the factor P·V's products need, so that P·V broadcasts it from where it lies
     /// (<see cref="ISimd{TVector}.BroadcastFrom"/>: the scores are on the stack, which does not move). Returns false,
-    /// leaving the state as it was, when every key of the tile is masked.
+    /// leaving the state as it was, when every key of the tile is masked. <paramref name="minusInfinity"/> tells whether,
+    /// without an explicit mask and over values that may not be finite, some key the row sees scored -∞ all the same: its
+    /// weight is 0, and P·V must then keep it from an infinite value (<see cref="AccumulateRowNonZero"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Probabilities<TSimd, TVector, TElement, TElements>(ref float score, int tileLength, scoped in ExplicitMask mask, int maskStart, int maskKey, ref float state)
+    private static bool Probabilities<TSimd, TVector, TElement, TElements>(
+        ref float score, int tileLength, scoped in ExplicitMask mask, int maskStart, int maskKey, ref float state, out bool minusInfinity)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
         where TElement : unmanaged
@@ -414,6 +449,9 @@ internal static partial class RowKernel<TKernel>
         {
             MaskedValues.ApplyExplicitMask(scores, 1, maskKey, tileLength, in mask, maskStart);
         }
+
+        // With an explicit mask, P·V skips every weight of 0 anyway.
+        minusInfinity = !HasExplicitMask && !TElements.AlwaysFinite && MaskedValues.AnyMinusInfinity(ref score, tileLength);
 
         // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
         scores[tileLength..].Fill(float.NegativeInfinity);
