@@ -75,49 +75,28 @@ internal static class MaskedValues
     }
 
     /// <summary>Whether any of <paramref name="count"/> consecutive floats from <paramref name="values"/> on is NaN.</summary>
-    public static bool AnyNaN(ref float values, int count)
-    {
-        int width = Vector<float>.Count;
-        if (!Vector.IsHardwareAccelerated || count < width)
-        {
-            for (int i = 0; i < count; i++)
-            {
-                if (float.IsNaN(Unsafe.Add(ref values, i)))
-                {
-                    return true;
-                }
-            }
-
-            return false;
-        }
-
-        // Whole vectors, the last one overlapping the one before where count is not a multiple of the width. NaN is the
-        // one value not equal to itself.
-        Vector<int> found = Vector<int>.Zero;
-        for (int i = 0; i < count - width; i += width)
-        {
-            Vector<float> x = Vector.LoadUnsafe(ref values, (nuint)i);
-            found |= ~Vector.Equals(x, x);
-        }
-
-        Vector<float> last = Vector.LoadUnsafe(ref values, (nuint)(count - width));
-        found |= ~Vector.Equals(last, last);
-        return found != Vector<int>.Zero;
-    }
+    public static bool AnyNaN(ref float values, int count) => AnyLane<IsNaN>(ref values, count);
 
     /// <summary>
     /// Whether any of <paramref name="count"/> consecutive scores from <paramref name="scores"/> on is -∞. Without a mask,
     /// that is a key the row sees whose weight is exactly 0 all the same (an infinite key element where the query's has
     /// the other sign, or a score that overflowed): like a masked key, it must add nothing, even to an infinite value.
     /// </summary>
-    public static bool AnyMinusInfinity(ref float scores, int count)
+    public static bool AnyMinusInfinity(ref float scores, int count) => AnyLane<IsMinusInfinity>(ref scores, count);
+
+    /// <summary>
+    /// Whether <typeparamref name="TTest"/> holds for any of <paramref name="count"/> consecutive floats: in whole vectors,
+    /// the last one overlapping the one before where count is not a multiple of the width.
+    /// </summary>
+    private static bool AnyLane<TTest>(ref float values, int count)
+        where TTest : struct, ILaneTest
     {
         int width = Vector<float>.Count;
         if (!Vector.IsHardwareAccelerated || count < width)
         {
             for (int i = 0; i < count; i++)
             {
-                if (Unsafe.Add(ref scores, i) == float.NegativeInfinity)
+                if (TTest.Holds(Unsafe.Add(ref values, i)))
                 {
                     return true;
                 }
@@ -126,16 +105,38 @@ internal static class MaskedValues
             return false;
         }
 
-        // Whole vectors, the last one overlapping the one before where count is not a multiple of the width.
-        var minusInfinity = new Vector<float>(float.NegativeInfinity);
         Vector<int> found = Vector<int>.Zero;
         for (int i = 0; i < count - width; i += width)
         {
-            found |= Vector.Equals(Vector.LoadUnsafe(ref scores, (nuint)i), minusInfinity);
+            found |= TTest.Holds(Vector.LoadUnsafe(ref values, (nuint)i));
         }
 
-        found |= Vector.Equals(Vector.LoadUnsafe(ref scores, (nuint)(count - width)), minusInfinity);
+        found |= TTest.Holds(Vector.LoadUnsafe(ref values, (nuint)(count - width)));
         return found != Vector<int>.Zero;
+    }
+
+    /// <summary>A test of one float, and of a vector of them lane by lane (all ones where it holds).</summary>
+    private interface ILaneTest
+    {
+        static abstract bool Holds(float value);
+
+        static abstract Vector<int> Holds(Vector<float> values);
+    }
+
+    /// <summary>NaN: the one value not equal to itself.</summary>
+    private readonly struct IsNaN : ILaneTest
+    {
+        public static bool Holds(float value) => float.IsNaN(value);
+
+        public static Vector<int> Holds(Vector<float> values) => ~Vector.Equals(values, values);
+    }
+
+    /// <summary>-∞.</summary>
+    private readonly struct IsMinusInfinity : ILaneTest
+    {
+        public static bool Holds(float value) => value == float.NegativeInfinity;
+
+        public static Vector<int> Holds(Vector<float> values) => Vector.Equals(values, new Vector<float>(float.NegativeInfinity));
     }
 
     /// <summary>

@@ -17,12 +17,6 @@ internal interface IRowElements<TElement>
 
     /// <summary>The factor between an element's value and what <see cref="Load"/> gives: 1 for floats, 2^112 for halves.</summary>
     static abstract float Rebias { get; }
-
-    /// <summary>
-    /// Whether every element is finite: halves are (a Half cache refuses infinities and NaN), floats need not be, so a
-    /// weight of 0 must be kept from meeting them.
-    /// </summary>
-    static abstract bool AlwaysFinite { get; }
 }
 
 /// <summary>Rows of floats.</summary>
@@ -34,8 +28,6 @@ internal readonly struct SingleElements : IRowElements<float>
         where TVector : struct => TSimd.Load(ref source, offset);
 
     public static float Rebias => 1;
-
-    public static bool AlwaysFinite => false;
 }
 
 /// <summary>
@@ -51,8 +43,6 @@ internal readonly struct HalfElements : IRowElements<ushort>
         where TVector : struct => TSimd.LoadHalfBits(ref source, offset);
 
     public static float Rebias => KernelMath.HalfRebias;
-
-    public static bool AlwaysFinite => true;
 }
 
 /// <summary>
@@ -450,8 +440,9 @@ internal static partial class RowKernel<TKernel>
             MaskedValues.ApplyExplicitMask(scores, 1, maskKey, tileLength, in mask, maskStart);
         }
 
-        // With an explicit mask, P·V skips every weight of 0 anyway.
-        minusInfinity = !HasExplicitMask && !TElements.AlwaysFinite && MaskedValues.AnyMinusInfinity(ref score, tileLength);
+        // With an explicit mask, P·V skips every weight of 0 anyway; halves are always finite (a Half cache refuses
+        // infinities and NaN), so only float values can meet a weight of 0 as 0 · ∞.
+        minusInfinity = !HasExplicitMask && typeof(TElement) == typeof(float) && MaskedValues.AnyMinusInfinity(ref score, tileLength);
 
         // Pad the tile to whole vectors with -infinity, which the maximum ignores and exp turns into 0.
         scores[tileLength..].Fill(float.NegativeInfinity);
