@@ -29,7 +29,10 @@ public class FmaPeak
 
     /// <summary>
     /// The Vector128 path's peak: MultiplyAddEstimate, as the kernels use it, so that without FMA (DOTNET_EnableAVX2=0,
-    /// which turns FMA off too, or an x86-64-v2 NativeAOT build) it measures a multiply and an add.
+    /// which turns FMA off too, or an x86-64-v2 NativeAOT build) it measures a multiply and an add. There each chain is a
+    /// multiply then an add, and its latency, not the pipes, bounds the probe: on Zen 4 it measured 47 GFLOP/s on one
+    /// thread, where 7 chains of multiplies beside 7 of adds reached 53 and FMA 58.6. That form was not kept, since on
+    /// two threads it ran only 1.3–1.7 times as fast as on one (docs/PERFORMANCE.md, Zen 4, 2026-12-07, midday).
     /// </summary>
     [Benchmark(Description = "FMA peak, Vector128")]
     public float Vector128Peak() => Threads == 1 ? Run128() : Parallel2(Run128);
