@@ -30,21 +30,23 @@ public sealed class NonFiniteInputTests
     private static KernelUnderTest Kernel(string name) => s_kernels.Value.Single(kernel => kernel.Name == name);
 
     [Theory]
-    [InlineData(20)]
-    [InlineData(100)]
-    public void An_infinite_value_reaches_only_the_rows_that_see_its_key(int length)
+    [InlineData(20, 10)]
+    [InlineData(100, 10)]
+    [InlineData(100, 20)]
+    public void An_infinite_value_reaches_only_the_rows_that_see_its_key(int length, int infiniteKey)
     {
-        // Causal, top-left: row i sees keys 0..i, so rows 0-9 never see key 10.
+        // Causal, top-left: row i sees keys 0..i, so rows before infiniteKey never see it. Key 20 lies among the keys that
+        // only the upper half of a block of 32 rows sees (16 to 31), which it computes apart from the lower half.
         KernelUnderTest kernel = Kernel("CausalTopLeft");
         var random = new Random(TestSeed.For(nameof(An_infinite_value_reaches_only_the_rows_that_see_its_key)));
         float[] query = Tensors.Normal(random, length * Dim), key = Tensors.Normal(random, length * Dim), value = Tensors.Normal(random, length * Dim);
-        value[10 * Dim] = float.PositiveInfinity;
+        value[infiniteKey * Dim] = float.PositiveInfinity;
 
         float[] expected = Reference(kernel, query, key, value, length, default);
         float[] actual = new float[length * Dim];
         kernel.Forward(query, key, value, actual, 1, length, length, default, default);
         AssertMatches(expected, actual, "tensor Forward");
-        Assert.All(actual.Take(10 * Dim), v => Assert.True(float.IsFinite(v)));
+        Assert.All(actual.Take(infiniteKey * Dim), v => Assert.True(float.IsFinite(v)));
 
         // The same through a cache: a prefill on the row blocks, then every row alone.
         var cache = new KvCache(1, 1, Dim, Dim, length);

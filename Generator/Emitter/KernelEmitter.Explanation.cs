@@ -75,7 +75,10 @@ internal static partial class KernelEmitter
         if (kernel.IsCausal || kernel.HasWindow)
         {
             yield return "Skipped work: a block reads only the keys some row of it sees; tiles every row sees whole skip per-element masking, so " +
-                "only the tiles where the rows' ranges differ (the causal diagonal, the window's edges) are masked element by element.";
+                "only the tiles where the rows' ranges differ (the causal diagonal, the window's edges) are masked element by element." +
+                (kernel.HasExplicitMask
+                    ? ""
+                    : " With AVX-512, a block of 32 rows scores the keys that only its upper 16 rows see (the last 16 of its diagonal) against those rows alone.");
         }
 
         var widths = new List<string>();
