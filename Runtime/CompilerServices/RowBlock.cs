@@ -18,7 +18,8 @@ internal static class RowBlock<TKernel>
     /// Computes up to <typeparamref name="TSimd"/>.Count query rows at once, one row per lane. Per tile of keys: Q·Kᵀ as
     /// register blocks of keys (6 against rows in pairs of vectors, with AVX-512 or on a 16-register file; else 16 on a
     /// 32-register file, 12 on a 16-register one), the online softmax lane by lane, and P·V accumulated into the block's
-    /// output, which lives transposed in scratch.
+    /// output, which lives transposed in scratch. Where rows are in pairs, keys that only the upper half sees (the causal
+    /// diagonal's last) go first, against that half alone (<see cref="UpperHalfKeys"/>).
     /// </summary>
     /// <param name="query">The first row's query; the next rows follow every QueryRowStride floats.</param>
     /// <param name="keys">
@@ -128,8 +129,10 @@ internal static class RowBlock<TKernel>
         // 16 of a block of 32 rows' keys with AVX-512), in which the lower half's lanes would score and add only masked
         // keys: 10% of the pairs computed in causal attention over 128 tokens, 3% over 512. Those keys go first, against
         // the upper half alone, one vector of rows, when they fill one of its register blocks: with AVX-512. (On a
-        // 16-register file the half's 8 or 4 keys fill none, and one key at a time would cost more than it saves.) On
-        // Zen 4 that made causal attention over 128 tokens 7–8% faster in BenchmarkDotNet, over 512 tokens 1–4%.
+        // 16-register file the half's 8 or 4 keys fill none, and the pairs keep them; so does the block's second
+        // computation, below, which skips the weights of 0 on every tile whose values are not all finite.) On
+        // Zen 4 that made causal attention over 128 tokens 7–8% faster on one thread in BenchmarkDotNet (13% on two); over
+        // 512 tokens it moved one thread by no more than the host's spread, and two about 5% (docs/PERFORMANCE.md).
         int pairedEnd = unionEnd;
         if (half != 0 && positional && !explicitMask && !TExtras.Enabled && !skipZeroWeights)
         {
@@ -385,7 +388,8 @@ internal static class RowBlock<TKernel>
         maximum = tileMax;
         sum = Exponentiate<TPart, TPartVector>(ref sT, half, count, TPart.ZeroWhereNegativeInfinity(tileMax));
 
-        // P·V from zero, keeping 0 · ∞ out of a row's accumulator where a key it does not see has an infinite or NaN value.
+        // P·V from zero, keeping 0 · ∞ out of a row's accumulator where a key it does not see has an infinite or NaN value
+        // (the keys every row of the half sees, [sharedFirst, sharedEnd), need no look; on the diagonal they are few).
         int sharedFirst = 0, sharedEnd = int.MaxValue;
         for (int r = 0; r < half; r++)
         {
@@ -396,7 +400,7 @@ internal static class RowBlock<TKernel>
         MemoryMarshal.CreateSpan(ref oHalf, valueDim * half).Clear();
         ref float tileValues = ref Unsafe.Add(ref values, (nint)first * TRows.ValueStride);
         bool skipZeros = MaskedValues.AnyNonFinite(ref values, TRows.ValueStride, valueDim, first, end, sharedFirst, Math.Max(sharedFirst, sharedEnd));
-        AccumulateTile<TPart, TPartVector, TPart, TPartVector, TRows>(ref sT, skipZeros ? 0 : count, ref tileValues, ref oHalf, false, TPart.Zero);
+        AccumulateTile<TPart, TPartVector, TPart, TPartVector, TRows>(ref sT, skipZeros ? 0 : count, ref tileValues, ref oHalf, rescale: false, correction: TPart.Zero);
         if (skipZeros)
         {
             MaskedValues.AccumulateNonZero(ref sT, half, count, ref tileValues, TRows.ValueStride, valueDim, ref oHalf);
