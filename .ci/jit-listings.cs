@@ -127,9 +127,10 @@ internal sealed record Findings(int Methods, int InnerLoops, HashSet<string> Sto
                     }
 
                     // Intel syntax: the destination is the first operand, so a store names the frame before any register.
-                    // Arm64: stores are str, stp and stur, the register first.
+                    // Arm64: stores are str, stp and stur, the register first. A line with no operands after its first
+                    // word is no instruction: a piece of another thread's listing cut into this one.
                     string[] parts = line.Trim().Split(' ', 2);
-                    string operands = parts[1];
+                    string operands = parts.Length > 1 ? parts[1] : "";
                     Match register = VectorRegister.Match(operands);
                     bool vectorStore = register.Success
                         && (parts[0].StartsWith("st", StringComparison.Ordinal) || (register.Value[0] != 'q' && Frame.Match(operands).Index < register.Index))
@@ -156,7 +157,7 @@ internal sealed record Findings(int Methods, int InnerLoops, HashSet<string> Sto
     private static bool IsCopy(string previous, string store)
     {
         string[] load = previous.Trim().Split(' ', 2), write = store.Trim().Split(' ', 2);
-        if (load.Length < 2 || Frame.IsMatch(previous) || !load[1].Contains('['))
+        if (load.Length < 2 || write.Length < 2 || Frame.IsMatch(previous) || !load[1].Contains('[') || !write[1].Contains('['))
         {
             return false;
         }
