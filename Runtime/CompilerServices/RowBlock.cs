@@ -173,21 +173,13 @@ internal static class RowBlock<TKernel>
 
             // Scores: s = (scale · q) · k for every row and key of the tile, one register block of keys at a time.
             ScoreTile<TSimd, TVector, TPart, TPartVector, TRows>(ref qT, ref Unsafe.Add(ref keys, (nint)tileStart * TRows.KeyStride), count, ref sT, ref packedKeys);
-            int c;
 
             if (writesWeights && outputs.Kind == AttentionWeights.Scores)
             {
                 rowOutputs.WriteTile(ref sT, lanes, rows, tileStart, count);
             }
 
-            if (TKernel.Softcap != 0)
-            {
-                // Soft-cap before any mask: s = c · tanh(s / c).
-                for (c = 0; c < count; c++)
-                {
-                    TSimd.Store(TSimd.SoftCap(TSimd.Load(ref sT, (nuint)(c * lanes)), TKernel.Softcap), ref sT, (nuint)(c * lanes));
-                }
-            }
+            SoftCap<TSimd, TVector>(ref sT, lanes, count);
 
             if (writesWeights && outputs.Kind == AttentionWeights.SoftcappedScores)
             {
@@ -231,25 +223,8 @@ internal static class RowBlock<TKernel>
             }
 
             // Online softmax, lane by lane: the tile's maximum, the running maximum, and the factor exp(old − new) by
-            // which the running sum and the accumulators shrink when it grows (exactly 1 when it does not). The
-            // maximum over the tile takes alternate keys in two chains: one chain waits out the latency of every
-            // max, and the loop took about a sixth of the softmax's time with heads of 32 (profile).
-            TVector tileMax = TSimd.Load(ref sT, 0), otherMax = tileMax;
-            ref float next = ref Unsafe.Add(ref sT, lanes);
-            for (c = 1; c + 1 < count; c += 2)
-            {
-                tileMax = TSimd.Max(tileMax, TSimd.Load(ref next, 0));
-                otherMax = TSimd.Max(otherMax, TSimd.Load(ref next, (nuint)lanes));
-                next = ref Unsafe.Add(ref next, 2 * lanes);
-            }
-
-            if (c < count)
-            {
-                tileMax = TSimd.Max(tileMax, TSimd.Load(ref next, 0));
-            }
-
-            tileMax = TSimd.Max(tileMax, otherMax);
-
+            // which the running sum and the accumulators shrink when it grows (exactly 1 when it does not).
+            TVector tileMax = TileMaximum<TSimd, TVector>(ref sT, lanes, count);
             TVector newMax = TSimd.Max(rowMax, tileMax);
 
             // A lane that has seen only masked keys still has a maximum of -infinity; exp is taken against 0 there, so
@@ -367,49 +342,67 @@ internal static class RowBlock<TKernel>
 
         ScoreTile<TPart, TPartVector, TPart, TPartVector, TRows>(ref qHalf, ref Unsafe.Add(ref keys, (nint)first * TRows.KeyStride), count, ref sT, ref packedKeys);
 
-        if (TKernel.Softcap != 0)
-        {
-            // Soft-cap before any mask: s = c · tanh(s / c).
-            for (int c = 0; c < count; c++)
-            {
-                TPart.Store(TPart.SoftCap(TPart.Load(ref sT, (nuint)(c * half)), TKernel.Softcap), ref sT, (nuint)(c * half));
-            }
-        }
+        SoftCap<TPart, TPartVector>(ref sT, half, count);
 
         // Keys outside a row's visible range get -infinity in its lane; the rows' shared keys are few here, so every key is
         // masked. The maximum of a lane that sees none of these keys stays -infinity, and its probabilities are 0.
         MaskOutside<TPart, TPartVector>(ref sT, half, 0, count, first, firstKeys, endKeys);
-        TPartVector tileMax = TPart.Load(ref sT, 0);
-        for (int c = 1; c < count; c++)
-        {
-            tileMax = TPart.Max(tileMax, TPart.Load(ref sT, (nuint)(c * half)));
-        }
+        maximum = TileMaximum<TPart, TPartVector>(ref sT, half, count);
+        sum = Exponentiate<TPart, TPartVector>(ref sT, half, count, TPart.ZeroWhereNegativeInfinity(maximum));
 
-        maximum = tileMax;
-        sum = Exponentiate<TPart, TPartVector>(ref sT, half, count, TPart.ZeroWhereNegativeInfinity(tileMax));
-
-        // P·V from zero, keeping 0 · ∞ out of a row's accumulator where a key it does not see has an infinite or NaN value
-        // (the keys every row of the half sees, [sharedFirst, sharedEnd), need no look; on the diagonal they are few).
-        int sharedFirst = 0, sharedEnd = int.MaxValue;
-        for (int r = 0; r < half; r++)
-        {
-            sharedFirst = Math.Max(sharedFirst, firstKeys[r]);
-            sharedEnd = Math.Min(sharedEnd, endKeys[r]);
-        }
-
+        // P·V from zero. A weight of 0 against an infinite or NaN value leaves NaN in a row's accumulator; the block finds
+        // it at its end and is computed again without this step, skipping such weights (see Run).
         MemoryMarshal.CreateSpan(ref oHalf, valueDim * half).Clear();
-        ref float tileValues = ref Unsafe.Add(ref values, (nint)first * TRows.ValueStride);
-        bool skipZeros = MaskedValues.AnyNonFinite(ref values, TRows.ValueStride, valueDim, first, end, sharedFirst, Math.Max(sharedFirst, sharedEnd));
-        AccumulateTile<TPart, TPartVector, TPart, TPartVector, TRows>(ref sT, skipZeros ? 0 : count, ref tileValues, ref oHalf, rescale: false, correction: TPart.Zero);
-        if (skipZeros)
-        {
-            MaskedValues.AccumulateNonZero(ref sT, half, count, ref tileValues, TRows.ValueStride, valueDim, ref oHalf);
-        }
+        AccumulateTile<TPart, TPartVector, TPart, TPartVector, TRows>(
+            ref sT, count, ref Unsafe.Add(ref values, (nint)first * TRows.ValueStride), ref oHalf, rescale: false, correction: TPart.Zero);
 
         for (int v = 0; v < valueDim; v++)
         {
             TPart.Store(TPart.Load(ref oHalf, (nuint)(v * half)), ref oT, (nuint)(v * lanes + half));
         }
+    }
+
+    /// <summary>Soft-caps, if the kernel has a cap, <paramref name="count"/> vectors of scores <paramref name="stride"/> floats apart: s = c · tanh(s / c), before any mask.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void SoftCap<TSimd, TVector>(ref float scores, int stride, int count)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+    {
+        if (TKernel.Softcap != 0)
+        {
+            for (int c = 0; c < count; c++)
+            {
+                TSimd.Store(TSimd.SoftCap(TSimd.Load(ref scores, (nuint)(c * stride)), TKernel.Softcap), ref scores, (nuint)(c * stride));
+            }
+        }
+    }
+
+    /// <summary>
+    /// The lane-by-lane maximum of <paramref name="count"/> (at least one) vectors of scores <paramref name="stride"/>
+    /// floats apart, over alternate keys in two chains: one chain waits out the latency of every max, and the loop took
+    /// about a sixth of the softmax's time with heads of 32 (profile).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVector TileMaximum<TSimd, TVector>(ref float scores, int stride, int count)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct
+    {
+        TVector maximum = TSimd.Load(ref scores, 0), other = maximum;
+        ref float next = ref Unsafe.Add(ref scores, stride);
+        int c;
+        for (c = 1; c + 1 < count; c += 2)
+        {
+            maximum = TSimd.Max(maximum, TSimd.Load(ref next, 0));
+            other = TSimd.Max(other, TSimd.Load(ref next, (nuint)stride));
+            next = ref Unsafe.Add(ref next, 2 * stride);
+        }
+
+        if (c < count)
+        {
+            maximum = TSimd.Max(maximum, TSimd.Load(ref next, 0));
+        }
+
+        return TSimd.Max(maximum, other);
     }
 
     /// <summary>
