@@ -105,7 +105,8 @@ internal static partial class KernelEmitter
                 $"{Literals.Int(KernelTiles.GroupRows)} of them run together on the paths above: each key and value vector is loaded, and a half widened, " +
                 "once for all of them; the scores take four keys at a time on a 32-register file and two on a 16-register one (a chain of " +
                 "multiply-adds per row and key), P·V holds up to four vectors of " +
-                $"every row's accumulator (two on a 16-register file, where more than two such passes go {Literals.Int(KernelTiles.RowValueKeys)} keys at a time), " +
+                $"every row's accumulator (two on a 16-register file, where more than two such passes go {Literals.Int(KernelTiles.RowValueKeys)} keys at a time " +
+                "and share out the requests for the value rows ahead, into L2), " +
                 $"and keys and values are prefetched {Literals.Int(KernelTiles.PrefetchKeys)} keys ahead (on Intel cores also {Literals.Int(KernelTiles.PrefetchFarKeys)} keys ahead into L2).";
         }
         else if (kernel.GroupSize > 1 && kernel.HasExplicitMask)

@@ -176,7 +176,7 @@ internal static partial class RowKernel<TKernel>
             // there are more than two (a 16-register file), the passes go a few keys at a time, as in AccumulateRow: over
             // a whole tile, the first pass would wait on the memory for every value row, and the memory would then idle
             // through the other passes, which read the rows again from L2.
-            int keysAtOnce = valueDim > 2 * GroupValuesPerPass<TSimd, TVector>() ? KernelTiles.RowValueKeys : tileLength;
+            int keysAtOnce = ValuesInChunks<TSimd, TVector>() ? KernelTiles.RowValueKeys : tileLength;
             for (int j = 0; j < tileLength; j += keysAtOnce)
             {
                 if (farHints)
@@ -203,6 +203,15 @@ internal static partial class RowKernel<TKernel>
         where TVector : struct => (TSimd.HasWideRegisterFile ? 4 : 2) * TSimd.Count;
 
     /// <summary>
+    /// Whether a group's P·V takes more than two passes, and so goes <see cref="KernelTiles.RowValueKeys"/> keys at a time
+    /// rather than a whole tile at a time (see <see cref="GroupVector"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool ValuesInChunks<TSimd, TVector>()
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct => TKernel.ValueDim > 2 * GroupValuesPerPass<TSimd, TVector>();
+
+    /// <summary>
     /// P·V of every row of a group over <paramref name="count"/> keys, in passes of <see cref="GroupValuesPerPass"/>
     /// value elements, then one vector at a time; the overlapping last vector adds only to the lanes the one before did not
     /// cover. Row g's probabilities are at <c>g · GroupTile</c> floats from <paramref name="p"/>, its accumulator at
@@ -225,7 +234,14 @@ internal static partial class RowKernel<TKernel>
         TVector allLanes = TSimd.LanesFrom(0);
 
         // The first pass, which also fetches the value rows ahead (fetchAhead, a constant here, so that no pass tests it
-        // per key).
+        // per key). But where a 16-register file's passes of two vectors go over a few keys at a time (ValuesInChunks),
+        // the requests for the value rows ahead are shared out over those passes instead, so that the memory is asked
+        // for rows all through the chunk's work, not in a burst in its first pass and then not at all; and they go into
+        // L2, not L1. With the JIT held to AVX2, grouped-query decoding from a Single cache of 32768 tokens ran 1.22 times
+        // as fast so on one thread (72% of the read probe to 88%), and from a Half one 1.14 times; only a Half cache of
+        // 4096 tokens, read from L3, ran 3% slower (docs/PERFORMANCE.md, Zen 4, 2026-12-07, evening).
+        bool shareFetches = !TSimd.HasWideRegisterFile && ValuesInChunks<TSimd, TVector>();
+        int pairPasses = valueWhole / (2 * lanes);
         int v;
         if (TSimd.HasWideRegisterFile && 4 * lanes <= valueWhole)
         {
@@ -234,7 +250,12 @@ internal static partial class RowKernel<TKernel>
         }
         else if (2 * lanes <= valueWhole)
         {
-            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count2, THints>(ref p, count, ref values, 0, valueStride, ref states, stateSize, allLanes, fetchAhead: true);
+            if (shareFetches)
+            {
+                FetchValueRowsAhead<TElement, THints>(ref values, count, valueStride, 0, pairPasses);
+            }
+
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count2, THints>(ref p, count, ref values, 0, valueStride, ref states, stateSize, allLanes, fetchAhead: !shareFetches);
             v = 2 * lanes;
         }
         else
@@ -254,12 +275,39 @@ internal static partial class RowKernel<TKernel>
 
         for (; v + 2 * lanes <= valueWhole; v += 2 * lanes)
         {
+            if (shareFetches)
+            {
+                FetchValueRowsAhead<TElement, THints>(ref values, count, valueStride, v / (2 * lanes), pairPasses);
+            }
+
             AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count2, THints>(ref p, count, ref values, (nuint)v, valueStride, ref states, stateSize, allLanes, fetchAhead: false);
         }
 
         if (v < valueDim)
         {
             AccumulateGroupRest<TSimd, TVector, TElement, TElements, TRows, THints>(ref p, count, ref values, v, valueStride, ref states, stateSize);
+        }
+    }
+
+    /// <summary>
+    /// Pass <paramref name="pass"/> of <paramref name="passes"/>' share of the requests for the value rows
+    /// <see cref="KernelTiles.PrefetchKeys"/> keys ahead of the <paramref name="count"/> from <paramref name="values"/>: rows
+    /// pass, pass + passes, …, each whole, into L2; with <typeparamref name="THints"/>, the rows
+    /// <see cref="KernelTiles.PrefetchFarKeys"/> ahead too.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void FetchValueRowsAhead<TElement, THints>(ref TElement values, int count, nint valueStride, int pass, int passes)
+        where TElement : unmanaged
+        where THints : struct, IFarHints
+    {
+        for (int r = pass; r < count; r += passes)
+        {
+            ref TElement row = ref Unsafe.Add(ref values, r * valueStride);
+            KernelMath.PrefetchToL2(ref Unsafe.Add(ref row, KernelTiles.PrefetchKeys * valueStride), TKernel.ValueDim);
+            if (THints.Enabled)
+            {
+                KernelMath.PrefetchToL2(ref Unsafe.Add(ref row, KernelTiles.PrefetchFarKeys * valueStride), TKernel.ValueDim);
+            }
         }
     }
 
