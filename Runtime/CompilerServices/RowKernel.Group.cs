@@ -237,9 +237,10 @@ internal static partial class RowKernel<TKernel>
         // per key). But where a 16-register file's passes of two vectors go over a few keys at a time (ValuesInChunks),
         // the requests for the value rows ahead are shared out over those passes instead, so that the memory is asked
         // for rows all through the chunk's work, not in a burst in its first pass and then not at all; and they go into
-        // L2, not L1. With the JIT held to AVX2, grouped-query decoding from a Single cache of 32768 tokens ran 1.22 times
-        // as fast so on one thread (72% of the read probe to 88%), and from a Half one 1.14 times; only a Half cache of
-        // 4096 tokens, read from L3, ran 3% slower (docs/PERFORMANCE.md, Zen 4, 2026-12-07, evening).
+        // L2, not L1. With the JIT held to AVX2, grouped-query decoding from a Single cache of 32768 tokens then ran 1.22
+        // times as fast on one thread (the cache read at 91% of the read probe rather than 65%), and from a Half one 1.14
+        // times; only a Half cache of 4096 tokens, read from L3, ran 3% slower (docs/PERFORMANCE.md, Zen 4, 2026-12-07,
+        // evening).
         bool shareFetches = !TSimd.HasWideRegisterFile && ValuesInChunks<TSimd, TVector>();
         int pairPasses = valueWhole / (2 * lanes);
         int v;

@@ -120,7 +120,7 @@ internal static class KernelTiles
     /// the runtime's <c>KernelMath.PrefetchRowStreams</c>). A group's P·V on a 16-register file, which goes
     /// <see cref="RowValueKeys"/> keys at a time in passes of two vectors, asks for its value rows this many keys ahead
     /// into L2, shared out over the passes: with the JIT held to AVX2 on Zen 4, grouped-query decoding read a Single
-    /// cache of 32768 tokens 1.22 times as fast so as with the first pass asking for whole rows into L1.
+    /// cache of 32768 tokens 1.22 times as fast that way as with the first pass asking for whole rows into L1.
     /// </summary>
     public const int PrefetchKeys = 16;
 
