@@ -233,14 +233,14 @@ internal static partial class RowKernel<TKernel>
         int valueWhole = valueDim / lanes * lanes;
         TVector allLanes = TSimd.LanesFrom(0);
 
-        // The first pass, which also fetches the value rows ahead (fetchAhead, a constant here, so that no pass tests it
-        // per key). But where a 16-register file's passes of two vectors go over a few keys at a time (ValuesInChunks),
-        // the requests for the value rows ahead are shared out over those passes instead, so that the memory is asked
-        // for rows all through the chunk's work, not in a burst in its first pass and then not at all; and they go into
-        // L2, not L1. With the JIT held to AVX2, grouped-query decoding from a Single cache of 32768 tokens then ran 1.22
-        // times as fast on one thread (the cache read at 91% of the read probe rather than 65%), and from a Half one 1.14
-        // times; only a Half cache of 4096 tokens, read from L3, ran 3% slower (docs/PERFORMANCE.md, Zen 4, 2026-12-07,
-        // evening).
+        // The first pass, which also fetches the value rows ahead (fetchAhead, a constant here, so that no pass tests
+        // it per key). But where a 16-register file's passes of two vectors go over a few keys at a time
+        // (ValuesInChunks), every pass runs in the loop below, and the requests for the value rows ahead are shared out
+        // over them, so that the memory is asked for rows all through the chunk's work, not in a burst in its first
+        // pass and then not at all; and they go into L2, not L1. With the JIT held to AVX2, grouped-query decoding from
+        // a Single cache of 32768 tokens then ran 1.22 times as fast on one thread (the cache read at 91% of the read
+        // probe rather than 65%), and from a Half one 1.14 times; only a Half cache of 4096 tokens, read from L3, ran
+        // 3% slower (docs/PERFORMANCE.md, Zen 4, 2026-12-07, evening).
         bool shareFetches = !TSimd.HasWideRegisterFile && ValuesInChunks<TSimd, TVector>();
         int pairPasses = valueWhole / (2 * lanes);
         int v;
@@ -249,14 +249,13 @@ internal static partial class RowKernel<TKernel>
             AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count4, THints>(ref p, count, ref values, 0, valueStride, ref states, stateSize, allLanes, fetchAhead: true);
             v = 4 * lanes;
         }
+        else if (shareFetches)
+        {
+            v = 0;
+        }
         else if (2 * lanes <= valueWhole)
         {
-            if (shareFetches)
-            {
-                FetchValueRowsAhead<TElement, THints>(ref values, count, valueStride, 0, pairPasses);
-            }
-
-            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count2, THints>(ref p, count, ref values, 0, valueStride, ref states, stateSize, allLanes, fetchAhead: !shareFetches);
+            AccumulateGroup<TSimd, TVector, TElement, TElements, TRows, Count2, THints>(ref p, count, ref values, 0, valueStride, ref states, stateSize, allLanes, fetchAhead: true);
             v = 2 * lanes;
         }
         else
