@@ -145,51 +145,17 @@ internal static class KernelMath
         if (Sse.IsSupported)
         {
             byte* address = (byte*)Unsafe.AsPointer(ref first);
-            int bytes = elements * sizeof(TElement);
-            if (bytes <= 8 * 64)
+            for (int offset = 0; offset < elements * sizeof(TElement); offset += 64)
             {
-                // A row of a head of up to 128 floats or 256 halves is at most eight lines, and its length is a JIT-time
-                // constant at the hot call sites: these guards fold there and leave two instructions per line (an lea and
-                // the hint), where the loop below, which the JIT does not unroll, takes six.
-                PrefetchLine(address, intoL2);
-                PrefetchLineWithin(address, 1, bytes, intoL2);
-                PrefetchLineWithin(address, 2, bytes, intoL2);
-                PrefetchLineWithin(address, 3, bytes, intoL2);
-                PrefetchLineWithin(address, 4, bytes, intoL2);
-                PrefetchLineWithin(address, 5, bytes, intoL2);
-                PrefetchLineWithin(address, 6, bytes, intoL2);
-                PrefetchLineWithin(address, 7, bytes, intoL2);
-                return;
+                if (intoL2)
+                {
+                    Sse.Prefetch1(address + offset);
+                }
+                else
+                {
+                    Sse.Prefetch0(address + offset);
+                }
             }
-
-            for (int offset = 0; offset < bytes; offset += 64)
-            {
-                PrefetchLine(address + offset, intoL2);
-            }
-        }
-    }
-
-    /// <summary>The hint for line <paramref name="line"/> from <paramref name="address"/>, if it holds any of <paramref name="bytes"/>.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void PrefetchLineWithin(byte* address, int line, int bytes, bool intoL2)
-    {
-        if (line * 64 < bytes)
-        {
-            PrefetchLine(address + line * 64, intoL2);
-        }
-    }
-
-    /// <summary>One hint for the line at <paramref name="address"/>, into L2 or L1.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void PrefetchLine(byte* address, bool intoL2)
-    {
-        if (intoL2)
-        {
-            Sse.Prefetch1(address);
-        }
-        else
-        {
-            Sse.Prefetch0(address);
         }
     }
 
