@@ -236,11 +236,8 @@ internal static partial class RowKernel<TKernel>
         // The first pass, which also fetches the value rows ahead (fetchAhead, a constant here, so that no pass tests
         // it per key). But where a 16-register file's passes of two vectors go over a few keys at a time
         // (ValuesInChunks), every pass runs in the loop below, and the requests for the value rows ahead are shared out
-        // over them, so that the memory is asked for rows all through the chunk's work, not in a burst in its first
-        // pass and then not at all; and they go into L2, not L1. With the JIT held to AVX2, grouped-query decoding from
-        // a Single cache of 32768 tokens then ran 1.22 times as fast on one thread (the cache read at 91% of the read
-        // probe rather than 65%), and from a Half one 1.14 times; only a Half cache of 4096 tokens, read from L3, ran
-        // 3% slower (docs/PERFORMANCE.md, Zen 4, 2026-12-07, evening).
+        // over them, into L2, so that the memory is asked for rows all through the chunk's work, not in a burst in its
+        // first pass and then not at all (what that gained: KernelTiles.PrefetchKeys).
         bool shareFetches = !TSimd.HasWideRegisterFile && ValuesInChunks<TSimd, TVector>();
         int pairPasses = valueWhole / (2 * lanes);
         int v;
