@@ -258,31 +258,22 @@ internal static class KernelMath
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> LoadHalfBits512(ref ushort source, nuint offset)
     {
-        if (Avx512BW.IsSupported)
-        {
-            // The widening takes its load as an operand (vpmovsxwd zmm, m256) only from the intrinsic; the portable form
-            // loads first, one more instruction per vector.
-            return (Avx512BW.ConvertToVector512Int32(Vector256.LoadUnsafe(ref Unsafe.As<ushort, short>(ref source), offset)) << 13
-                & Vector512.Create(FiniteHalfMask)).AsSingle();
-        }
+        Vector256<short> halves = Vector256.LoadUnsafe(ref Unsafe.As<ushort, short>(ref source), offset);
 
-        return ((Vector512.WidenLower(Vector256.LoadUnsafe(ref Unsafe.As<ushort, short>(ref source), offset).ToVector512Unsafe()) << 13)
-            & Vector512.Create(FiniteHalfMask)).AsSingle();
+        // The widening takes its load as an operand (vpmovsxwd zmm, m256) only from the intrinsic; the portable form
+        // loads first, one more instruction per vector.
+        Vector512<int> widened = Avx512BW.IsSupported ? Avx512BW.ConvertToVector512Int32(halves) : Vector512.WidenLower(halves.ToVector512Unsafe());
+        return (widened << 13 & Vector512.Create(FiniteHalfMask)).AsSingle();
     }
 
     /// <summary>Loads 8 finite halves as floats 2^-112 times their value.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> LoadHalfBits256(ref ushort source, nuint offset)
     {
-        if (Avx2.IsSupported)
-        {
-            // As in LoadHalfBits512: vpmovsxwd ymm, m128.
-            return (Avx2.ConvertToVector256Int32(Vector128.LoadUnsafe(ref Unsafe.As<ushort, short>(ref source), offset)) << 13
-                & Vector256.Create(FiniteHalfMask)).AsSingle();
-        }
-
-        return ((Vector256.WidenLower(Vector128.LoadUnsafe(ref Unsafe.As<ushort, short>(ref source), offset).ToVector256Unsafe()) << 13)
-            & Vector256.Create(FiniteHalfMask)).AsSingle();
+        // As in LoadHalfBits512: vpmovsxwd ymm, m128 from the intrinsic.
+        Vector128<short> halves = Vector128.LoadUnsafe(ref Unsafe.As<ushort, short>(ref source), offset);
+        Vector256<int> widened = Avx2.IsSupported ? Avx2.ConvertToVector256Int32(halves) : Vector256.WidenLower(halves.ToVector256Unsafe());
+        return (widened << 13 & Vector256.Create(FiniteHalfMask)).AsSingle();
     }
 
     /// <summary>
