@@ -41,7 +41,7 @@ namespace AttentionGen.Generated
         /// <item><description>Configuration: 12 query heads, each with its own key/value head; HeadDim 32, ValueDim 32; layout Bshd ([batch, sequence, heads, dim]).</description></item>
         /// <item><description>Scores: s_j = Scale · (q · k_j) with Scale = 0.17677669f, 1/sqrt(32), not soft-capped.</description></item>
         /// <item><description>Mask: key padding: key j of batch entry b is visible only if j &lt; keyLengths[b]; together these rules leave each row one interval of keys, and the kernel reads nothing outside it.</description></item>
-        /// <item><description>Tiles: blocks of up to 32 query rows with AVX-512 and 16 elsewhere, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 128 keys. The queries are transposed into lanes once per block. Every other block of a head walks the tiles from the last to the first, so that it begins on the keys and values the block before it read last, still in L2. Q·Kᵀ is a register block of keys × lanes: one accumulator per key, each key element broadcast, HeadDim (32) steps deep. P·V is a register block of value elements × lanes, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch. Register blocks per instruction set, chosen at JIT time: where a broadcast costs a load or an instruction of its own, each row vector is a pair of vectors and a block is 6 keys or value elements in 12 accumulators, each broadcast feeding two multiply-adds, as in the classic AVX2 matrix-product kernel: with AVX-512 for blocks of more than 16 rows (32 in two Vector512; a core with two 512-bit FMA pipes cannot also load a broadcast for every multiply-add), and on a 16-register file (AVX2, AVX, SSE: 16 rows in two Vector256, 8 in two Vector128). Blocks with fewer rows use one vector: 16 keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and 128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64), 12 where it has 16. Each broadcast reads the element where it lies (ISimd.BroadcastFrom): one load with AVX2 or AVX-512, vbroadcastss from memory with AVX alone, a load and a shuffle with SSE alone or on Arm64 (dup).</description></item>
+        /// <item><description>Tiles: blocks of up to 32 query rows with AVX-512 and 16 elsewhere, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 128 keys. The queries are transposed into lanes once per block. Every other block of a head walks the tiles from the last to the first, so that it begins on the keys and values the block before it read last, still in L2. Q·Kᵀ is a register block of keys × lanes: one accumulator per key, each key element broadcast, HeadDim (32) steps deep. P·V is a register block of value elements × lanes, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch. Register blocks per instruction set, chosen at JIT time: where a broadcast costs a load or an instruction of its own, each row vector is a pair of vectors and a block is 6 keys or value elements in 12 accumulators, each broadcast feeding two multiply-adds, as in the classic AVX2 matrix-product kernel: with AVX-512 for blocks of more than 16 rows (32 in two Vector512; a core with two 512-bit FMA pipes cannot also load a broadcast for every multiply-add), and on a 16-register file (AVX2, AVX, SSE: 16 rows in two Vector256, 8 in two Vector128). Blocks with fewer rows use one vector: 16 keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and 128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64), 12 where it has 16. Each broadcast reads the element where it lies (ISimd.ScalarFrom): one load with AVX2 or AVX-512, vbroadcastss from memory with AVX alone, a load and a shuffle with SSE alone. Arm64 broadcasts nothing: the element is loaded alone and the multiply-add takes it by element (fmla by element, ISimd.MultiplyAddScalar).</description></item>
         /// <item><description>Staging: in this layout a key/value head's rows lie 12 × HeadDim floats apart, between the other heads' rows (over more pages, and at power-of-two strides in few cache sets). In a call over tensors where a head has at least 64 query rows (GroupSize × queryLength) and its row blocks read more than 128 keys (fewer are read in place, once per block), each thread copies the head's keys and values into consecutive rows on its first work item on it, and its row blocks read the copy.</description></item>
         /// <item><description>Softmax: online, lane by lane: per tile, the maximum, a rescale of the running sum and accumulators by exp(old max − new max), and p = exp(s − max) written over the scores. The tile of scores is the only intermediate; no queryLength × keyLength matrix exists. exp is KernelMath.ExpNonPositive, a polynomial within 2 ulp for the arguments s − max ≤ 0 it is given; with rows in pairs of vectors, one half of the pair at a time, so that a 16-register file holds the loop. A row that sees no key is written as zeros, never NaN.</description></item>
         /// <item><description>One-row kernels (the runtime's RowKernel), for blocks that would fill less than half a vector (decoding a token, say) and for the KV cache: each score a dot product over four chains of fused multiply-adds and one horizontal sum, the scaled query in registers when the head is exactly eight vectors; P·V into blocks of eight, four and one vectors of the accumulator held in registers over a tile's keys, or, where a value head is more than eight vectors, over 8 keys at a time while the next 8 keys' value rows are prefetched (the blocks after the first then find the rows in L1); on Intel cores, the key and value rows are also prefetched 16 keys ahead into L1 and 64 keys ahead into L2; tiles of 1024 keys; over a Half cache, the halves are widened in registers. Paths: the widest accelerated one of Vector512 (2 vectors per query/key head; 2 vectors per value head); Vector256 (4 vectors per query/key head; 4 vectors per value head); Vector128 (8 vectors per query/key head; 8 vectors per value head); else a scalar kernel that accumulates in double.</description></item>
@@ -206,22 +206,22 @@ namespace AttentionGen.Generated
                 for (int d = 0; d < HeadDim; d++)
                 {
                     TVector q = TSimd.Load(ref qd, 0);
-                    s0 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref kd), s0);
-                    s1 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, stride)), s1);
-                    s2 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 2 * stride)), s2);
-                    s3 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 3 * stride)), s3);
-                    s4 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 4 * stride)), s4);
-                    s5 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 5 * stride)), s5);
-                    s6 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 6 * stride)), s6);
-                    s7 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 7 * stride)), s7);
-                    s8 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 8 * stride)), s8);
-                    s9 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 9 * stride)), s9);
-                    s10 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 10 * stride)), s10);
-                    s11 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 11 * stride)), s11);
-                    s12 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 12 * stride)), s12);
-                    s13 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 13 * stride)), s13);
-                    s14 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 14 * stride)), s14);
-                    s15 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 15 * stride)), s15);
+                    s0 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref kd), s0);
+                    s1 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, stride)), s1);
+                    s2 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 2 * stride)), s2);
+                    s3 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 3 * stride)), s3);
+                    s4 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 4 * stride)), s4);
+                    s5 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 5 * stride)), s5);
+                    s6 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 6 * stride)), s6);
+                    s7 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 7 * stride)), s7);
+                    s8 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 8 * stride)), s8);
+                    s9 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 9 * stride)), s9);
+                    s10 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 10 * stride)), s10);
+                    s11 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 11 * stride)), s11);
+                    s12 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 12 * stride)), s12);
+                    s13 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 13 * stride)), s13);
+                    s14 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 14 * stride)), s14);
+                    s15 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 15 * stride)), s15);
                     qd = ref Unsafe.Add(ref qd, TSimd.Count);
                     kd = ref Unsafe.Add(ref kd, 1);
                 }
@@ -270,18 +270,18 @@ namespace AttentionGen.Generated
                 for (int d = 0; d < HeadDim; d++)
                 {
                     TVector q = TSimd.Load(ref qd, 0);
-                    s0 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref kd), s0);
-                    s1 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, stride)), s1);
-                    s2 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 2 * stride)), s2);
-                    s3 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 3 * stride)), s3);
-                    s4 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 4 * stride)), s4);
-                    s5 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 5 * stride)), s5);
-                    s6 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 6 * stride)), s6);
-                    s7 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 7 * stride)), s7);
-                    s8 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 8 * stride)), s8);
-                    s9 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 9 * stride)), s9);
-                    s10 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 10 * stride)), s10);
-                    s11 = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 11 * stride)), s11);
+                    s0 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref kd), s0);
+                    s1 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, stride)), s1);
+                    s2 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 2 * stride)), s2);
+                    s3 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 3 * stride)), s3);
+                    s4 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 4 * stride)), s4);
+                    s5 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 5 * stride)), s5);
+                    s6 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 6 * stride)), s6);
+                    s7 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 7 * stride)), s7);
+                    s8 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 8 * stride)), s8);
+                    s9 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 9 * stride)), s9);
+                    s10 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 10 * stride)), s10);
+                    s11 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 11 * stride)), s11);
                     qd = ref Unsafe.Add(ref qd, TSimd.Count);
                     kd = ref Unsafe.Add(ref kd, 1);
                 }
@@ -321,12 +321,12 @@ namespace AttentionGen.Generated
                 {
                     TVector qa = TSimd.Load(ref qd, 0), qb = TSimd.Load(ref qd, (nuint)TSimd.Count);
                     TVector key;
-                    key = TSimd.BroadcastFrom(ref kd); s0a = TSimd.MultiplyAdd(qa, key, s0a); s0b = TSimd.MultiplyAdd(qb, key, s0b);
-                    key = TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, stride)); s1a = TSimd.MultiplyAdd(qa, key, s1a); s1b = TSimd.MultiplyAdd(qb, key, s1b);
-                    key = TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 2 * stride)); s2a = TSimd.MultiplyAdd(qa, key, s2a); s2b = TSimd.MultiplyAdd(qb, key, s2b);
-                    key = TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 3 * stride)); s3a = TSimd.MultiplyAdd(qa, key, s3a); s3b = TSimd.MultiplyAdd(qb, key, s3b);
-                    key = TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 4 * stride)); s4a = TSimd.MultiplyAdd(qa, key, s4a); s4b = TSimd.MultiplyAdd(qb, key, s4b);
-                    key = TSimd.BroadcastFrom(ref Unsafe.Add(ref kd, 5 * stride)); s5a = TSimd.MultiplyAdd(qa, key, s5a); s5b = TSimd.MultiplyAdd(qb, key, s5b);
+                    key = TSimd.ScalarFrom(ref kd); s0a = TSimd.MultiplyAddScalar(qa, key, s0a); s0b = TSimd.MultiplyAddScalar(qb, key, s0b);
+                    key = TSimd.ScalarFrom(ref Unsafe.Add(ref kd, stride)); s1a = TSimd.MultiplyAddScalar(qa, key, s1a); s1b = TSimd.MultiplyAddScalar(qb, key, s1b);
+                    key = TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 2 * stride)); s2a = TSimd.MultiplyAddScalar(qa, key, s2a); s2b = TSimd.MultiplyAddScalar(qb, key, s2b);
+                    key = TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 3 * stride)); s3a = TSimd.MultiplyAddScalar(qa, key, s3a); s3b = TSimd.MultiplyAddScalar(qb, key, s3b);
+                    key = TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 4 * stride)); s4a = TSimd.MultiplyAddScalar(qa, key, s4a); s4b = TSimd.MultiplyAddScalar(qb, key, s4b);
+                    key = TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 5 * stride)); s5a = TSimd.MultiplyAddScalar(qa, key, s5a); s5b = TSimd.MultiplyAddScalar(qb, key, s5b);
                     qd = ref Unsafe.Add(ref qd, 2 * TSimd.Count);
                     kd = ref Unsafe.Add(ref kd, 1);
                 }
@@ -356,10 +356,10 @@ namespace AttentionGen.Generated
                 TVector s3 = TSimd.Zero;
                 for (int d = 0; d < 32; d += 4)
                 {
-                    s0 = TSimd.MultiplyAdd(TSimd.Load(ref qT, (nuint)((d) * TSimd.Count)), TSimd.BroadcastFrom(ref Unsafe.Add(ref k, d)), s0);
-                    s1 = TSimd.MultiplyAdd(TSimd.Load(ref qT, (nuint)((d + 1) * TSimd.Count)), TSimd.BroadcastFrom(ref Unsafe.Add(ref k, d + 1)), s1);
-                    s2 = TSimd.MultiplyAdd(TSimd.Load(ref qT, (nuint)((d + 2) * TSimd.Count)), TSimd.BroadcastFrom(ref Unsafe.Add(ref k, d + 2)), s2);
-                    s3 = TSimd.MultiplyAdd(TSimd.Load(ref qT, (nuint)((d + 3) * TSimd.Count)), TSimd.BroadcastFrom(ref Unsafe.Add(ref k, d + 3)), s3);
+                    s0 = TSimd.MultiplyAddScalar(TSimd.Load(ref qT, (nuint)((d) * TSimd.Count)), TSimd.ScalarFrom(ref Unsafe.Add(ref k, d)), s0);
+                    s1 = TSimd.MultiplyAddScalar(TSimd.Load(ref qT, (nuint)((d + 1) * TSimd.Count)), TSimd.ScalarFrom(ref Unsafe.Add(ref k, d + 1)), s1);
+                    s2 = TSimd.MultiplyAddScalar(TSimd.Load(ref qT, (nuint)((d + 2) * TSimd.Count)), TSimd.ScalarFrom(ref Unsafe.Add(ref k, d + 2)), s2);
+                    s3 = TSimd.MultiplyAddScalar(TSimd.Load(ref qT, (nuint)((d + 3) * TSimd.Count)), TSimd.ScalarFrom(ref Unsafe.Add(ref k, d + 3)), s3);
                 }
                 TSimd.Store(TSimd.Add(TSimd.Add(s0, s1), TSimd.Add(s2, s3)), ref sT, 0);
             }
@@ -417,22 +417,22 @@ namespace AttentionGen.Generated
                     for (int c = 0; c < count; c++)
                     {
                         TVector pc = TSimd.Load(ref p, 0);
-                        a0 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 0)), a0);
-                        a1 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 1)), a1);
-                        a2 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 2)), a2);
-                        a3 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 3)), a3);
-                        a4 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 4)), a4);
-                        a5 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 5)), a5);
-                        a6 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 6)), a6);
-                        a7 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 7)), a7);
-                        a8 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 8)), a8);
-                        a9 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 9)), a9);
-                        a10 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 10)), a10);
-                        a11 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 11)), a11);
-                        a12 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 12)), a12);
-                        a13 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 13)), a13);
-                        a14 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 14)), a14);
-                        a15 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 15)), a15);
+                        a0 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 0)), a0);
+                        a1 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 1)), a1);
+                        a2 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 2)), a2);
+                        a3 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 3)), a3);
+                        a4 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 4)), a4);
+                        a5 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 5)), a5);
+                        a6 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 6)), a6);
+                        a7 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 7)), a7);
+                        a8 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 8)), a8);
+                        a9 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 9)), a9);
+                        a10 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 10)), a10);
+                        a11 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 11)), a11);
+                        a12 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 12)), a12);
+                        a13 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 13)), a13);
+                        a14 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 14)), a14);
+                        a15 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 15)), a15);
                         p = ref Unsafe.Add(ref p, TSimd.Count);
                         vRow = ref Unsafe.Add(ref vRow, valueStride);
                     }
@@ -500,18 +500,18 @@ namespace AttentionGen.Generated
                     for (int c = 0; c < count; c++)
                     {
                         TVector pc = TSimd.Load(ref p, 0);
-                        a0 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 0)), a0);
-                        a1 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 1)), a1);
-                        a2 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 2)), a2);
-                        a3 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 3)), a3);
-                        a4 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 4)), a4);
-                        a5 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 5)), a5);
-                        a6 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 6)), a6);
-                        a7 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 7)), a7);
-                        a8 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 8)), a8);
-                        a9 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 9)), a9);
-                        a10 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 10)), a10);
-                        a11 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 11)), a11);
+                        a0 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 0)), a0);
+                        a1 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 1)), a1);
+                        a2 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 2)), a2);
+                        a3 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 3)), a3);
+                        a4 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 4)), a4);
+                        a5 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 5)), a5);
+                        a6 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 6)), a6);
+                        a7 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 7)), a7);
+                        a8 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 8)), a8);
+                        a9 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 9)), a9);
+                        a10 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 10)), a10);
+                        a11 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 11)), a11);
                         p = ref Unsafe.Add(ref p, TSimd.Count);
                         vRow = ref Unsafe.Add(ref vRow, valueStride);
                     }
@@ -556,14 +556,14 @@ namespace AttentionGen.Generated
                     for (int c = 0; c < count; c++)
                     {
                         TVector pc = TSimd.Load(ref p, 0);
-                        a0 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 0)), a0);
-                        a1 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 1)), a1);
-                        a2 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 2)), a2);
-                        a3 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 3)), a3);
-                        a4 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 4)), a4);
-                        a5 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 5)), a5);
-                        a6 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 6)), a6);
-                        a7 = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 7)), a7);
+                        a0 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 0)), a0);
+                        a1 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 1)), a1);
+                        a2 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 2)), a2);
+                        a3 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 3)), a3);
+                        a4 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 4)), a4);
+                        a5 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 5)), a5);
+                        a6 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 6)), a6);
+                        a7 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 7)), a7);
                         p = ref Unsafe.Add(ref p, TSimd.Count);
                         vRow = ref Unsafe.Add(ref vRow, valueStride);
                     }
@@ -612,12 +612,12 @@ namespace AttentionGen.Generated
                     {
                         TVector pa = TSimd.Load(ref p, 0), pb = TSimd.Load(ref p, (nuint)TSimd.Count);
                         TVector value;
-                        value = TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 0)); a0a = TSimd.MultiplyAdd(pa, value, a0a); a0b = TSimd.MultiplyAdd(pb, value, a0b);
-                        value = TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 1)); a1a = TSimd.MultiplyAdd(pa, value, a1a); a1b = TSimd.MultiplyAdd(pb, value, a1b);
-                        value = TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 2)); a2a = TSimd.MultiplyAdd(pa, value, a2a); a2b = TSimd.MultiplyAdd(pb, value, a2b);
-                        value = TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 3)); a3a = TSimd.MultiplyAdd(pa, value, a3a); a3b = TSimd.MultiplyAdd(pb, value, a3b);
-                        value = TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 4)); a4a = TSimd.MultiplyAdd(pa, value, a4a); a4b = TSimd.MultiplyAdd(pb, value, a4b);
-                        value = TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 5)); a5a = TSimd.MultiplyAdd(pa, value, a5a); a5b = TSimd.MultiplyAdd(pb, value, a5b);
+                        value = TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 0)); a0a = TSimd.MultiplyAddScalar(pa, value, a0a); a0b = TSimd.MultiplyAddScalar(pb, value, a0b);
+                        value = TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 1)); a1a = TSimd.MultiplyAddScalar(pa, value, a1a); a1b = TSimd.MultiplyAddScalar(pb, value, a1b);
+                        value = TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 2)); a2a = TSimd.MultiplyAddScalar(pa, value, a2a); a2b = TSimd.MultiplyAddScalar(pb, value, a2b);
+                        value = TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 3)); a3a = TSimd.MultiplyAddScalar(pa, value, a3a); a3b = TSimd.MultiplyAddScalar(pb, value, a3b);
+                        value = TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 4)); a4a = TSimd.MultiplyAddScalar(pa, value, a4a); a4b = TSimd.MultiplyAddScalar(pb, value, a4b);
+                        value = TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 5)); a5a = TSimd.MultiplyAddScalar(pa, value, a5a); a5b = TSimd.MultiplyAddScalar(pb, value, a5b);
                         p = ref Unsafe.Add(ref p, 2 * TSimd.Count);
                         vRow = ref Unsafe.Add(ref vRow, valueStride);
                     }
@@ -651,8 +651,8 @@ namespace AttentionGen.Generated
                     {
                         TVector pa = TSimd.Load(ref p, 0), pb = TSimd.Load(ref p, (nuint)TSimd.Count);
                         TVector value;
-                        value = TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 0)); a0a = TSimd.MultiplyAdd(pa, value, a0a); a0b = TSimd.MultiplyAdd(pb, value, a0b);
-                        value = TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, 1)); a1a = TSimd.MultiplyAdd(pa, value, a1a); a1b = TSimd.MultiplyAdd(pb, value, a1b);
+                        value = TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 0)); a0a = TSimd.MultiplyAddScalar(pa, value, a0a); a0b = TSimd.MultiplyAddScalar(pb, value, a0b);
+                        value = TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 1)); a1a = TSimd.MultiplyAddScalar(pa, value, a1a); a1b = TSimd.MultiplyAddScalar(pb, value, a1b);
                         p = ref Unsafe.Add(ref p, 2 * TSimd.Count);
                         vRow = ref Unsafe.Add(ref vRow, valueStride);
                     }

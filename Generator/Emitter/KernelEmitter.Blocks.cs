@@ -69,7 +69,7 @@ internal static partial class KernelEmitter
                 writer.WriteLine("TVector key;");
                 for (int key = 0; key < block.Size; key++)
                 {
-                    writer.WriteLine($"key = TSimd.BroadcastFrom(ref {KeyElement(key)}); s{key}a = TSimd.MultiplyAdd(qa, key, s{key}a); s{key}b = TSimd.MultiplyAdd(qb, key, s{key}b);");
+                    writer.WriteLine($"key = TSimd.ScalarFrom(ref {KeyElement(key)}); s{key}a = TSimd.MultiplyAddScalar(qa, key, s{key}a); s{key}b = TSimd.MultiplyAddScalar(qb, key, s{key}b);");
                 }
 
                 writer.WriteLine("qd = ref Unsafe.Add(ref qd, 2 * TSimd.Count);");
@@ -145,7 +145,7 @@ internal static partial class KernelEmitter
             writer.WriteLine("TVector value;");
             for (int j = 0; j < size; j++)
             {
-                writer.WriteLine($"value = TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, {Literals.Int(j)})); a{j}a = TSimd.MultiplyAdd(pa, value, a{j}a); a{j}b = TSimd.MultiplyAdd(pb, value, a{j}b);");
+                writer.WriteLine($"value = TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, {Literals.Int(j)})); a{j}a = TSimd.MultiplyAddScalar(pa, value, a{j}a); a{j}b = TSimd.MultiplyAddScalar(pb, value, a{j}b);");
             }
 
             writer.WriteLine("p = ref Unsafe.Add(ref p, 2 * TSimd.Count);");
@@ -183,7 +183,7 @@ internal static partial class KernelEmitter
                 writer.WriteLine("TVector q = TSimd.Load(ref qd, 0);");
                 for (int key = 0; key < keys; key++)
                 {
-                    writer.WriteLine($"s{key} = TSimd.MultiplyAdd(q, TSimd.BroadcastFrom(ref {KeyElement(key)}), s{key});");
+                    writer.WriteLine($"s{key} = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref {KeyElement(key)}), s{key});");
                 }
 
                 writer.WriteLine("qd = ref Unsafe.Add(ref qd, TSimd.Count);");
@@ -214,13 +214,13 @@ internal static partial class KernelEmitter
                 for (int chain = 0; chain < chains; chain++)
                 {
                     string d = chain == 0 ? "d" : $"d + {Literals.Int(chain)}";
-                    writer.WriteLine($"s{chain} = TSimd.MultiplyAdd(TSimd.Load(ref qT, (nuint)(({d}) * TSimd.Count)), TSimd.BroadcastFrom(ref Unsafe.Add(ref k, {d})), s{chain});");
+                    writer.WriteLine($"s{chain} = TSimd.MultiplyAddScalar(TSimd.Load(ref qT, (nuint)(({d}) * TSimd.Count)), TSimd.ScalarFrom(ref Unsafe.Add(ref k, {d})), s{chain});");
                 }
             }
 
             for (int d = whole; d < kernel.HeadDim; d++)
             {
-                writer.WriteLine($"s0 = TSimd.MultiplyAdd(TSimd.Load(ref qT, {VectorOffset(d)}), TSimd.BroadcastFrom(ref Unsafe.Add(ref k, {Literals.Int(d)})), s0);");
+                writer.WriteLine($"s0 = TSimd.MultiplyAddScalar(TSimd.Load(ref qT, {VectorOffset(d)}), TSimd.ScalarFrom(ref Unsafe.Add(ref k, {Literals.Int(d)})), s0);");
             }
 
             writer.WriteLine(chains switch
@@ -298,7 +298,7 @@ internal static partial class KernelEmitter
             writer.WriteLine("TVector pc = TSimd.Load(ref p, 0);");
             for (int j = 0; j < size; j++)
             {
-                writer.WriteLine($"a{j} = TSimd.MultiplyAdd(pc, TSimd.BroadcastFrom(ref Unsafe.Add(ref vRow, {Literals.Int(j)})), a{j});");
+                writer.WriteLine($"a{j} = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, {Literals.Int(j)})), a{j});");
             }
 
             writer.WriteLine("p = ref Unsafe.Add(ref p, TSimd.Count);");

@@ -52,8 +52,9 @@ internal static partial class KernelEmitter
             "(AVX2, AVX, SSE: 16 rows in two Vector256, 8 in two Vector128). Blocks with fewer rows use one vector: " +
             $"{Literals.Int(KernelTiles.WideRegisterBlock)} keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and " +
             $"128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64), {Literals.Int(KernelTiles.NarrowRegisterBlock)} where it has 16. " +
-            "Each broadcast reads the element where it lies (ISimd.BroadcastFrom): one load with AVX2 or AVX-512, vbroadcastss from memory with AVX " +
-            "alone, a load and a shuffle with SSE alone or on Arm64 (dup).";
+            "Each broadcast reads the element where it lies (ISimd.ScalarFrom): one load with AVX2 or AVX-512, vbroadcastss from memory with AVX " +
+            "alone, a load and a shuffle with SSE alone. Arm64 broadcasts nothing: the element is loaded alone and the multiply-add takes it by " +
+            "element (fmla by element, ISimd.MultiplyAddScalar).";
 
         if (kernel.Layout == AttentionLayout.Bshd && kernel.KvHeads > 1)
         {

@@ -39,7 +39,7 @@ public static unsafe class AttentionScheduler
     public static void Run<TKernel>(scoped in AttentionArguments arguments)
         where TKernel : struct, IAttentionKernel
     {
-        // The row blocks broadcast key and value elements from their addresses (ISimd.BroadcastFrom), so the key and value
+        // The row blocks take key and value elements from their addresses (ISimd.ScalarFrom), so the key and value
         // tensors stay pinned for the whole call, whichever threads read them.
         fixed (float* keys = arguments.Key, values = arguments.Value)
         {

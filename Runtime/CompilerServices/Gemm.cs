@@ -278,8 +278,8 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
     /// per input: two accumulators a row, and per input two weight loads and one broadcast a row feeding two FMAs a
     /// row. Count is a JIT-time constant, so the rows past it compile away: 12 rows fill a 32-register file (24
     /// accumulators, two weight vectors, one broadcast), 6 a 16-register one, and 4 keep few rows from paying for more.
-    /// <paramref name="a"/> is the chunk's packed rows in this thread's scratch, a pinned array, as the broadcasts from
-    /// its addresses need (<see cref="ISimd{TVector}.BroadcastFrom"/>).
+    /// <paramref name="a"/> is the chunk's packed rows in this thread's scratch, a pinned array, as the multipliers taken from
+    /// its addresses need (<see cref="ISimd{TVector}.ScalarFrom"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Block<TSimd, TVector, TRows>(ref float a, int aStride, ref float b, int inputs, ref float tile)
@@ -296,18 +296,18 @@ internal readonly struct Gemm : IWorkItems<GemmArguments>
         {
             TVector b0 = TSimd.Load(ref b, 0), b1 = TSimd.Load(ref b, lanes);
             TVector x;
-            x = TSimd.BroadcastFrom(ref a); c00 = TSimd.MultiplyAdd(x, b0, c00); c01 = TSimd.MultiplyAdd(x, b1, c01);
-            x = TSimd.BroadcastFrom(ref Unsafe.Add(ref a, 1)); c10 = TSimd.MultiplyAdd(x, b0, c10); c11 = TSimd.MultiplyAdd(x, b1, c11);
-            x = TSimd.BroadcastFrom(ref Unsafe.Add(ref a, 2)); c20 = TSimd.MultiplyAdd(x, b0, c20); c21 = TSimd.MultiplyAdd(x, b1, c21);
-            x = TSimd.BroadcastFrom(ref Unsafe.Add(ref a, 3)); c30 = TSimd.MultiplyAdd(x, b0, c30); c31 = TSimd.MultiplyAdd(x, b1, c31);
-            if (TRows.Count > 4) { x = TSimd.BroadcastFrom(ref Unsafe.Add(ref a, 4)); c40 = TSimd.MultiplyAdd(x, b0, c40); c41 = TSimd.MultiplyAdd(x, b1, c41); }
-            if (TRows.Count > 5) { x = TSimd.BroadcastFrom(ref Unsafe.Add(ref a, 5)); c50 = TSimd.MultiplyAdd(x, b0, c50); c51 = TSimd.MultiplyAdd(x, b1, c51); }
-            if (TRows.Count > 6) { x = TSimd.BroadcastFrom(ref Unsafe.Add(ref a, 6)); c60 = TSimd.MultiplyAdd(x, b0, c60); c61 = TSimd.MultiplyAdd(x, b1, c61); }
-            if (TRows.Count > 7) { x = TSimd.BroadcastFrom(ref Unsafe.Add(ref a, 7)); c70 = TSimd.MultiplyAdd(x, b0, c70); c71 = TSimd.MultiplyAdd(x, b1, c71); }
-            if (TRows.Count > 8) { x = TSimd.BroadcastFrom(ref Unsafe.Add(ref a, 8)); c80 = TSimd.MultiplyAdd(x, b0, c80); c81 = TSimd.MultiplyAdd(x, b1, c81); }
-            if (TRows.Count > 9) { x = TSimd.BroadcastFrom(ref Unsafe.Add(ref a, 9)); c90 = TSimd.MultiplyAdd(x, b0, c90); c91 = TSimd.MultiplyAdd(x, b1, c91); }
-            if (TRows.Count > 10) { x = TSimd.BroadcastFrom(ref Unsafe.Add(ref a, 10)); cA0 = TSimd.MultiplyAdd(x, b0, cA0); cA1 = TSimd.MultiplyAdd(x, b1, cA1); }
-            if (TRows.Count > 11) { x = TSimd.BroadcastFrom(ref Unsafe.Add(ref a, 11)); cB0 = TSimd.MultiplyAdd(x, b0, cB0); cB1 = TSimd.MultiplyAdd(x, b1, cB1); }
+            x = TSimd.ScalarFrom(ref a); c00 = TSimd.MultiplyAddScalar(b0, x, c00); c01 = TSimd.MultiplyAddScalar(b1, x, c01);
+            x = TSimd.ScalarFrom(ref Unsafe.Add(ref a, 1)); c10 = TSimd.MultiplyAddScalar(b0, x, c10); c11 = TSimd.MultiplyAddScalar(b1, x, c11);
+            x = TSimd.ScalarFrom(ref Unsafe.Add(ref a, 2)); c20 = TSimd.MultiplyAddScalar(b0, x, c20); c21 = TSimd.MultiplyAddScalar(b1, x, c21);
+            x = TSimd.ScalarFrom(ref Unsafe.Add(ref a, 3)); c30 = TSimd.MultiplyAddScalar(b0, x, c30); c31 = TSimd.MultiplyAddScalar(b1, x, c31);
+            if (TRows.Count > 4) { x = TSimd.ScalarFrom(ref Unsafe.Add(ref a, 4)); c40 = TSimd.MultiplyAddScalar(b0, x, c40); c41 = TSimd.MultiplyAddScalar(b1, x, c41); }
+            if (TRows.Count > 5) { x = TSimd.ScalarFrom(ref Unsafe.Add(ref a, 5)); c50 = TSimd.MultiplyAddScalar(b0, x, c50); c51 = TSimd.MultiplyAddScalar(b1, x, c51); }
+            if (TRows.Count > 6) { x = TSimd.ScalarFrom(ref Unsafe.Add(ref a, 6)); c60 = TSimd.MultiplyAddScalar(b0, x, c60); c61 = TSimd.MultiplyAddScalar(b1, x, c61); }
+            if (TRows.Count > 7) { x = TSimd.ScalarFrom(ref Unsafe.Add(ref a, 7)); c70 = TSimd.MultiplyAddScalar(b0, x, c70); c71 = TSimd.MultiplyAddScalar(b1, x, c71); }
+            if (TRows.Count > 8) { x = TSimd.ScalarFrom(ref Unsafe.Add(ref a, 8)); c80 = TSimd.MultiplyAddScalar(b0, x, c80); c81 = TSimd.MultiplyAddScalar(b1, x, c81); }
+            if (TRows.Count > 9) { x = TSimd.ScalarFrom(ref Unsafe.Add(ref a, 9)); c90 = TSimd.MultiplyAddScalar(b0, x, c90); c91 = TSimd.MultiplyAddScalar(b1, x, c91); }
+            if (TRows.Count > 10) { x = TSimd.ScalarFrom(ref Unsafe.Add(ref a, 10)); cA0 = TSimd.MultiplyAddScalar(b0, x, cA0); cA1 = TSimd.MultiplyAddScalar(b1, x, cA1); }
+            if (TRows.Count > 11) { x = TSimd.ScalarFrom(ref Unsafe.Add(ref a, 11)); cB0 = TSimd.MultiplyAddScalar(b0, x, cB0); cB1 = TSimd.MultiplyAddScalar(b1, x, cB1); }
             a = ref Unsafe.Add(ref a, aStride);
             b = ref Unsafe.Add(ref b, 2 * lanes);
         }

@@ -57,7 +57,7 @@ public interface IAttentionKernel
     /// <paramref name="sT"/> ([16][lanes]).
     /// </summary>
     /// <remarks>
-    /// The register blocks broadcast key and value elements with <see cref="ISimd{TVector}.BroadcastFrom"/>, so keys and
+    /// The register blocks take key and value elements from their addresses (<see cref="ISimd{TVector}.ScalarFrom"/>), so keys and
     /// values must lie in memory that does not move while they run: AttentionScheduler.Run pins the tensors, and the
     /// copies the blocks read instead (staged heads, the cache, scratch) are pinned arrays.
     /// </remarks>

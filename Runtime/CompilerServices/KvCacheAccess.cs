@@ -46,7 +46,7 @@ internal static class KvCacheAccess
 
         if (staging.Buffer.Length < size)
         {
-            // Pinned: the row blocks broadcast from the keys' and values' addresses (ISimd.BroadcastFrom).
+            // Pinned: the row blocks take elements from the keys' and values' addresses (ISimd.ScalarFrom).
             staging.Buffer = GC.AllocateUninitializedArray<float>(size, pinned: true);
         }
 

@@ -674,16 +674,16 @@ internal static partial class RowKernel<TKernel>
             TVector v1 = vectors > 1 ? TElements.Load<TSimd, TVector>(ref row, n) : default;
             TVector v2 = vectors > 2 ? TElements.Load<TSimd, TVector>(ref row, 2 * n) : default;
             TVector v3 = vectors > 3 ? TElements.Load<TSimd, TVector>(ref row, 3 * n) : default;
-            Weigh<TSimd, TVector, TVectors>(TSimd.BroadcastFrom(ref pj), v0, v1, v2, v3, ref s00, ref s01, ref s02, ref s03);
-            Weigh<TSimd, TVector, TVectors>(TSimd.BroadcastFrom(ref Unsafe.Add(ref pj, GroupTile)), v0, v1, v2, v3, ref s10, ref s11, ref s12, ref s13);
+            Weigh<TSimd, TVector, TVectors>(TSimd.ScalarFrom(ref pj), v0, v1, v2, v3, ref s00, ref s01, ref s02, ref s03);
+            Weigh<TSimd, TVector, TVectors>(TSimd.ScalarFrom(ref Unsafe.Add(ref pj, GroupTile)), v0, v1, v2, v3, ref s10, ref s11, ref s12, ref s13);
             if (rows > 2)
             {
-                Weigh<TSimd, TVector, TVectors>(TSimd.BroadcastFrom(ref Unsafe.Add(ref pj, 2 * GroupTile)), v0, v1, v2, v3, ref s20, ref s21, ref s22, ref s23);
+                Weigh<TSimd, TVector, TVectors>(TSimd.ScalarFrom(ref Unsafe.Add(ref pj, 2 * GroupTile)), v0, v1, v2, v3, ref s20, ref s21, ref s22, ref s23);
             }
 
             if (rows > 3)
             {
-                Weigh<TSimd, TVector, TVectors>(TSimd.BroadcastFrom(ref Unsafe.Add(ref pj, 3 * GroupTile)), v0, v1, v2, v3, ref s30, ref s31, ref s32, ref s33);
+                Weigh<TSimd, TVector, TVectors>(TSimd.ScalarFrom(ref Unsafe.Add(ref pj, 3 * GroupTile)), v0, v1, v2, v3, ref s30, ref s31, ref s32, ref s33);
             }
         }
 
@@ -708,20 +708,20 @@ internal static partial class RowKernel<TKernel>
         where TVector : struct
         where TVectors : struct, IConstantCount
     {
-        s0 = TSimd.MultiplyAdd(w, v0, s0);
+        s0 = TSimd.MultiplyAddScalar(v0, w, s0);
         if (TVectors.Count > 1)
         {
-            s1 = TSimd.MultiplyAdd(w, v1, s1);
+            s1 = TSimd.MultiplyAddScalar(v1, w, s1);
         }
 
         if (TVectors.Count > 2)
         {
-            s2 = TSimd.MultiplyAdd(w, v2, s2);
+            s2 = TSimd.MultiplyAddScalar(v2, w, s2);
         }
 
         if (TVectors.Count > 3)
         {
-            s3 = TSimd.MultiplyAdd(w, v3, s3);
+            s3 = TSimd.MultiplyAddScalar(v3, w, s3);
         }
     }
 

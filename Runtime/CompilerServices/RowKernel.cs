@@ -408,8 +408,8 @@ internal static partial class RowKernel<TKernel>
     /// mask, if the kernel has them) into probabilities exp(s - max) in place, padded with zeros to whole vectors, and
     /// advances the row's online softmax in <paramref name="state"/>: when the maximum grows, the sum and the accumulator
     /// are rescaled by exp(old max - new max). Each probability is stored times <see cref="IRowElements{TElement}.Rebias"/>
-    /// (2^112 over halves, 1 over floats), the factor P·V's products need, so that P·V broadcasts it from where it lies
-    /// (<see cref="ISimd{TVector}.BroadcastFrom"/>: the scores are on the stack, which does not move). Returns false,
+    /// (2^112 over halves, 1 over floats), the factor P·V's products need, so that P·V takes it from where it lies
+    /// (<see cref="ISimd{TVector}.ScalarFrom"/>: the scores are on the stack, which does not move). Returns false,
     /// leaving the state as it was, when every key of the tile is masked. <paramref name="minusInfinity"/> tells whether,
     /// without an explicit mask and over values that may not be finite, some key the row sees scored -∞ all the same: its
     /// weight is 0, and P·V must then keep it from an infinite value (<see cref="AccumulateRowNonZero"/>).
@@ -563,15 +563,15 @@ internal static partial class RowKernel<TKernel>
                 KernelMath.PrefetchAhead(ref v, valueStride, TKernel.ValueDim);
             }
 
-            TVector w = TSimd.BroadcastFrom(ref p);
-            o0 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 0), o0);
-            o1 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, n), o1);
-            o2 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 2 * n), o2);
-            o3 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 3 * n), o3);
-            o4 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 4 * n), o4);
-            o5 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 5 * n), o5);
-            o6 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 6 * n), o6);
-            o7 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 7 * n), o7);
+            TVector w = TSimd.ScalarFrom(ref p);
+            o0 = TSimd.MultiplyAddScalar(TElements.Load<TSimd, TVector>(ref v, 0), w, o0);
+            o1 = TSimd.MultiplyAddScalar(TElements.Load<TSimd, TVector>(ref v, n), w, o1);
+            o2 = TSimd.MultiplyAddScalar(TElements.Load<TSimd, TVector>(ref v, 2 * n), w, o2);
+            o3 = TSimd.MultiplyAddScalar(TElements.Load<TSimd, TVector>(ref v, 3 * n), w, o3);
+            o4 = TSimd.MultiplyAddScalar(TElements.Load<TSimd, TVector>(ref v, 4 * n), w, o4);
+            o5 = TSimd.MultiplyAddScalar(TElements.Load<TSimd, TVector>(ref v, 5 * n), w, o5);
+            o6 = TSimd.MultiplyAddScalar(TElements.Load<TSimd, TVector>(ref v, 6 * n), w, o6);
+            o7 = TSimd.MultiplyAddScalar(TElements.Load<TSimd, TVector>(ref v, 7 * n), w, o7);
         }
 
         TSimd.Store(o0, ref o, 0);
@@ -609,11 +609,11 @@ internal static partial class RowKernel<TKernel>
                 KernelMath.PrefetchAhead(ref v, valueStride, TKernel.ValueDim);
             }
 
-            TVector w = TSimd.BroadcastFrom(ref p);
-            o0 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 0), o0);
-            o1 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, n), o1);
-            o2 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 2 * n), o2);
-            o3 = TSimd.MultiplyAdd(w, TElements.Load<TSimd, TVector>(ref v, 3 * n), o3);
+            TVector w = TSimd.ScalarFrom(ref p);
+            o0 = TSimd.MultiplyAddScalar(TElements.Load<TSimd, TVector>(ref v, 0), w, o0);
+            o1 = TSimd.MultiplyAddScalar(TElements.Load<TSimd, TVector>(ref v, n), w, o1);
+            o2 = TSimd.MultiplyAddScalar(TElements.Load<TSimd, TVector>(ref v, 2 * n), w, o2);
+            o3 = TSimd.MultiplyAddScalar(TElements.Load<TSimd, TVector>(ref v, 3 * n), w, o3);
         }
 
         TSimd.Store(o0, ref o, 0);
@@ -641,7 +641,7 @@ internal static partial class RowKernel<TKernel>
                 continue;
             }
 
-            sum = TSimd.MultiplyAdd(TSimd.BroadcastFrom(ref p), TElements.Load<TSimd, TVector>(ref v, offset), sum);
+            sum = TSimd.MultiplyAddScalar(TElements.Load<TSimd, TVector>(ref v, offset), TSimd.ScalarFrom(ref p), sum);
         }
 
         TSimd.Store(TSimd.Add(TSimd.Load(ref o, offset), TSimd.And(sum, added)), ref o, offset);

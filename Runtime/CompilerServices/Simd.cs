@@ -43,17 +43,20 @@ public interface ISimd<TVector>
     static abstract TVector Create(float value);
 
     /// <summary>
-    /// A vector with every lane the float at <paramref name="source"/>: how the register blocks broadcast key and value
-    /// elements. <paramref name="source"/> must lie in memory that does not move while the kernel runs (a pinned array,
-    /// native memory or the stack), since one width takes its address.
+    /// The float at <paramref name="source"/> as the multiplier of <see cref="MultiplyAddScalar"/>: how the register blocks
+    /// take key and value elements (and the one-row kernels their probabilities) to multiply a vector by. On x64 it is in
+    /// every lane (a broadcast); on Arm64 only in lane 0, which <see cref="MultiplyAddScalar"/> reads. Use it for nothing
+    /// else. <paramref name="source"/> must lie in memory that does not move while the kernel runs (a pinned array, native
+    /// memory or the stack), since one width takes its address.
     /// </summary>
     /// <remarks>
     /// On x64 with AVX but not AVX2, <see cref="Simd128"/> broadcasts from memory with <c>vbroadcastss</c>: one load,
     /// where <see cref="Create"/> of a float is a load and a shuffle that competes with the multiplies and adds for their
-    /// pipes. The intrinsic takes a pointer. Everywhere else this is <see cref="Create"/>: with AVX2 and AVX-512 the JIT
-    /// folds its load into the broadcast or the multiply-add; with SSE alone and on Arm64 it stays a load and a shuffle.
+    /// pipes. The intrinsic takes a pointer. With AVX2 and AVX-512 the JIT folds the load into the broadcast or the
+    /// multiply-add; with SSE alone it stays a load and a shuffle. On Arm64 the float is loaded alone (<c>ldr s</c>, two at
+    /// once as <c>ldp</c>), and the multiply-add takes it by element: no broadcast at all.
     /// </remarks>
-    static abstract TVector BroadcastFrom(ref float source);
+    static abstract TVector ScalarFrom(ref float source);
 
     /// <summary>Loads the vector at <paramref name="source"/> plus <paramref name="offset"/> floats.</summary>
     static abstract TVector Load(ref float source, nuint offset);
@@ -75,6 +78,13 @@ public interface ISimd<TVector>
     /// the hardware has it (AVX2, AVX-512, NEON), a multiply and an add where it would be emulated.
     /// </summary>
     static abstract TVector MultiplyAdd(TVector left, TVector right, TVector addend);
+
+    /// <summary>
+    /// Lane by lane, <paramref name="vector"/> · the float that <paramref name="scalar"/> holds (from <see cref="ScalarFrom"/>)
+    /// + <paramref name="addend"/>. On x64 <see cref="MultiplyAdd"/>; on Arm64 one <c>fmla</c> by element, where a
+    /// multiply-add by a broadcast float took a <c>dup</c> first, on the same vector pipes as the multiply-adds.
+    /// </summary>
+    static abstract TVector MultiplyAddScalar(TVector vector, TVector scalar, TVector addend);
 
     /// <summary>Lane by lane, the larger of the two, with the hardware's handling of NaN.</summary>
     static abstract TVector Max(TVector left, TVector right);
@@ -154,7 +164,7 @@ public readonly struct Simd512 : ISimd<Vector512<float>>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> BroadcastFrom(ref float source) => Vector512.Create(source);
+    public static Vector512<float> ScalarFrom(ref float source) => Vector512.Create(source);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -179,6 +189,10 @@ public readonly struct Simd512 : ISimd<Vector512<float>>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> MultiplyAdd(Vector512<float> left, Vector512<float> right, Vector512<float> addend) => Vector512.MultiplyAddEstimate(left, right, addend);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MultiplyAddScalar(Vector512<float> vector, Vector512<float> scalar, Vector512<float> addend) => MultiplyAdd(vector, scalar, addend);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -268,7 +282,7 @@ public readonly struct Simd256 : ISimd<Vector256<float>>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> BroadcastFrom(ref float source) => Vector256.Create(source);
+    public static Vector256<float> ScalarFrom(ref float source) => Vector256.Create(source);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -293,6 +307,10 @@ public readonly struct Simd256 : ISimd<Vector256<float>>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> MultiplyAdd(Vector256<float> left, Vector256<float> right, Vector256<float> addend) => Vector256.MultiplyAddEstimate(left, right, addend);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MultiplyAddScalar(Vector256<float> vector, Vector256<float> scalar, Vector256<float> addend) => MultiplyAdd(vector, scalar, addend);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -386,16 +404,15 @@ public readonly struct Simd128 : ISimd<Vector128<float>>
     /// the pipes that the paired blocks' 12 multiplies and 12 adds per step keep busy; <c>vbroadcastss</c> from memory,
     /// which AVX has, is a load alone. On Zen 5 with <c>DOTNET_EnableAVX2=0</c> it took the paired Q·Kᵀ block on keys
     /// in L1 from 42 to 53.5 GFLOP/s (Stopwatch probe), and one-thread prefill at N ≥ 512 1.20–1.28× faster
-    /// (BenchmarkDotNet, docs/PERFORMANCE.md). With AVX2 the JIT already broadcasts from memory. On Arm64 it loads the
-    /// float and <c>dup</c>s it (the listing of a NativeAOT build cross-compiled for linux-arm64); <c>ld1r</c> would be
-    /// one instruction with an <c>add</c> for each address, no fewer, and whether it saves the vector pipe the
-    /// <c>dup</c> takes depends on the core, which no machine here can show.
+    /// (BenchmarkDotNet, docs/PERFORMANCE.md). With AVX2 the JIT already broadcasts from memory. On Arm64 the float stays
+    /// in lane 0 (<c>ldr s</c>) for <see cref="MultiplyAddScalar"/>'s <c>fmla</c> by element: a broadcast there was a
+    /// <c>dup</c> per element, one vector instruction beside each multiply-add (the Arm64 JIT's listings).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe Vector128<float> BroadcastFrom(ref float source) =>
-        Avx.IsSupported && !Avx2.IsSupported
-            ? Avx.BroadcastScalarToVector128((float*)Unsafe.AsPointer(ref source))
-            : Vector128.Create(source);
+    public static unsafe Vector128<float> ScalarFrom(ref float source) =>
+        AdvSimd.Arm64.IsSupported ? Vector128.CreateScalarUnsafe(source)
+        : Avx.IsSupported && !Avx2.IsSupported ? Avx.BroadcastScalarToVector128((float*)Unsafe.AsPointer(ref source))
+        : Vector128.Create(source);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -427,6 +444,11 @@ public readonly struct Simd128 : ISimd<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> MultiplyAdd(Vector128<float> left, Vector128<float> right, Vector128<float> addend) =>
         Fma.IsSupported || AdvSimd.IsSupported ? Vector128.MultiplyAddEstimate(left, right, addend) : addend + left * right;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> MultiplyAddScalar(Vector128<float> vector, Vector128<float> scalar, Vector128<float> addend) =>
+        AdvSimd.Arm64.IsSupported ? AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(addend, vector, scalar, 0) : MultiplyAdd(vector, scalar, addend);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

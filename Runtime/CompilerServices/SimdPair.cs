@@ -60,10 +60,10 @@ internal readonly struct SimdPair<TSimd, TVector> : ISimd<VectorPair<TVector>>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static VectorPair<TVector> BroadcastFrom(ref float source)
+    public static VectorPair<TVector> ScalarFrom(ref float source)
     {
-        TVector broadcast = TSimd.BroadcastFrom(ref source);
-        return new(broadcast, broadcast);
+        TVector scalar = TSimd.ScalarFrom(ref source);
+        return new(scalar, scalar);
     }
 
     /// <inheritdoc/>
@@ -98,6 +98,11 @@ internal readonly struct SimdPair<TSimd, TVector> : ISimd<VectorPair<TVector>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VectorPair<TVector> MultiplyAdd(VectorPair<TVector> left, VectorPair<TVector> right, VectorPair<TVector> addend) =>
         new(TSimd.MultiplyAdd(left.Low, right.Low, addend.Low), TSimd.MultiplyAdd(left.High, right.High, addend.High));
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VectorPair<TVector> MultiplyAddScalar(VectorPair<TVector> vector, VectorPair<TVector> scalar, VectorPair<TVector> addend) =>
+        new(TSimd.MultiplyAddScalar(vector.Low, scalar.Low, addend.Low), TSimd.MultiplyAddScalar(vector.High, scalar.High, addend.High));
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

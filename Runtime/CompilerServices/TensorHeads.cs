@@ -54,7 +54,7 @@ internal static class TensorHeads
         int size = length * (headDim + valueDim);
         if (staged.Buffer.Length < Math.Max(size, 1))
         {
-            // Pinned: the row blocks broadcast from the keys' and values' addresses (ISimd.BroadcastFrom).
+            // Pinned: the row blocks take elements from the keys' and values' addresses (ISimd.ScalarFrom).
             staged.Buffer = GC.AllocateUninitializedArray<float>(Math.Max(size, 1), pinned: true);
         }
 
