@@ -82,11 +82,83 @@ public sealed class InstructionSetTests
             Assert.True(AdvSimd.Arm64.IsSupported, "AdvSimd is part of every Arm64 baseline");
             Assert.False(Vector256.IsHardwareAccelerated);
             Assert.True(CompilerServices.Simd128.HasWideRegisterFile);
+            Assert.True(CompilerServices.Simd128.MultipliesByLane, "NEON's blocks multiply by element");
+        }
+        else
+        {
+            Assert.False(CompilerServices.Simd128.MultipliesByLane);
         }
 
         Console.WriteLine(
             $"{System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}: " +
             $"Vector512: {Vector512.IsHardwareAccelerated}, Vector256: {Vector256.IsHardwareAccelerated}, Vector128: {Vector128.IsHardwareAccelerated}, " +
             $"AVX: {Avx.IsSupported}, AVX2: {Avx2.IsSupported}, AdvSimd.Arm64: {AdvSimd.Arm64.IsSupported}");
+    }
+
+    /// <summary>
+    /// The register blocks' multiply-adds by one element (<see cref="CompilerServices.ISimd{TVector}.MultiplyAddScalar"/>
+    /// of <see cref="CompilerServices.ISimd{TVector}.ScalarFrom"/>: a broadcast on x64, NEON's multiply by element on
+    /// Arm64) and by each lane of a loaded vector (<see cref="CompilerServices.ISimd{TVector}.MultiplyAddLane"/>), on every
+    /// width this run accelerates, against the products computed one float at a time: every lane of the result, for
+    /// every element and lane taken.
+    /// </summary>
+    [Fact]
+    public void Multiply_adds_by_an_element_or_a_lane_give_every_lane_the_product()
+    {
+        if (Vector512.IsHardwareAccelerated)
+        {
+            Check<CompilerServices.Simd512, Vector512<float>>();
+        }
+
+        if (Vector256.IsHardwareAccelerated)
+        {
+            Check<CompilerServices.Simd256, Vector256<float>>();
+        }
+
+        if (Vector128.IsHardwareAccelerated)
+        {
+            Check<CompilerServices.Simd128, Vector128<float>>();
+        }
+
+        static void Check<TSimd, TVector>()
+            where TSimd : struct, CompilerServices.ISimd<TVector>
+            where TVector : struct
+        {
+            int n = TSimd.Count;
+            float[] vector = new float[n], addend = new float[n], elements = new float[n], result = new float[n];
+            for (int i = 0; i < n; i++)
+            {
+                vector[i] = 1.5f + i;
+                addend[i] = -0.25f * i;
+                elements[i] = 3f - 0.5f * i;
+            }
+
+            TVector v = TSimd.Load(ref vector[0], 0), a = TSimd.Load(ref addend[0], 0), e = TSimd.Load(ref elements[0], 0);
+            for (int j = 0; j < n; j++)
+            {
+                TSimd.Store(TSimd.MultiplyAddScalar(v, TSimd.ScalarFrom(ref elements[j]), a), ref result[0], 0);
+                for (int i = 0; i < n; i++)
+                {
+                    Assert.Equal(vector[i] * elements[j] + addend[i], result[i]);
+                }
+            }
+
+            // The lane is a constant in the kernels; these four are the ones NEON's blocks take.
+            for (int lane = 0; lane < Math.Min(n, 4); lane++)
+            {
+                TVector product = lane switch
+                {
+                    0 => TSimd.MultiplyAddLane(v, e, 0, a),
+                    1 => TSimd.MultiplyAddLane(v, e, 1, a),
+                    2 => TSimd.MultiplyAddLane(v, e, 2, a),
+                    _ => TSimd.MultiplyAddLane(v, e, 3, a),
+                };
+                TSimd.Store(product, ref result[0], 0);
+                for (int i = 0; i < n; i++)
+                {
+                    Assert.Equal(vector[i] * elements[lane] + addend[i], result[i]);
+                }
+            }
+        }
     }
 }

@@ -40,7 +40,7 @@ namespace AttentionGen.Generated
         /// <item><description>Configuration: 2 query heads, each with its own key/value head; HeadDim 3, ValueDim 5; layout Bshd ([batch, sequence, heads, dim]).</description></item>
         /// <item><description>Scores: s_j = Scale · (q · k_j) with Scale = 0.57735026f, 1/sqrt(3), not soft-capped.</description></item>
         /// <item><description>Mask: none; every key is visible.</description></item>
-        /// <item><description>Tiles: blocks of up to 32 query rows with AVX-512 and 16 elsewhere, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 128 keys. The queries are transposed into lanes once per block. Every other block of a head walks the tiles from the last to the first, so that it begins on the keys and values the block before it read last, still in L2. Q·Kᵀ is a register block of keys × lanes: one accumulator per key, each key element broadcast, HeadDim (3) steps deep. P·V is a register block of value elements × lanes, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch. Register blocks per instruction set, chosen at JIT time: where a broadcast costs a load or an instruction of its own, each row vector is a pair of vectors and a block is 6 keys or value elements in 12 accumulators, each broadcast feeding two multiply-adds, as in the classic AVX2 matrix-product kernel: with AVX-512 for blocks of more than 16 rows (32 in two Vector512; a core with two 512-bit FMA pipes cannot also load a broadcast for every multiply-add), and on a 16-register file (AVX2, AVX, SSE: 16 rows in two Vector256, 8 in two Vector128). Blocks with fewer rows use one vector: 16 keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and 128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64), 12 where it has 16. Each broadcast reads the element where it lies (ISimd.ScalarFrom): one load with AVX2 or AVX-512, vbroadcastss from memory with AVX alone, a load and a shuffle with SSE alone. Arm64 broadcasts nothing: the element is loaded alone and the multiply-add takes it by element (fmla by element, ISimd.MultiplyAddScalar).</description></item>
+        /// <item><description>Tiles: blocks of up to 32 query rows with AVX-512 and 16 elsewhere, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 128 keys. The queries are transposed into lanes once per block. Every other block of a head walks the tiles from the last to the first, so that it begins on the keys and values the block before it read last, still in L2. Q·Kᵀ is a register block of keys × lanes: one accumulator per key, each key element broadcast, HeadDim (3) steps deep. P·V is a register block of value elements × lanes, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch. Register blocks per instruction set, chosen at JIT time: where a broadcast costs a load or an instruction of its own, each row vector is a pair of vectors and a block is 6 keys or value elements in 12 accumulators, each broadcast feeding two multiply-adds, as in the classic AVX2 matrix-product kernel: with AVX-512 for blocks of more than 16 rows (32 in two Vector512; a core with two 512-bit FMA pipes cannot also load a broadcast for every multiply-add), and on a 16-register file (AVX2, AVX, SSE: 16 rows in two Vector256, 8 in two Vector128). Blocks with fewer rows use one vector: 16 keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and 128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64), 12 where it has 16. Each broadcast reads the element where it lies (ISimd.ScalarFrom): one load with AVX2 or AVX-512, vbroadcastss from memory with AVX alone, a load and a shuffle with SSE alone. Arm64 broadcasts nothing: its blocks (ScoreKeysByLane16, AccumulateByLane16) load four elements of a key or value row at once and multiply by each in place (fmla by element, ISimd.MultiplyAddLane), and the rest take one element alone (ISimd.MultiplyAddScalar).</description></item>
         /// <item><description>Staging: in this layout a key/value head's rows lie 2 × HeadDim floats apart, between the other heads' rows (over more pages, and at power-of-two strides in few cache sets). In a call over tensors where a head has at least 64 query rows (GroupSize × queryLength) and its row blocks read more than 128 keys (fewer are read in place, once per block), each thread copies the head's keys and values into consecutive rows on its first work item on it, and its row blocks read the copy.</description></item>
         /// <item><description>Softmax: online, lane by lane: per tile, the maximum, a rescale of the running sum and accumulators by exp(old max − new max), and p = exp(s − max) written over the scores. The tile of scores is the only intermediate; no queryLength × keyLength matrix exists. exp is KernelMath.ExpNonPositive, a polynomial within 2 ulp for the arguments s − max ≤ 0 it is given; with rows in pairs of vectors, one half of the pair at a time, so that a 16-register file holds the loop. A row that sees no key is written as zeros, never NaN.</description></item>
         /// <item><description>One-row kernels (the runtime's RowKernel), for blocks that would fill less than half a vector (decoding a token, say) and for the KV cache: each score a dot product over four chains of fused multiply-adds and one horizontal sum, the scaled query in registers when the head is exactly eight vectors; P·V into blocks of eight, four and one vectors of the accumulator held in registers over a tile's keys, or, where a value head is more than eight vectors, over 8 keys at a time while the next 8 keys' value rows are prefetched (the blocks after the first then find the rows in L1); on Intel cores, the key and value rows are also prefetched 16 keys ahead into L1 and 64 keys ahead into L2; tiles of 1024 keys; over a Half cache, the halves are widened in registers. Paths: a head of 3 floats fills no vector, so the scalar kernel runs; a Half cache is widened into floats for it.</description></item>
@@ -297,6 +297,73 @@ namespace AttentionGen.Generated
             }
 
             /// <summary>
+            /// ScoreKeys16 where TSimd.MultipliesByLane (Arm64, Vector128): each step takes 4 head elements, 4 query vectors
+            /// and 4 elements of each key loaded at once, each multiplied in place (fmla by element), 4 keys at a time.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+            public static void ScoreKeysByLane16<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
+                where TSimd : struct, ISimd<TVector>
+                where TVector : struct
+            {
+                TVector s0 = TSimd.Zero;
+                TVector s1 = TSimd.Zero;
+                TVector s2 = TSimd.Zero;
+                TVector s3 = TSimd.Zero;
+                TVector s4 = TSimd.Zero;
+                TVector s5 = TSimd.Zero;
+                TVector s6 = TSimd.Zero;
+                TVector s7 = TSimd.Zero;
+                TVector s8 = TSimd.Zero;
+                TVector s9 = TSimd.Zero;
+                TVector s10 = TSimd.Zero;
+                TVector s11 = TSimd.Zero;
+                TVector s12 = TSimd.Zero;
+                TVector s13 = TSimd.Zero;
+                TVector s14 = TSimd.Zero;
+                TVector s15 = TSimd.Zero;
+                ref float qd = ref qT;
+                ref float kd = ref k;
+                for (int d = 0; d < HeadDim; d++)
+                {
+                    TVector q = TSimd.Load(ref qd, 0);
+                    s0 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref kd), s0);
+                    s1 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, stride)), s1);
+                    s2 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 2 * stride)), s2);
+                    s3 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 3 * stride)), s3);
+                    s4 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 4 * stride)), s4);
+                    s5 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 5 * stride)), s5);
+                    s6 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 6 * stride)), s6);
+                    s7 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 7 * stride)), s7);
+                    s8 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 8 * stride)), s8);
+                    s9 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 9 * stride)), s9);
+                    s10 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 10 * stride)), s10);
+                    s11 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 11 * stride)), s11);
+                    s12 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 12 * stride)), s12);
+                    s13 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 13 * stride)), s13);
+                    s14 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 14 * stride)), s14);
+                    s15 = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref Unsafe.Add(ref kd, 15 * stride)), s15);
+                    qd = ref Unsafe.Add(ref qd, TSimd.Count);
+                    kd = ref Unsafe.Add(ref kd, 1);
+                }
+                TSimd.Store(s0, ref sT, 0);
+                TSimd.Store(s1, ref sT, (nuint)TSimd.Count);
+                TSimd.Store(s2, ref sT, (nuint)(2 * TSimd.Count));
+                TSimd.Store(s3, ref sT, (nuint)(3 * TSimd.Count));
+                TSimd.Store(s4, ref sT, (nuint)(4 * TSimd.Count));
+                TSimd.Store(s5, ref sT, (nuint)(5 * TSimd.Count));
+                TSimd.Store(s6, ref sT, (nuint)(6 * TSimd.Count));
+                TSimd.Store(s7, ref sT, (nuint)(7 * TSimd.Count));
+                TSimd.Store(s8, ref sT, (nuint)(8 * TSimd.Count));
+                TSimd.Store(s9, ref sT, (nuint)(9 * TSimd.Count));
+                TSimd.Store(s10, ref sT, (nuint)(10 * TSimd.Count));
+                TSimd.Store(s11, ref sT, (nuint)(11 * TSimd.Count));
+                TSimd.Store(s12, ref sT, (nuint)(12 * TSimd.Count));
+                TSimd.Store(s13, ref sT, (nuint)(13 * TSimd.Count));
+                TSimd.Store(s14, ref sT, (nuint)(14 * TSimd.Count));
+                TSimd.Store(s15, ref sT, (nuint)(15 * TSimd.Count));
+            }
+
+            /// <summary>
             /// Q·Kᵀ on rows in pairs of vectors (AVX-512 with more than 16 rows; AVX2, AVX and SSE): 6 keys, <paramref name="stride"/> floats apart, against the
             /// block's 2 · TSimd.Count rows, in 6 pairs of accumulators. Each step loads one query element for both halves of the
             /// rows and broadcasts the same element of each key once, for two multiply-adds.
@@ -439,6 +506,49 @@ namespace AttentionGen.Generated
                         a1 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 1)), a1);
                         a2 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 2)), a2);
                         a3 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 3)), a3);
+                        a4 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 4)), a4);
+                        p = ref Unsafe.Add(ref p, TSimd.Count);
+                        vRow = ref Unsafe.Add(ref vRow, valueStride);
+                    }
+                    TSimd.Store(a0, ref o, 0);
+                    TSimd.Store(a1, ref o, (nuint)TSimd.Count);
+                    TSimd.Store(a2, ref o, (nuint)(2 * TSimd.Count));
+                    TSimd.Store(a3, ref o, (nuint)(3 * TSimd.Count));
+                    TSimd.Store(a4, ref o, (nuint)(4 * TSimd.Count));
+                }
+            }
+
+            /// <summary>
+            /// Accumulate16 where TSimd.MultipliesByLane (Arm64, Vector128): each key's value elements are loaded 4 at a time,
+            /// each multiplied in place (fmla by element).
+            /// </summary>
+            [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+            public static void AccumulateByLane16<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction)
+                where TSimd : struct, ISimd<TVector>
+                where TVector : struct
+            {
+                {
+                    ref float o = ref Unsafe.Add(ref oT, 0 * TSimd.Count);
+                    TVector a0 = TSimd.Load(ref o, 0);
+                    TVector a1 = TSimd.Load(ref o, (nuint)TSimd.Count);
+                    TVector a2 = TSimd.Load(ref o, (nuint)(2 * TSimd.Count));
+                    TVector a3 = TSimd.Load(ref o, (nuint)(3 * TSimd.Count));
+                    TVector a4 = TSimd.Load(ref o, (nuint)(4 * TSimd.Count));
+                    if (rescale)
+                    {
+                        a0 = TSimd.Multiply(a0, correction);
+                        a1 = TSimd.Multiply(a1, correction);
+                        a2 = TSimd.Multiply(a2, correction);
+                        a3 = TSimd.Multiply(a3, correction);
+                        a4 = TSimd.Multiply(a4, correction);
+                    }
+                    ref float vRow = ref Unsafe.Add(ref v, 0);
+                    ref float p = ref pT;
+                    for (int c = 0; c < count; c++)
+                    {
+                        TVector pc = TSimd.Load(ref p, 0);
+                        TVector values;
+                        values = TSimd.Load(ref vRow, 0); a0 = TSimd.MultiplyAddLane(pc, values, 0, a0); a1 = TSimd.MultiplyAddLane(pc, values, 1, a1); a2 = TSimd.MultiplyAddLane(pc, values, 2, a2); a3 = TSimd.MultiplyAddLane(pc, values, 3, a3);
                         a4 = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, 4)), a4);
                         p = ref Unsafe.Add(ref p, TSimd.Count);
                         vRow = ref Unsafe.Add(ref vRow, valueStride);

@@ -40,7 +40,7 @@ namespace AttentionGen.Generated
         /// <item><description>Configuration: 32 query heads sharing 8 key/value heads, 4 per group (query head h reads key/value head h / 4); HeadDim 128, ValueDim 128; layout Bshd ([batch, sequence, heads, dim]).</description></item>
         /// <item><description>Scores: s_j = Scale · (q · k_j) with Scale = 0.088388346f, 1/sqrt(128), not soft-capped.</description></item>
         /// <item><description>Mask: query row i sits at key position p = i + valid − queryLength (bottom-right alignment), where valid is keyLength; causal: key j is visible only if j ≤ p; together these rules leave each row one interval of keys, and the kernel reads nothing outside it.</description></item>
-        /// <item><description>Tiles: blocks of up to 32 query rows with AVX-512 and 16 elsewhere, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 128 keys. The queries are transposed into lanes once per block. Every other block of a head walks the tiles from the last to the first, so that it begins on the keys and values the block before it read last, still in L2. Q·Kᵀ is a register block of keys × lanes: one accumulator per key, each key element broadcast, HeadDim (128) steps deep. P·V is a register block of value elements × lanes, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch. Register blocks per instruction set, chosen at JIT time: where a broadcast costs a load or an instruction of its own, each row vector is a pair of vectors and a block is 6 keys or value elements in 12 accumulators, each broadcast feeding two multiply-adds, as in the classic AVX2 matrix-product kernel: with AVX-512 for blocks of more than 16 rows (32 in two Vector512; a core with two 512-bit FMA pipes cannot also load a broadcast for every multiply-add), and on a 16-register file (AVX2, AVX, SSE: 16 rows in two Vector256, 8 in two Vector128). Blocks with fewer rows use one vector: 16 keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and 128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64), 12 where it has 16. Each broadcast reads the element where it lies (ISimd.ScalarFrom): one load with AVX2 or AVX-512, vbroadcastss from memory with AVX alone, a load and a shuffle with SSE alone. Arm64 broadcasts nothing: the element is loaded alone and the multiply-add takes it by element (fmla by element, ISimd.MultiplyAddScalar).</description></item>
+        /// <item><description>Tiles: blocks of up to 32 query rows with AVX-512 and 16 elsewhere, one row per lane (16 on Vector512, 8 on Vector256, 4 on Vector128), against tiles of 128 keys. The queries are transposed into lanes once per block. Every other block of a head walks the tiles from the last to the first, so that it begins on the keys and values the block before it read last, still in L2. Q·Kᵀ is a register block of keys × lanes: one accumulator per key, each key element broadcast, HeadDim (128) steps deep. P·V is a register block of value elements × lanes, walked over the tile's keys; the output accumulators (ValueDim × lanes) stay in per-thread scratch. Register blocks per instruction set, chosen at JIT time: where a broadcast costs a load or an instruction of its own, each row vector is a pair of vectors and a block is 6 keys or value elements in 12 accumulators, each broadcast feeding two multiply-adds, as in the classic AVX2 matrix-product kernel: with AVX-512 for blocks of more than 16 rows (32 in two Vector512; a core with two 512-bit FMA pipes cannot also load a broadcast for every multiply-add), and on a 16-register file (AVX2, AVX, SSE: 16 rows in two Vector256, 8 in two Vector128). Blocks with fewer rows use one vector: 16 keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and 128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64), 12 where it has 16. Each broadcast reads the element where it lies (ISimd.ScalarFrom): one load with AVX2 or AVX-512, vbroadcastss from memory with AVX alone, a load and a shuffle with SSE alone. Arm64 broadcasts nothing: its blocks (ScoreKeysByLane16, AccumulateByLane16) load four elements of a key or value row at once and multiply by each in place (fmla by element, ISimd.MultiplyAddLane), and the rest take one element alone (ISimd.MultiplyAddScalar).</description></item>
         /// <item><description>Staging: in this layout a key/value head's rows lie 8 × HeadDim floats apart, between the other heads' rows (over more pages, and at power-of-two strides in few cache sets). In a call over tensors where a head has at least 64 query rows (GroupSize × queryLength), whatever its key count (its rows are a multiple of 4 KiB apart, and their lines would share L1 sets), each thread copies the head's keys and values into consecutive rows on its first work item on it, and its row blocks read the copy.</description></item>
         /// <item><description>Softmax: online, lane by lane: per tile, the maximum, a rescale of the running sum and accumulators by exp(old max − new max), and p = exp(s − max) written over the scores. The tile of scores is the only intermediate; no queryLength × keyLength matrix exists. exp is KernelMath.ExpNonPositive, a polynomial within 2 ulp for the arguments s − max ≤ 0 it is given; with rows in pairs of vectors, one half of the pair at a time, so that a 16-register file holds the loop. A row that sees no key is written as zeros, never NaN.</description></item>
         /// <item><description>Skipped work: a block reads only the keys some row of it sees; tiles every row sees whole skip per-element masking, so only the tiles where the rows' ranges differ (the causal diagonal, the window's edges) are masked element by element. With AVX-512, a block of 32 rows scores the keys that only its upper 16 rows see (the last 16 of its diagonal) against those rows alone.</description></item>
@@ -296,6 +296,78 @@ namespace AttentionGen.Generated
                 TSimd.Store(s9, ref sT, (nuint)(9 * TSimd.Count));
                 TSimd.Store(s10, ref sT, (nuint)(10 * TSimd.Count));
                 TSimd.Store(s11, ref sT, (nuint)(11 * TSimd.Count));
+            }
+
+            /// <summary>
+            /// ScoreKeys16 where TSimd.MultipliesByLane (Arm64, Vector128): each step takes 4 head elements, 4 query vectors
+            /// and 4 elements of each key loaded at once, each multiplied in place (fmla by element), 4 keys at a time.
+            /// </summary>
+            [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+            public static void ScoreKeysByLane16<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
+                where TSimd : struct, ISimd<TVector>
+                where TVector : struct
+            {
+                TVector s0 = TSimd.Zero;
+                TVector s1 = TSimd.Zero;
+                TVector s2 = TSimd.Zero;
+                TVector s3 = TSimd.Zero;
+                TVector s4 = TSimd.Zero;
+                TVector s5 = TSimd.Zero;
+                TVector s6 = TSimd.Zero;
+                TVector s7 = TSimd.Zero;
+                TVector s8 = TSimd.Zero;
+                TVector s9 = TSimd.Zero;
+                TVector s10 = TSimd.Zero;
+                TVector s11 = TSimd.Zero;
+                TVector s12 = TSimd.Zero;
+                TVector s13 = TSimd.Zero;
+                TVector s14 = TSimd.Zero;
+                TVector s15 = TSimd.Zero;
+                ref float qd = ref qT;
+                ref float kd = ref k;
+                for (int d = 0; d < 128; d += 4)
+                {
+                    TVector q0 = TSimd.Load(ref qd, 0), q1 = TSimd.Load(ref qd, (nuint)TSimd.Count), q2 = TSimd.Load(ref qd, (nuint)(2 * TSimd.Count)), q3 = TSimd.Load(ref qd, (nuint)(3 * TSimd.Count));
+                    TVector k0, k1, k2, k3;
+                    k0 = TSimd.Load(ref kd, 0); k1 = TSimd.Load(ref Unsafe.Add(ref kd, stride), 0); k2 = TSimd.Load(ref Unsafe.Add(ref kd, 2 * stride), 0); k3 = TSimd.Load(ref Unsafe.Add(ref kd, 3 * stride), 0);
+                    s0 = TSimd.MultiplyAddLane(q0, k0, 0, s0); s1 = TSimd.MultiplyAddLane(q0, k1, 0, s1); s2 = TSimd.MultiplyAddLane(q0, k2, 0, s2); s3 = TSimd.MultiplyAddLane(q0, k3, 0, s3);
+                    s0 = TSimd.MultiplyAddLane(q1, k0, 1, s0); s1 = TSimd.MultiplyAddLane(q1, k1, 1, s1); s2 = TSimd.MultiplyAddLane(q1, k2, 1, s2); s3 = TSimd.MultiplyAddLane(q1, k3, 1, s3);
+                    s0 = TSimd.MultiplyAddLane(q2, k0, 2, s0); s1 = TSimd.MultiplyAddLane(q2, k1, 2, s1); s2 = TSimd.MultiplyAddLane(q2, k2, 2, s2); s3 = TSimd.MultiplyAddLane(q2, k3, 2, s3);
+                    s0 = TSimd.MultiplyAddLane(q3, k0, 3, s0); s1 = TSimd.MultiplyAddLane(q3, k1, 3, s1); s2 = TSimd.MultiplyAddLane(q3, k2, 3, s2); s3 = TSimd.MultiplyAddLane(q3, k3, 3, s3);
+                    k0 = TSimd.Load(ref Unsafe.Add(ref kd, 4 * stride), 0); k1 = TSimd.Load(ref Unsafe.Add(ref kd, 5 * stride), 0); k2 = TSimd.Load(ref Unsafe.Add(ref kd, 6 * stride), 0); k3 = TSimd.Load(ref Unsafe.Add(ref kd, 7 * stride), 0);
+                    s4 = TSimd.MultiplyAddLane(q0, k0, 0, s4); s5 = TSimd.MultiplyAddLane(q0, k1, 0, s5); s6 = TSimd.MultiplyAddLane(q0, k2, 0, s6); s7 = TSimd.MultiplyAddLane(q0, k3, 0, s7);
+                    s4 = TSimd.MultiplyAddLane(q1, k0, 1, s4); s5 = TSimd.MultiplyAddLane(q1, k1, 1, s5); s6 = TSimd.MultiplyAddLane(q1, k2, 1, s6); s7 = TSimd.MultiplyAddLane(q1, k3, 1, s7);
+                    s4 = TSimd.MultiplyAddLane(q2, k0, 2, s4); s5 = TSimd.MultiplyAddLane(q2, k1, 2, s5); s6 = TSimd.MultiplyAddLane(q2, k2, 2, s6); s7 = TSimd.MultiplyAddLane(q2, k3, 2, s7);
+                    s4 = TSimd.MultiplyAddLane(q3, k0, 3, s4); s5 = TSimd.MultiplyAddLane(q3, k1, 3, s5); s6 = TSimd.MultiplyAddLane(q3, k2, 3, s6); s7 = TSimd.MultiplyAddLane(q3, k3, 3, s7);
+                    k0 = TSimd.Load(ref Unsafe.Add(ref kd, 8 * stride), 0); k1 = TSimd.Load(ref Unsafe.Add(ref kd, 9 * stride), 0); k2 = TSimd.Load(ref Unsafe.Add(ref kd, 10 * stride), 0); k3 = TSimd.Load(ref Unsafe.Add(ref kd, 11 * stride), 0);
+                    s8 = TSimd.MultiplyAddLane(q0, k0, 0, s8); s9 = TSimd.MultiplyAddLane(q0, k1, 0, s9); s10 = TSimd.MultiplyAddLane(q0, k2, 0, s10); s11 = TSimd.MultiplyAddLane(q0, k3, 0, s11);
+                    s8 = TSimd.MultiplyAddLane(q1, k0, 1, s8); s9 = TSimd.MultiplyAddLane(q1, k1, 1, s9); s10 = TSimd.MultiplyAddLane(q1, k2, 1, s10); s11 = TSimd.MultiplyAddLane(q1, k3, 1, s11);
+                    s8 = TSimd.MultiplyAddLane(q2, k0, 2, s8); s9 = TSimd.MultiplyAddLane(q2, k1, 2, s9); s10 = TSimd.MultiplyAddLane(q2, k2, 2, s10); s11 = TSimd.MultiplyAddLane(q2, k3, 2, s11);
+                    s8 = TSimd.MultiplyAddLane(q3, k0, 3, s8); s9 = TSimd.MultiplyAddLane(q3, k1, 3, s9); s10 = TSimd.MultiplyAddLane(q3, k2, 3, s10); s11 = TSimd.MultiplyAddLane(q3, k3, 3, s11);
+                    k0 = TSimd.Load(ref Unsafe.Add(ref kd, 12 * stride), 0); k1 = TSimd.Load(ref Unsafe.Add(ref kd, 13 * stride), 0); k2 = TSimd.Load(ref Unsafe.Add(ref kd, 14 * stride), 0); k3 = TSimd.Load(ref Unsafe.Add(ref kd, 15 * stride), 0);
+                    s12 = TSimd.MultiplyAddLane(q0, k0, 0, s12); s13 = TSimd.MultiplyAddLane(q0, k1, 0, s13); s14 = TSimd.MultiplyAddLane(q0, k2, 0, s14); s15 = TSimd.MultiplyAddLane(q0, k3, 0, s15);
+                    s12 = TSimd.MultiplyAddLane(q1, k0, 1, s12); s13 = TSimd.MultiplyAddLane(q1, k1, 1, s13); s14 = TSimd.MultiplyAddLane(q1, k2, 1, s14); s15 = TSimd.MultiplyAddLane(q1, k3, 1, s15);
+                    s12 = TSimd.MultiplyAddLane(q2, k0, 2, s12); s13 = TSimd.MultiplyAddLane(q2, k1, 2, s13); s14 = TSimd.MultiplyAddLane(q2, k2, 2, s14); s15 = TSimd.MultiplyAddLane(q2, k3, 2, s15);
+                    s12 = TSimd.MultiplyAddLane(q3, k0, 3, s12); s13 = TSimd.MultiplyAddLane(q3, k1, 3, s13); s14 = TSimd.MultiplyAddLane(q3, k2, 3, s14); s15 = TSimd.MultiplyAddLane(q3, k3, 3, s15);
+                    qd = ref Unsafe.Add(ref qd, 4 * TSimd.Count);
+                    kd = ref Unsafe.Add(ref kd, 4);
+                }
+                TSimd.Store(s0, ref sT, 0);
+                TSimd.Store(s1, ref sT, (nuint)TSimd.Count);
+                TSimd.Store(s2, ref sT, (nuint)(2 * TSimd.Count));
+                TSimd.Store(s3, ref sT, (nuint)(3 * TSimd.Count));
+                TSimd.Store(s4, ref sT, (nuint)(4 * TSimd.Count));
+                TSimd.Store(s5, ref sT, (nuint)(5 * TSimd.Count));
+                TSimd.Store(s6, ref sT, (nuint)(6 * TSimd.Count));
+                TSimd.Store(s7, ref sT, (nuint)(7 * TSimd.Count));
+                TSimd.Store(s8, ref sT, (nuint)(8 * TSimd.Count));
+                TSimd.Store(s9, ref sT, (nuint)(9 * TSimd.Count));
+                TSimd.Store(s10, ref sT, (nuint)(10 * TSimd.Count));
+                TSimd.Store(s11, ref sT, (nuint)(11 * TSimd.Count));
+                TSimd.Store(s12, ref sT, (nuint)(12 * TSimd.Count));
+                TSimd.Store(s13, ref sT, (nuint)(13 * TSimd.Count));
+                TSimd.Store(s14, ref sT, (nuint)(14 * TSimd.Count));
+                TSimd.Store(s15, ref sT, (nuint)(15 * TSimd.Count));
             }
 
             /// <summary>
@@ -574,6 +646,85 @@ namespace AttentionGen.Generated
                     TSimd.Store(a5, ref o, (nuint)(5 * TSimd.Count));
                     TSimd.Store(a6, ref o, (nuint)(6 * TSimd.Count));
                     TSimd.Store(a7, ref o, (nuint)(7 * TSimd.Count));
+                }
+            }
+
+            /// <summary>
+            /// Accumulate16 where TSimd.MultipliesByLane (Arm64, Vector128): each key's value elements are loaded 4 at a time,
+            /// each multiplied in place (fmla by element).
+            /// </summary>
+            [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+            public static void AccumulateByLane16<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction)
+                where TSimd : struct, ISimd<TVector>
+                where TVector : struct
+            {
+                for (int dv = 0; dv < 128; dv += 16)
+                {
+                    ref float o = ref Unsafe.Add(ref oT, dv * TSimd.Count);
+                    TVector a0 = TSimd.Load(ref o, 0);
+                    TVector a1 = TSimd.Load(ref o, (nuint)TSimd.Count);
+                    TVector a2 = TSimd.Load(ref o, (nuint)(2 * TSimd.Count));
+                    TVector a3 = TSimd.Load(ref o, (nuint)(3 * TSimd.Count));
+                    TVector a4 = TSimd.Load(ref o, (nuint)(4 * TSimd.Count));
+                    TVector a5 = TSimd.Load(ref o, (nuint)(5 * TSimd.Count));
+                    TVector a6 = TSimd.Load(ref o, (nuint)(6 * TSimd.Count));
+                    TVector a7 = TSimd.Load(ref o, (nuint)(7 * TSimd.Count));
+                    TVector a8 = TSimd.Load(ref o, (nuint)(8 * TSimd.Count));
+                    TVector a9 = TSimd.Load(ref o, (nuint)(9 * TSimd.Count));
+                    TVector a10 = TSimd.Load(ref o, (nuint)(10 * TSimd.Count));
+                    TVector a11 = TSimd.Load(ref o, (nuint)(11 * TSimd.Count));
+                    TVector a12 = TSimd.Load(ref o, (nuint)(12 * TSimd.Count));
+                    TVector a13 = TSimd.Load(ref o, (nuint)(13 * TSimd.Count));
+                    TVector a14 = TSimd.Load(ref o, (nuint)(14 * TSimd.Count));
+                    TVector a15 = TSimd.Load(ref o, (nuint)(15 * TSimd.Count));
+                    if (rescale)
+                    {
+                        a0 = TSimd.Multiply(a0, correction);
+                        a1 = TSimd.Multiply(a1, correction);
+                        a2 = TSimd.Multiply(a2, correction);
+                        a3 = TSimd.Multiply(a3, correction);
+                        a4 = TSimd.Multiply(a4, correction);
+                        a5 = TSimd.Multiply(a5, correction);
+                        a6 = TSimd.Multiply(a6, correction);
+                        a7 = TSimd.Multiply(a7, correction);
+                        a8 = TSimd.Multiply(a8, correction);
+                        a9 = TSimd.Multiply(a9, correction);
+                        a10 = TSimd.Multiply(a10, correction);
+                        a11 = TSimd.Multiply(a11, correction);
+                        a12 = TSimd.Multiply(a12, correction);
+                        a13 = TSimd.Multiply(a13, correction);
+                        a14 = TSimd.Multiply(a14, correction);
+                        a15 = TSimd.Multiply(a15, correction);
+                    }
+                    ref float vRow = ref Unsafe.Add(ref v, dv);
+                    ref float p = ref pT;
+                    for (int c = 0; c < count; c++)
+                    {
+                        TVector pc = TSimd.Load(ref p, 0);
+                        TVector values;
+                        values = TSimd.Load(ref vRow, 0); a0 = TSimd.MultiplyAddLane(pc, values, 0, a0); a1 = TSimd.MultiplyAddLane(pc, values, 1, a1); a2 = TSimd.MultiplyAddLane(pc, values, 2, a2); a3 = TSimd.MultiplyAddLane(pc, values, 3, a3);
+                        values = TSimd.Load(ref vRow, 4); a4 = TSimd.MultiplyAddLane(pc, values, 0, a4); a5 = TSimd.MultiplyAddLane(pc, values, 1, a5); a6 = TSimd.MultiplyAddLane(pc, values, 2, a6); a7 = TSimd.MultiplyAddLane(pc, values, 3, a7);
+                        values = TSimd.Load(ref vRow, 8); a8 = TSimd.MultiplyAddLane(pc, values, 0, a8); a9 = TSimd.MultiplyAddLane(pc, values, 1, a9); a10 = TSimd.MultiplyAddLane(pc, values, 2, a10); a11 = TSimd.MultiplyAddLane(pc, values, 3, a11);
+                        values = TSimd.Load(ref vRow, 12); a12 = TSimd.MultiplyAddLane(pc, values, 0, a12); a13 = TSimd.MultiplyAddLane(pc, values, 1, a13); a14 = TSimd.MultiplyAddLane(pc, values, 2, a14); a15 = TSimd.MultiplyAddLane(pc, values, 3, a15);
+                        p = ref Unsafe.Add(ref p, TSimd.Count);
+                        vRow = ref Unsafe.Add(ref vRow, valueStride);
+                    }
+                    TSimd.Store(a0, ref o, 0);
+                    TSimd.Store(a1, ref o, (nuint)TSimd.Count);
+                    TSimd.Store(a2, ref o, (nuint)(2 * TSimd.Count));
+                    TSimd.Store(a3, ref o, (nuint)(3 * TSimd.Count));
+                    TSimd.Store(a4, ref o, (nuint)(4 * TSimd.Count));
+                    TSimd.Store(a5, ref o, (nuint)(5 * TSimd.Count));
+                    TSimd.Store(a6, ref o, (nuint)(6 * TSimd.Count));
+                    TSimd.Store(a7, ref o, (nuint)(7 * TSimd.Count));
+                    TSimd.Store(a8, ref o, (nuint)(8 * TSimd.Count));
+                    TSimd.Store(a9, ref o, (nuint)(9 * TSimd.Count));
+                    TSimd.Store(a10, ref o, (nuint)(10 * TSimd.Count));
+                    TSimd.Store(a11, ref o, (nuint)(11 * TSimd.Count));
+                    TSimd.Store(a12, ref o, (nuint)(12 * TSimd.Count));
+                    TSimd.Store(a13, ref o, (nuint)(13 * TSimd.Count));
+                    TSimd.Store(a14, ref o, (nuint)(14 * TSimd.Count));
+                    TSimd.Store(a15, ref o, (nuint)(15 * TSimd.Count));
                 }
             }
 

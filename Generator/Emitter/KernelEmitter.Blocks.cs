@@ -16,6 +16,19 @@ internal static partial class KernelEmitter
     private const string BlockAttribute = "[MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]";
 
     /// <summary>
+    /// The Arm64 forms' attribute: methods of their own, never inlined. Written into ScoreKeys16 and Accumulate16 themselves,
+    /// they were dead code on x64 but still spent the JIT's inlining budget of the runtime's tile loops there, and the x64
+    /// listings showed those loops calling their paired register blocks rather than taking them in.
+    /// </summary>
+    private const string ByLaneAttribute = "[MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]";
+
+    /// <summary>
+    /// Elements of a key or value row that the Arm64 forms of the 32-register blocks load at once and multiply by in
+    /// place: the lanes of a Vector128, the one width that takes those forms (<c>ISimd.MultipliesByLane</c>).
+    /// </summary>
+    private const int LanesTaken = 4;
+
+    /// <summary>
     /// Writes the register blocks of the row-block kernel (the runtime's RowBlock): Q·Kᵀ and P·V for a 32-register and a
     /// 16-register file, and the single-key Q·Kᵀ for a tile's last keys. Rows are in lanes, so the same code serves every
     /// vector width; it is generic over the width, and the JIT compiles it once for each one the machine runs.
@@ -28,6 +41,8 @@ internal static partial class KernelEmitter
             writer.WriteLine();
         }
 
+        WriteScoreKeysByLane(writer, kernel, plan.RegisterBlocks[0]);
+        writer.WriteLine();
         WriteScoreKeysPaired(writer, plan.PairedBlock);
         writer.WriteLine();
         WriteScoreKey(writer, kernel, plan.ScoreKeyChains, plan.ScoreKeyWhole);
@@ -36,6 +51,9 @@ internal static partial class KernelEmitter
             writer.WriteLine();
             WriteAccumulate(writer, kernel, block);
         }
+
+        writer.WriteLine();
+        WriteAccumulateByLane(writer, kernel, plan.RegisterBlocks[0]);
 
         writer.WriteLine();
         WriteAccumulatePaired(writer, kernel, plan.PairedBlock);
@@ -197,6 +215,94 @@ internal static partial class KernelEmitter
         }
     }
 
+    /// <summary>
+    /// The Arm64 form of the 32-register Q·Kᵀ block: four head elements a step, four query vectors, and four elements of
+    /// each key loaded at once and each multiplied in place, four keys at a time lane by lane (four chains of multiply-adds
+    /// in flight, four key vectors live beside the accumulators and the queries); the head elements past the last four
+    /// one at a time.
+    /// </summary>
+    private static void WriteScoreKeysByLane(SourceWriter writer, KernelConfiguration kernel, RegisterBlock block)
+    {
+        int keys = block.Size;
+        string n = Literals.Int(keys);
+        string lanes = Literals.Int(LanesTaken);
+        int whole = kernel.HeadDim / LanesTaken * LanesTaken;
+        writer.WriteLine("/// <summary>");
+        writer.WriteLine($"/// ScoreKeys{n} where TSimd.MultipliesByLane (Arm64, Vector128): each step takes {lanes} head elements, {lanes} query vectors");
+        writer.WriteLine($"/// and {lanes} elements of each key loaded at once, each multiplied in place (fmla by element), {lanes} keys at a time.");
+        writer.WriteLine("/// </summary>");
+        writer.WriteLine(ByLaneAttribute);
+        using (writer.Block($"public static void ScoreKeysByLane{n}<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT){SimdConstraints}"))
+        {
+            for (int key = 0; key < keys; key++)
+            {
+                writer.WriteLine($"TVector s{key} = TSimd.Zero;");
+            }
+
+            writer.WriteLine("ref float qd = ref qT;");
+            writer.WriteLine("ref float kd = ref k;");
+            if (whole > 0)
+            {
+                using (writer.Block($"for (int d = 0; d < {Literals.Int(whole)}; d += {lanes})"))
+                {
+                    writer.WriteLine($"TVector q0 = TSimd.Load(ref qd, 0), q1 = TSimd.Load(ref qd, {VectorOffset(1)}), q2 = TSimd.Load(ref qd, {VectorOffset(2)}), q3 = TSimd.Load(ref qd, {VectorOffset(3)});");
+                    writer.WriteLine("TVector k0, k1, k2, k3;");
+                    for (int group = 0; group < keys; group += LanesTaken)
+                    {
+                        int size = System.Math.Min(LanesTaken, keys - group);
+                        var loads = new System.Text.StringBuilder();
+                        for (int i = 0; i < size; i++)
+                        {
+                            loads.Append(i == 0 ? string.Empty : " ").Append($"k{i} = TSimd.Load(ref {KeyElement(group + i)}, 0);");
+                        }
+
+                        writer.WriteLine(loads.ToString());
+                        for (int lane = 0; lane < LanesTaken; lane++)
+                        {
+                            var line = new System.Text.StringBuilder();
+                            for (int i = 0; i < size; i++)
+                            {
+                                int key = group + i;
+                                line.Append(i == 0 ? string.Empty : " ").Append($"s{key} = TSimd.MultiplyAddLane(q{lane}, k{i}, {Literals.Int(lane)}, s{key});");
+                            }
+
+                            writer.WriteLine(line.ToString());
+                        }
+                    }
+
+                    writer.WriteLine($"qd = ref Unsafe.Add(ref qd, {lanes} * TSimd.Count);");
+                    writer.WriteLine($"kd = ref Unsafe.Add(ref kd, {lanes});");
+                }
+            }
+
+            if (whole < kernel.HeadDim)
+            {
+                if (whole > 0)
+                {
+                    writer.WriteLine();
+                    writer.WriteLine($"// The last {Literals.Int(kernel.HeadDim - whole)} head elements.");
+                }
+
+                using (writer.Block($"for (int d = {Literals.Int(whole)}; d < HeadDim; d++)"))
+                {
+                    writer.WriteLine("TVector q = TSimd.Load(ref qd, 0);");
+                    for (int key = 0; key < keys; key++)
+                    {
+                        writer.WriteLine($"s{key} = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref {KeyElement(key)}), s{key});");
+                    }
+
+                    writer.WriteLine("qd = ref Unsafe.Add(ref qd, TSimd.Count);");
+                    writer.WriteLine("kd = ref Unsafe.Add(ref kd, 1);");
+                }
+            }
+
+            for (int key = 0; key < keys; key++)
+            {
+                writer.WriteLine($"TSimd.Store(s{key}, ref sT, {VectorOffset(key)});");
+            }
+        }
+    }
+
     /// <summary>One key against the block's rows, for the keys left after the last whole register block of a tile.</summary>
     private static void WriteScoreKey(SourceWriter writer, KernelConfiguration kernel, int chains, int whole)
     {
@@ -239,23 +345,39 @@ internal static partial class KernelEmitter
     /// </summary>
     private static void WriteAccumulate(SourceWriter writer, KernelConfiguration kernel, RegisterBlock block)
     {
-        int chunk = block.Size;
-        int remainder = kernel.ValueDim - block.ValueWhole;
-        string registerFile = $"{block.RegisterFile} ({block.InstructionSets})";
-        string n = Literals.Int(chunk);
+        string n = Literals.Int(block.Size);
         writer.WriteLine("/// <summary>");
-        writer.WriteLine($"/// P·V on {registerFile}: rescales the block's output accumulators by <paramref name=\"correction\"/> when");
+        writer.WriteLine($"/// P·V on {block.RegisterFile} ({block.InstructionSets}): rescales the block's output accumulators by <paramref name=\"correction\"/> when");
         writer.WriteLine($"/// <paramref name=\"rescale\"/> is set, then adds <paramref name=\"count\"/> keys' probabilities times their values, {n} value");
         writer.WriteLine($"/// elements at a time: {n} accumulators, each one value element across the block's rows.");
         writer.WriteLine("/// </summary>");
         writer.WriteLine(BlockAttribute);
-        using (writer.Block($"public static void Accumulate{n}<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction){SimdConstraints}"))
+        WriteAccumulateBody(writer, kernel, block, $"Accumulate{n}", byLane: false);
+    }
+
+    /// <summary>The Arm64 form of the 32-register P·V block: each key's value elements loaded four at a time, each multiplied in place.</summary>
+    private static void WriteAccumulateByLane(SourceWriter writer, KernelConfiguration kernel, RegisterBlock block)
+    {
+        string n = Literals.Int(block.Size);
+        writer.WriteLine("/// <summary>");
+        writer.WriteLine($"/// Accumulate{n} where TSimd.MultipliesByLane (Arm64, Vector128): each key's value elements are loaded {Literals.Int(LanesTaken)} at a time,");
+        writer.WriteLine("/// each multiplied in place (fmla by element).");
+        writer.WriteLine("/// </summary>");
+        writer.WriteLine(ByLaneAttribute);
+        WriteAccumulateBody(writer, kernel, block, $"AccumulateByLane{n}", byLane: true);
+    }
+
+    private static void WriteAccumulateBody(SourceWriter writer, KernelConfiguration kernel, RegisterBlock block, string name, bool byLane)
+    {
+        int chunk = block.Size;
+        int remainder = kernel.ValueDim - block.ValueWhole;
+        using (writer.Block($"public static void {name}<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction){SimdConstraints}"))
         {
             if (block.ValueWhole > 0)
             {
-                using (writer.Block($"for (int dv = 0; dv < {Literals.Int(block.ValueWhole)}; dv += {n})"))
+                using (writer.Block($"for (int dv = 0; dv < {Literals.Int(block.ValueWhole)}; dv += {Literals.Int(chunk)})"))
                 {
-                    WriteAccumulateChunk(writer, chunk, "dv");
+                    WriteAccumulateChunk(writer, chunk, "dv", byLane);
                 }
             }
 
@@ -269,13 +391,13 @@ internal static partial class KernelEmitter
 
                 using (writer.Block(string.Empty))
                 {
-                    WriteAccumulateChunk(writer, remainder, Literals.Int(block.ValueWhole));
+                    WriteAccumulateChunk(writer, remainder, Literals.Int(block.ValueWhole), byLane);
                 }
             }
         }
     }
 
-    private static void WriteAccumulateChunk(SourceWriter writer, int size, string start)
+    private static void WriteAccumulateChunk(SourceWriter writer, int size, string start, bool byLane)
     {
         writer.WriteLine($"ref float o = ref Unsafe.Add(ref oT, {start} * TSimd.Count);");
         for (int j = 0; j < size; j++)
@@ -293,10 +415,27 @@ internal static partial class KernelEmitter
 
         writer.WriteLine($"ref float vRow = ref Unsafe.Add(ref v, {start});");
         writer.WriteLine("ref float p = ref pT;");
+        int byLanes = byLane ? size / LanesTaken * LanesTaken : 0;
         using (writer.Block("for (int c = 0; c < count; c++)"))
         {
             writer.WriteLine("TVector pc = TSimd.Load(ref p, 0);");
-            for (int j = 0; j < size; j++)
+            if (byLanes > 0)
+            {
+                writer.WriteLine("TVector values;");
+            }
+
+            for (int j = 0; j < byLanes; j += LanesTaken)
+            {
+                var line = new System.Text.StringBuilder($"values = TSimd.Load(ref vRow, {Literals.Int(j)});");
+                for (int lane = 0; lane < LanesTaken; lane++)
+                {
+                    line.Append($" a{j + lane} = TSimd.MultiplyAddLane(pc, values, {Literals.Int(lane)}, a{j + lane});");
+                }
+
+                writer.WriteLine(line.ToString());
+            }
+
+            for (int j = byLanes; j < size; j++)
             {
                 writer.WriteLine($"a{j} = TSimd.MultiplyAddScalar(pc, TSimd.ScalarFrom(ref Unsafe.Add(ref vRow, {Literals.Int(j)})), a{j});");
             }

@@ -53,8 +53,9 @@ internal static partial class KernelEmitter
             $"{Literals.Int(KernelTiles.WideRegisterBlock)} keys or value elements where the register file has 32 vectors (AVX-512, whose 256- and " +
             $"128-bit forms also get 32, with broadcasts folded into the multiply-adds; Arm64), {Literals.Int(KernelTiles.NarrowRegisterBlock)} where it has 16. " +
             "Each broadcast reads the element where it lies (ISimd.ScalarFrom): one load with AVX2 or AVX-512, vbroadcastss from memory with AVX " +
-            "alone, a load and a shuffle with SSE alone. Arm64 broadcasts nothing: the element is loaded alone and the multiply-add takes it by " +
-            "element (fmla by element, ISimd.MultiplyAddScalar).";
+            "alone, a load and a shuffle with SSE alone. Arm64 broadcasts nothing: its blocks (ScoreKeysByLane16, AccumulateByLane16) load four " +
+            "elements of a key or value row at once and multiply by each in place (fmla by element, ISimd.MultiplyAddLane), and the rest take " +
+            "one element alone (ISimd.MultiplyAddScalar).";
 
         if (kernel.Layout == AttentionLayout.Bshd && kernel.KvHeads > 1)
         {

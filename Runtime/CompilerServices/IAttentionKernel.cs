@@ -65,6 +65,15 @@ public interface IAttentionKernel
         where TSimd : struct, ISimd<TVector>
         where TVector : struct;
 
+    /// <summary>
+    /// <see cref="ScoreKeys16"/> in the form that <see cref="ISimd{TVector}.MultipliesByLane"/> asks for (Arm64): four
+    /// head elements a step, four elements of each key loaded at once and each multiplied in place
+    /// (<see cref="ISimd{TVector}.MultiplyAddLane"/>, NEON's multiply-add by element).
+    /// </summary>
+    static abstract void ScoreKeysByLane16<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct;
+
     /// <summary>The Q·Kᵀ register block on a 16-register file: 12 keys.</summary>
     static abstract void ScoreKeys12<TSimd, TVector>(ref float qT, ref float k, nint stride, ref float sT)
         where TSimd : struct, ISimd<TVector>
@@ -91,6 +100,14 @@ public interface IAttentionKernel
     /// rows <paramref name="valueStride"/> floats apart, 16 value elements at a time.
     /// </summary>
     static abstract void Accumulate16<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction)
+        where TSimd : struct, ISimd<TVector>
+        where TVector : struct;
+
+    /// <summary>
+    /// <see cref="Accumulate16"/> in the form that <see cref="ISimd{TVector}.MultipliesByLane"/> asks for (Arm64): each
+    /// key's value elements loaded four at a time and each multiplied in place.
+    /// </summary>
+    static abstract void AccumulateByLane16<TSimd, TVector>(ref float pT, int count, ref float v, nint valueStride, ref float oT, bool rescale, TVector correction)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct;
 

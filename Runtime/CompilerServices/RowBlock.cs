@@ -449,7 +449,11 @@ internal static class RowBlock<TKernel>
                 stride = TKernel.HeadDim;
             }
 
-            if (block == KernelTiles.WideRegisterBlock)
+            if (block == KernelTiles.WideRegisterBlock && TSimd.MultipliesByLane)
+            {
+                TKernel.ScoreKeysByLane16<TSimd, TVector>(ref qT, ref k, stride, ref Unsafe.Add(ref sT, c * lanes));
+            }
+            else if (block == KernelTiles.WideRegisterBlock)
             {
                 TKernel.ScoreKeys16<TSimd, TVector>(ref qT, ref k, stride, ref Unsafe.Add(ref sT, c * lanes));
             }
@@ -490,7 +494,11 @@ internal static class RowBlock<TKernel>
         where TRows : struct, IKeyValueRows
     {
         int block = RegisterBlock<TSimd, TVector>();
-        if (block == KernelTiles.WideRegisterBlock)
+        if (block == KernelTiles.WideRegisterBlock && TSimd.MultipliesByLane)
+        {
+            TKernel.AccumulateByLane16<TSimd, TVector>(ref pT, count, ref values, TRows.ValueStride, ref oT, rescale, correction);
+        }
+        else if (block == KernelTiles.WideRegisterBlock)
         {
             TKernel.Accumulate16<TSimd, TVector>(ref pT, count, ref values, TRows.ValueStride, ref oT, rescale, correction);
         }

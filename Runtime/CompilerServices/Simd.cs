@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.Arm;
@@ -35,6 +36,13 @@ public interface ISimd<TVector>
     /// (SimdPair). Register blocks hold that many fewer accumulators.
     /// </summary>
     static abstract int Registers { get; }
+
+    /// <summary>
+    /// Whether the register blocks load four elements of a key or value row at once and multiply by each in place
+    /// (<see cref="MultiplyAddLane"/>): NEON's multiply-add by element, on Arm64, where this width is Vector128 (four
+    /// lanes). A JIT-time constant; elsewhere they take one element at a time (<see cref="ScalarFrom"/>).
+    /// </summary>
+    static abstract bool MultipliesByLane { get; }
 
     /// <summary>A vector of zeros.</summary>
     static abstract TVector Zero { get; }
@@ -85,6 +93,13 @@ public interface ISimd<TVector>
     /// multiply-add by a broadcast float took a <c>dup</c> first, on the same vector pipes as the multiply-adds.
     /// </summary>
     static abstract TVector MultiplyAddScalar(TVector vector, TVector scalar, TVector addend);
+
+    /// <summary>
+    /// Lane by lane, <paramref name="vector"/> · lane <paramref name="lane"/> of <paramref name="elements"/> +
+    /// <paramref name="addend"/>. With <see cref="MultipliesByLane"/> (Arm64) one <c>fmla</c> by element, given a constant
+    /// lane; elsewhere a broadcast of that lane and a multiply-add, which the kernels do not use.
+    /// </summary>
+    static abstract TVector MultiplyAddLane(TVector vector, TVector elements, [ConstantExpected] byte lane, TVector addend);
 
     /// <summary>Lane by lane, the larger of the two, with the hardware's handling of NaN.</summary>
     static abstract TVector Max(TVector left, TVector right);
@@ -152,6 +167,9 @@ public readonly struct Simd512 : ISimd<Vector512<float>>
     public static int Registers => 1;
 
     /// <inheritdoc/>
+    public static bool MultipliesByLane => false;
+
+    /// <inheritdoc/>
     public static Vector512<float> Zero
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -193,6 +211,11 @@ public readonly struct Simd512 : ISimd<Vector512<float>>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> MultiplyAddScalar(Vector512<float> vector, Vector512<float> scalar, Vector512<float> addend) => MultiplyAdd(vector, scalar, addend);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> MultiplyAddLane(Vector512<float> vector, Vector512<float> elements, [ConstantExpected] byte lane, Vector512<float> addend) =>
+        MultiplyAdd(vector, Vector512.Create(elements.GetElement(lane)), addend);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -270,6 +293,9 @@ public readonly struct Simd256 : ISimd<Vector256<float>>
     public static int Registers => 1;
 
     /// <inheritdoc/>
+    public static bool MultipliesByLane => false;
+
+    /// <inheritdoc/>
     public static Vector256<float> Zero
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -311,6 +337,11 @@ public readonly struct Simd256 : ISimd<Vector256<float>>
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> MultiplyAddScalar(Vector256<float> vector, Vector256<float> scalar, Vector256<float> addend) => MultiplyAdd(vector, scalar, addend);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> MultiplyAddLane(Vector256<float> vector, Vector256<float> elements, [ConstantExpected] byte lane, Vector256<float> addend) =>
+        MultiplyAdd(vector, Vector256.Create(elements.GetElement(lane)), addend);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -388,6 +419,9 @@ public readonly struct Simd128 : ISimd<Vector128<float>>
     public static int Registers => 1;
 
     /// <inheritdoc/>
+    public static bool MultipliesByLane => AdvSimd.Arm64.IsSupported;
+
+    /// <inheritdoc/>
     public static Vector128<float> Zero
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -449,6 +483,13 @@ public readonly struct Simd128 : ISimd<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> MultiplyAddScalar(Vector128<float> vector, Vector128<float> scalar, Vector128<float> addend) =>
         AdvSimd.Arm64.IsSupported ? AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(addend, vector, scalar, 0) : MultiplyAdd(vector, scalar, addend);
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> MultiplyAddLane(Vector128<float> vector, Vector128<float> elements, [ConstantExpected(Max = (byte)3)] byte lane, Vector128<float> addend) =>
+        AdvSimd.Arm64.IsSupported
+            ? AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(addend, vector, elements, lane)
+            : MultiplyAdd(vector, Vector128.Create(elements.GetElement(lane)), addend);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

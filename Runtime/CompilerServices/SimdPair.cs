@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
@@ -42,6 +43,9 @@ internal readonly struct SimdPair<TSimd, TVector> : ISimd<VectorPair<TVector>>
 
     /// <inheritdoc/>
     public static int Registers => 2 * TSimd.Registers;
+
+    /// <inheritdoc/>
+    public static bool MultipliesByLane => false;
 
     /// <inheritdoc/>
     public static VectorPair<TVector> Zero
@@ -103,6 +107,14 @@ internal readonly struct SimdPair<TSimd, TVector> : ISimd<VectorPair<TVector>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static VectorPair<TVector> MultiplyAddScalar(VectorPair<TVector> vector, VectorPair<TVector> scalar, VectorPair<TVector> addend) =>
         new(TSimd.MultiplyAddScalar(vector.Low, scalar.Low, addend.Low), TSimd.MultiplyAddScalar(vector.High, scalar.High, addend.High));
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static VectorPair<TVector> MultiplyAddLane(VectorPair<TVector> vector, VectorPair<TVector> elements, [ConstantExpected] byte lane, VectorPair<TVector> addend)
+    {
+        TVector element = TSimd.Create(Unsafe.Add(ref Unsafe.As<VectorPair<TVector>, float>(ref elements), lane));
+        return new(TSimd.MultiplyAdd(vector.Low, element, addend.Low), TSimd.MultiplyAdd(vector.High, element, addend.High));
+    }
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
