@@ -196,22 +196,36 @@ internal static partial class KernelEmitter
 
             writer.WriteLine("ref float qd = ref qT;");
             writer.WriteLine("ref float kd = ref k;");
-            using (writer.Block("for (int d = 0; d < HeadDim; d++)"))
-            {
-                writer.WriteLine("TVector q = TSimd.Load(ref qd, 0);");
-                for (int key = 0; key < keys; key++)
-                {
-                    writer.WriteLine($"s{key} = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref {KeyElement(key)}), s{key});");
-                }
+            WriteScoreKeysByElement(writer, keys, 0);
+            WriteScoreStores(writer, keys);
+        }
+    }
 
-                writer.WriteLine("qd = ref Unsafe.Add(ref qd, TSimd.Count);");
-                writer.WriteLine("kd = ref Unsafe.Add(ref kd, 1);");
-            }
-
+    /// <summary>
+    /// The Q·Kᵀ register block's loop over head elements <paramref name="first"/> to HeadDim, one element of each key at a
+    /// time (a broadcast on x64, an element taken in place on Arm64).
+    /// </summary>
+    private static void WriteScoreKeysByElement(SourceWriter writer, int keys, int first)
+    {
+        using (writer.Block($"for (int d = {Literals.Int(first)}; d < HeadDim; d++)"))
+        {
+            writer.WriteLine("TVector q = TSimd.Load(ref qd, 0);");
             for (int key = 0; key < keys; key++)
             {
-                writer.WriteLine($"TSimd.Store(s{key}, ref sT, {VectorOffset(key)});");
+                writer.WriteLine($"s{key} = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref {KeyElement(key)}), s{key});");
             }
+
+            writer.WriteLine("qd = ref Unsafe.Add(ref qd, TSimd.Count);");
+            writer.WriteLine("kd = ref Unsafe.Add(ref kd, 1);");
+        }
+    }
+
+    /// <summary>A Q·Kᵀ register block's accumulators stored into the tile's scores, one vector of rows per key.</summary>
+    private static void WriteScoreStores(SourceWriter writer, int keys)
+    {
+        for (int key = 0; key < keys; key++)
+        {
+            writer.WriteLine($"TSimd.Store(s{key}, ref sT, {VectorOffset(key)});");
         }
     }
 
@@ -283,23 +297,10 @@ internal static partial class KernelEmitter
                     writer.WriteLine($"// The last {Literals.Int(kernel.HeadDim - whole)} head elements.");
                 }
 
-                using (writer.Block($"for (int d = {Literals.Int(whole)}; d < HeadDim; d++)"))
-                {
-                    writer.WriteLine("TVector q = TSimd.Load(ref qd, 0);");
-                    for (int key = 0; key < keys; key++)
-                    {
-                        writer.WriteLine($"s{key} = TSimd.MultiplyAddScalar(q, TSimd.ScalarFrom(ref {KeyElement(key)}), s{key});");
-                    }
-
-                    writer.WriteLine("qd = ref Unsafe.Add(ref qd, TSimd.Count);");
-                    writer.WriteLine("kd = ref Unsafe.Add(ref kd, 1);");
-                }
+                WriteScoreKeysByElement(writer, keys, whole);
             }
 
-            for (int key = 0; key < keys; key++)
-            {
-                writer.WriteLine($"TSimd.Store(s{key}, ref sT, {VectorOffset(key)});");
-            }
+            WriteScoreStores(writer, keys);
         }
     }
 
