@@ -99,8 +99,8 @@ public sealed class InstructionSetTests
     /// The register blocks' multiply-adds by one element (<see cref="CompilerServices.ISimd{TVector}.MultiplyAddScalar"/>
     /// of <see cref="CompilerServices.ISimd{TVector}.ScalarFrom"/>: a broadcast on x64, NEON's multiply by element on
     /// Arm64) and by each lane of a loaded vector (<see cref="CompilerServices.ISimd{TVector}.MultiplyAddLane"/>), on every
-    /// width this run accelerates, against the products computed one float at a time: every lane of the result, for
-    /// every element and lane taken.
+    /// width this run accelerates and its pairs of vectors, against the products computed one float at a time: every lane
+    /// of the result, for every element and lane taken.
     /// </summary>
     [Fact]
     public void Multiply_adds_by_an_element_or_a_lane_give_every_lane_the_product()
@@ -113,11 +113,13 @@ public sealed class InstructionSetTests
         if (Vector256.IsHardwareAccelerated)
         {
             Check<CompilerServices.Simd256, Vector256<float>>();
+            Check<CompilerServices.SimdPair<CompilerServices.Simd256, Vector256<float>>, CompilerServices.VectorPair<Vector256<float>>>();
         }
 
         if (Vector128.IsHardwareAccelerated)
         {
             Check<CompilerServices.Simd128, Vector128<float>>();
+            Check<CompilerServices.SimdPair<CompilerServices.Simd128, Vector128<float>>, CompilerServices.VectorPair<Vector128<float>>>();
         }
 
         static void Check<TSimd, TVector>()
