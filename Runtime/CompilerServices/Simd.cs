@@ -480,9 +480,15 @@ public readonly struct Simd128 : ISimd<Vector128<float>>
         Fma.IsSupported || AdvSimd.IsSupported ? Vector128.MultiplyAddEstimate(left, right, addend) : addend + left * right;
 
     /// <inheritdoc/>
+    /// <remarks>
+    /// Written out, not through <see cref="MultiplyAdd"/>: the level of inlining more made the group kernels' P·V over
+    /// halves run out of the JIT's inlining budget with <c>DOTNET_EnableAVX2=0</c>, and call Load, Add and Store in its
+    /// loops (CI's listing check, which found their vectors stored to the frame).
+    /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> MultiplyAddScalar(Vector128<float> vector, Vector128<float> scalar, Vector128<float> addend) =>
-        AdvSimd.Arm64.IsSupported ? AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(addend, vector, scalar, 0) : MultiplyAdd(vector, scalar, addend);
+        AdvSimd.Arm64.IsSupported ? AdvSimd.Arm64.FusedMultiplyAddBySelectedScalar(addend, vector, scalar, 0)
+        : Fma.IsSupported ? Vector128.MultiplyAddEstimate(vector, scalar, addend) : addend + vector * scalar;
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
