@@ -13,9 +13,10 @@
 // helper thread, tiered compilation's) write into one file, and a listing cut into by another's can read as anything.
 // Other frame accesses in such loops are counted per method, not failures: a vector loop invariant (a constant) the
 // JIT reads from the frame on each iteration, one load more, and integer registers (pointers, counters) it keeps there.
-// On Arm64 an inner loop of multiply-adds (fmla) that also broadcasts a lane (dup v.4s, v.s[i]) fails too: the kernels
-// multiply by an element in place (ISimd.MultiplyAddScalar, fmla by element), and a dup there is a vector instruction
-// beside each multiply-add, on the same pipes. The same confirmation by every listing applies.
+// On Arm64 an inner loop of multiply-adds (fmla) that also broadcasts floats it loaded (ldr s, then dup v.4s, v.s[0]),
+// two or more, one for every eight multiply-adds or more often, fails too: the kernels multiply by an element in place
+// (ISimd.MultiplyAddScalar and MultiplyAddLane, fmla by element), and such dups are vector instructions beside the
+// multiply-adds, on the same pipes. The same confirmation by every listing applies.
 using System;
 using System.Collections.Generic;
 using System.IO;
@@ -83,6 +84,10 @@ internal sealed record Findings(int Methods, int InnerLoops, HashSet<string> Sto
     private static readonly Regex ArmMultiplyAdd = new(@"^\s+fml[as]\s");
     private static readonly Regex LaneBroadcast = new(@"^\s+dup\s+v\d+\.\d+[bhsd],\s*v\d+\.[bhsd]\[");
 
+    // A loop fails with a lane broadcast for every this many multiply-adds or fewer: the register blocks had one for
+    // every one or two, the one-row kernels' P·V one for every four to eight.
+    private const int BroadcastsPerMultiplyAdd = 8;
+
     public static Findings Read(string path)
     {
         int methods = 0, innerLoops = 0;
@@ -135,9 +140,15 @@ internal sealed record Findings(int Methods, int InnerLoops, HashSet<string> Sto
 
                 innerLoops++;
                 string where = $"{Shorten(name)} at {lines[start].Split(':')[0]}";
-                if (body.Any(line => ArmMultiplyAdd.IsMatch(line)))
+                // Elements loaded and broadcast, two or more, one for every few multiply-adds: what taking each element
+                // by a dup rather than in place looks like. A loop that broadcasts a value once per tile beside many
+                // multiply-adds (a row's running maximum, where the JIT's layout leaves the tile's own loops outside
+                // the range this reads as its inner loop) is not that.
+                int multiplyAdds = body.Count(line => ArmMultiplyAdd.IsMatch(line));
+                string[] laneBroadcasts = multiplyAdds > 0 ? LoadedAndBroadcast(body) : [];
+                if (laneBroadcasts.Length >= 2 && laneBroadcasts.Length * BroadcastsPerMultiplyAdd >= multiplyAdds)
                 {
-                    foreach (string line in body.Where(line => LaneBroadcast.IsMatch(line)))
+                    foreach (string line in laneBroadcasts)
                     {
                         broadcasts.Add($"{where}: {Regex.Replace(line.Trim(), @"\s+", " ")}");
                     }
@@ -174,6 +185,66 @@ internal sealed record Findings(int Methods, int InnerLoops, HashSet<string> Sto
         }
 
         return new Findings(methods, innerLoops, stores, broadcasts, others);
+    }
+
+    // The lane broadcasts (dup vN.4s, vM.s[i]) of a loop body whose source register last received a float loaded from
+    // memory (ldr sM, or ldp with sM): an element taken by a broadcast. Any other write to the register, or a call,
+    // forgets the load.
+    private static string[] LoadedAndBroadcast(string[] body)
+    {
+        var loaded = new HashSet<int>();
+        var found = new List<string>();
+        foreach (string line in body)
+        {
+            string[] parts = line.Trim().Split(' ', 2, StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 0 || parts[0].EndsWith(':'))
+            {
+                continue;
+            }
+
+            string operands = parts.Length > 1 ? parts[1] : "";
+            Match broadcast = LaneBroadcast.Match(line);
+            if (broadcast.Success)
+            {
+                Match source = Regex.Match(operands, @",\s*v(\d+)\.");
+                if (source.Success && loaded.Contains(int.Parse(source.Groups[1].Value)))
+                {
+                    found.Add(line);
+                }
+            }
+
+            if (parts[0] is "bl" or "blr")
+            {
+                loaded.Clear();
+            }
+            else if (parts[0].StartsWith("ld", StringComparison.Ordinal))
+            {
+                string registers = operands.Split('[')[0];
+                foreach (Match register in Regex.Matches(registers, @"\b([sdqvwx])(\d+)\b"))
+                {
+                    int index = int.Parse(register.Groups[2].Value);
+                    if (register.Groups[1].Value == "s")
+                    {
+                        loaded.Add(index);
+                    }
+                    else if (register.Groups[1].Value is "d" or "q" or "v")
+                    {
+                        loaded.Remove(index);
+                    }
+                }
+            }
+            else if (!parts[0].StartsWith("st", StringComparison.Ordinal) && !parts[0].StartsWith('b') && !parts[0].StartsWith("cb", StringComparison.Ordinal)
+                && !parts[0].StartsWith("tb", StringComparison.Ordinal) && !parts[0].StartsWith("fcmp", StringComparison.Ordinal) && parts[0] != "cmp" && parts[0] != "prfm")
+            {
+                Match destination = Regex.Match(operands, @"^([sdqv])(\d+)\b");
+                if (destination.Success)
+                {
+                    loaded.Remove(int.Parse(destination.Groups[2].Value));
+                }
+            }
+        }
+
+        return found.ToArray();
     }
 
     // Whether a store to the frame only copies what the instruction before it loaded from elsewhere: a struct passed by
