@@ -203,8 +203,7 @@ internal sealed record Findings(int Methods, int InnerLoops, HashSet<string> Sto
             }
 
             string operands = parts.Length > 1 ? parts[1] : "";
-            Match broadcast = LaneBroadcast.Match(line);
-            if (broadcast.Success)
+            if (LaneBroadcast.IsMatch(line))
             {
                 Match source = Regex.Match(operands, @",\s*v(\d+)\.");
                 if (source.Success && loaded.Contains(int.Parse(source.Groups[1].Value)))
@@ -233,8 +232,8 @@ internal sealed record Findings(int Methods, int InnerLoops, HashSet<string> Sto
                     }
                 }
             }
-            else if (!parts[0].StartsWith("st", StringComparison.Ordinal) && !parts[0].StartsWith('b') && !parts[0].StartsWith("cb", StringComparison.Ordinal)
-                && !parts[0].StartsWith("tb", StringComparison.Ordinal) && !parts[0].StartsWith("fcmp", StringComparison.Ordinal) && parts[0] != "cmp" && parts[0] != "prfm")
+            else if (!IsBranch(parts[0]) && !parts[0].StartsWith("st", StringComparison.Ordinal) && !parts[0].StartsWith("fcmp", StringComparison.Ordinal)
+                && parts[0] is not ("cmp" or "prfm"))
             {
                 Match destination = Regex.Match(operands, @"^([sdqv])(\d+)\b");
                 if (destination.Success)
@@ -246,6 +245,10 @@ internal sealed record Findings(int Methods, int InnerLoops, HashSet<string> Sto
 
         return found.ToArray();
     }
+
+    // Arm64 branches, which write no register: b, b.cond, br, cbz/cbnz, tbz/tbnz and ret (bl and blr are calls).
+    private static bool IsBranch(string mnemonic) =>
+        mnemonic is "b" or "br" or "ret" or "cbz" or "cbnz" or "tbz" or "tbnz" || mnemonic.StartsWith("b.", StringComparison.Ordinal);
 
     // Whether a store to the frame only copies what the instruction before it loaded from elsewhere: a struct passed by
     // value, moved through vector registers (ldp q16, q17, [x1] then stp q16, q17, [fp, #-0x90] on Arm64; vmovdqu ymm0,
