@@ -41,7 +41,7 @@ internal static partial class KernelEmitter
             writer.WriteLine();
         }
 
-        WriteScoreKeysByLane(writer, kernel, plan.RegisterBlocks[0]);
+        WriteScoreKeysByLane(writer, kernel, plan.WideBlock);
         writer.WriteLine();
         WriteScoreKeysPaired(writer, plan.PairedBlock);
         writer.WriteLine();
@@ -53,7 +53,7 @@ internal static partial class KernelEmitter
         }
 
         writer.WriteLine();
-        WriteAccumulateByLane(writer, kernel, plan.RegisterBlocks[0]);
+        WriteAccumulateByLane(writer, kernel, plan.WideBlock);
 
         writer.WriteLine();
         WriteAccumulatePaired(writer, kernel, plan.PairedBlock);

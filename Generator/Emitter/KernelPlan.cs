@@ -50,6 +50,9 @@ internal sealed class KernelPlan
     /// </summary>
     public IReadOnlyList<RegisterBlock> RegisterBlocks { get; }
 
+    /// <summary>The 32-register block, whose Arm64 forms (by lane) the emitter also writes.</summary>
+    public RegisterBlock WideBlock => RegisterBlocks[0];
+
     /// <summary>
     /// The Q·Kᵀ and P·V register blocks where each row vector is a pair of vectors (32 rows with AVX-512, 16 on AVX2): one
     /// accumulator pair per key or value element, each broadcast feeding both halves.

@@ -210,7 +210,7 @@ public readonly struct Simd512 : ISimd<Vector512<float>>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector512<float> MultiplyAddScalar(Vector512<float> vector, Vector512<float> scalar, Vector512<float> addend) => MultiplyAdd(vector, scalar, addend);
+    public static Vector512<float> MultiplyAddScalar(Vector512<float> vector, Vector512<float> scalar, Vector512<float> addend) => Vector512.MultiplyAddEstimate(vector, scalar, addend);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -336,7 +336,7 @@ public readonly struct Simd256 : ISimd<Vector256<float>>
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<float> MultiplyAddScalar(Vector256<float> vector, Vector256<float> scalar, Vector256<float> addend) => MultiplyAdd(vector, scalar, addend);
+    public static Vector256<float> MultiplyAddScalar(Vector256<float> vector, Vector256<float> scalar, Vector256<float> addend) => Vector256.MultiplyAddEstimate(vector, scalar, addend);
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
