@@ -117,11 +117,11 @@ internal static partial class RowKernel<TKernel>
             ref TElement tileKeys = ref Unsafe.Add(ref keys, tileStart * keyStride);
             if (farHints)
             {
-                ScoreGroup<TSimd, TVector, TElement, TElements, TRows, WithFarHints>(ref q, ref tileKeys, keyStride, tileLength, scoreFactor, ref score);
+                ScoreGroup<TSimd, TVector, TElement, TElements, TRows, WithStreamHints>(ref q, ref tileKeys, keyStride, tileLength, scoreFactor, ref score);
             }
             else
             {
-                ScoreGroup<TSimd, TVector, TElement, TElements, TRows, WithoutFarHints>(ref q, ref tileKeys, keyStride, tileLength, scoreFactor, ref score);
+                ScoreGroup<TSimd, TVector, TElement, TElements, TRows, WithoutStreamHints>(ref q, ref tileKeys, keyStride, tileLength, scoreFactor, ref score);
             }
 
             int visible = 0;
@@ -165,7 +165,7 @@ internal static partial class RowKernel<TKernel>
                     }
                     else
                     {
-                        AccumulateRow<TSimd, TVector, TElement, TElements>(ref rowScores, tileLength, ref tileValues, valueStride, ref rowState, prefetch: false);
+                        AccumulateRow<TSimd, TVector, TElement, TElements, WithoutStreamHints>(ref rowScores, tileLength, ref tileValues, valueStride, ref rowState);
                     }
                 }
 
@@ -181,12 +181,12 @@ internal static partial class RowKernel<TKernel>
             {
                 if (farHints)
                 {
-                    AccumulateGroupPasses<TSimd, TVector, TElement, TElements, TRows, WithFarHints>(
+                    AccumulateGroupPasses<TSimd, TVector, TElement, TElements, TRows, WithStreamHints>(
                         ref Unsafe.Add(ref score, j), Math.Min(keysAtOnce, tileLength - j), ref Unsafe.Add(ref tileValues, j * valueStride), valueStride, ref states, stateSize);
                 }
                 else
                 {
-                    AccumulateGroupPasses<TSimd, TVector, TElement, TElements, TRows, WithoutFarHints>(
+                    AccumulateGroupPasses<TSimd, TVector, TElement, TElements, TRows, WithoutStreamHints>(
                         ref Unsafe.Add(ref score, j), Math.Min(keysAtOnce, tileLength - j), ref Unsafe.Add(ref tileValues, j * valueStride), valueStride, ref states, stateSize);
                 }
             }
@@ -227,7 +227,7 @@ internal static partial class RowKernel<TKernel>
         where TElement : unmanaged
         where TElements : struct, IRowElements<TElement>
         where TRows : struct, IConstantCount
-        where THints : struct, IFarHints
+        where THints : struct, IStreamHints
     {
         int lanes = TSimd.Count, valueDim = TKernel.ValueDim;
         int valueWhole = valueDim / lanes * lanes;
@@ -295,7 +295,7 @@ internal static partial class RowKernel<TKernel>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void FetchValueRowsAhead<TElement, THints>(ref TElement values, int count, nint valueStride, int pass, int passes)
         where TElement : unmanaged
-        where THints : struct, IFarHints
+        where THints : struct, IStreamHints
     {
         for (int r = pass; r < count; r += passes)
         {
@@ -323,7 +323,7 @@ internal static partial class RowKernel<TKernel>
         where TElement : unmanaged
         where TElements : struct, IRowElements<TElement>
         where TRows : struct, IConstantCount
-        where THints : struct, IFarHints
+        where THints : struct, IStreamHints
     {
         int lanes = TSimd.Count, valueDim = TKernel.ValueDim;
         int valueWhole = valueDim / lanes * lanes;
@@ -357,7 +357,7 @@ internal static partial class RowKernel<TKernel>
         where TElement : unmanaged
         where TElements : struct, IRowElements<TElement>
         where TRows : struct, IConstantCount
-        where THints : struct, IFarHints
+        where THints : struct, IStreamHints
     {
         int lanes = TSimd.Count, headDim = TKernel.HeadDim;
         int headWhole = headDim / lanes * lanes;
@@ -468,7 +468,7 @@ internal static partial class RowKernel<TKernel>
         where TElement : unmanaged
         where TElements : struct, IRowElements<TElement>
         where TRows : struct, IConstantCount
-        where THints : struct, IFarHints
+        where THints : struct, IStreamHints
     {
         int lanes = TSimd.Count, headDim = TKernel.HeadDim;
         int headWhole = headDim / lanes * lanes;
@@ -649,7 +649,7 @@ internal static partial class RowKernel<TKernel>
         where TElements : struct, IRowElements<TElement>
         where TRows : struct, IConstantCount
         where TVectors : struct, IConstantCount
-        where THints : struct, IFarHints
+        where THints : struct, IStreamHints
     {
         int rows = TRows.Count, vectors = TVectors.Count;
         nuint n = (nuint)TSimd.Count;

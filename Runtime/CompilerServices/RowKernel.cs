@@ -202,11 +202,11 @@ internal static partial class RowKernel<TKernel>
 
             if (prefetch)
             {
-                AccumulateRow<TSimd, TVector, TElement, TElements>(ref score, tileLength, ref tileValues, valueStride, ref state, prefetch: true);
+                AccumulateRow<TSimd, TVector, TElement, TElements, WithStreamHints>(ref score, tileLength, ref tileValues, valueStride, ref state);
             }
             else
             {
-                AccumulateRow<TSimd, TVector, TElement, TElements>(ref score, tileLength, ref tileValues, valueStride, ref state, prefetch: false);
+                AccumulateRow<TSimd, TVector, TElement, TElements, WithoutStreamHints>(ref score, tileLength, ref tileValues, valueStride, ref state);
             }
         }
     }
@@ -279,22 +279,26 @@ internal static partial class RowKernel<TKernel>
     /// then one), each a chain of multiply-adds of its own; the overlapping last vector adds only to the lanes the one
     /// before did not cover. Where that takes more than one pass (a value row of more than eight vectors), the passes
     /// go <see cref="KernelTiles.RowValueKeys"/> keys at a time. With an explicit mask, a masked key (p = 0) adds
-    /// nothing, even to an infinite or NaN value (0 · ∞ is NaN). With <paramref name="prefetch"/> (see
+    /// nothing, even to an infinite or NaN value (0 · ∞ is NaN). With <typeparamref name="THints"/> (see
     /// <see cref="KernelMath.PrefetchRowStreams"/>), the value rows are also asked for
     /// <see cref="KernelTiles.PrefetchFarKeys"/> keys ahead into L2, and in one pass
-    /// <see cref="KernelTiles.PrefetchKeys"/> keys ahead into L1.
+    /// <see cref="KernelTiles.PrefetchKeys"/> keys ahead into L1. A method of its own, fully optimized from the first
+    /// call, as the group kernels' passes are: inlined into <see cref="Vector"/>, it exceeded the JIT's inlining budget
+    /// there over a Half cache with the JIT held to AVX2 (a head of 128 is two passes of eight vectors), and its
+    /// multiply-adds and stores became calls, its accumulators kept on the stack.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void AccumulateRow<TSimd, TVector, TElement, TElements>(ref float p, int count, ref TElement tileValues, nint valueStride, ref float state, bool prefetch)
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static void AccumulateRow<TSimd, TVector, TElement, TElements, THints>(ref float p, int count, ref TElement tileValues, nint valueStride, ref float state)
         where TSimd : struct, ISimd<TVector>
         where TVector : struct
         where TElement : unmanaged
         where TElements : struct, IRowElements<TElement>
+        where THints : struct, IStreamHints
     {
         int lanes = TSimd.Count, valueDim = TKernel.ValueDim;
         if (valueDim <= 8 * lanes)
         {
-            AccumulateRowPart<TSimd, TVector, TElement, TElements>(ref p, count, ref tileValues, valueStride, ref state, prefetch);
+            AccumulateRowPart<TSimd, TVector, TElement, TElements>(ref p, count, ref tileValues, valueStride, ref state, THints.Enabled);
             return;
         }
 
@@ -307,7 +311,7 @@ internal static partial class RowKernel<TKernel>
         {
             ref TElement rows = ref Unsafe.Add(ref tileValues, j * valueStride);
             KernelMath.PrefetchRows(ref Unsafe.Add(ref rows, keys * valueStride), valueStride, Math.Min(keys, count - j - keys), valueDim);
-            if (prefetch)
+            if (THints.Enabled)
             {
                 // Past the tile's end these are the next tile's rows; past the cache's, lines nobody reads (a hint never faults).
                 KernelMath.PrefetchRows(ref Unsafe.Add(ref rows, KernelTiles.PrefetchFarKeys * valueStride), valueStride, keys, valueDim, intoL2: true);
