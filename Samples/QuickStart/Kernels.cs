@@ -13,6 +13,10 @@ public static partial class BertAttention;
 [Attention(Heads = 32, KvHeads = 8, HeadDim = 128, Mask = AttentionMask.Causal, Alignment = MaskAlignment.BottomRight)]
 public static partial class LlamaAttention;
 
+/// <summary>Llama 2 7B: 32 heads of 128, each with keys and values of its own, causal, aligned for a KV cache.</summary>
+[Attention(Heads = 32, HeadDim = 128, Mask = AttentionMask.Causal, Alignment = MaskAlignment.BottomRight)]
+public static partial class Llama2Attention;
+
 /// <summary>Mistral 7B: Llama's shape with a causal sliding window (4096 in the model; 256 in this demo).</summary>
 [Attention(Heads = 32, KvHeads = 8, HeadDim = 128, Mask = AttentionMask.Causal | AttentionMask.SlidingWindow,
            Alignment = MaskAlignment.BottomRight, WindowLeft = 255)]

@@ -85,36 +85,48 @@ public static class Program
         return correct;
     }
 
+    private delegate void Decode(float[] query, KvCache cache, float[] output);
+
     /// <summary>
-    /// Decodes one token of Llama 3 8B against a KvCache of 4096 tokens, stored as Single and as Half, and checks each
-    /// against ReferenceAttention over the same cache.
+    /// Decodes one token of Llama 3 8B (grouped-query) and of Llama 2 7B (multi-head) against a KvCache of 4096 tokens,
+    /// stored as Single and as Half, and checks each against ReferenceAttention over the same cache.
     /// </summary>
     private static bool RunDecoding()
     {
-        AttentionConfiguration c = LlamaAttention.Configuration;
-        const int cached = 4096;
-        var random = new Random(7);
-        float[] keys = Normal(random, cached * c.KvHeads * c.HeadDim);
-        float[] values = Normal(random, cached * c.KvHeads * c.ValueDim);
-        float[] query = Normal(random, c.Heads * c.HeadDim);
-        var output = new float[c.Heads * c.ValueDim];
-        var expected = new float[output.Length];
+        (string Name, AttentionConfiguration Configuration, Func<KvCachePrecision, KvCache> CreateCache, Decode Kernel)[] models =
+        {
+            ("Llama 3 8B", LlamaAttention.Configuration, precision => LlamaAttention.CreateCache(batch: 1, capacity: 4096, precision),
+                (q, cache, o) => LlamaAttention.Forward(q, cache, o, batch: 1, queryLength: 1)),
+            ("Llama 2 7B", Llama2Attention.Configuration, precision => Llama2Attention.CreateCache(batch: 1, capacity: 4096, precision),
+                (q, cache, o) => Llama2Attention.Forward(q, cache, o, batch: 1, queryLength: 1)),
+        };
 
-        Console.WriteLine($"{"Llama 3 8B decode through a KvCache",-42} {"Cache",-20} {"Max error",10} {"Kernel ms",10} {"GB/s",8}");
+        const int cached = 4096;
+        Console.WriteLine($"{"Decoding 1 token through a KvCache",-42} {"Cache",-20} {"Max error",10} {"Kernel ms",10} {"GB/s",8}");
         Console.WriteLine(new string('-', 94));
         bool correct = true;
-        foreach (KvCachePrecision precision in new[] { KvCachePrecision.Single, KvCachePrecision.Half })
+        foreach (var model in models)
         {
-            KvCache cache = LlamaAttention.CreateCache(batch: 1, capacity: cached, precision);
-            cache.Append(keys, values, cached);
-            LlamaAttention.Forward(query, cache, output, batch: 1, queryLength: 1);
-            double kernelMs = Best(20, () => LlamaAttention.Forward(query, cache, output, batch: 1, queryLength: 1));
-            ReferenceAttention.Forward(c, query, cache, expected, batch: 1, queryLength: 1);
-            double maxError = output.Zip(expected, (a, e) => Math.Abs((double)a - e)).Max();
-            double bytes = (double)cached * c.KvHeads * (c.HeadDim + c.ValueDim) * (precision == KvCachePrecision.Single ? 4 : 2);
-            bool ok = maxError <= 1e-4;
-            correct &= ok;
-            Console.WriteLine($"{"1 token, " + precision + " storage",-42} {cached + " tokens",-20} {maxError,10:E1} {kernelMs,10:F3} {bytes / kernelMs / 1e6,8:F1}{(ok ? string.Empty : "  WRONG")}");
+            AttentionConfiguration c = model.Configuration;
+            var random = new Random(7);
+            float[] keys = Normal(random, cached * c.KvHeads * c.HeadDim);
+            float[] values = Normal(random, cached * c.KvHeads * c.ValueDim);
+            float[] query = Normal(random, c.Heads * c.HeadDim);
+            var output = new float[c.Heads * c.ValueDim];
+            var expected = new float[output.Length];
+            foreach (KvCachePrecision precision in new[] { KvCachePrecision.Single, KvCachePrecision.Half })
+            {
+                KvCache cache = model.CreateCache(precision);
+                cache.Append(keys, values, cached);
+                model.Kernel(query, cache, output);
+                double kernelMs = Best(20, () => model.Kernel(query, cache, output));
+                ReferenceAttention.Forward(c, query, cache, expected, batch: 1, queryLength: 1);
+                double maxError = output.Zip(expected, (a, e) => Math.Abs((double)a - e)).Max();
+                double bytes = (double)cached * c.KvHeads * (c.HeadDim + c.ValueDim) * (precision == KvCachePrecision.Single ? 4 : 2);
+                bool ok = maxError <= 1e-4;
+                correct &= ok;
+                Console.WriteLine($"{model.Name + ", " + precision + " storage",-42} {cached + " tokens",-20} {maxError,10:E1} {kernelMs,10:F3} {bytes / kernelMs / 1e6,8:F1}{(ok ? string.Empty : "  WRONG")}");
+            }
         }
 
         Console.WriteLine("GB/s counts the key and value bytes each step reads. ReferenceAttention reads the same cache, so Half is");
