@@ -65,7 +65,7 @@ arm64() {
 arm64
 
 # The Arm64 JIT's listings of the declared kernels' tests and the cached ones (row blocks, one-row and group kernels,
-# Half widening, masks, head dims from 3 to 512), twice, read as .ci/run reads the samples' x64 listings: no vector
+# Half widening, masks, head dims from 3 to 512), twice, read as .ci/run reads the x64 listings: no vector
 # register stored to the stack in an inner loop.
 listings=()
 for run in 1 2; do

@@ -2,19 +2,19 @@
 //
 //   dotnet run .ci/jit-listings.cs -- <label> <listing> [<listing of a second run> ...]
 //
-// A listing is what a process wrote with DOTNET_JitDisasm='*' and DOTNET_JitStdOutFile=<listing>, x64 or Arm64
-// (.ci/run runs the samples so under each instruction-set setting, twice; .ci/arm64-tests.sh some of the runtime tests,
+// A listing is what a process wrote with DOTNET_JitDisasm='*' and DOTNET_JitStdOutFile=<listing>, x64 or Arm64 (.ci/run
+// runs the samples and the kernel tests so under each instruction-set setting, twice; .ci/arm64-tests.sh those tests,
 // twice). Every method of the AttentionGen namespaces (not the tests') that the JIT compiled fully optimized is read; a
 // loop is a backward jump to one of the method's labels, and an inner loop one that holds no other. An inner loop that
 // does vector arithmetic and stores an xmm, ymm or zmm register (q on Arm64) into the stack frame ([rbp ± n],
-// [rsp ± n]; [fp, #n], [sp, #n]) fails the check: a value that lives on the stack from one iteration to the next, a store
-// and a reload each time, because the register block ran out of registers or a call inside the loop made the JIT spill
-// around it. It fails only on a store that every listing given shows: threads that compile at the same time (a
+// [rsp ± n]; [fp, #n], [sp, #n]) fails the check: a value that lives on the stack from one iteration to the next, a
+// store and a reload each time, because the register block ran out of registers or a call inside the loop made the JIT
+// spill around it. It fails only on a store that every listing given shows: threads that compile at the same time (a
 // helper thread, tiered compilation's) write into one file, and a listing cut into by another's can read as anything.
-// Other frame accesses in such loops are counted per method, not failures: a vector loop invariant (a constant) the
-// JIT reads from the frame on each iteration, one load more, and integer registers (pointers, counters) it keeps there.
-// On Arm64 an inner loop of multiply-adds (fmla) that also broadcasts floats it loaded (ldr s, then dup v.4s, v.s[0]),
-// two or more, one for every eight multiply-adds or more often, fails too: the kernels multiply by an element in place
+// Other frame accesses in such loops are counted per method, not failures: a vector loop invariant (a constant) the JIT
+// reads from the frame on each iteration, one load more, and integer registers (pointers, counters) it keeps there. On
+// Arm64 an inner loop of multiply-adds (fmla) that also broadcasts floats it loaded (ldr s, then dup v.4s, v.s[0]), two
+// or more, one for every eight multiply-adds or more often, fails too: the kernels multiply by an element in place
 // (ISimd.MultiplyAddScalar and MultiplyAddLane, fmla by element), and such dups are vector instructions beside the
 // multiply-adds, on the same pipes. The same confirmation by every listing applies.
 using System;
