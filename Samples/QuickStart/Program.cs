@@ -93,15 +93,15 @@ public static class Program
     /// </summary>
     private static bool RunDecoding()
     {
+        const int cached = 4096;
         (string Name, AttentionConfiguration Configuration, Func<KvCachePrecision, KvCache> CreateCache, Decode Kernel)[] models =
         {
-            ("Llama 3 8B", LlamaAttention.Configuration, precision => LlamaAttention.CreateCache(batch: 1, capacity: 4096, precision),
+            ("Llama 3 8B", LlamaAttention.Configuration, precision => LlamaAttention.CreateCache(batch: 1, capacity: cached, precision),
                 (q, cache, o) => LlamaAttention.Forward(q, cache, o, batch: 1, queryLength: 1)),
-            ("Llama 2 7B", Llama2Attention.Configuration, precision => Llama2Attention.CreateCache(batch: 1, capacity: 4096, precision),
+            ("Llama 2 7B", Llama2Attention.Configuration, precision => Llama2Attention.CreateCache(batch: 1, capacity: cached, precision),
                 (q, cache, o) => Llama2Attention.Forward(q, cache, o, batch: 1, queryLength: 1)),
         };
 
-        const int cached = 4096;
         Console.WriteLine($"{"Decoding 1 token through a KvCache",-42} {"Cache",-20} {"Max error",10} {"Kernel ms",10} {"GB/s",8}");
         Console.WriteLine(new string('-', 94));
         bool correct = true;
